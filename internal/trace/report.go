@@ -1,0 +1,307 @@
+package trace
+
+import (
+	"cmp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// ReportVersion is bumped when a field of Report changes meaning.
+const ReportVersion = 1
+
+// Report is the aggregate of one trace. Its JSON form is documented in
+// docs/trace-report.md; field names are stable.
+type Report struct {
+	Version   int       `json:"version"`
+	Target    Target    `json:"target"`
+	Tracer    Tracer    `json:"tracer"`
+	Start     time.Time `json:"start"`
+	End       time.Time `json:"end"`
+	Files     []File    `json:"files"`
+	Execs     []Exec    `json:"execs"`
+	Processes []Process `json:"processes"`
+	Syscalls  []Syscall `json:"syscalls"`
+	Lost      Lost      `json:"lost"`
+}
+
+// Target says what was traced.
+type Target struct {
+	Cgroup   string   `json:"cgroup"`
+	CgroupID uint64   `json:"cgroup_id"`
+	Command  []string `json:"command,omitempty"`
+}
+
+// Tracer says how it was traced.
+type Tracer struct {
+	Arch        string `json:"arch"`         // x86_64 or aarch64
+	ProgramType string `json:"program_type"` // tp_btf or raw_tp
+}
+
+// File is every use of one path.
+type File struct {
+	Path     string       `json:"path"`
+	Accesses []FileAccess `json:"accesses"`
+	// Opened lists the files actually opened through this path (symlinks
+	// resolved), when an open succeeded.
+	Opened   []string `json:"opened,omitempty"`
+	OnMount  bool     `json:"on_mount,omitempty"`
+	Upper    bool     `json:"upper,omitempty"`
+	Lineages []uint32 `json:"lineages"`
+}
+
+// FileAccess is one distinct (kind, syscall, result) use of a path.
+type FileAccess struct {
+	Kind    Access `json:"kind"`
+	Syscall string `json:"syscall"`
+	Result  string `json:"result"` // "ok" or an errno name such as "ENOENT"
+	Compat  bool   `json:"compat,omitempty"`
+}
+
+// OK reports whether any access to the file succeeded.
+func (f *File) OK() bool {
+	for _, a := range f.Accesses {
+		if a.Result == "ok" {
+			return true
+		}
+	}
+	return false
+}
+
+// Has reports whether the file was used with the given kind.
+func (f *File) Has(kind Access) bool {
+	for _, a := range f.Accesses {
+		if a.Kind == kind {
+			return true
+		}
+	}
+	return false
+}
+
+// Exec is one successful exec.
+type Exec struct {
+	Pid           uint32   `json:"pid"`
+	PPid          uint32   `json:"ppid"`
+	Lineage       uint32   `json:"lineage"`
+	Filename      string   `json:"filename"`
+	Binary        string   `json:"binary"`
+	Argv          []string `json:"argv"`
+	ArgvTruncated bool     `json:"argv_truncated,omitempty"`
+	Compat        bool     `json:"compat,omitempty"`
+}
+
+// Process is one process seen in the target.
+type Process struct {
+	Pid     uint32 `json:"pid"`
+	PPid    uint32 `json:"ppid,omitempty"`
+	Lineage uint32 `json:"lineage"`
+	Binary  string `json:"binary,omitempty"` // the last binary it executed
+	Exited  bool   `json:"exited"`
+	Code    int    `json:"exit_code,omitempty"`
+	Signal  int    `json:"signal,omitempty"`
+}
+
+// Syscall is one syscall with the number of times it was made.
+type Syscall struct {
+	Name   string `json:"name"`
+	Number int    `json:"number"`
+	Count  uint64 `json:"count"`
+	Compat bool   `json:"compat,omitempty"`
+}
+
+// Lost counts what the trace may be missing. A trace is complete only when
+// every counter is zero.
+type Lost struct {
+	// Events dropped because the ring buffer was full.
+	Events uint64 `json:"events"`
+	// Program runs the kernel skipped because a program was already running
+	// on that CPU (recursion protection): their events are missing too.
+	Skipped uint64 `json:"skipped"`
+	// Paths cut at the tracer's length or depth bound.
+	Truncated uint64 `json:"truncated"`
+}
+
+// Complete reports whether nothing was lost.
+func (r *Report) Complete() bool {
+	return r.Lost.Events == 0 && r.Lost.Skipped == 0 && r.Lost.Truncated == 0
+}
+
+// File returns the file with the given path, or nil.
+func (r *Report) File(path string) *File {
+	i, ok := slices.BinarySearchFunc(r.Files, path, func(f File, p string) int { return strings.Compare(f.Path, p) })
+	if !ok {
+		return nil
+	}
+	return &r.Files[i]
+}
+
+// HasSyscall reports whether the syscall was made (native ABI).
+func (r *Report) HasSyscall(name string) bool {
+	for _, s := range r.Syscalls {
+		if s.Name == name && !s.Compat {
+			return true
+		}
+	}
+	return false
+}
+
+// Collector aggregates events into a Report. It is not safe for concurrent
+// use.
+type Collector struct {
+	files map[string]*fileAgg
+	execs []Exec
+	procs map[uint32]*Process
+}
+
+type fileAgg struct {
+	File
+	accesses map[FileAccess]bool
+	opened   map[string]bool
+	lineages map[uint32]bool
+}
+
+// NewCollector returns an empty Collector.
+func NewCollector() *Collector {
+	return &Collector{files: map[string]*fileAgg{}, procs: map[uint32]*Process{}}
+}
+
+// Add folds one event in.
+func (c *Collector) Add(ev Event) {
+	switch e := ev.(type) {
+	case *FileEvent:
+		c.addFile(e)
+	case *ExecEvent:
+		c.execs = append(c.execs, Exec{
+			Pid: e.Pid, PPid: e.PPid, Lineage: e.Lineage, Filename: e.Filename, Binary: e.Binary,
+			Argv: e.Argv, ArgvTruncated: e.ArgvTruncated, Compat: e.Compat,
+		})
+		p := c.proc(e.Pid, e.Lineage)
+		p.Binary = e.Binary
+		if e.PPid != 0 {
+			p.PPid = e.PPid
+		}
+		// The binary and the name it was run by are files the process used.
+		c.addFile(&FileEvent{Header: e.Header, Syscall: "execve", Compat: e.Compat, Access: AccessExec,
+			Path: e.Filename, Opened: e.Binary})
+	case *ForkEvent:
+		c.proc(e.Pid, e.Lineage)
+		c.proc(e.Child, e.Lineage).PPid = e.Pid
+	case *ExitEvent:
+		p := c.proc(e.Pid, e.Lineage)
+		p.Exited, p.Code, p.Signal = true, e.Code, e.Signal
+	}
+}
+
+func (c *Collector) proc(pid, lineage uint32) *Process {
+	p, ok := c.procs[pid]
+	if !ok {
+		p = &Process{Pid: pid, Lineage: lineage}
+		c.procs[pid] = p
+	}
+	return p
+}
+
+func (c *Collector) addFile(e *FileEvent) {
+	if e.Path == "" {
+		return
+	}
+	path := CleanPath(e.Path)
+	f, ok := c.files[path]
+	if !ok {
+		f = &fileAgg{File: File{Path: path}, accesses: map[FileAccess]bool{}, opened: map[string]bool{},
+			lineages: map[uint32]bool{}}
+		c.files[path] = f
+	}
+	result := "ok"
+	if e.Errno != 0 {
+		result = ErrnoName(e.Errno)
+	}
+	f.accesses[FileAccess{Kind: e.Access, Syscall: e.Syscall, Result: result, Compat: e.Compat}] = true
+	if e.Opened != "" {
+		f.opened[CleanPath(e.Opened)] = true
+	}
+	f.OnMount = f.OnMount || e.OnMount
+	f.Upper = f.Upper || e.Upper
+	f.lineages[e.Lineage] = true
+	c.proc(e.Pid, e.Lineage)
+}
+
+// Report returns the aggregate. syscalls and lost come from the tracer's
+// counters.
+func (c *Collector) Report(target Target, tracer Tracer, start, end time.Time, syscalls []Syscall, lost Lost) *Report {
+	r := &Report{Version: ReportVersion, Target: target, Tracer: tracer, Start: start, End: end,
+		Syscalls: syscalls, Lost: lost, Files: []File{}, Execs: c.execs, Processes: []Process{}}
+	if r.Execs == nil {
+		r.Execs = []Exec{}
+	}
+	if r.Syscalls == nil {
+		r.Syscalls = []Syscall{}
+	}
+	for _, f := range c.files {
+		file := f.File
+		for a := range f.accesses {
+			file.Accesses = append(file.Accesses, a)
+		}
+		slices.SortFunc(file.Accesses, func(a, b FileAccess) int {
+			return cmp.Or(cmp.Compare(a.Kind, b.Kind), strings.Compare(a.Syscall, b.Syscall),
+				strings.Compare(a.Result, b.Result))
+		})
+		for p := range f.opened {
+			file.Opened = append(file.Opened, p)
+		}
+		slices.Sort(file.Opened)
+		for l := range f.lineages {
+			file.Lineages = append(file.Lineages, l)
+		}
+		slices.Sort(file.Lineages)
+		r.Files = append(r.Files, file)
+	}
+	slices.SortFunc(r.Files, func(a, b File) int { return strings.Compare(a.Path, b.Path) })
+	for _, p := range c.procs {
+		r.Processes = append(r.Processes, *p)
+	}
+	slices.SortFunc(r.Processes, func(a, b Process) int { return cmp.Compare(a.Pid, b.Pid) })
+	slices.SortFunc(r.Syscalls, func(a, b Syscall) int {
+		return cmp.Or(strings.Compare(a.Name, b.Name), boolCmp(a.Compat, b.Compat))
+	})
+	return r
+}
+
+func boolCmp(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case a:
+		return 1
+	}
+	return -1
+}
+
+// ErrnoName returns "ENOENT" for 2, or "errno N" when the number is unknown.
+func ErrnoName(errno int) string {
+	if n := unix.ErrnoName(unix.Errno(errno)); n != "" {
+		return n
+	}
+	return "errno " + strconv.Itoa(errno)
+}
+
+// CleanPath removes repeated slashes, "." components and a trailing slash.
+// It keeps ".." components: with symlinks in the path they cannot be folded
+// without the filesystem, so that is left to whoever resolves the path.
+func CleanPath(p string) string {
+	if p == "" {
+		return p
+	}
+	parts := strings.Split(p, "/")
+	out := parts[:0]
+	for _, s := range parts {
+		if s == "" || s == "." {
+			continue
+		}
+		out = append(out, s)
+	}
+	return "/" + strings.Join(out, "/")
+}
