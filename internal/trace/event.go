@@ -120,7 +120,6 @@ type ExecEvent struct {
 	Binary        string
 	Argv          []string
 	ArgvTruncated bool
-	Compat        bool
 }
 
 // ForkEvent is a new process (not a thread) made by a traced process.

@@ -90,7 +90,6 @@ type Exec struct {
 	Binary        string   `json:"binary"`
 	Argv          []string `json:"argv"`
 	ArgvTruncated bool     `json:"argv_truncated,omitempty"`
-	Compat        bool     `json:"compat,omitempty"`
 }
 
 // Process is one process seen in the target.
@@ -122,11 +121,13 @@ type Lost struct {
 	Skipped uint64 `json:"skipped"`
 	// Paths cut at the tracer's length or depth bound.
 	Truncated uint64 `json:"truncated"`
+	// Path arguments the tracer could not read from the process's memory.
+	Unreadable uint64 `json:"unreadable"`
 }
 
 // Complete reports whether nothing was lost.
 func (r *Report) Complete() bool {
-	return r.Lost.Events == 0 && r.Lost.Skipped == 0 && r.Lost.Truncated == 0
+	return r.Lost == Lost{}
 }
 
 // File returns the file with the given path, or nil.
@@ -176,7 +177,7 @@ func (c *Collector) Add(ev Event) {
 	case *ExecEvent:
 		c.execs = append(c.execs, Exec{
 			Pid: e.Pid, PPid: e.PPid, Lineage: e.Lineage, Filename: e.Filename, Binary: e.Binary,
-			Argv: e.Argv, ArgvTruncated: e.ArgvTruncated, Compat: e.Compat,
+			Argv: e.Argv, ArgvTruncated: e.ArgvTruncated,
 		})
 		p := c.proc(e.Pid, e.Lineage)
 		p.Binary = e.Binary
@@ -184,7 +185,7 @@ func (c *Collector) Add(ev Event) {
 			p.PPid = e.PPid
 		}
 		// The binary and the name it was run by are files the process used.
-		c.addFile(&FileEvent{Header: e.Header, Syscall: "execve", Compat: e.Compat, Access: AccessExec,
+		c.addFile(&FileEvent{Header: e.Header, Syscall: "execve", Access: AccessExec,
 			Path: e.Filename, Opened: e.Binary})
 	case *ForkEvent:
 		c.proc(e.Pid, e.Lineage)

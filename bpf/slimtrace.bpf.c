@@ -1,0 +1,810 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * slimtrace's tracer: records what the processes of one cgroup (and its
+ * descendants) do with files and syscalls, from the host, with tracepoints
+ * only.
+ *
+ * - raw_syscalls:sys_enter counts syscalls per number in a per-CPU array (no
+ *   event per syscall).
+ * - raw_syscalls:sys_exit reads the path arguments of file syscalls (their
+ *   pages are faulted in by then), makes them absolute inside the task's own
+ *   root, adds the path of the file an open returned, deduplicates, and sends
+ *   one file_event per new (path, access, result, process lineage).
+ * - sched_process_exec/fork/exit keep the process tree and the execs.
+ *
+ * Each program has a tp_btf entry point and a raw_tp one; user space loads
+ * the tp_btf set and falls back to raw_tp on kernels without it. Every entry
+ * point checks the target cgroup first.
+ */
+#include "vmlinux.h"
+#include "bpf_helpers.h"
+#include "bpf_tracing.h"
+#include "bpf_core_read.h"
+#include "slimtrace.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+#define AT_FDCWD -100
+#define O_ACCMODE 00000003
+#define O_CREAT 00000100
+#define O_TRUNC 00001000
+#define O_PATH 010000000
+#define OVERLAYFS_SUPER_MAGIC 0x794c7630
+#define TS_COMPAT 0x0002  /* x86: thread_info.status, a 32-bit syscall is active */
+#define TIF_32BIT 22      /* arm64: thread_info.flags, an AArch32 task */
+
+/* Set by user space before load. */
+const volatile __u64 target_cgid = 0;
+const volatile __u32 target_level = 0;
+const volatile struct sys_desc native_desc[NR_MAX] = {};
+const volatile struct sys_desc compat_desc[NR_MAX] = {};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 16 << 20); /* resized by user space */
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, COUNT_SLOTS);
+	__type(key, __u32);
+	__type(value, __u64);
+} syscall_counts SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct stats);
+} trace_stats SEC(".maps");
+
+struct dedup_key {
+	__u64 hash;    /* of the named path */
+	__u64 object;  /* the opened file's dentry and mount, or 0 */
+	__u32 lineage;
+	__s32 result;  /* 0 or -errno */
+	__u16 syscall;
+	__u8 access;
+	__u8 flags;
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct dedup_key);
+	__type(value, __u8);
+} dedup SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 32768);
+	__type(key, __u32);   /* tgid */
+	__type(value, __u32); /* lineage */
+} lineages SEC(".maps");
+
+/* Kernel pointers kept as integers: these structs live in maps. */
+struct path_ref {
+	__u64 dentry; /* struct dentry * */
+	__u64 mnt;    /* struct vfsmount * */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32); /* tid */
+	__type(value, struct path_ref); /* cwd at chdir's entry */
+} chdir_cwd SEC(".maps");
+
+/* Inputs of one path to report, and the buffers to build its event in. */
+struct file_scratch {
+	struct file_event ev;
+	char data[DATA_SZ];
+	char walk[PATH_SZ + 256];
+	/* inputs */
+	__u64 upath;            /* const char __user * */
+	struct path_ref base;   /* set: resolve relative paths against it */
+	long dirfd;             /* else against this dirfd (AT_FDCWD: the cwd) */
+	long fd;                /* >= 0: also report the file behind this fd */
+	__u8 access;
+	__u8 fd_only;           /* the path is the fd's file itself */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct file_scratch);
+} file_scratch SEC(".maps");
+
+struct exec_scratch {
+	struct exec_event ev;
+	char data[DATA_SZ];
+	char walk[PATH_SZ + 256];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct exec_scratch);
+} exec_scratch SEC(".maps");
+
+/* Force BTF for the types bpf2go exports to Go. */
+const struct event_hdr *unused_event_hdr __attribute__((unused));
+const struct file_event *unused_file_event __attribute__((unused));
+const struct exec_event *unused_exec_event __attribute__((unused));
+const struct fork_event *unused_fork_event __attribute__((unused));
+const struct exit_event *unused_exit_event __attribute__((unused));
+
+static __always_inline bool in_target(void)
+{
+	return bpf_get_current_ancestor_cgroup_id(target_level) == target_cgid;
+}
+
+static __always_inline struct stats *get_stats(void)
+{
+	__u32 zero = 0;
+	return bpf_map_lookup_elem(&trace_stats, &zero);
+}
+
+static __always_inline bool is_compat(struct task_struct *task)
+{
+#if defined(__TARGET_ARCH_x86)
+	return BPF_CORE_READ(task, thread_info.status) & TS_COMPAT;
+#elif defined(__TARGET_ARCH_arm64)
+	return BPF_CORE_READ(task, thread_info.flags) & (1UL << TIF_32BIT);
+#endif
+}
+
+static __always_inline long syscall_nr(struct pt_regs *regs)
+{
+#if defined(__TARGET_ARCH_x86)
+	return BPF_CORE_READ(regs, orig_ax);
+#elif defined(__TARGET_ARCH_arm64)
+	return BPF_CORE_READ(regs, syscallno);
+#endif
+}
+
+/* The i-th syscall argument, from the registers saved at entry (still there
+ * at exit: only the return register is overwritten, and arm64 keeps x0 in
+ * orig_x0). */
+static __always_inline unsigned long sys_arg(struct pt_regs *regs, int i, bool compat)
+{
+#if defined(__TARGET_ARCH_x86)
+	if (compat) {
+		switch (i) {
+		case 0: return (__u32)BPF_CORE_READ(regs, bx);
+		case 1: return (__u32)BPF_CORE_READ(regs, cx);
+		case 2: return (__u32)BPF_CORE_READ(regs, dx);
+		case 3: return (__u32)BPF_CORE_READ(regs, si);
+		case 4: return (__u32)BPF_CORE_READ(regs, di);
+		default: return (__u32)BPF_CORE_READ(regs, bp);
+		}
+	}
+	switch (i) {
+	case 0: return BPF_CORE_READ(regs, di);
+	case 1: return BPF_CORE_READ(regs, si);
+	case 2: return BPF_CORE_READ(regs, dx);
+	case 3: return BPF_CORE_READ(regs, r10);
+	case 4: return BPF_CORE_READ(regs, r8);
+	default: return BPF_CORE_READ(regs, r9);
+	}
+#elif defined(__TARGET_ARCH_arm64)
+	unsigned long v;
+	if (i == 0)
+		v = BPF_CORE_READ(regs, orig_x0);
+	else
+		v = BPF_CORE_READ(regs, regs[i & 7]);
+	return compat ? (__u32)v : v;
+#endif
+}
+
+/* Dirfd arguments are ints: sign-extend the low 32 bits. */
+static __always_inline long fd_arg(unsigned long v)
+{
+	return (long)(int)v;
+}
+
+static __always_inline __u32 lineage_of(__u32 tgid)
+{
+	__u32 *l = bpf_map_lookup_elem(&lineages, &tgid);
+	if (l)
+		return *l;
+	bpf_map_update_elem(&lineages, &tgid, &tgid, BPF_NOEXIST);
+	return tgid;
+}
+
+static __always_inline void fill_hdr(struct event_hdr *h, __u32 type, struct task_struct *task)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	h->ts = bpf_ktime_get_ns();
+	h->cgroup_id = bpf_get_current_cgroup_id();
+	h->type = type;
+	h->pid = id >> 32;
+	h->tid = (__u32)id;
+	h->lineage = lineage_of(h->pid);
+}
+
+static __always_inline struct file *fd_file(struct task_struct *task, long fd)
+{
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	if (!fdt || fd < 0 || fd >= BPF_CORE_READ(fdt, max_fds))
+		return NULL;
+	struct file **fds = BPF_CORE_READ(fdt, fd);
+	struct file *f = NULL;
+	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
+	return f;
+}
+
+static __always_inline struct mount *real_mount(struct vfsmount *vfsmnt)
+{
+	return (void *)vfsmnt - bpf_core_field_offset(struct mount, mnt);
+}
+
+struct walk_ctx {
+	struct dentry *dentry;
+	struct vfsmount *vfsmnt;
+	struct mount *mnt;
+	struct dentry *root_dentry;
+	struct vfsmount *root_mnt;
+	char *buf;
+	int off;
+	__u16 flags;
+};
+
+/* One step of walk_path: returns 1 when the walk is over. */
+static long walk_step(__u32 i, void *arg)
+{
+	struct walk_ctx *c = arg;
+	/* Copy to locals: BPF_CORE_READ(c->x, ...) would relocate walk_ctx too. */
+	struct dentry *dentry = c->dentry;
+	struct vfsmount *vfsmnt = c->vfsmnt;
+	struct mount *mnt = c->mnt;
+
+	if (dentry == c->root_dentry && vfsmnt == c->root_mnt)
+		return 1;
+	struct dentry *parent = BPF_CORE_READ(dentry, d_parent);
+	struct dentry *mnt_root = BPF_CORE_READ(vfsmnt, mnt_root);
+	if (dentry == mnt_root || dentry == parent) {
+		struct mount *up = BPF_CORE_READ(mnt, mnt_parent);
+		if (dentry != mnt_root || up == mnt || !up) {
+			c->flags |= FILE_UNREACHABLE;
+			return 1;
+		}
+		c->dentry = BPF_CORE_READ(mnt, mnt_mountpoint);
+		c->mnt = up;
+		c->vfsmnt = (void *)up + bpf_core_field_offset(struct mount, mnt);
+		return 0;
+	}
+	__u32 len;
+	const unsigned char *name;
+	if (bpf_core_field_exists(struct dentry___v614, __d_name)) {
+		struct dentry___v614 *d = (void *)dentry;
+		len = BPF_CORE_READ(d, __d_name.len);
+		name = BPF_CORE_READ(d, __d_name.name);
+	} else {
+		len = BPF_CORE_READ(dentry, d_name.len);
+		name = BPF_CORE_READ(dentry, d_name.name);
+	}
+	len &= 0xff;
+	int off = c->off;
+	if (off < (int)len + 2) {
+		c->flags |= FILE_TRUNCATED;
+		return 1;
+	}
+	off -= len;
+	bpf_probe_read_kernel(&c->buf[off & (PATH_SZ - 1)], len, name);
+	off -= 1;
+	c->buf[off & (PATH_SZ - 1)] = '/';
+	c->off = off;
+	c->dentry = parent;
+	return 0;
+}
+
+/*
+ * walk_path writes the path of (dentry, vfsmnt) as seen from the task's root
+ * into buf, right-aligned to end at buf[PATH_SZ], and returns the offset of
+ * its first byte (PATH_SZ for the root itself). It climbs d_parent, hopping
+ * from a mount's root to its mountpoint in the parent mount, until it meets
+ * the task's root. Reaching the top of a mount tree without meeting the root
+ * (memfd, pipes, a file outside a chroot) sets FILE_UNREACHABLE. The loop is
+ * a bpf_loop so the verifier checks one step, not MAX_DEPTH of them.
+ */
+static __always_inline int walk_path(struct dentry *dentry, struct vfsmount *vfsmnt, struct task_struct *task,
+				     char *buf, __u16 *flags)
+{
+	struct walk_ctx c = {
+		.dentry = dentry,
+		.vfsmnt = vfsmnt,
+		.mnt = real_mount(vfsmnt),
+		.root_dentry = BPF_CORE_READ(task, fs, root.dentry),
+		.root_mnt = BPF_CORE_READ(task, fs, root.mnt),
+		.buf = buf,
+		.off = PATH_SZ,
+	};
+	if (bpf_loop(MAX_DEPTH, walk_step, &c, 0) == MAX_DEPTH)
+		c.flags |= FILE_TRUNCATED;
+	*flags |= c.flags;
+	return c.off;
+}
+
+/* Copies the walk's result (or "/" for the root) to dst; returns its length. */
+static __always_inline __u32 copy_walk(char *dst, const char *walk, int off)
+{
+	__u32 len = PATH_SZ - off;
+	if (len == 0) {
+		dst[0] = '/';
+		return 1;
+	}
+	bpf_probe_read_kernel(dst, len & (PATH_SZ - 1), &walk[off & (PATH_SZ - 1)]);
+	return len & (PATH_SZ - 1);
+}
+
+/* FNV-1a over 8-byte words of the first len bytes (at most PATH_SZ). */
+static __always_inline __u64 hash_words(const char *p, __u32 len)
+{
+	__u64 h = 14695981039346656037ULL ^ len;
+	for (__u32 i = 0; i < PATH_SZ / 8; i++) {
+		if (i * 8 >= len)
+			break;
+		__u64 w = *(const __u64 *)(p + ((i * 8) & (DATA_SZ - 8)));
+		__u32 rem = len - i * 8;
+		if (rem < 8)
+			w &= (1ULL << (rem * 8)) - 1;
+		h ^= w;
+		h *= 1099511628211ULL;
+	}
+	return h;
+}
+
+static __always_inline bool on_upper_layer(struct dentry *dentry)
+{
+	struct inode *inode = BPF_CORE_READ(dentry, d_inode);
+	if (!inode || BPF_CORE_READ(inode, i_sb, s_magic) != OVERLAYFS_SUPER_MAGIC)
+		return false;
+	/* struct ovl_inode { ...; struct inode vfs_inode; struct dentry *__upperdentry; ... }:
+	 * the upper dentry sits right after the VFS inode. */
+	void *upper = NULL;
+	bpf_probe_read_kernel(&upper, sizeof(upper), (void *)inode + bpf_core_type_size(struct inode));
+	return upper != NULL;
+}
+
+/*
+ * emit_file reports one path of the syscall whose fixed part is already in
+ * s->ev: it builds the named path (absolute inside the task's root), drops
+ * it if an identical event was sent before, and otherwise adds the opened
+ * file's path and sends it.
+ */
+static __noinline int emit_file(struct file_scratch *s, struct task_struct *task)
+{
+	struct stats *st = get_stats();
+	__u16 flags = s->ev.flags;
+	__u32 nlen = 0;
+	char c0 = 0;
+
+	if (s->upath && !s->fd_only)
+		bpf_probe_read_user(&c0, 1, (const char *)s->upath);
+
+	if (c0 == '/') {
+		long n = bpf_probe_read_user_str(s->data, PATH_SZ, (const char *)s->upath);
+		if (n <= 0)
+			goto unreadable;
+		nlen = n - 1;
+	} else if (c0) {
+		struct dentry *bd = (struct dentry *)s->base.dentry;
+		struct vfsmount *bm = (struct vfsmount *)s->base.mnt;
+		if (!bd) {
+			if (s->dirfd == AT_FDCWD) {
+				bd = BPF_CORE_READ(task, fs, pwd.dentry);
+				bm = BPF_CORE_READ(task, fs, pwd.mnt);
+			} else {
+				struct file *f = fd_file(task, s->dirfd);
+				if (!f)
+					goto unreadable;
+				bd = BPF_CORE_READ(f, f_path.dentry);
+				bm = BPF_CORE_READ(f, f_path.mnt);
+			}
+		}
+		int off = walk_path(bd, bm, task, s->walk, &flags);
+		__u32 plen = PATH_SZ - off;
+		bpf_probe_read_kernel(s->data, plen & (PATH_SZ - 1), &s->walk[off & (PATH_SZ - 1)]);
+		plen &= PATH_SZ - 1;
+		s->data[plen] = '/';
+		plen++;
+		long n = bpf_probe_read_user_str(&s->data[plen & (PATH_SZ - 1)], PATH_SZ, (const char *)s->upath);
+		if (n <= 0)
+			goto unreadable;
+		nlen = plen + n - 1;
+		if (nlen > NAMED_MAX) {
+			nlen = NAMED_MAX;
+			flags |= FILE_TRUNCATED;
+		}
+	} else {
+		/* No path, or an empty one: the call was about the fd itself
+		 * (fchdir, AT_EMPTY_PATH, utimensat(fd, NULL)). */
+		long fd = s->fd_only ? s->fd : s->dirfd;
+		if (s->ev.ret < 0 || fd < 0)
+			return 0;
+		struct file *f = fd_file(task, fd);
+		if (!f)
+			return 0;
+		__u16 fflags = 0;
+		int off = walk_path(BPF_CORE_READ(f, f_path.dentry), BPF_CORE_READ(f, f_path.mnt), task, s->walk, &fflags);
+		if (fflags & FILE_UNREACHABLE)
+			return 0; /* a pipe, socket or memfd: no path */
+		flags |= fflags;
+		nlen = copy_walk(s->data, s->walk, off);
+		s->fd = -1;
+	}
+
+	struct dedup_key key = {
+		.hash = hash_words(s->data, nlen),
+		.lineage = s->ev.hdr.lineage,
+		.result = s->ev.ret < 0 ? s->ev.ret : 0,
+		.syscall = s->ev.syscall,
+		.access = s->access,
+		.flags = flags & FILE_COMPAT,
+	};
+	struct file *opened = NULL;
+	if (s->fd >= 0 && s->ev.ret >= 0) {
+		opened = fd_file(task, s->fd);
+		if (opened)
+			key.object = (__u64)BPF_CORE_READ(opened, f_path.dentry) ^
+				     ((__u64)BPF_CORE_READ(opened, f_path.mnt) << 1);
+	}
+	if (bpf_map_lookup_elem(&dedup, &key)) {
+		if (st)
+			st->deduped++;
+		return 0;
+	}
+	__u8 one = 1;
+	bpf_map_update_elem(&dedup, &key, &one, BPF_ANY);
+
+	__u32 olen = 0;
+	if (opened) {
+		struct dentry *d = BPF_CORE_READ(opened, f_path.dentry);
+		struct vfsmount *m = BPF_CORE_READ(opened, f_path.mnt);
+		__u16 oflags = 0;
+		int off = walk_path(d, m, task, s->walk, &oflags);
+		if (oflags & FILE_UNREACHABLE) {
+			flags |= FILE_UNREACHABLE;
+		} else {
+			olen = copy_walk(&s->data[nlen & NAMED_MAX], s->walk, off);
+			flags |= oflags;
+		}
+		if (m != BPF_CORE_READ(task, fs, root.mnt))
+			flags |= FILE_ON_MOUNT;
+		if (on_upper_layer(d))
+			flags |= FILE_UPPER;
+	}
+
+	s->ev.flags = flags;
+	s->ev.access = s->access;
+	s->ev.name_len = nlen;
+	s->ev.opened_len = olen;
+	if (flags & FILE_TRUNCATED && st)
+		st->truncated++;
+	__u32 size = sizeof(s->ev) + nlen + olen;
+	if (size > sizeof(s->ev) + DATA_SZ)
+		return 0;
+	if (bpf_ringbuf_output(&events, &s->ev, size, 0)) {
+		if (st)
+			st->lost++;
+	} else if (st) {
+		st->sent++;
+	}
+	return 0;
+
+unreadable:
+	if (st)
+		st->unreadable++;
+	return 0;
+}
+
+static __always_inline __u8 open_access(unsigned long flags, __u8 fixed)
+{
+	if (fixed)
+		return fixed;
+	if (flags & O_PATH)
+		return ACCESS_STAT;
+	if (flags & O_CREAT)
+		return ACCESS_CREATE;
+	if ((flags & O_ACCMODE) || (flags & O_TRUNC))
+		return ACCESS_WRITE;
+	return ACCESS_READ;
+}
+
+static __always_inline int on_sys_enter(struct pt_regs *regs, long id)
+{
+	if (!in_target())
+		return 0;
+	struct task_struct *task = (void *)bpf_get_current_task();
+	bool compat = is_compat(task);
+	__u32 slot = COUNT_OTHER;
+	if (id >= 0 && id < NR_MAX)
+		slot = compat ? NR_MAX + id : id;
+	__u64 *count = bpf_map_lookup_elem(&syscall_counts, &slot);
+	if (count)
+		(*count)++;
+
+	if (id >= 0 && id < NR_MAX) {
+		__u8 op = compat ? compat_desc[id].op : native_desc[id].op;
+		if (op == OP_CHDIR) {
+			__u32 tid = (__u32)bpf_get_current_pid_tgid();
+			struct path_ref cwd = {
+				.dentry = (__u64)BPF_CORE_READ(task, fs, pwd.dentry),
+				.mnt = (__u64)BPF_CORE_READ(task, fs, pwd.mnt),
+			};
+			bpf_map_update_elem(&chdir_cwd, &tid, &cwd, BPF_ANY);
+		}
+	}
+	return 0;
+}
+
+static __always_inline int on_sys_exit(struct pt_regs *regs, long ret)
+{
+	if (!in_target())
+		return 0;
+	struct task_struct *task = (void *)bpf_get_current_task();
+	bool compat = is_compat(task);
+	long nr = syscall_nr(regs);
+	if (nr < 0 || nr >= NR_MAX)
+		return 0;
+	struct sys_desc d = compat ? compat_desc[nr] : native_desc[nr];
+	if (d.op == OP_NONE)
+		return 0;
+	if (d.op == OP_EXEC && ret >= 0)
+		return 0; /* reported by sched_process_exec */
+
+	__u32 zero = 0;
+	struct file_scratch *s = bpf_map_lookup_elem(&file_scratch, &zero);
+	if (!s)
+		return 0;
+	fill_hdr(&s->ev.hdr, EVENT_FILE, task);
+	s->ev.ret = ret;
+	s->ev.syscall = nr;
+	s->ev.flags = compat ? FILE_COMPAT : 0;
+	s->base.dentry = 0;
+	s->base.mnt = 0;
+	s->fd = -1;
+	s->fd_only = 0;
+	s->dirfd = d.dirfd >= 0 ? fd_arg(sys_arg(regs, d.dirfd, compat)) : AT_FDCWD;
+	s->upath = sys_arg(regs, d.path, compat);
+	s->access = d.access;
+
+	switch (d.op) {
+	case OP_OPEN:
+		s->access = open_access(d.flags >= 0 ? sys_arg(regs, d.flags, compat) : 0, d.access);
+		s->fd = ret;
+		break;
+	case OP_OPENAT2: {
+		__u64 how_flags = 0;
+		bpf_probe_read_user(&how_flags, sizeof(how_flags), (void *)sys_arg(regs, d.flags, compat));
+		s->access = open_access(how_flags, d.access);
+		s->fd = ret;
+		break;
+	}
+	case OP_CHDIR: {
+		__u32 tid = (__u32)bpf_get_current_pid_tgid();
+		struct path_ref *cwd = bpf_map_lookup_elem(&chdir_cwd, &tid);
+		if (cwd) {
+			s->base = *cwd;
+			bpf_map_delete_elem(&chdir_cwd, &tid);
+		}
+		break;
+	}
+	case OP_FD:
+		s->fd_only = 1;
+		s->fd = fd_arg(s->upath);
+		s->upath = 0;
+		break;
+	}
+	emit_file(s, task);
+
+	if (d.path2 >= 0) {
+		s->ev.flags = compat ? FILE_COMPAT : 0;
+		s->base.dentry = 0;
+		s->fd = -1;
+		s->fd_only = 0;
+		s->dirfd = d.dirfd2 >= 0 ? fd_arg(sys_arg(regs, d.dirfd2, compat)) : AT_FDCWD;
+		s->upath = sys_arg(regs, d.path2, compat);
+		s->access = d.access2;
+		emit_file(s, task);
+	}
+	return 0;
+}
+
+static __always_inline int on_exec(struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+{
+	if (!in_target())
+		return 0;
+	__u32 zero = 0;
+	struct exec_scratch *s = bpf_map_lookup_elem(&exec_scratch, &zero);
+	if (!s)
+		return 0;
+	struct task_struct *task = (void *)bpf_get_current_task();
+	fill_hdr(&s->ev.hdr, EVENT_EXEC, task);
+	s->ev.ppid = BPF_CORE_READ(task, real_parent, tgid);
+	s->ev.old_pid = old_pid;
+	__u16 flags = 0;
+
+	/* The name it was run by, absolute. */
+	const char *filename = BPF_CORE_READ(bprm, filename);
+	char c0 = 0;
+	bpf_probe_read_kernel(&c0, 1, filename);
+	__u32 flen = 0;
+	if (c0 != '/') {
+		int off = walk_path(BPF_CORE_READ(task, fs, pwd.dentry), BPF_CORE_READ(task, fs, pwd.mnt), task,
+				    s->walk, &flags);
+		flen = PATH_SZ - off;
+		bpf_probe_read_kernel(s->data, flen & (PATH_SZ - 1), &s->walk[off & (PATH_SZ - 1)]);
+		flen &= PATH_SZ - 1;
+		s->data[flen] = '/';
+		flen++;
+	}
+	long n = bpf_probe_read_kernel_str(&s->data[flen & (PATH_SZ - 1)], PATH_SZ, filename);
+	if (n > 0)
+		flen += n - 1;
+	flen &= NAMED_MAX;
+
+	/* The file executed: the binary, or a script's interpreter. */
+	struct file *file = BPF_CORE_READ(bprm, file);
+	__u16 bflags = 0;
+	int off = walk_path(BPF_CORE_READ(file, f_path.dentry), BPF_CORE_READ(file, f_path.mnt), task, s->walk,
+			    &bflags);
+	__u32 blen = 0;
+	if (!(bflags & FILE_UNREACHABLE))
+		blen = copy_walk(&s->data[flen], s->walk, off);
+	flags |= bflags & FILE_TRUNCATED;
+
+	/* argv, from the new image's stack. */
+	unsigned long arg_start = BPF_CORE_READ(task, mm, arg_start);
+	unsigned long arg_end = BPF_CORE_READ(task, mm, arg_end);
+	__u32 alen = arg_end > arg_start ? arg_end - arg_start : 0;
+	if (alen >= ARGV_MAX) {
+		alen = ARGV_MAX - 1;
+		flags |= FILE_TRUNCATED;
+	}
+	alen &= ARGV_MAX - 1;
+	__u32 at = flen + blen;
+	if (at > DATA_SZ - ARGV_MAX)
+		at = DATA_SZ - ARGV_MAX;
+	if (alen && bpf_probe_read_user(&s->data[at], alen, (void *)arg_start))
+		alen = 0;
+	s->ev.filename_len = flen;
+	s->ev.binary_len = blen;
+	s->ev.argv_len = alen;
+	s->ev.flags = flags;
+
+	struct stats *st = get_stats();
+	__u32 size = sizeof(s->ev) + flen + blen + alen;
+	if (size > sizeof(s->ev) + DATA_SZ)
+		return 0;
+	if (bpf_ringbuf_output(&events, &s->ev, size, 0)) {
+		if (st)
+			st->lost++;
+	} else if (st) {
+		st->sent++;
+	}
+	return 0;
+}
+
+static __always_inline int on_fork(struct task_struct *parent, struct task_struct *child)
+{
+	if (!in_target())
+		return 0;
+	__u32 child_pid = BPF_CORE_READ(child, pid);
+	if (child_pid != BPF_CORE_READ(child, tgid))
+		return 0; /* a thread */
+	struct task_struct *task = (void *)bpf_get_current_task();
+	struct fork_event *ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
+	struct stats *st = get_stats();
+	if (!ev) {
+		if (st)
+			st->lost++;
+		/* Keep the lineage even when the event is lost. */
+		__u32 l = lineage_of(BPF_CORE_READ(parent, tgid));
+		bpf_map_update_elem(&lineages, &child_pid, &l, BPF_ANY);
+		return 0;
+	}
+	fill_hdr(&ev->hdr, EVENT_FORK, task);
+	ev->child = child_pid;
+	ev->pad = 0;
+	bpf_map_update_elem(&lineages, &child_pid, &ev->hdr.lineage, BPF_ANY);
+	bpf_ringbuf_submit(ev, 0);
+	if (st)
+		st->sent++;
+	return 0;
+}
+
+static __always_inline int on_exit(struct task_struct *p)
+{
+	if (!in_target())
+		return 0;
+	/* Only the end of the whole thread group is an exit. */
+	if (BPF_CORE_READ(p, signal, live.counter) != 0)
+		return 0;
+	struct task_struct *task = (void *)bpf_get_current_task();
+	struct stats *st = get_stats();
+	struct exit_event *ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
+	__u32 tgid = BPF_CORE_READ(p, tgid);
+	if (!ev) {
+		if (st)
+			st->lost++;
+		bpf_map_delete_elem(&lineages, &tgid);
+		return 0;
+	}
+	fill_hdr(&ev->hdr, EVENT_EXIT, task);
+	ev->exit_code = BPF_CORE_READ(p, exit_code);
+	ev->pad = 0;
+	bpf_ringbuf_submit(ev, 0);
+	bpf_map_delete_elem(&lineages, &tgid);
+	if (st)
+		st->sent++;
+	return 0;
+}
+
+/* tp_btf entry points. */
+
+SEC("tp_btf/sys_enter")
+int BPF_PROG(tp_btf_sys_enter, struct pt_regs *regs, long id)
+{
+	return on_sys_enter(regs, id);
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(tp_btf_sys_exit, struct pt_regs *regs, long ret)
+{
+	return on_sys_exit(regs, ret);
+}
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(tp_btf_sched_process_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+{
+	return on_exec(p, old_pid, bprm);
+}
+
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(tp_btf_sched_process_fork, struct task_struct *parent, struct task_struct *child)
+{
+	return on_fork(parent, child);
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(tp_btf_sched_process_exit, struct task_struct *p)
+{
+	return on_exit(p);
+}
+
+/* raw_tp entry points: the same, for kernels without tp_btf. */
+
+SEC("raw_tp/sys_enter")
+int raw_tp_sys_enter(struct bpf_raw_tracepoint_args *ctx)
+{
+	return on_sys_enter((struct pt_regs *)ctx->args[0], (long)ctx->args[1]);
+}
+
+SEC("raw_tp/sys_exit")
+int raw_tp_sys_exit(struct bpf_raw_tracepoint_args *ctx)
+{
+	return on_sys_exit((struct pt_regs *)ctx->args[0], (long)ctx->args[1]);
+}
+
+SEC("raw_tp/sched_process_exec")
+int raw_tp_sched_process_exec(struct bpf_raw_tracepoint_args *ctx)
+{
+	return on_exec((struct task_struct *)ctx->args[0], (pid_t)ctx->args[1], (struct linux_binprm *)ctx->args[2]);
+}
+
+SEC("raw_tp/sched_process_fork")
+int raw_tp_sched_process_fork(struct bpf_raw_tracepoint_args *ctx)
+{
+	return on_fork((struct task_struct *)ctx->args[0], (struct task_struct *)ctx->args[1]);
+}
+
+SEC("raw_tp/sched_process_exit")
+int raw_tp_sched_process_exit(struct bpf_raw_tracepoint_args *ctx)
+{
+	return on_exit((struct task_struct *)ctx->args[0]);
+}

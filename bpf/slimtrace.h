@@ -1,0 +1,127 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The contract between slimtrace's eBPF programs and its Go decoder: every
+ * struct that crosses the ring buffer or is configured from user space is
+ * defined here, once. Go gets the same types from bpf2go (-type), never by
+ * hand.
+ */
+#ifndef __SLIMTRACE_H__
+#define __SLIMTRACE_H__
+
+/* Bounds. */
+#define PATH_SZ 4096       /* one path, as the kernel's PATH_MAX */
+#define NAMED_MAX 8191     /* a named path: base directory + what the process passed */
+#define DATA_SZ 16384      /* payload room after an event's fixed part */
+#define ARGV_MAX 2048      /* bytes of argv kept per exec */
+#define MAX_DEPTH 96       /* path components walked up to the root */
+#define NR_MAX 512         /* syscall numbers described per ABI */
+#define COUNT_SLOTS 1024   /* NR_MAX native + NR_MAX compat; the last slot counts numbers >= NR_MAX */
+#define COUNT_OTHER (COUNT_SLOTS - 1)
+
+enum event_type {
+	EVENT_FILE = 1,
+	EVENT_EXEC = 2,
+	EVENT_FORK = 3,
+	EVENT_EXIT = 4,
+};
+
+/* Kinds of access; Go: trace.Access. */
+enum access {
+	ACCESS_READ = 1,
+	ACCESS_WRITE = 2,
+	ACCESS_EXEC = 3,
+	ACCESS_STAT = 4,
+	ACCESS_READLINK = 5,
+	ACCESS_CREATE = 6,
+	ACCESS_DELETE = 7,
+};
+
+/* file_event.flags */
+enum file_flags {
+	FILE_ON_MOUNT = 1 << 0,    /* opened file is not on the task's root mount */
+	FILE_UPPER = 1 << 1,       /* opened file is in an overlayfs upper layer */
+	FILE_TRUNCATED = 1 << 2,   /* a path was cut at a bound */
+	FILE_UNREACHABLE = 1 << 3, /* opened file is not below the task's root */
+	FILE_COMPAT = 1 << 4,      /* made through the 32-bit compat ABI */
+};
+
+/* How sys_exit reads a syscall's arguments; set per syscall number by user
+ * space from its syscall table, so the programs are the same on every ABI. */
+enum sys_op {
+	OP_NONE = 0,
+	OP_PATH = 1,    /* path (and optional dirfd), fixed access */
+	OP_OPEN = 2,    /* like OP_PATH; access from open flags; returns an fd */
+	OP_OPENAT2 = 3, /* like OP_OPEN; flags inside struct open_how */
+	OP_EXEC = 4,    /* execve/execveat: reported here only when they fail */
+	OP_CHDIR = 5,   /* chdir: a relative path is resolved against the cwd before the call */
+	OP_FD = 6,      /* the file behind an fd argument (fchdir, f*xattr) */
+};
+
+struct sys_desc {
+	__u8 op;      /* enum sys_op */
+	__u8 access;  /* enum access of the first path (OP_OPEN: when not from flags) */
+	__s8 dirfd;   /* argument index of the dirfd, or -1 for the cwd */
+	__s8 path;    /* argument index of the path (OP_FD: of the fd) */
+	__s8 flags;   /* argument index of the open flags or of struct open_how, or -1 */
+	__u8 access2; /* a second path: rename's target, link's new name */
+	__s8 dirfd2;
+	__s8 path2;   /* -1: none */
+};
+
+struct event_hdr {
+	__u64 ts;        /* CLOCK_MONOTONIC ns */
+	__u64 cgroup_id; /* the task's cgroup v2 id */
+	__u32 type;      /* enum event_type */
+	__u32 pid;       /* tgid */
+	__u32 tid;
+	__u32 lineage;   /* tgid of the first ancestor seen in the target */
+};
+
+/* Followed by name_len bytes of the named path and opened_len bytes of the
+ * opened file's path (no NULs). */
+struct file_event {
+	struct event_hdr hdr;
+	__s64 ret;
+	__u32 syscall;
+	__u16 flags;      /* enum file_flags */
+	__u8 access;      /* enum access */
+	__u8 pad;
+	__u16 name_len;
+	__u16 opened_len;
+	__u32 pad2;
+};
+
+/* Followed by filename_len bytes of the name executed, binary_len bytes of
+ * the file executed, argv_len bytes of NUL-separated arguments. */
+struct exec_event {
+	struct event_hdr hdr;
+	__u32 ppid;
+	__u32 old_pid;
+	__u16 filename_len;
+	__u16 binary_len;
+	__u16 argv_len;
+	__u16 flags; /* FILE_TRUNCATED: argv or a path was cut */
+};
+
+struct fork_event {
+	struct event_hdr hdr; /* of the parent */
+	__u32 child;
+	__u32 pad;
+};
+
+struct exit_event {
+	struct event_hdr hdr;
+	__u32 exit_code; /* the kernel's exit_code: status << 8 | signal */
+	__u32 pad;
+};
+
+/* Per-CPU counters read once when tracing stops. */
+struct stats {
+	__u64 lost;       /* ring buffer full: event dropped */
+	__u64 truncated;  /* a path cut at a bound */
+	__u64 unreadable; /* a path argument could not be read */
+	__u64 deduped;    /* identical file events not sent again */
+	__u64 sent;
+};
+
+#endif /* __SLIMTRACE_H__ */

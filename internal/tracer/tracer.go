@@ -1,0 +1,388 @@
+// Package tracer loads slimtrace's eBPF programs (bpf/), attaches them to one
+// cgroup v2 and its descendants, and turns what they report into trace
+// events and, when it is closed, a trace.Report.
+package tracer
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
+	"github.com/cilium/ebpf/ringbuf"
+	"github.com/cilium/ebpf/rlimit"
+	"github.com/rs/zerolog"
+
+	"github.com/slimtrace/slimtrace/internal/cgroup"
+	"github.com/slimtrace/slimtrace/internal/trace"
+)
+
+// Options configure a Tracer.
+type Options struct {
+	// Cgroup is the target: its processes and those of every cgroup below
+	// it are traced.
+	Cgroup *cgroup.Group
+	// Command is recorded in the report when the tracer ran one.
+	Command []string
+	// RingBufferSize in bytes (a power of two, at least a page); 0 means
+	// 64 MiB.
+	RingBufferSize int
+	// OnEvent, when set, sees every decoded event as it arrives, from the
+	// reader goroutine.
+	OnEvent func(trace.Event)
+	// ForceRawTP loads the raw_tp programs even where tp_btf works (tests).
+	ForceRawTP bool
+	Logger     zerolog.Logger
+}
+
+// Tracer traces one cgroup from Open until Close.
+type Tracer struct {
+	opts     Options
+	progType string
+	native   abi
+	compat   abi
+	start    time.Time
+
+	maps   slimtraceMaps
+	progs  []*ebpf.Program
+	links  []link.Link
+	reader *ringbuf.Reader
+
+	mu        sync.Mutex // guards collector and decodeErr until done
+	collector *trace.Collector
+	decodeErr int
+	done      chan struct{}
+	closeOnce sync.Once
+	report    *trace.Report
+	closeErr  error
+}
+
+// Program types, as reported in trace.Tracer.ProgramType.
+const (
+	TypeTPBTF = "tp_btf"
+	TypeRawTP = "raw_tp"
+)
+
+// tpBTFPrograms and rawTPPrograms pick one flavour of each program out of
+// the collection: LoadAndAssign loads only what the struct names.
+type tpBTFPrograms struct {
+	SysEnter *ebpf.Program `ebpf:"tp_btf_sys_enter"`
+	SysExit  *ebpf.Program `ebpf:"tp_btf_sys_exit"`
+	Exec     *ebpf.Program `ebpf:"tp_btf_sched_process_exec"`
+	Fork     *ebpf.Program `ebpf:"tp_btf_sched_process_fork"`
+	Exit     *ebpf.Program `ebpf:"tp_btf_sched_process_exit"`
+}
+
+type rawTPPrograms struct {
+	SysEnter *ebpf.Program `ebpf:"raw_tp_sys_enter"`
+	SysExit  *ebpf.Program `ebpf:"raw_tp_sys_exit"`
+	Exec     *ebpf.Program `ebpf:"raw_tp_sched_process_exec"`
+	Fork     *ebpf.Program `ebpf:"raw_tp_sched_process_fork"`
+	Exit     *ebpf.Program `ebpf:"raw_tp_sched_process_exit"`
+}
+
+// tracepoints in the order of the programs above.
+var tracepoints = []string{"sys_enter", "sys_exit", "sched_process_exec", "sched_process_fork", "sched_process_exit"}
+
+// CheckHost says, in one line, what keeps this host from tracing, or nil.
+func CheckHost() error {
+	if os.Geteuid() != 0 {
+		return errors.New("slimtrace needs root to load eBPF programs: run it with sudo")
+	}
+	if _, err := os.Stat("/sys/kernel/btf/vmlinux"); err != nil {
+		return errors.New("kernel BTF is missing (/sys/kernel/btf/vmlinux): slimtrace needs a kernel built with CONFIG_DEBUG_INFO_BTF=y")
+	}
+	if _, err := cgroup.Mountpoint(); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Open loads the programs, configured for opts.Cgroup, and attaches them.
+// Tracing has begun when it returns; on error nothing stays loaded.
+func Open(opts Options) (_ *Tracer, err error) {
+	if opts.Cgroup == nil {
+		return nil, errors.New("no target cgroup")
+	}
+	if err := CheckHost(); err != nil {
+		return nil, err
+	}
+	if opts.RingBufferSize == 0 {
+		opts.RingBufferSize = 64 << 20
+	}
+	native, compat, err := abis()
+	if err != nil {
+		return nil, err
+	}
+	if err := rlimit.RemoveMemlock(); err != nil {
+		return nil, fmt.Errorf("raising the memlock limit: %w", err)
+	}
+	t := &Tracer{opts: opts, native: native, compat: compat, collector: trace.NewCollector(),
+		done: make(chan struct{})}
+	defer func() {
+		if err != nil {
+			t.release()
+		}
+	}()
+
+	spec, err := loadSlimtrace()
+	if err != nil {
+		return nil, err
+	}
+	if err := configure(spec, opts, native, compat); err != nil {
+		return nil, err
+	}
+
+	if !opts.ForceRawTP {
+		err = t.load(spec, TypeTPBTF)
+		if err != nil {
+			opts.Logger.Debug().Err(err).Msg("tp_btf programs did not load, trying raw_tp")
+		}
+	}
+	if opts.ForceRawTP || err != nil {
+		if err2 := t.load(spec, TypeRawTP); err2 != nil {
+			if err != nil {
+				return nil, fmt.Errorf("loading eBPF programs: tp_btf: %w; raw_tp: %w", err, err2)
+			}
+			return nil, fmt.Errorf("loading eBPF programs: %w", err2)
+		}
+	}
+
+	t.reader, err = ringbuf.NewReader(t.maps.Events)
+	if err != nil {
+		return nil, fmt.Errorf("opening the ring buffer: %w", err)
+	}
+	t.start = time.Now()
+	go t.read()
+	if err := t.attach(); err != nil {
+		return nil, err
+	}
+	opts.Logger.Debug().Str("program_type", t.progType).Str("cgroup", opts.Cgroup.Path).
+		Uint64("cgroup_id", opts.Cgroup.ID).Msg("tracer attached")
+	return t, nil
+}
+
+func configure(spec *ebpf.CollectionSpec, opts Options, native, compat abi) error {
+	set := func(name string, v any) error {
+		vs, ok := spec.Variables[name]
+		if !ok {
+			return fmt.Errorf("eBPF object has no variable %s", name)
+		}
+		if err := vs.Set(v); err != nil {
+			return fmt.Errorf("setting %s: %w", name, err)
+		}
+		return nil
+	}
+	if err := errors.Join(
+		set("target_cgid", opts.Cgroup.ID),
+		set("target_level", uint32(opts.Cgroup.Level)),
+		set("native_desc", descTable(native)),
+		set("compat_desc", descTable(compat)),
+	); err != nil {
+		return err
+	}
+	spec.Maps["events"].MaxEntries = uint32(opts.RingBufferSize)
+	return nil
+}
+
+// load loads one flavour of the programs with the maps they use.
+func (t *Tracer) load(spec *ebpf.CollectionSpec, progType string) error {
+	var objs struct {
+		slimtraceMaps
+		tpBTFPrograms
+	}
+	var raw struct {
+		slimtraceMaps
+		rawTPPrograms
+	}
+	var err error
+	var progs []*ebpf.Program
+	switch progType {
+	case TypeTPBTF:
+		err = spec.LoadAndAssign(&objs, nil)
+		t.maps = objs.slimtraceMaps
+		p := objs.tpBTFPrograms
+		progs = []*ebpf.Program{p.SysEnter, p.SysExit, p.Exec, p.Fork, p.Exit}
+	default:
+		err = spec.LoadAndAssign(&raw, nil)
+		t.maps = raw.slimtraceMaps
+		p := raw.rawTPPrograms
+		progs = []*ebpf.Program{p.SysEnter, p.SysExit, p.Exec, p.Fork, p.Exit}
+	}
+	if err != nil {
+		var verr *ebpf.VerifierError
+		if errors.As(err, &verr) {
+			t.opts.Logger.Debug().Msgf("verifier log:\n%+v", verr)
+		}
+		return err
+	}
+	t.progs = progs
+	t.progType = progType
+	return nil
+}
+
+func (t *Tracer) attach() error {
+	for i, p := range t.progs {
+		var l link.Link
+		var err error
+		if t.progType == TypeTPBTF {
+			l, err = link.AttachTracing(link.TracingOptions{Program: p})
+		} else {
+			l, err = link.AttachRawTracepoint(link.RawTracepointOptions{Name: tracepoints[i], Program: p})
+		}
+		if err != nil {
+			return fmt.Errorf("attaching %s to %s: %w", t.progType, tracepoints[i], err)
+		}
+		t.links = append(t.links, l)
+	}
+	return nil
+}
+
+// read decodes ring buffer records until the reader is flushed or closed.
+func (t *Tracer) read() {
+	defer close(t.done)
+	var rec ringbuf.Record
+	for {
+		err := t.reader.ReadInto(&rec)
+		if err != nil {
+			if errors.Is(err, ringbuf.ErrFlushed) || errors.Is(err, ringbuf.ErrClosed) {
+				return
+			}
+			t.opts.Logger.Error().Err(err).Msg("reading the ring buffer")
+			return
+		}
+		ev, err := decode(rec.RawSample, t.native, t.compat)
+		t.mu.Lock()
+		if err != nil {
+			t.decodeErr++
+			t.mu.Unlock()
+			t.opts.Logger.Warn().Err(err).Msg("decoding an event")
+			continue
+		}
+		t.collector.Add(ev)
+		t.mu.Unlock()
+		if t.opts.OnEvent != nil {
+			t.opts.OnEvent(ev)
+		}
+	}
+}
+
+// ProgramType says which flavour of programs is attached: tp_btf or raw_tp.
+func (t *Tracer) ProgramType() string { return t.progType }
+
+// Close stops tracing: it detaches the programs, reads every event still in
+// the ring buffer and the kernel's counters, unloads everything, and returns
+// the report. Calling it again returns the same report.
+func (t *Tracer) Close() (*trace.Report, error) {
+	t.closeOnce.Do(func() {
+		t.report, t.closeErr = t.finish()
+	})
+	return t.report, t.closeErr
+}
+
+func (t *Tracer) finish() (*trace.Report, error) {
+	defer t.release()
+	// Detach first: nothing new is written after this.
+	var errs []error
+	for _, l := range t.links {
+		if err := l.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("detaching: %w", err))
+		}
+	}
+	t.links = nil
+	end := time.Now()
+	// Drain: the reader returns what is left, then ErrFlushed.
+	if err := t.reader.Flush(); err != nil {
+		errs = append(errs, fmt.Errorf("flushing the ring buffer: %w", err))
+	}
+	<-t.done
+
+	syscalls, err := t.syscalls()
+	if err != nil {
+		errs = append(errs, err)
+	}
+	lost, err := t.lost()
+	if err != nil {
+		errs = append(errs, err)
+	}
+	t.mu.Lock()
+	lost.Events += uint64(t.decodeErr)
+	r := t.collector.Report(
+		trace.Target{Cgroup: t.opts.Cgroup.Path, CgroupID: t.opts.Cgroup.ID, Command: t.opts.Command},
+		trace.Tracer{Arch: t.native.name, ProgramType: t.progType},
+		t.start, end, syscalls, lost)
+	t.mu.Unlock()
+	return r, errors.Join(errs...)
+}
+
+// syscalls sums the per-CPU syscall counters.
+func (t *Tracer) syscalls() ([]trace.Syscall, error) {
+	var out []trace.Syscall
+	var perCPU []uint64
+	for slot := uint32(0); slot < countSlots; slot++ {
+		if err := t.maps.SyscallCounts.Lookup(slot, &perCPU); err != nil {
+			return nil, fmt.Errorf("reading syscall counts: %w", err)
+		}
+		var n uint64
+		for _, c := range perCPU {
+			n += c
+		}
+		if n == 0 {
+			continue
+		}
+		switch {
+		case slot == countSlots-1:
+			// Numbers past the table: x32 calls and the like. Counted, never named.
+			out = append(out, trace.Syscall{Name: "out_of_range", Number: -1, Count: n})
+		case slot >= nrMax:
+			nr := int(slot - nrMax)
+			out = append(out, trace.Syscall{Name: t.compat.syscallName(nr), Number: nr, Count: n, Compat: true})
+		default:
+			out = append(out, trace.Syscall{Name: t.native.syscallName(int(slot)), Number: int(slot), Count: n})
+		}
+	}
+	return out, nil
+}
+
+// lost sums the per-CPU loss counters and the programs' recursion misses.
+func (t *Tracer) lost() (trace.Lost, error) {
+	var lost trace.Lost
+	var perCPU []slimtraceStats
+	if err := t.maps.TraceStats.Lookup(uint32(0), &perCPU); err != nil {
+		return lost, fmt.Errorf("reading loss counters: %w", err)
+	}
+	for _, s := range perCPU {
+		lost.Events += s.Lost
+		lost.Truncated += s.Truncated
+		lost.Unreadable += s.Unreadable
+	}
+	for _, p := range t.progs {
+		if st, err := p.Stats(); err == nil {
+			lost.Skipped += st.RecursionMisses
+		}
+	}
+	return lost, nil
+}
+
+// release unloads everything the tracer holds; safe on a half-made tracer.
+func (t *Tracer) release() {
+	for _, l := range t.links {
+		_ = l.Close()
+	}
+	t.links = nil
+	if t.reader != nil {
+		_ = t.reader.Close()
+		select {
+		case <-t.done:
+		case <-time.After(5 * time.Second):
+		}
+	}
+	for _, p := range t.progs {
+		_ = p.Close()
+	}
+	t.progs = nil
+	_ = t.maps.Close()
+}
