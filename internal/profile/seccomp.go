@@ -1,0 +1,229 @@
+package profile
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/moby/profiles/seccomp"
+	"github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/slimtrace/slimtrace/internal/trace"
+)
+
+// errnoEPERM is what a denied syscall returns, as in moby's default profile.
+const errnoEPERM uint = 1
+
+// SeccompOptions tunes Seccomp. The zero value is the recommended setting.
+type SeccompOptions struct {
+	// OmitRuntime leaves the runtime baseline (RuntimeSyscalls) out, so that
+	// the profile allows exactly the syscalls in the trace. By default the
+	// baseline is added: a trace normally holds runc init's syscalls already,
+	// but a profile without them cannot start the container at all.
+	OmitRuntime bool
+}
+
+// SeccompSummary says where the names a profile allows came from.
+type SeccompSummary struct {
+	// Arch is the native architecture of the profile; SubArches are allowed
+	// with the same names.
+	Arch      specs.Arch
+	SubArches []specs.Arch
+	// Observed are the syscalls the trace saw through the native ABI.
+	Observed []string
+	// Compat are the syscalls the trace saw through the 32-bit compat ABI
+	// (ia32 on x86_64, AArch32 on aarch64). Their names are allowed as well:
+	// seccomp resolves each name for each architecture of the filter.
+	Compat []string
+	// RuntimeOnly are the names allowed only because of the runtime
+	// baseline: the trace did not see them.
+	RuntimeOnly []string
+	// Skipped are trace entries that could not be allowed by name (no valid
+	// syscall name). A profile with skipped entries may deny something the
+	// application needs.
+	Skipped []trace.Syscall
+	// Allowed is every name the profile allows, sorted.
+	Allowed []string
+	// Complete is false when the trace lost events (trace.Report.Complete).
+	Complete bool
+}
+
+// arches maps the tracer's architecture names to the seccomp architecture
+// and sub-architectures moby's default profile uses for it.
+var arches = map[string]seccomp.Architecture{
+	"x86_64":  {Arch: specs.ArchX86_64, SubArches: []specs.Arch{specs.ArchX86, specs.ArchX32}},
+	"amd64":   {Arch: specs.ArchX86_64, SubArches: []specs.Arch{specs.ArchX86, specs.ArchX32}},
+	"aarch64": {Arch: specs.ArchAARCH64, SubArches: []specs.Arch{specs.ArchARM}},
+	"arm64":   {Arch: specs.ArchAARCH64, SubArches: []specs.Arch{specs.ArchARM}},
+}
+
+// syscallName is what libseccomp accepts as a name ("_llseek" included).
+var syscallName = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
+
+// runtimeBaseline is what runc's container init does after it installs the
+// seccomp filter and before it execs the entrypoint, read from runc v1.1-v1.3
+// (github.com/opencontainers/runc):
+//
+//   - libcontainer/standard_init_linux.go, (*linuxStandardInit).Init: without
+//     NoNewPrivileges the filter goes in (seccomp.InitSeccomp) before
+//     finalizeNamespace; then pdeath.Restore, unix.Getppid, exec.LookPath,
+//     closing the init and log pipes, opening and writing the exec fifo
+//     through /proc/thread-self/fd, unix.Getpid, utils.UnsafeCloseFrom and
+//     system.Exec. With NoNewPrivileges the filter goes in just before the
+//     pipes are closed, so the list below is a superset for that case.
+//   - libcontainer/init_linux.go: finalizeNamespace (utils.CloseExecFrom,
+//     chdir, capabilities.New / ApplyBoundingSet / SetKeepCaps / setupUser /
+//     verifyCwd / ClearKeepCaps / ApplyCaps), setupUser (reads /etc/passwd,
+//     /etc/group and /proc/self/setgroups; setgroups, setgid, setuid) and
+//     fixStdioPermissions (stat /dev/null, fstat and fchown of stdio).
+//   - libcontainer/utils/utils_unix.go: CloseExecFrom (fcntl F_DUPFD_CLOEXEC
+//     probe, close_range CLOSE_RANGE_CLOEXEC, else the /proc/thread-self/fd
+//     walk), fdRangeFrom and EnsureProcHandle (fstatfs: a profile without it
+//     fails with "close exec fds: ensure /proc/self/fd is on procfs:
+//     operation not permitted").
+//   - libcontainer/capabilities/capabilities.go and the capability package
+//     it uses: capget, /proc/self/status, prctl(PR_CAPBSET_DROP,
+//     PR_CAP_AMBIENT), capset.
+//   - the Go runtime, which runs under the filter too (futex, signals for
+//     preemption and for setuid/setgid on every thread, the netpoller, the
+//     heap).
+//
+// Peers do not keep such a list: inspektor-gadget's advise_seccomp gadget
+// and containers/oci-seccomp-bpf-hook record runc's syscalls from its first
+// prctl (PR_GET_PDEATHSIG) on instead. slimtrace's tracer counts every
+// syscall of the cgroup, so these are normally in the trace already; the
+// baseline covers a trace that missed them (a late attach, a runc built
+// another way). Hooks (StartContainer), runc-dmz (execveat, runc 1.2.0-rc
+// only), personality and SCMP_ACT_NOTIFY are not covered.
+var runtimeBaseline = []string{
+	"capget",      // capabilities.New: Load; Apply reads the sets again
+	"capset",      // ApplyCaps
+	"chdir",       // finalizeNamespace: process.cwd
+	"close",       // init pipe, log pipe, exec fifo, UnsafeCloseFrom
+	"close_range", // CloseExecFrom: close_range(CLOSE_RANGE_CLOEXEC)
+	"epoll_ctl",   // Go poller when an os.File is opened or closed
+	"epoll_pwait", // Go netpoller
+	"execve",      // system.Exec of the entrypoint
+	"exit_group",  // runc init exits after reporting a failed start
+	"faccessat",   // eaccess with Go < 1.20 (older runc builds)
+	"faccessat2",  // exec.LookPath: unix.Eaccess (Go >= 1.20)
+	"fchown",      // fixStdioPermissions
+	"fcntl",       // CloseExecFrom: F_DUPFD_CLOEXEC probe, F_SETFD fallback
+	"fstat",       // fixStdioPermissions; os.ReadFile(/proc/self/setgroups)
+	"fstatfs",     // EnsureProcHandle: /proc/self/fd must be on procfs
+	"futex",       // Go runtime
+	"getcwd",      // verifyCwd (CVE-2024-21626 check)
+	"getdents64",  // fdRangeFrom: reading /proc/thread-self/fd
+	"getpid",      // StartContainer state; Go runtime signals (tgkill)
+	"getppid",     // parent-death check before exec
+	"gettid",      // Go runtime
+	"madvise",     // Go runtime
+	"mmap",        // Go runtime
+	"munmap",      // Go runtime
+	"nanosleep",   // Go runtime (usleep)
+	"newfstatat",  // stat(/dev/null); os.Stat in exec.LookPath
+	"openat",      // /etc/passwd, /etc/group, /proc/self/*, exec fifo
+	"prctl",       // PR_CAPBSET_DROP, PR_SET_KEEPCAPS, PR_CAP_AMBIENT, PR_SET_PDEATHSIG
+	"read",        // /etc/passwd, /etc/group, /proc/self/*, sync pipe
+	"rt_sigprocmask",
+	"rt_sigreturn", // Go runtime signal handlers (preemption, all-threads setuid)
+	"sched_yield",  // Go runtime
+	"setgid",       // setupUser
+	"setgroups",    // setupUser
+	"setuid",       // setupUser
+	"sigaltstack",  // Go runtime
+	"tgkill",       // Go runtime: preemption, all-threads setuid/setgid
+	"write",        // exec fifo, sync pipe, log pipe
+}
+
+// RuntimeSyscalls returns the runtime baseline Seccomp adds by default: the
+// syscalls runc's container init makes between installing the seccomp
+// filter and executing the entrypoint. The names exist on both x86_64 and
+// aarch64.
+func RuntimeSyscalls() []string { return slices.Clone(runtimeBaseline) }
+
+// Seccomp renders the seccomp profile of a trace: deny with EPERM by
+// default, allow the syscalls the trace saw (native and compat names) and,
+// unless opts.OmitRuntime, the runtime baseline. The architectures are the
+// trace's and the sub-architectures moby's default profile pairs with it.
+func Seccomp(r *trace.Report, opts SeccompOptions) (*seccomp.Seccomp, error) {
+	p, _, err := SeccompWithSummary(r, opts)
+	return p, err
+}
+
+// SeccompWithSummary is Seccomp, and also says where each allowed name came
+// from.
+func SeccompWithSummary(r *trace.Report, opts SeccompOptions) (*seccomp.Seccomp, *SeccompSummary, error) {
+	if r == nil {
+		return nil, nil, errors.New("no trace report")
+	}
+	arch, ok := arches[r.Tracer.Arch]
+	if !ok {
+		return nil, nil, fmt.Errorf("unsupported architecture %q", r.Tracer.Arch)
+	}
+	sum := &SeccompSummary{Arch: arch.Arch, SubArches: slices.Clone(arch.SubArches), Complete: r.Complete()}
+	allowed := map[string]bool{}
+	for _, s := range r.Syscalls {
+		if !syscallName.MatchString(s.Name) {
+			sum.Skipped = append(sum.Skipped, s)
+			continue
+		}
+		if s.Compat {
+			sum.Compat = append(sum.Compat, s.Name)
+		} else {
+			sum.Observed = append(sum.Observed, s.Name)
+		}
+		allowed[s.Name] = true
+	}
+	if !opts.OmitRuntime {
+		for _, n := range runtimeBaseline {
+			if !allowed[n] {
+				sum.RuntimeOnly = append(sum.RuntimeOnly, n)
+				allowed[n] = true
+			}
+		}
+	}
+	if len(allowed) == 0 {
+		return nil, nil, errors.New("no syscalls to allow: the trace has none")
+	}
+	for _, l := range []*[]string{&sum.Observed, &sum.Compat, &sum.RuntimeOnly} {
+		slices.Sort(*l)
+		*l = slices.Compact(*l)
+	}
+	for n := range allowed {
+		sum.Allowed = append(sum.Allowed, n)
+	}
+	slices.Sort(sum.Allowed)
+
+	errno := errnoEPERM
+	p := &seccomp.Seccomp{
+		LinuxSeccomp: specs.LinuxSeccomp{DefaultAction: specs.ActErrno, DefaultErrnoRet: &errno},
+		ArchMap:      []seccomp.Architecture{{Arch: arch.Arch, SubArches: slices.Clone(arch.SubArches)}},
+		Syscalls: []*seccomp.Syscall{{
+			LinuxSyscall: specs.LinuxSyscall{Names: sum.Allowed, Action: specs.ActAllow},
+			Comment:      seccompComment(sum),
+		}},
+	}
+	return p, sum, nil
+}
+
+// seccompComment says, inside the profile, where its names came from.
+func seccompComment(s *SeccompSummary) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "slimtrace: %d syscalls seen in the trace", len(s.Observed))
+	if len(s.Compat) > 0 {
+		fmt.Fprintf(&b, "; 32-bit compat syscalls seen and allowed by name: %s", strings.Join(s.Compat, ", "))
+	}
+	if len(s.RuntimeOnly) > 0 {
+		fmt.Fprintf(&b, "; added for runc init between seccomp and execve: %s", strings.Join(s.RuntimeOnly, ", "))
+	}
+	if len(s.Skipped) > 0 {
+		fmt.Fprintf(&b, "; %d unnamed syscalls could not be allowed", len(s.Skipped))
+	}
+	if !s.Complete {
+		b.WriteString("; the trace lost events, so this profile may be missing syscalls")
+	}
+	return b.String()
+}

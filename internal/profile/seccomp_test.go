@@ -1,0 +1,238 @@
+package profile
+
+import (
+	"bytes"
+	"encoding/json"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/moby/profiles/seccomp"
+	"github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/slimtrace/slimtrace/internal/trace"
+)
+
+func TestSeccompGolden(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		report *trace.Report
+	}{
+		{"python-http-server", pythonServer()},
+		{"aarch64-static", arm64Static()},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := Seccomp(tc.report, SeccompOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var b bytes.Buffer
+			if err := WriteJSON(&b, p); err != nil {
+				t.Fatal(err)
+			}
+			golden(t, tc.name+".seccomp.json", b.Bytes())
+
+			oci, err := OCI(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b.Reset()
+			if err := WriteJSON(&b, oci); err != nil {
+				t.Fatal(err)
+			}
+			golden(t, tc.name+".oci.json", b.Bytes())
+		})
+	}
+}
+
+// observedNames is every valid syscall name in the report, both ABIs.
+func observedNames(r *trace.Report) []string {
+	var out []string
+	for _, s := range r.Syscalls {
+		out = append(out, s.Name)
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+func TestSeccompAllowsObservedAndRuntime(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		report    *trace.Report
+		opts      SeccompOptions
+		arch      specs.Arch
+		subArches []specs.Arch
+		runtime   bool
+	}{
+		{"x86_64 with runtime", pythonServer(), SeccompOptions{}, specs.ArchX86_64,
+			[]specs.Arch{specs.ArchX86, specs.ArchX32}, true},
+		{"x86_64 trace only", pythonServer(), SeccompOptions{OmitRuntime: true}, specs.ArchX86_64,
+			[]specs.Arch{specs.ArchX86, specs.ArchX32}, false},
+		{"aarch64 with runtime", arm64Static(), SeccompOptions{}, specs.ArchAARCH64,
+			[]specs.Arch{specs.ArchARM}, true},
+		{"aarch64 trace only", arm64Static(), SeccompOptions{OmitRuntime: true}, specs.ArchAARCH64,
+			[]specs.Arch{specs.ArchARM}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, sum, err := SeccompWithSummary(tc.report, tc.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.DefaultAction != specs.ActErrno || p.DefaultErrnoRet == nil || *p.DefaultErrnoRet != 1 {
+				t.Errorf("default action %s errno %v, want SCMP_ACT_ERRNO with EPERM (1)", p.DefaultAction, p.DefaultErrnoRet)
+			}
+			if len(p.ArchMap) != 1 || p.ArchMap[0].Arch != tc.arch || !slices.Equal(p.ArchMap[0].SubArches, tc.subArches) {
+				t.Errorf("archMap %+v, want %s with %v", p.ArchMap, tc.arch, tc.subArches)
+			}
+			if len(p.Architectures) != 0 {
+				t.Errorf("architectures %v set next to archMap", p.Architectures)
+			}
+			if len(p.Syscalls) != 1 || p.Syscalls[0].Action != specs.ActAllow {
+				t.Fatalf("want one allow rule, got %+v", p.Syscalls)
+			}
+			want := observedNames(tc.report)
+			if tc.runtime {
+				want = append(want, RuntimeSyscalls()...)
+				slices.Sort(want)
+				want = slices.Compact(want)
+			}
+			got := p.Syscalls[0].Names
+			if !slices.Equal(got, want) {
+				t.Errorf("allowed names:\n got %v\nwant %v", got, want)
+			}
+			if !slices.IsSorted(got) {
+				t.Errorf("names not sorted: %v", got)
+			}
+			if !slices.Equal(sum.Allowed, got) {
+				t.Errorf("summary allows %v, profile %v", sum.Allowed, got)
+			}
+			for _, n := range sum.RuntimeOnly {
+				if slices.Contains(observedNames(tc.report), n) || !slices.Contains(runtimeBaseline, n) {
+					t.Errorf("%s is marked runtime-only but was observed or is not in the baseline", n)
+				}
+			}
+			if !tc.runtime && len(sum.RuntimeOnly) > 0 {
+				t.Errorf("runtime-only names %v with OmitRuntime", sum.RuntimeOnly)
+			}
+			if tc.runtime && len(sum.RuntimeOnly) == 0 {
+				t.Error("no runtime-only names, but the fixtures miss some of the baseline")
+			}
+			if sum.Complete != tc.report.Complete() {
+				t.Errorf("summary complete %v, report %v", sum.Complete, tc.report.Complete())
+			}
+		})
+	}
+}
+
+func TestSeccompSummary(t *testing.T) {
+	r := emptyReport("x86_64")
+	r.Syscalls = append(append(syscalls(false, "read", "write", "close_range"), syscalls(true, "socketcall", "read")...),
+		trace.Syscall{Name: "", Number: 451}, trace.Syscall{Name: "syscall(452)", Number: 452})
+	p, sum, err := SeccompWithSummary(r, SeccompOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"close_range", "read", "write"}; !slices.Equal(sum.Observed, want) {
+		t.Errorf("observed %v, want %v", sum.Observed, want)
+	}
+	if want := []string{"read", "socketcall"}; !slices.Equal(sum.Compat, want) {
+		t.Errorf("compat %v, want %v", sum.Compat, want)
+	}
+	if !slices.Contains(p.Syscalls[0].Names, "socketcall") {
+		t.Error("compat name socketcall is not allowed")
+	}
+	for _, n := range []string{"close_range", "read", "write"} {
+		if slices.Contains(sum.RuntimeOnly, n) {
+			t.Errorf("observed %s marked runtime-only", n)
+		}
+	}
+	if len(sum.Skipped) != 2 || sum.Skipped[0].Number != 451 || sum.Skipped[1].Number != 452 {
+		t.Errorf("skipped %+v, want the two unnamed syscalls", sum.Skipped)
+	}
+	if slices.Contains(p.Syscalls[0].Names, "") || slices.Contains(p.Syscalls[0].Names, "syscall(452)") {
+		t.Errorf("invalid names allowed: %v", p.Syscalls[0].Names)
+	}
+	comment := p.Syscalls[0].Comment
+	for _, s := range []string{"socketcall", "runc init", "fstatfs", "2 unnamed"} {
+		if !strings.Contains(comment, s) {
+			t.Errorf("comment %q does not mention %q", comment, s)
+		}
+	}
+}
+
+func TestSeccompErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		report *trace.Report
+		opts   SeccompOptions
+		want   string
+	}{
+		{"nil report", nil, SeccompOptions{}, "no trace report"},
+		{"unknown arch", emptyReport("riscv64"), SeccompOptions{}, `unsupported architecture "riscv64"`},
+		{"empty arch", emptyReport(""), SeccompOptions{}, `unsupported architecture ""`},
+		{"nothing to allow", emptyReport("x86_64"), SeccompOptions{OmitRuntime: true}, "no syscalls to allow"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Seccomp(tc.report, tc.opts)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %v, want one containing %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestSeccompEmptyTraceGetsRuntime(t *testing.T) {
+	p, err := Seccomp(emptyReport("aarch64"), SeccompOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := p.Syscalls[0].Names, RuntimeSyscalls(); !slices.Equal(got, want) {
+		t.Errorf("names %v, want the runtime baseline %v", got, want)
+	}
+}
+
+func TestRuntimeBaseline(t *testing.T) {
+	b := RuntimeSyscalls()
+	if !slices.IsSorted(b) || len(slices.Compact(slices.Clone(b))) != len(b) {
+		t.Errorf("baseline not sorted and unique: %v", b)
+	}
+	for _, n := range b {
+		if !syscallName.MatchString(n) {
+			t.Errorf("baseline name %q is not a syscall name", n)
+		}
+	}
+	// The syscalls behind runc's known start-up failure, and its exec.
+	for _, n := range []string{"fstatfs", "close_range", "getdents64", "openat", "execve", "prctl", "setuid"} {
+		if !slices.Contains(b, n) {
+			t.Errorf("baseline lacks %s", n)
+		}
+	}
+	b[0] = "changed"
+	if RuntimeSyscalls()[0] == "changed" {
+		t.Error("RuntimeSyscalls returns the package's own slice")
+	}
+}
+
+// TestSeccompJSONRoundTrip checks that the JSON reads back into moby's type
+// unchanged, as docker and containerd load it.
+func TestSeccompJSONRoundTrip(t *testing.T) {
+	p, err := Seccomp(pythonServer(), SeccompOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	if err := WriteJSON(&b, p); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.HasSuffix(b.Bytes(), []byte("}\n")) || !bytes.Contains(b.Bytes(), []byte("\n  \"defaultAction\"")) {
+		t.Errorf("not two-space indented with a trailing newline:\n%s", b.Bytes())
+	}
+	var back seccomp.Seccomp
+	if err := json.Unmarshal(b.Bytes(), &back); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(back.Syscalls[0].Names, p.Syscalls[0].Names) || back.DefaultAction != p.DefaultAction ||
+		*back.DefaultErrnoRet != *p.DefaultErrnoRet || back.ArchMap[0].Arch != p.ArchMap[0].Arch {
+		t.Errorf("read back %+v, wrote %+v", back, p)
+	}
+}
