@@ -1,0 +1,252 @@
+package profile
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/slimtrace/slimtrace/internal/privtest"
+	"github.com/slimtrace/slimtrace/internal/trace"
+)
+
+func TestAppArmorGolden(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		report *trace.Report
+		opts   AppArmorOptions
+	}{
+		{"python-http-server", pythonServer(), AppArmorOptions{Name: ProfileName("python:3.12-slim")}},
+		{"aarch64-static", arm64Static(), AppArmorOptions{Name: "slimtrace-static"}},
+		{"awkward-paths", awkwardPaths(), AppArmorOptions{Name: "slimtrace-awkward"}},
+		{"empty", emptyReport("x86_64"), AppArmorOptions{Name: "slimtrace-empty"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := AppArmor(tc.report, tc.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			golden(t, tc.name+".apparmor", []byte(got))
+		})
+	}
+}
+
+func TestAppArmorRules(t *testing.T) {
+	p, err := AppArmor(pythonServer(), AppArmorOptions{Name: "slimtrace-python"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		rule string
+	}{
+		{"exec binary, resolved", "/usr/local/bin/python3.12 mrix,"},
+		{"name it was run by", "/usr/local/bin/python3 rix,"}, // readlink gave r
+		{"library through /lib symlink", "/usr/lib/x86_64-linux-gnu/libc.so.6 mr,"},
+		{"library by name", "/usr/local/lib/libpython3.12.so.1.0 mr,"},
+		{"extension module", "/usr/local/lib/python3.12/lib-dynload/_socket.cpython-312-x86_64-linux-gnu.so mr,"},
+		{"plain read", "/etc/ld.so.cache r,"},
+		{"symlink resolved", "/usr/share/zoneinfo/Etc/UTC r,"},
+		{"stat gives r", "/usr/local/lib/python3.12/os.py r,"},
+		{"listed directory", "/srv/ r,"},
+		{"directory with children", "/usr/local/lib/python3.12/lib-dynload/ r,"},
+		{"pid in /proc", "/proc/@{pid}/setgroups r,"},
+		{"thread in /proc", "/proc/@{pid}/task/@{tid}/fd/ r,"},
+		{"sysfs", "/sys/devices/** r,"},
+		{"terminal", "/dev/pts/[0-9]* w,"},
+		{"written directory", "/srv/cache/* w,"},
+		{"read in a written directory", "/srv/cache/index r,"},
+		{"hard link", "/srv/data/current.tmp wl,"},
+		{"pid in a name", "/run/http-server-[0-9]*.pid w,"},
+		{"uuid", "/run/app/*.sock w,"},
+		{"deleted file", "/tmp/pymp-q1w2e3r4 w,"},
+		{"hash", "/var/cache/app/http/* r,"},
+		{"mkdir", "/var/cache/app/new/ w,"},
+		{"network", "network,"},
+		{"capability", "capability setuid,"},
+		{"signals from the runtime", "signal (receive) peer=unconfined,"},
+		{"own signals", "signal (send, receive) peer=slimtrace-python,"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if !slices.Contains(lines(p, ""), tc.rule) {
+				t.Errorf("profile lacks %q:\n%s", tc.rule, p)
+			}
+		})
+	}
+	for _, absent := range []string{
+		"locale-archive", "python312.zip", "favicon.ico", // failed
+		"/srv/cache/a1.tmp", "/srv/cache/b2.tmp", // under the glob
+		"(deleted)", "48213", "3f2504e0", "1f2e3d4c", "/proc/1/", "/proc/self",
+		"deny", "capability chown",
+	} {
+		if strings.Contains(p, absent) {
+			t.Errorf("profile contains %q:\n%s", absent, p)
+		}
+	}
+}
+
+func TestAppArmorNoSockets(t *testing.T) {
+	r := emptyReport("x86_64")
+	r.Syscalls = syscalls(false, "read", "write")
+	p, err := AppArmor(r, AppArmorOptions{Name: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(lines(p, "network")) != 0 {
+		t.Errorf("network rule without socket syscalls:\n%s", p)
+	}
+	r.Syscalls = syscalls(true, "socketcall")
+	if p, _ = AppArmor(r, AppArmorOptions{Name: "x"}); len(lines(p, "network,")) != 1 {
+		t.Errorf("no network rule for a compat socketcall:\n%s", p)
+	}
+}
+
+func TestAppArmorIsDir(t *testing.T) {
+	c := trace.NewCollector()
+	c.Add(fileEv(1, "openat", trace.AccessRead, "/app/static", "/app/static"))
+	c.Add(fileEv(1, "openat", trace.AccessRead, "/app/config", "/app/config"))
+	r := c.Report(trace.Target{}, trace.Tracer{Arch: "x86_64"}, traceStart, traceEnd, nil, trace.Lost{})
+	p, err := AppArmor(r, AppArmorOptions{Name: "x", IsDir: func(p string) bool { return p == "/app/static" }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"/app/static/ r,", "/app/config r,"} {
+		if !slices.Contains(lines(p, "/app"), want) {
+			t.Errorf("profile lacks %q:\n%s", want, p)
+		}
+	}
+}
+
+func TestAppArmorErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		report *trace.Report
+		opts   AppArmorOptions
+		want   string
+	}{
+		{"nil report", nil, AppArmorOptions{Name: "x"}, "no trace report"},
+		{"no name", emptyReport("x86_64"), AppArmorOptions{}, "invalid profile name"},
+		{"path as name", emptyReport("x86_64"), AppArmorOptions{Name: "/usr/bin/x"}, "invalid profile name"},
+		{"space in name", emptyReport("x86_64"), AppArmorOptions{Name: "a b"}, "invalid profile name"},
+		{"namespace", emptyReport("x86_64"), AppArmorOptions{Name: ":ns:x"}, "invalid profile name"},
+		{"image ref", emptyReport("x86_64"), AppArmorOptions{Name: "python:3.12"}, "invalid profile name"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := AppArmor(tc.report, tc.opts)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %v, want one containing %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestProfileName(t *testing.T) {
+	for _, tc := range []struct{ image, want string }{
+		{"python:3.12-slim", "slimtrace-python-3.12-slim"},
+		{"docker.io/library/nginx:1.27", "slimtrace-docker.io-library-nginx-1.27"},
+		{"ghcr.io/a/b@sha256:0123abcd", "slimtrace-ghcr.io-a-b-sha256-0123abcd"},
+		{"my_app", "slimtrace-my_app"},
+		{"--weird//:", "slimtrace---weird"},
+		{"", "slimtrace"},
+	} {
+		t.Run(tc.image, func(t *testing.T) {
+			got := ProfileName(tc.image)
+			if got != tc.want {
+				t.Errorf("ProfileName(%q) = %q, want %q", tc.image, got, tc.want)
+			}
+			if !profileName.MatchString(got) {
+				t.Errorf("%q is not a valid profile name", got)
+			}
+		})
+	}
+}
+
+func TestPermString(t *testing.T) {
+	for _, tc := range []struct {
+		p    perm
+		want string
+	}{
+		{0, ""},
+		{permRead, "r"},
+		{permRead | permWrite, "rw"},
+		{permExec | permRead | permMap, "mrix"},
+		{permLink | permWrite, "wl"},
+		{permMap | permRead | permWrite | permLink | permExec, "mrwlix"},
+	} {
+		if got := tc.p.String(); got != tc.want {
+			t.Errorf("perm %b = %q, want %q", tc.p, got, tc.want)
+		}
+	}
+}
+
+// apparmorParser returns the path of apparmor_parser, or skips the test.
+func apparmorParser(t *testing.T) string {
+	t.Helper()
+	for _, p := range []string{"apparmor_parser", "/sbin/apparmor_parser", "/usr/sbin/apparmor_parser"} {
+		if path, err := exec.LookPath(p); err == nil {
+			return path
+		}
+	}
+	privtest.Skip(t, "apparmor_parser not installed")
+	return ""
+}
+
+// parse runs apparmor_parser -Q -K (parse and compile, load nothing, no
+// cache) on a profile file; it needs no root.
+func parse(t *testing.T, parser, file string, extra ...string) (string, error) {
+	t.Helper()
+	cmd := exec.Command(parser, append([]string{"-Q", "-K"}, append(extra, file)...)...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	return out.String(), err
+}
+
+// TestAppArmorParser checks every golden profile with the real parser.
+func TestAppArmorParser(t *testing.T) {
+	parser := apparmorParser(t)
+	files, err := filepath.Glob(filepath.Join("testdata", "*.apparmor"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) < 4 {
+		t.Fatalf("found %d golden profiles, want at least 4", len(files))
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			if out, err := parse(t, parser, f); err != nil {
+				t.Errorf("apparmor_parser rejects %s: %v\n%s", f, err, out)
+			}
+		})
+	}
+}
+
+// TestAppArmorLiteralNames checks, with the real parser, that awkward file
+// names stay literal: a one-rule profile compiles to an expression without
+// any wildcard, variable or alternation the name's characters could have
+// introduced.
+func TestAppArmorLiteralNames(t *testing.T) {
+	parser := apparmorParser(t)
+	dir := t.TempDir()
+	for _, name := range append(awkwardNames, "plain.txt") {
+		t.Run(name, func(t *testing.T) {
+			rule := normalisePath("/data/" + name).String()
+			f := filepath.Join(dir, "p")
+			if err := os.WriteFile(f, []byte("profile p {\n  "+rule+" r,\n}\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			out, err := parse(t, parser, f, "-D", "expr-tree")
+			if err != nil {
+				t.Fatalf("apparmor_parser rejects rule %s: %v\n%s", rule, err, out)
+			}
+			// A glob compiles to a negated class such as [^\x0/]; an
+			// alternation to "|".
+			if strings.Contains(out, `[^`) || strings.Contains(out, "|") {
+				t.Errorf("rule %s compiles to a pattern, not a literal:\n%s", rule, out)
+			}
+		})
+	}
+}
