@@ -1,0 +1,282 @@
+package target
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	containerd "github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/core/content"
+	"github.com/containerd/containerd/v2/core/images"
+	"github.com/containerd/containerd/v2/core/leases"
+	"github.com/containerd/errdefs"
+	"github.com/containerd/platforms"
+	"github.com/distribution/reference"
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// Image is an image in containerd's store, unpacked and ready to run.
+type Image struct {
+	// Name in containerd's store, e.g. docker.io/library/busybox:latest.
+	Name string
+	// Digest of the manifest the name points to.
+	Digest string
+	// ID is the digest of the image config (docker's image ID).
+	ID string
+	// Size of the image's content (manifest, config and layers as stored).
+	Size int64
+	// Platform the image was resolved for, e.g. linux/amd64.
+	Platform string
+	// Config is the image's run configuration.
+	Config Config
+
+	ref images.Image
+}
+
+// importPrefix names imported images that carry no name of their own.
+const importPrefix = "slimtrace-import/"
+
+// Resolve finds an image in containerd's store or imports it from a
+// transport-prefixed source (see Sources), and unpacks it for the
+// snapshotter. A plain name is looked up as given and normalised like docker
+// does (busybox means docker.io/library/busybox:latest). Resolve never
+// changes an image's content.
+func (r *Runtime) Resolve(ctx context.Context, src string) (*Image, error) {
+	ctx = r.nsctx(ctx)
+	s, err := parseSource(src)
+	if err != nil {
+		return nil, err
+	}
+	// The lease keeps imported content and unpacked snapshots from the
+	// garbage collector until the image record references them; a failed
+	// import leaves nothing behind once it is released.
+	lctx, done, err := r.client.WithLease(ctx, leases.WithRandomID(), leases.WithExpiration(time.Hour))
+	if err != nil {
+		return nil, fmt.Errorf("creating lease: %w", err)
+	}
+	defer func() {
+		cctx, cancel := cleanupContext(lctx)
+		defer cancel()
+		if err := done(cctx); err != nil && !errdefs.IsNotFound(err) {
+			logger(ctx).Warn().Err(err).Msg("releasing import lease")
+		}
+	}()
+
+	var img images.Image
+	switch s.kind {
+	case fromStore:
+		img, err = r.lookup(lctx, s.ref)
+	case fromDockerArchive, fromOCIArchive:
+		img, err = r.importFile(lctx, s)
+	case fromOCIDir:
+		img, err = r.importDir(lctx, s)
+	case fromDockerDaemon:
+		img, err = r.importDocker(lctx, s)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return r.prepare(lctx, img)
+}
+
+// lookup finds name in the image store, as given and normalised.
+func (r *Runtime) lookup(ctx context.Context, name string) (images.Image, error) {
+	tried := []string{name}
+	if n, err := reference.ParseDockerRef(name); err == nil && n.String() != name {
+		tried = append(tried, n.String())
+	}
+	for _, n := range tried {
+		img, err := r.client.ImageService().Get(ctx, n)
+		if err == nil {
+			return img, nil
+		}
+		if !errdefs.IsNotFound(err) {
+			return images.Image{}, fmt.Errorf("looking up image %q: %w", n, err)
+		}
+	}
+	return images.Image{}, fmt.Errorf("%w: %q is not in containerd namespace %q at %s (looked for %s); import it with `ctr -a %s -n %s images import FILE`, or name a source: %s",
+		ErrImageNotFound, name, r.opts.Namespace, r.opts.Address, quoteAll(tried), r.opts.Address, r.opts.Namespace, Sources)
+}
+
+func quoteAll(ss []string) string {
+	q := make([]string, len(ss))
+	for i, s := range ss {
+		q[i] = fmt.Sprintf("%q", s)
+	}
+	return strings.Join(q, ", ")
+}
+
+// importFile imports a docker-archive or oci-archive file.
+func (r *Runtime) importFile(ctx context.Context, s source) (images.Image, error) {
+	f, err := os.Open(s.path)
+	if err != nil {
+		return images.Image{}, fmt.Errorf("opening image archive: %w", err)
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err == nil && fi.IsDir() {
+		return images.Image{}, fmt.Errorf("image archive %s is a directory (for an OCI layout directory use oci:%s)", s.path, s.path)
+	}
+	return r.importStream(ctx, f, s, s.path)
+}
+
+// importDir imports an OCI layout directory by streaming it as a tar.
+func (r *Runtime) importDir(ctx context.Context, s source) (images.Image, error) {
+	if _, err := os.Stat(filepath.Join(s.path, ocispec.ImageLayoutFile)); err != nil {
+		return images.Image{}, fmt.Errorf("%s is not an OCI layout directory: %w", s.path, err)
+	}
+	pr, pw := io.Pipe()
+	go func() { pw.CloseWithError(tarDir(pw, s.path)) }()
+	defer pr.Close()
+	return r.importStream(ctx, pr, s, s.path)
+}
+
+// importDocker imports an image exported by a running Docker daemon.
+func (r *Runtime) importDocker(ctx context.Context, s source) (images.Image, error) {
+	rc, err := dockerExport(ctx, r.opts.DockerHost, s.ref)
+	if err != nil {
+		return images.Image{}, err
+	}
+	defer rc.Close()
+	return r.importStream(ctx, rc, s, "docker-daemon:"+s.ref)
+}
+
+// importStream imports a docker-archive or OCI layout tar and picks the
+// image s names. what names the stream in errors.
+func (r *Runtime) importStream(ctx context.Context, rd io.Reader, s source, what string) (images.Image, error) {
+	base := importName(what)
+	imgs, err := r.client.Import(ctx, rd,
+		containerd.WithImageRefTranslator(func(ref string) string {
+			// An OCI layout often names a manifest by tag only.
+			if strings.ContainsAny(ref, "/:@") {
+				if n, err := reference.ParseDockerRef(ref); err == nil {
+					return n.String()
+				}
+			}
+			return base + ":" + ref
+		}),
+		containerd.WithSkipDigestRef(func(name string) bool { return name != "" }),
+		containerd.WithDigestRef(func(d digest.Digest) string { return base + "@" + d.String() }),
+	)
+	if err != nil {
+		return images.Image{}, fmt.Errorf("importing %s (want a docker-archive or OCI layout tar): %w", what, err)
+	}
+	img, err := pickImage(imgs, s)
+	if err != nil {
+		return images.Image{}, fmt.Errorf("importing %s: %w", what, err)
+	}
+	logger(ctx).Info().Str("image", img.Name).Str("digest", img.Target.Digest.String()).Str("source", what).Msg("imported image")
+	return img, nil
+}
+
+var nameUnsafe = regexp.MustCompile(`[^a-z0-9]+`)
+
+// importName is the repository used for imported images that have no name
+// of their own, derived from the archive's file name.
+func importName(what string) string {
+	b := strings.ToLower(filepath.Base(strings.TrimPrefix(what, "docker-daemon:")))
+	for _, ext := range []string{".tar.gz", ".tgz", ".tar"} {
+		b = strings.TrimSuffix(b, ext)
+	}
+	b = strings.Trim(nameUnsafe.ReplaceAllString(b, "-"), "-")
+	if b == "" {
+		b = "image"
+	}
+	return importPrefix + b
+}
+
+// pickImage chooses the image s asks for among those an import created.
+func pickImage(imgs []images.Image, s source) (images.Image, error) {
+	if len(imgs) == 0 {
+		return images.Image{}, fmt.Errorf("archive holds no image for platform %s", platforms.DefaultString())
+	}
+	if s.ref != "" {
+		want := s.ref
+		if n, err := reference.ParseDockerRef(s.ref); err == nil {
+			want = n.String()
+		}
+		for _, img := range imgs {
+			if img.Name == s.ref || img.Name == want || img.Target.Annotations[ocispec.AnnotationRefName] == s.ref {
+				return img, nil
+			}
+		}
+		if s.kind != fromDockerDaemon || distinctTargets(imgs) != 1 {
+			return images.Image{}, fmt.Errorf("archive has no image %q (it has %s)", s.ref, imageNames(imgs))
+		}
+		// docker-daemon: an image ID names no tag; the export holds just it.
+	}
+	if n := distinctTargets(imgs); n > 1 {
+		return images.Image{}, fmt.Errorf("archive holds %d images (%s); pick one by adding :REF after the path", n, imageNames(imgs))
+	}
+	// Prefer a real name over a digest reference of the same manifest.
+	for _, img := range imgs {
+		if !strings.HasPrefix(img.Name, importPrefix) {
+			return img, nil
+		}
+	}
+	return imgs[0], nil
+}
+
+func distinctTargets(imgs []images.Image) int {
+	seen := map[digest.Digest]bool{}
+	for _, img := range imgs {
+		seen[img.Target.Digest] = true
+	}
+	return len(seen)
+}
+
+func imageNames(imgs []images.Image) string {
+	var names []string
+	for _, img := range imgs {
+		names = append(names, img.Name)
+	}
+	slices.Sort(names)
+	return strings.Join(slices.Compact(names), ", ")
+}
+
+// prepare unpacks img for the snapshotter if needed and reads its config.
+func (r *Runtime) prepare(ctx context.Context, ref images.Image) (*Image, error) {
+	img := containerd.NewImage(r.client, ref)
+	unpacked, err := img.IsUnpacked(ctx, r.opts.Snapshotter)
+	if err != nil {
+		return nil, fmt.Errorf("checking image %s: %w", ref.Name, err)
+	}
+	if !unpacked {
+		logger(ctx).Info().Str("image", ref.Name).Str("snapshotter", r.opts.Snapshotter).Msg("unpacking image")
+		if err := img.Unpack(ctx, r.opts.Snapshotter); err != nil {
+			return nil, fmt.Errorf("unpacking image %s: %w", ref.Name, err)
+		}
+	}
+	desc, err := img.Config(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("reading config of image %s: %w", ref.Name, err)
+	}
+	blob, err := content.ReadBlob(ctx, r.client.ContentStore(), desc)
+	if err != nil {
+		return nil, fmt.Errorf("reading config of image %s: %w", ref.Name, err)
+	}
+	cfg, err := parseImageConfig(blob)
+	if err != nil {
+		return nil, fmt.Errorf("image %s: %w", ref.Name, err)
+	}
+	size, err := img.Size(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("sizing image %s: %w", ref.Name, err)
+	}
+	out := &Image{
+		Name:     ref.Name,
+		Digest:   ref.Target.Digest.String(),
+		ID:       desc.Digest.String(),
+		Size:     size,
+		Platform: cfg.OS + "/" + cfg.Architecture,
+		Config:   cfg,
+		ref:      ref,
+	}
+	return out, nil
+}
