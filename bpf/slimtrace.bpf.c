@@ -406,7 +406,11 @@ static __noinline int emit_file(struct file_scratch *s, struct task_struct *task
 				bm = BPF_CORE_READ(f, f_path.mnt);
 			}
 		}
-		int off = walk_path(bd, bm, task, s->walk, &flags);
+		__u16 bflags = 0;
+		int off = walk_path(bd, bm, task, s->walk, &bflags);
+		if (bflags & FILE_UNREACHABLE)
+			return 0; /* relative to a directory outside the root: not a path inside it */
+		flags |= bflags;
 		__u32 plen = PATH_SZ - off;
 		bpf_probe_read_kernel(s->data, plen & (PATH_SZ - 1), &s->walk[off & (PATH_SZ - 1)]);
 		plen &= PATH_SZ - 1;

@@ -1,0 +1,496 @@
+package tracer
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
+	"golang.org/x/sys/unix"
+
+	"github.com/slimtrace/slimtrace/internal/cgroup"
+	"github.com/slimtrace/slimtrace/internal/privtest"
+	"github.com/slimtrace/slimtrace/internal/trace"
+)
+
+// The test binary doubles as the traced program: with helperEnv set it runs
+// one of helpers and exits, so each test controls exactly which syscalls the
+// traced process makes.
+const helperEnv = "SLIMTRACE_TRACER_HELPER"
+
+var helpers = map[string]func(args []string) error{
+	// relative DIR: chdir into DIR, open a relative path, then openat with
+	// a dirfd.
+	"relative": func(args []string) error {
+		if err := os.Chdir(args[0]); err != nil {
+			return err
+		}
+		if err := readFile("sub/rel.txt"); err != nil {
+			return err
+		}
+		dirfd, err := unix.Open("sub", unix.O_RDONLY|unix.O_DIRECTORY, 0)
+		if err != nil {
+			return err
+		}
+		defer unix.Close(dirfd)
+		fd, err := unix.Openat(dirfd, "at.txt", unix.O_RDONLY, 0)
+		if err != nil {
+			return err
+		}
+		return unix.Close(fd)
+	},
+	// thread FILE: open FILE from a second OS thread.
+	"thread": func(args []string) error {
+		runtime.LockOSThread() // keep main on its own thread
+		errc := make(chan error)
+		go func() {
+			runtime.LockOSThread()
+			if unix.Gettid() == unix.Getpid() {
+				errc <- fmt.Errorf("second goroutine runs on the main thread")
+				return
+			}
+			errc <- readFile(args[0])
+		}()
+		return <-errc
+	},
+	// wait-then-open FIFO FILE: block on FIFO, then open FILE.
+	"wait-then-open": func(args []string) error {
+		if err := readFile(args[0]); err != nil {
+			return err
+		}
+		return readFile(args[1])
+	},
+	// open-many DIR N: open and close DIR/f0 ... DIR/f<N-1>.
+	"open-many": func(args []string) error {
+		n, err := strconv.Atoi(args[1])
+		if err != nil {
+			return err
+		}
+		for i := range n {
+			fd, err := unix.Open(filepath.Join(args[0], "f"+strconv.Itoa(i)), unix.O_RDONLY, 0)
+			if err != nil {
+				return err
+			}
+			unix.Close(fd)
+		}
+		return nil
+	},
+	// missing PATH: open a file that does not exist.
+	"missing": func(args []string) error {
+		_, err := unix.Open(args[0], unix.O_RDONLY, 0)
+		if err != unix.ENOENT {
+			return fmt.Errorf("open %s: want ENOENT, got %v", args[0], err)
+		}
+		return nil
+	},
+}
+
+func readFile(p string) error {
+	_, err := os.ReadFile(p)
+	return err
+}
+
+func TestMain(m *testing.M) {
+	if name := os.Getenv(helperEnv); name != "" {
+		if err := helpers[name](os.Args[1:]); err != nil {
+			fmt.Fprintf(os.Stderr, "helper %s: %v\n", name, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// runHelper traces the test binary running helper name.
+func runHelper(t *testing.T, opts Options, name string, args ...string) *trace.Report {
+	t.Helper()
+	return runTraced(t, RunOptions{Options: opts, Args: append([]string{os.Args[0]}, args...),
+		Env: append(os.Environ(), helperEnv+"="+name)})
+}
+
+func runTraced(t *testing.T, opts RunOptions) *trace.Report {
+	t.Helper()
+	privtest.Root(t)
+	var stderr bytes.Buffer
+	opts.Stderr = &stderr
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	res, err := Run(ctx, opts)
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	if res.ExitCode != 0 {
+		t.Fatalf("traced command exited %d: %s", res.ExitCode, stderr.String())
+	}
+	if !res.Report.Complete() {
+		t.Errorf("trace incomplete: %+v", res.Report.Lost)
+	}
+	assertNothingAttached(t)
+	return res.Report
+}
+
+// assertNothingAttached checks that no program of ours is still loaded.
+func assertNothingAttached(t *testing.T) {
+	t.Helper()
+	it := new(link.Iterator)
+	for it.Next() {
+		info, err := it.Link.Info()
+		if err != nil {
+			continue
+		}
+		if prog, err := ebpf.NewProgramFromID(info.Program); err == nil {
+			if pi, err := prog.Info(); err == nil &&
+				(strings.HasPrefix(pi.Name, "tp_btf_s") || strings.HasPrefix(pi.Name, "raw_tp_s")) {
+				t.Errorf("program %s is still attached after Close", pi.Name)
+			}
+			prog.Close()
+		}
+		_ = it.Link.Close()
+	}
+}
+
+func wantFile(t *testing.T, r *trace.Report, path string, kind trace.Access, result string) *trace.File {
+	t.Helper()
+	f := r.File(path)
+	if f == nil {
+		t.Errorf("%s missing from the trace; files: %v", path, paths(r))
+		return nil
+	}
+	for _, a := range f.Accesses {
+		if a.Kind == kind && a.Result == result {
+			return f
+		}
+	}
+	t.Errorf("%s: no %s access with result %s; got %+v", path, kind, result, f.Accesses)
+	return f
+}
+
+func paths(r *trace.Report) []string {
+	var p []string
+	for _, f := range r.Files {
+		p = append(p, f.Path)
+	}
+	return p
+}
+
+func TestCat(t *testing.T) {
+	for _, raw := range []bool{false, true} {
+		name := "tp_btf"
+		if raw {
+			name = "raw_tp"
+		}
+		t.Run(name, func(t *testing.T) {
+			cat, err := exec.LookPath("cat")
+			if err != nil {
+				t.Fatal(err)
+			}
+			cat, _ = filepath.EvalSymlinks(cat)
+			r := runTraced(t, RunOptions{Options: Options{ForceRawTP: raw}, Args: []string{cat, "/etc/hostname"},
+				Stdout: new(bytes.Buffer)})
+			if r.Tracer.ProgramType != name {
+				t.Errorf("program type %s, want %s", r.Tracer.ProgramType, name)
+			}
+			wantFile(t, r, "/etc/hostname", trace.AccessRead, "ok")
+			wantFile(t, r, cat, trace.AccessExec, "ok")
+			wantFile(t, r, "/etc/ld.so.cache", trace.AccessRead, "ok")
+			libc := false
+			for _, f := range r.Files {
+				if strings.Contains(f.Path, "libc.so") && f.Has(trace.AccessRead) && f.OK() {
+					libc = true
+				}
+			}
+			if !libc {
+				t.Errorf("libc not read; files: %v", paths(r))
+			}
+			// The loader is mapped by the kernel, not opened: it is named by
+			// the exec's binary's PT_INTERP, not by a syscall. The exec is there.
+			if len(r.Execs) != 1 || r.Execs[0].Binary != cat ||
+				strings.Join(r.Execs[0].Argv, " ") != "cat /etc/hostname" && strings.Join(r.Execs[0].Argv, " ") != cat+" /etc/hostname" {
+				t.Errorf("execs: %+v", r.Execs)
+			}
+			for _, s := range []string{"execve", "openat", "read", "write", "exit_group"} {
+				if !r.HasSyscall(s) {
+					t.Errorf("syscall %s missing", s)
+				}
+			}
+			if r.HasSyscall("ptrace") || r.HasSyscall("mount") {
+				t.Errorf("syscalls cat never makes were counted: %+v", r.Syscalls)
+			}
+		})
+	}
+}
+
+func TestRelativePaths(t *testing.T) {
+	dir := t.TempDir()
+	mustWrite(t, filepath.Join(dir, "sub", "rel.txt"))
+	mustWrite(t, filepath.Join(dir, "sub", "at.txt"))
+	r := runHelper(t, Options{}, "relative", dir)
+	wantFile(t, r, filepath.Join(dir, "sub", "rel.txt"), trace.AccessRead, "ok")
+	wantFile(t, r, filepath.Join(dir, "sub", "at.txt"), trace.AccessRead, "ok")
+	wantFile(t, r, filepath.Join(dir, "sub"), trace.AccessRead, "ok")
+	wantFile(t, r, dir, trace.AccessStat, "ok") // the chdir
+}
+
+func TestThreadsChildrenAndOutsiders(t *testing.T) {
+	dir := t.TempDir()
+	threadFile := filepath.Join(dir, "thread.txt")
+	childFile := filepath.Join(dir, "child.txt")
+	outside := filepath.Join(dir, "outside.txt")
+	fifo := filepath.Join(dir, "fifo")
+	for _, p := range []string{threadFile, childFile, outside} {
+		mustWrite(t, p)
+	}
+	if err := unix.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("thread", func(t *testing.T) {
+		var mu sync.Mutex
+		var tids []uint32
+		var pid uint32
+		r := runHelper(t, Options{OnEvent: func(ev trace.Event) {
+			if f, ok := ev.(*trace.FileEvent); ok && f.Path == threadFile {
+				mu.Lock()
+				tids, pid = append(tids, f.Tid), f.Pid
+				mu.Unlock()
+			}
+		}}, "thread", threadFile)
+		wantFile(t, r, threadFile, trace.AccessRead, "ok")
+		if len(tids) == 0 || tids[0] == pid {
+			t.Errorf("thread.txt was opened by tid %v of pid %d, want a second thread", tids, pid)
+		}
+	})
+
+	t.Run("child and outsider", func(t *testing.T) {
+		// The traced shell's child blocks on the fifo; meanwhile this
+		// process (outside the cgroup) opens the outside marker; then the
+		// child is released and opens its own file.
+		done := make(chan error, 1)
+		go func() {
+			time.Sleep(300 * time.Millisecond)
+			if err := readFile(outside); err != nil {
+				done <- err
+				return
+			}
+			done <- os.WriteFile(fifo, []byte("go\n"), 0)
+		}()
+		r := runTraced(t, RunOptions{Args: []string{"/bin/sh", "-c", "cat " + fifo + " " + childFile + " >/dev/null; true"}})
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		f := wantFile(t, r, childFile, trace.AccessRead, "ok")
+		if r.File(outside) != nil {
+			t.Errorf("%s was opened outside the cgroup but is in the trace", outside)
+		}
+		// The child (cat) is a forked process of the shell, with the shell's lineage.
+		var shell, cat *trace.Exec
+		for i := range r.Execs {
+			switch filepath.Base(r.Execs[i].Binary) {
+			case "cat":
+				cat = &r.Execs[i]
+			case "dash", "sh", "bash":
+				shell = &r.Execs[i]
+			}
+		}
+		if shell == nil || cat == nil {
+			t.Fatalf("execs: %+v", r.Execs)
+		}
+		if cat.PPid != shell.Pid || cat.Lineage != shell.Lineage {
+			t.Errorf("cat %+v is not the shell's %+v child in its lineage", cat, shell)
+		}
+		if f != nil && (len(f.Lineages) != 1 || f.Lineages[0] != shell.Lineage) {
+			t.Errorf("child file lineages %v, want [%d]", f.Lineages, shell.Lineage)
+		}
+	})
+}
+
+// TestChroot runs a process in its own mount namespace chrooted into a test
+// rootfs: its paths are inside that root, never host paths.
+func TestChroot(t *testing.T) {
+	busybox := "/bin/busybox"
+	if _, err := os.Stat(busybox); err != nil {
+		privtest.Skip(t, "busybox-static is not installed (/bin/busybox)")
+	}
+	root := t.TempDir()
+	bin, err := os.ReadFile(busybox)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(root, "bin"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "bin", "busybox"), bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	mustWrite(t, filepath.Join(root, "data", "inside.txt"))
+	r := runTraced(t, RunOptions{
+		Args:        []string{"/bin/busybox", "sh", "-c", "cd /data && /bin/busybox cat inside.txt /nope; true"},
+		Dir:         "/",
+		Stdout:      os.Stderr,
+		Stderr:      os.Stderr,
+		SysProcAttr: &syscall.SysProcAttr{Chroot: root, Cloneflags: syscall.CLONE_NEWNS},
+	})
+	wantFile(t, r, "/data/inside.txt", trace.AccessRead, "ok")
+	wantFile(t, r, "/nope", trace.AccessRead, "ENOENT")
+	if f := r.File("/data/inside.txt"); f != nil && (len(f.Opened) != 1 || f.Opened[0] != "/data/inside.txt") {
+		t.Errorf("opened path %v, want /data/inside.txt", f.Opened)
+	}
+	for _, f := range r.Files {
+		if f.Has(trace.AccessStat) && f.Accesses[0].Syscall == "chroot" {
+			continue // made by the launcher, before its root changed
+		}
+		if strings.HasPrefix(f.Path, root) || slicesHasPrefix(f.Opened, root) {
+			t.Errorf("host path in a chrooted trace: %+v", f)
+		}
+	}
+	found := false
+	for _, e := range r.Execs {
+		if e.Binary == "/bin/busybox" {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("exec of /bin/busybox inside the root missing: %+v", r.Execs)
+	}
+}
+
+func slicesHasPrefix(s []string, prefix string) bool {
+	for _, p := range s {
+		if strings.HasPrefix(p, prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+func TestFailedOpen(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "does-not-exist")
+	r := runHelper(t, Options{}, "missing", missing)
+	wantFile(t, r, missing, trace.AccessRead, "ENOENT")
+}
+
+func TestManyFiles(t *testing.T) {
+	if testing.Short() {
+		t.Skip("100,000 files")
+	}
+	const n = 100_000
+	dir := t.TempDir()
+	for i := range n {
+		if err := os.WriteFile(filepath.Join(dir, "f"+strconv.Itoa(i)), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := runHelper(t, Options{}, "open-many", dir, strconv.Itoa(n))
+	if r.Lost != (trace.Lost{}) {
+		t.Errorf("lost: %+v", r.Lost)
+	}
+	got := 0
+	for _, f := range r.Files {
+		if filepath.Dir(f.Path) == dir && strings.HasPrefix(filepath.Base(f.Path), "f") && f.OK() {
+			got++
+		}
+	}
+	if got != n {
+		t.Errorf("%d of %d files in the trace", got, n)
+	}
+}
+
+func TestReportRoundTrip(t *testing.T) {
+	dir := t.TempDir()
+	mustWrite(t, filepath.Join(dir, "sub", "rel.txt"))
+	mustWrite(t, filepath.Join(dir, "sub", "at.txt"))
+	r := runHelper(t, Options{}, "relative", dir)
+	b, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back trace.Report
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	b2, err := json.Marshal(&back)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(b, b2) {
+		t.Errorf("report changed in a JSON round trip:\n%s\n%s", b, b2)
+	}
+	if len(back.Files) == 0 || len(back.Syscalls) == 0 || len(back.Execs) != 1 {
+		t.Errorf("round-tripped report is missing parts: %s", b)
+	}
+}
+
+func TestHostChecks(t *testing.T) {
+	privtest.Root(t)
+	if err := CheckHost(); err != nil {
+		t.Fatalf("this host should trace: %v", err)
+	}
+	if _, err := cgroup.Open("/slimtrace-no-such-cgroup"); err == nil || !strings.Contains(err.Error(), "does not exist") {
+		t.Errorf("missing cgroup: %v", err)
+	}
+	if _, err := Open(Options{}); err == nil {
+		t.Error("Open without a cgroup succeeded")
+	}
+}
+
+func mustWrite(t *testing.T, p string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte("x\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestMountAndUpperFlags: a file on another mount is flagged OnMount, and on
+// an overlayfs a file created during the run is flagged Upper while one that
+// came from the lower layer is not.
+func TestMountAndUpperFlags(t *testing.T) {
+	dir := t.TempDir()
+	for _, d := range []string{"lower", "upper", "work", "merged", "tmpfs"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mustWrite(t, filepath.Join(dir, "lower", "image.txt"))
+	mustWrite(t, filepath.Join(dir, "root.txt"))
+	script := fmt.Sprintf(`set -e
+cd %[1]s
+mount -t tmpfs none tmpfs
+echo v > tmpfs/volume.txt
+mount -t overlay overlay -o lowerdir=lower,upperdir=upper,workdir=work merged
+cd merged
+cat image.txt %[1]s/root.txt %[1]s/tmpfs/volume.txt >/dev/null
+echo new > created.txt
+cat created.txt >/dev/null
+`, dir)
+	r := runTraced(t, RunOptions{Args: []string{"unshare", "--mount", "--propagation", "private", "sh", "-c", script}})
+	cases := []struct {
+		path           string
+		onMount, upper bool
+	}{
+		{filepath.Join(dir, "root.txt"), false, false},
+		{filepath.Join(dir, "tmpfs", "volume.txt"), true, false},
+		{filepath.Join(dir, "merged", "image.txt"), true, false},
+		{filepath.Join(dir, "merged", "created.txt"), true, true},
+	}
+	for _, c := range cases {
+		f := wantFile(t, r, c.path, trace.AccessRead, "ok")
+		if f != nil && (f.OnMount != c.onMount || f.Upper != c.upper) {
+			t.Errorf("%s: on_mount=%v upper=%v, want %v %v", c.path, f.OnMount, f.Upper, c.onMount, c.upper)
+		}
+	}
+}
