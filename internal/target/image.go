@@ -48,7 +48,7 @@ const importPrefix = "slimtrace-import/"
 // snapshotter. A plain name is looked up as given and normalised like docker
 // does (busybox means docker.io/library/busybox:latest). Resolve never
 // changes an image's content.
-func (r *Runtime) Resolve(ctx context.Context, src string) (*Image, error) {
+func (r *Runtime) Resolve(ctx context.Context, src string) (_ *Image, err error) {
 	ctx = r.nsctx(ctx)
 	s, err := parseSource(src)
 	if err != nil {
@@ -57,15 +57,20 @@ func (r *Runtime) Resolve(ctx context.Context, src string) (*Image, error) {
 	// The lease keeps imported content and unpacked snapshots from the
 	// garbage collector until the image record references them; a failed
 	// import leaves nothing behind once it is released.
-	lctx, done, err := r.client.WithLease(ctx, leases.WithRandomID(), leases.WithExpiration(time.Hour))
+	ls := r.client.LeasesService()
+	lease, err := ls.Create(ctx, leases.WithRandomID(), leases.WithExpiration(time.Hour))
 	if err != nil {
 		return nil, fmt.Errorf("creating lease: %w", err)
 	}
+	lctx := leases.WithLease(ctx, lease.ID)
 	defer func() {
-		cctx, cancel := cleanupContext(lctx)
+		cctx, cancel := cleanupContext(ctx)
 		defer cancel()
-		if err := done(cctx); err != nil && !errdefs.IsNotFound(err) {
-			logger(ctx).Warn().Err(err).Msg("releasing import lease")
+		if err != nil {
+			r.abortIngests(cctx, lease)
+		}
+		if err := ls.Delete(cctx, lease); err != nil && !errdefs.IsNotFound(err) {
+			logger(ctx).Warn().Err(err).Str("lease", lease.ID).Msg("releasing import lease")
 		}
 	}()
 
@@ -84,6 +89,24 @@ func (r *Runtime) Resolve(ctx context.Context, src string) (*Image, error) {
 		return nil, err
 	}
 	return r.prepare(lctx, img)
+}
+
+// abortIngests drops the half-written blobs of a failed import: the
+// garbage collector keeps ingests that have no expiry.
+func (r *Runtime) abortIngests(ctx context.Context, lease leases.Lease) {
+	rs, err := r.client.LeasesService().ListResources(ctx, lease)
+	if err != nil {
+		logger(ctx).Warn().Err(err).Msg("listing import lease resources")
+		return
+	}
+	for _, res := range rs {
+		if res.Type != "ingests" {
+			continue
+		}
+		if err := r.client.ContentStore().Abort(ctx, res.ID); err != nil && !errdefs.IsNotFound(err) {
+			logger(ctx).Warn().Err(err).Str("ref", res.ID).Msg("aborting ingest")
+		}
+	}
 }
 
 // lookup finds name in the image store, as given and normalised.

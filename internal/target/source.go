@@ -42,8 +42,8 @@ type source struct {
 }
 
 // parseSource parses an image source as skopeo users write it. An archive
-// path may be followed by :REF; the split is made at the last colon when the
-// whole string is not itself an existing path.
+// path may be followed by :REF; when the whole string is not an existing
+// path, it is split at the first colon that ends one.
 func parseSource(s string) (source, error) {
 	if strings.TrimSpace(s) == "" {
 		return source{}, fmt.Errorf("empty image name")
@@ -69,9 +69,14 @@ func parseSource(s string) (source, error) {
 	}
 	src := source{kind: kind, path: rest}
 	if _, err := os.Stat(rest); err != nil {
-		if i := strings.LastIndex(rest, ":"); i > 0 {
+		// PATH:REF, where REF may itself hold colons (name:tag).
+		for i := 0; i < len(rest); i++ {
+			if rest[i] != ':' || i == 0 {
+				continue
+			}
 			if _, err := os.Stat(rest[:i]); err == nil {
 				src.path, src.ref = rest[:i], rest[i+1:]
+				break
 			}
 		}
 	}

@@ -1,0 +1,432 @@
+package target
+
+import (
+	"archive/tar"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/containerd/containerd/v2/core/images/archive"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// dockerManifest is one entry of a docker-archive's manifest.json.
+type dockerManifest struct {
+	Config   string
+	RepoTags []string
+	Layers   []string
+}
+
+// rewriteArchive copies the docker-archive src to a new file, letting edit
+// change the manifest entries and the image config (by config file name);
+// changed configs are stored under their new digest.
+func rewriteArchive(t *testing.T, src string, edit func(m *[]dockerManifest, cfg map[string]map[string]any)) string {
+	t.Helper()
+	files := map[string][]byte{}
+	var order []string
+	f, err := os.Open(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	tr := tar.NewReader(f)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h.Typeflag != tar.TypeReg {
+			continue
+		}
+		b, err := io.ReadAll(tr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files[h.Name] = b
+		order = append(order, h.Name)
+	}
+	var ms []dockerManifest
+	if err := json.Unmarshal(files["manifest.json"], &ms); err != nil {
+		t.Fatal(err)
+	}
+	cfgs := map[string]map[string]any{}
+	for _, m := range ms {
+		var c map[string]any
+		if err := json.Unmarshal(files[m.Config], &c); err != nil {
+			t.Fatal(err)
+		}
+		cfgs[m.Config] = c
+	}
+	edit(&ms, cfgs)
+	for i, m := range ms {
+		b, err := json.Marshal(cfgs[m.Config])
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum := sha256.Sum256(b)
+		name := hex.EncodeToString(sum[:]) + ".json"
+		if _, ok := files[name]; !ok {
+			files[name] = b
+			order = append(order, name)
+		}
+		ms[i].Config = name
+	}
+	mb, _ := json.Marshal(ms)
+	files["manifest.json"] = mb
+
+	out := filepath.Join(t.TempDir(), "rewritten.tar")
+	w, err := os.Create(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tw := tar.NewWriter(w)
+	for _, n := range order {
+		if err := tw.WriteHeader(&tar.Header{Name: n, Mode: 0o644, Size: int64(len(files[n])), Typeflag: tar.TypeReg}); err != nil {
+			t.Fatal(err)
+		}
+		tw.Write(files[n])
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	return out
+}
+
+func TestResolveSources(t *testing.T) {
+	rt, ctx := testRuntime(t)
+	tarPath := fixture(t, "busybox-httpd")
+	base, err := rt.Resolve(ctx, "docker-archive:"+tarPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("image %s digest %s id %s size %d platform %s", base.Name, base.Digest, base.ID, base.Size, base.Platform)
+
+	same := func(t *testing.T, img *Image) {
+		t.Helper()
+		if img.Digest != base.Digest || img.ID != base.ID {
+			t.Errorf("%s: digest %s id %s, want %s %s", img.Name, img.Digest, img.ID, base.Digest, base.ID)
+		}
+	}
+	t.Run("store names", func(t *testing.T) {
+		short := strings.TrimPrefix(base.Name, "docker.io/")
+		for _, name := range []string{base.Name, short, strings.TrimSuffix(short, ":latest")} {
+			img, err := rt.Resolve(ctx, name)
+			if err != nil {
+				t.Errorf("%s: %v", name, err)
+				continue
+			}
+			same(t, img)
+		}
+	})
+	t.Run("archive with ref", func(t *testing.T) {
+		img, err := rt.Resolve(ctx, "docker-archive:"+tarPath+":"+base.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		same(t, img)
+		_, err = rt.Resolve(ctx, "docker-archive:"+tarPath+":no/such:ref")
+		if err == nil || !strings.Contains(err.Error(), "no image") {
+			t.Errorf("wrong ref: %v", err)
+		}
+	})
+
+	// An OCI archive and an OCI layout directory exported from the store,
+	// the directory tagged only by ref.name as skopeo writes it.
+	ociTar := filepath.Join(t.TempDir(), "busybox-oci.tar")
+	w, err := os.Create(ociTar)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rt.client.Export(rt.nsctx(ctx), w, archive.WithImage(rt.client.ImageService(), base.Name), archive.WithSkipDockerManifest()); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	t.Run("oci-archive", func(t *testing.T) {
+		img, err := rt.Resolve(ctx, "oci-archive:"+ociTar)
+		if err != nil {
+			t.Fatal(err)
+		}
+		same(t, img)
+	})
+	t.Run("oci dir", func(t *testing.T) {
+		dir := filepath.Join(t.TempDir(), "Busybox Layout")
+		untar(t, ociTar, dir)
+		var idx ocispec.Index
+		readJSON(t, filepath.Join(dir, "index.json"), &idx)
+		for i := range idx.Manifests {
+			idx.Manifests[i].Annotations = map[string]string{ocispec.AnnotationRefName: "v1"}
+		}
+		writeJSON(t, filepath.Join(dir, "index.json"), idx)
+		for _, src := range []string{"oci:" + dir, "oci:" + dir + ":v1"} {
+			img, err := rt.Resolve(ctx, src)
+			if err != nil {
+				t.Fatalf("%s: %v", src, err)
+			}
+			same(t, img)
+			if img.Name != "slimtrace-import/busybox-layout:v1" {
+				t.Errorf("%s: name %q", src, img.Name)
+			}
+		}
+		if _, err := rt.Resolve(ctx, "oci:"+dir+":v2"); err == nil {
+			t.Error("oci dir with a missing tag resolved")
+		}
+	})
+	t.Run("untagged archive", func(t *testing.T) {
+		p := rewriteArchive(t, tarPath, func(ms *[]dockerManifest, _ map[string]map[string]any) {
+			(*ms)[0].RepoTags = nil
+		})
+		img, err := rt.Resolve(ctx, "docker-archive:"+p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Contains(img.Config.ExposedPorts, Port{8080, "tcp"}) {
+			t.Errorf("exposed ports %v", img.Config.ExposedPorts)
+		}
+		if !strings.HasPrefix(img.Name, "slimtrace-import/rewritten@sha256:") {
+			t.Errorf("name %q", img.Name)
+		}
+	})
+	t.Run("two images in one archive", func(t *testing.T) {
+		p := rewriteArchive(t, tarPath, func(ms *[]dockerManifest, cfgs map[string]map[string]any) {
+			m := (*ms)[0]
+			c := map[string]any{}
+			for k, v := range cfgs[m.Config] {
+				c[k] = v
+			}
+			c["author"] = "second"
+			cfgs["second.json"] = c
+			*ms = append(*ms, dockerManifest{Config: "second.json", RepoTags: []string{"slimtrace-test/second:latest"}, Layers: m.Layers})
+		})
+		_, err := rt.Resolve(ctx, "docker-archive:"+p)
+		if err == nil || !strings.Contains(err.Error(), "2 images") {
+			t.Errorf("ambiguous archive: %v", err)
+		}
+		img, err := rt.Resolve(ctx, "docker-archive:"+p+":slimtrace-test/second")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if img.Name != "docker.io/slimtrace-test/second:latest" || img.ID == base.ID {
+			t.Errorf("picked %s (%s)", img.Name, img.ID)
+		}
+	})
+	t.Run("docker-daemon", func(t *testing.T) {
+		host := fakeDockerd(t, map[string]string{"slimtrace-fixtures/busybox-httpd:latest": tarPath, base.ID: tarPath})
+		rt2, err := Connect(ctx, Options{Address: rt.Address(), Namespace: rt.Namespace(), StatePath: t.TempDir(), DockerHost: host})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rt2.Close()
+		for _, name := range []string{"slimtrace-fixtures/busybox-httpd:latest", base.ID} {
+			img, err := rt2.Resolve(ctx, "docker-daemon:"+name)
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			same(t, img)
+		}
+		_, err = rt2.Resolve(ctx, "docker-daemon:nosuch:latest")
+		if err == nil || !strings.Contains(err.Error(), "No such image") {
+			t.Errorf("missing image: %v", err)
+		}
+		rt3, err := Connect(ctx, Options{Address: rt.Address(), Namespace: rt.Namespace(), DockerHost: "unix:///nonexistent/docker.sock"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rt3.Close()
+		_, err = rt3.Resolve(ctx, "docker-daemon:busybox")
+		if err == nil || !strings.Contains(err.Error(), "unix:///nonexistent/docker.sock") {
+			t.Errorf("unreachable dockerd: %v", err)
+		}
+	})
+}
+
+// fakeDockerd serves GET /images/{name}/get from tarballs on a unix
+// socket, like the Docker Engine API, and returns its address.
+func fakeDockerd(t *testing.T, tars map[string]string) string {
+	t.Helper()
+	sock := filepath.Join(t.TempDir(), "docker.sock")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		name, ok := strings.CutPrefix(r.URL.Path, "/images/")
+		name, ok2 := strings.CutSuffix(name, "/get")
+		if r.Method != http.MethodGet || !ok || !ok2 {
+			http.NotFound(w, r)
+			return
+		}
+		p, ok := tars[name]
+		if !ok {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusNotFound)
+			json.NewEncoder(w).Encode(map[string]string{"message": "No such image: " + name})
+			return
+		}
+		w.Header().Set("Content-Type", "application/x-tar")
+		f, err := os.Open(p)
+		if err != nil {
+			http.Error(w, err.Error(), 500)
+			return
+		}
+		defer f.Close()
+		io.Copy(w, f)
+	})}
+	go srv.Serve(l)
+	t.Cleanup(func() { srv.Close() })
+	return "unix://" + sock
+}
+
+func untar(t *testing.T, src, dir string) {
+	t.Helper()
+	f, err := os.Open(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	tr := tar.NewReader(f)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(dir, filepath.Clean("/"+h.Name))
+		switch h.Typeflag {
+		case tar.TypeDir:
+			os.MkdirAll(p, 0o755)
+		case tar.TypeReg:
+			os.MkdirAll(filepath.Dir(p), 0o755)
+			b, err := io.ReadAll(tr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(p, b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+func readJSON(t *testing.T, p string, v any) {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func writeJSON(t *testing.T, p string, v any) {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestResolveBadInputs checks that bad sources fail clearly and leave the
+// store as it was.
+func TestResolveBadInputs(t *testing.T) {
+	rt, ctx := testRuntime(t)
+	junk := filepath.Join(t.TempDir(), "junk.tar")
+	b := make([]byte, 64*1024)
+	rand.Read(b)
+	if err := os.WriteFile(junk, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// A tar that starts well and then stops: blobs get written first.
+	half := filepath.Join(t.TempDir(), "half.tar")
+	if src, err := os.ReadFile(fixture(t, "busybox-httpd")); err == nil {
+		os.WriteFile(half, src[:len(src)/2], 0o644)
+	}
+	emptyDir := t.TempDir()
+
+	imgsBefore, leasesBefore := storeState(t, ctx, rt)
+	cases := []struct {
+		src  string
+		want []string // substrings of the error
+	}{
+		{"", []string{"empty image name"}},
+		{"docker-archive:", []string{"missing PATH"}},
+		{"slimtrace-test/does-not-exist:1", []string{"not in containerd namespace", rt.Namespace(), rt.Address(), "docker.io/slimtrace-test/does-not-exist:1", "images import", "docker-archive:PATH"}},
+		{"docker-archive:/nonexistent/image.tar", []string{"/nonexistent/image.tar", "no such file"}},
+		{"oci-archive:/nonexistent/image.tar", []string{"/nonexistent/image.tar"}},
+		{"oci:/nonexistent/layout", []string{"not an OCI layout"}},
+		{"oci:" + emptyDir, []string{"not an OCI layout"}},
+		{"docker-archive:" + emptyDir, []string{"is a directory"}},
+		{"docker-archive:" + junk, []string{"importing " + junk, "docker-archive or OCI layout"}},
+		{"docker-archive:" + half, []string{"importing " + half}},
+		{"docker://busybox", []string{"not supported"}},
+	}
+	for _, c := range cases {
+		_, err := rt.Resolve(ctx, c.src)
+		if err == nil {
+			t.Errorf("%q: no error", c.src)
+			continue
+		}
+		for _, w := range c.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%q: error %q does not mention %q", c.src, err, w)
+			}
+		}
+		if c.src == "slimtrace-test/does-not-exist:1" && !errors.Is(err, ErrImageNotFound) {
+			t.Errorf("%q: not ErrImageNotFound", c.src)
+		}
+	}
+	imgsAfter, leasesAfter := storeState(t, ctx, rt)
+	if !slices.Equal(imgsBefore, imgsAfter) {
+		t.Errorf("images changed: before %v after %v", imgsBefore, imgsAfter)
+	}
+	if !slices.Equal(leasesBefore, leasesAfter) {
+		t.Errorf("leases changed: before %v after %v", leasesBefore, leasesAfter)
+	}
+	st, err := rt.client.ContentStore().ListStatuses(rt.nsctx(ctx))
+	if err != nil || len(st) != 0 {
+		t.Errorf("ingests left: %v %v", st, err)
+	}
+}
+
+func TestConnectUnreachable(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "containerd.sock")
+	_, err := Connect(context.Background(), Options{Address: sock})
+	if err == nil || !strings.Contains(err.Error(), sock) || !strings.Contains(err.Error(), "start containerd") {
+		t.Errorf("error %v", err)
+	}
+	// A socket file nobody listens on.
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	os.WriteFile(sock, nil, 0o600)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	_, err = Connect(ctx, Options{Address: sock})
+	if err == nil || !strings.Contains(err.Error(), sock) {
+		t.Errorf("error %v", err)
+	}
+}
+
