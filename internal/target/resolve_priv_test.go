@@ -429,4 +429,3 @@ func TestConnectUnreachable(t *testing.T) {
 		t.Errorf("error %v", err)
 	}
 }
-
