@@ -31,7 +31,8 @@ type SeccompSummary struct {
 	// with the same names.
 	Arch      specs.Arch
 	SubArches []specs.Arch
-	// Observed are the syscalls the trace saw through the native ABI.
+	// Observed are the syscalls the trace saw through the native ABI, by
+	// their libseccomp names.
 	Observed []string
 	// Compat are the syscalls the trace saw through the 32-bit compat ABI
 	// (ia32 on x86_64, AArch32 on aarch64). Their names are allowed as well:
@@ -40,9 +41,9 @@ type SeccompSummary struct {
 	// RuntimeOnly are the names allowed only because of the runtime
 	// baseline: the trace did not see them.
 	RuntimeOnly []string
-	// Skipped are trace entries that could not be allowed by name (no valid
-	// syscall name). A profile with skipped entries may deny something the
-	// application needs.
+	// Skipped are trace entries that could not be allowed by name: numbers
+	// the tracer could not name ("syscall_451", "out_of_range"). A profile
+	// with skipped entries may deny something the application needs.
 	Skipped []trace.Syscall
 	// Allowed is every name the profile allows, sorted.
 	Allowed []string
@@ -61,6 +62,18 @@ var arches = map[string]seccomp.Architecture{
 
 // syscallName is what libseccomp accepts as a name ("_llseek" included).
 var syscallName = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
+
+// unnamed matches the names the tracer gives syscalls its table does not
+// know ("syscall_451") and numbers past its table ("out_of_range").
+var unnamed = regexp.MustCompile(`^(syscall_[0-9]+|out_of_range)$`)
+
+// libseccompNames maps, per native architecture, a kernel table's name for
+// a syscall to the name libseccomp resolves: the generic table calls
+// aarch64's syscall 79 "fstatat", libseccomp (and so runc) "newfstatat",
+// and ignores a name it does not know.
+var libseccompNames = map[specs.Arch]map[string]string{
+	specs.ArchAARCH64: {"fstatat": "newfstatat"},
+}
 
 // runtimeBaseline is what runc's container init does after it installs the
 // seccomp filter and before it execs the entrypoint, read from runc v1.1-v1.3
@@ -166,16 +179,20 @@ func SeccompWithSummary(r *trace.Report, opts SeccompOptions) (*seccomp.Seccomp,
 	sum := &SeccompSummary{Arch: arch.Arch, SubArches: slices.Clone(arch.SubArches), Complete: r.Complete()}
 	allowed := map[string]bool{}
 	for _, s := range r.Syscalls {
-		if !syscallName.MatchString(s.Name) {
+		if !syscallName.MatchString(s.Name) || unnamed.MatchString(s.Name) {
 			sum.Skipped = append(sum.Skipped, s)
 			continue
 		}
+		name := s.Name
 		if s.Compat {
-			sum.Compat = append(sum.Compat, s.Name)
+			sum.Compat = append(sum.Compat, name)
 		} else {
-			sum.Observed = append(sum.Observed, s.Name)
+			if n, ok := libseccompNames[arch.Arch][name]; ok {
+				name = n
+			}
+			sum.Observed = append(sum.Observed, name)
 		}
-		allowed[s.Name] = true
+		allowed[name] = true
 	}
 	if !opts.OmitRuntime {
 		for _, n := range runtimeBaseline {

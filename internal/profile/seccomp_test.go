@@ -3,6 +3,7 @@ package profile
 import (
 	"bytes"
 	"encoding/json"
+	"os/exec"
 	"slices"
 	"strings"
 	"testing"
@@ -127,7 +128,8 @@ func TestSeccompAllowsObservedAndRuntime(t *testing.T) {
 func TestSeccompSummary(t *testing.T) {
 	r := emptyReport("x86_64")
 	r.Syscalls = append(append(syscalls(false, "read", "write", "close_range"), syscalls(true, "socketcall", "read")...),
-		trace.Syscall{Name: "", Number: 451}, trace.Syscall{Name: "syscall(452)", Number: 452})
+		trace.Syscall{Name: "", Number: 450}, trace.Syscall{Name: "syscall(452)", Number: 452},
+		trace.Syscall{Name: "syscall_451", Number: 451}, trace.Syscall{Name: "out_of_range", Number: -1})
 	p, sum, err := SeccompWithSummary(r, SeccompOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -146,14 +148,20 @@ func TestSeccompSummary(t *testing.T) {
 			t.Errorf("observed %s marked runtime-only", n)
 		}
 	}
-	if len(sum.Skipped) != 2 || sum.Skipped[0].Number != 451 || sum.Skipped[1].Number != 452 {
-		t.Errorf("skipped %+v, want the two unnamed syscalls", sum.Skipped)
+	var skipped []int
+	for _, s := range sum.Skipped {
+		skipped = append(skipped, s.Number)
 	}
-	if slices.Contains(p.Syscalls[0].Names, "") || slices.Contains(p.Syscalls[0].Names, "syscall(452)") {
-		t.Errorf("invalid names allowed: %v", p.Syscalls[0].Names)
+	if want := []int{450, 452, 451, -1}; !slices.Equal(skipped, want) {
+		t.Errorf("skipped %v, want the unnamed syscalls %v", skipped, want)
+	}
+	for _, n := range []string{"", "syscall(452)", "syscall_451", "out_of_range"} {
+		if slices.Contains(p.Syscalls[0].Names, n) {
+			t.Errorf("invalid name %q allowed: %v", n, p.Syscalls[0].Names)
+		}
 	}
 	comment := p.Syscalls[0].Comment
-	for _, s := range []string{"socketcall", "runc init", "fstatfs", "2 unnamed"} {
+	for _, s := range []string{"socketcall", "runc init", "fstatfs", "4 unnamed"} {
 		if !strings.Contains(comment, s) {
 			t.Errorf("comment %q does not mention %q", comment, s)
 		}
@@ -234,5 +242,68 @@ func TestSeccompJSONRoundTrip(t *testing.T) {
 	if !slices.Equal(back.Syscalls[0].Names, p.Syscalls[0].Names) || back.DefaultAction != p.DefaultAction ||
 		*back.DefaultErrnoRet != *p.DefaultErrnoRet || back.ArchMap[0].Arch != p.ArchMap[0].Arch {
 		t.Errorf("read back %+v, wrote %+v", back, p)
+	}
+}
+
+// TestSeccompLibseccompNames checks that a kernel table's name is written as
+// libseccomp knows it, for the native ABI only.
+func TestSeccompLibseccompNames(t *testing.T) {
+	for _, tc := range []struct {
+		arch, name      string
+		compat          bool
+		want, notWanted string
+	}{
+		{"aarch64", "fstatat", false, "newfstatat", "fstatat"},
+		{"x86_64", "newfstatat", false, "newfstatat", "fstatat"},
+		{"aarch64", "fstatat64", true, "fstatat64", "newfstatat"},
+	} {
+		t.Run(tc.arch+"/"+tc.name, func(t *testing.T) {
+			r := emptyReport(tc.arch)
+			r.Syscalls = syscalls(tc.compat, tc.name)
+			p, err := Seccomp(r, SeccompOptions{OmitRuntime: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			names := p.Syscalls[0].Names
+			if !slices.Contains(names, tc.want) || slices.Contains(names, tc.notWanted) {
+				t.Errorf("names %v, want %s and not %s", names, tc.want, tc.notWanted)
+			}
+		})
+	}
+}
+
+// TestSeccompNamesResolve asks libseccomp's scmp_sys_resolver (Debian
+// package seccomp) whether the baseline and the fixtures' profiles only
+// name syscalls it knows, on the architectures they are for.
+func TestSeccompNamesResolve(t *testing.T) {
+	resolver, err := exec.LookPath("scmp_sys_resolver")
+	if err != nil {
+		t.Skip("scmp_sys_resolver not installed (Debian package seccomp)")
+	}
+	resolve := func(arch, name string) bool {
+		out, err := exec.Command(resolver, "-a", arch, name).Output()
+		return err == nil && !strings.HasPrefix(strings.TrimSpace(string(out)), "-1")
+	}
+	for _, arch := range []string{"x86_64", "aarch64"} {
+		for _, n := range RuntimeSyscalls() {
+			if !resolve(arch, n) {
+				t.Errorf("baseline name %s is unknown to libseccomp on %s", n, arch)
+			}
+		}
+	}
+	// A compat name needs only be known on a sub-architecture.
+	for _, tc := range []struct {
+		arches []string
+		report *trace.Report
+	}{{[]string{"x86_64", "x86"}, pythonServer()}, {[]string{"aarch64", "arm"}, arm64Static()}} {
+		p, err := Seccomp(tc.report, SeccompOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range p.Syscalls[0].Names {
+			if !slices.ContainsFunc(tc.arches, func(a string) bool { return resolve(a, n) }) {
+				t.Errorf("profile for %v allows %s, unknown to libseccomp there", tc.arches, n)
+			}
+		}
 	}
 }
