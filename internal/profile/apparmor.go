@@ -316,34 +316,37 @@ func globWritten(rules map[string]*fileRule) {
 		return pathExpr{comps: comps}, true
 	}
 	type group struct {
-		expr pathExpr
-		keys []string
+		expr    pathExpr
+		keys    []string // every globbable rule of the directory
+		written perm     // the union of the written ones' permissions
+		n       int      // how many were written
 	}
 	groups := map[string]*group{} // by the dir/* expression
 	for k, f := range rules {
 		g, ok := globbable(f)
-		if !ok || f.perms&permWrite == 0 {
+		if !ok {
 			continue
 		}
 		gk := g.String()
 		if groups[gk] == nil {
 			groups[gk] = &group{expr: g}
 		}
-		groups[gk].keys = append(groups[gk].keys, k)
+		grp := groups[gk]
+		grp.keys = append(grp.keys, k)
+		if f.perms&permWrite != 0 {
+			grp.written |= f.perms
+			grp.n++
+		}
 	}
-	for gk, g := range groups {
-		if len(g.keys) < globMinWritten {
+	for _, g := range groups {
+		if g.n < globMinWritten {
 			continue
 		}
-		var pm perm
 		for _, k := range g.keys {
-			pm |= rules[k].perms
-		}
-		for k, f := range rules {
-			if e, ok := globbable(f); ok && e.String() == gk && f.perms&^pm == 0 {
+			if rules[k].perms&^g.written == 0 {
 				delete(rules, k)
 			}
 		}
-		mergeRule(rules, g.expr, pm)
+		mergeRule(rules, g.expr, g.written)
 	}
 }

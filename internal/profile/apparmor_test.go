@@ -250,3 +250,56 @@ func TestAppArmorLiteralNames(t *testing.T) {
 		})
 	}
 }
+
+func TestAppArmorWrittenDirs(t *testing.T) {
+	w := func(p string) trace.Event { return fileEv(1, "write", trace.AccessWrite, p, p) }
+	rd := func(p string) trace.Event { return fileEv(1, "openat", trace.AccessRead, p, p) }
+	for _, tc := range []struct {
+		name           string
+		events         []trace.Event
+		want, unwanted []string
+	}{
+		{"one file stays literal", []trace.Event{w("/var/log/app.log")},
+			[]string{"/var/log/app.log w,"}, []string{"/var/log/*"}},
+		{"two files become the directory", []trace.Event{w("/var/log/a.log"), w("/var/log/b.log")},
+			[]string{"/var/log/* w,"}, []string{"a.log", "b.log"}},
+		{"read back", []trace.Event{w("/var/log/a.log"), rd("/var/log/a.log"), w("/var/log/b.log"), rd("/var/log/c")},
+			[]string{"/var/log/* rw,"}, []string{"a.log", "b.log", "/var/log/c"}},
+		{"a read-only file is kept when not covered", []trace.Event{w("/var/log/a"), w("/var/log/b"), rd("/var/log/c")},
+			[]string{"/var/log/* w,", "/var/log/c r,"}, []string{"/var/log/a ", "/var/log/b "}},
+		{"subdirectories are not covered", []trace.Event{w("/var/log/a"), w("/var/log/b"), w("/var/log/x/y")},
+			[]string{"/var/log/* w,", "/var/log/x/y w,"}, nil},
+		{"top level is never globbed", []trace.Event{w("/a"), w("/b")},
+			[]string{"/a w,", "/b w,"}, []string{"/* "}},
+		{"devices are never globbed", []trace.Event{w("/dev/null"), w("/dev/tty")},
+			[]string{"/dev/null w,", "/dev/tty w,"}, []string{"/dev/* "}},
+		{"proc is never globbed", []trace.Event{w("/proc/1/oom_score_adj"), w("/proc/1/comm")},
+			[]string{"/proc/@{pid}/oom_score_adj w,", "/proc/@{pid}/comm w,"}, []string{"/proc/@{pid}/* "}},
+		{"executables stay", []trace.Event{w("/app/bin/a"), w("/app/bin/b"), w("/app/bin/run"),
+			&trace.ExecEvent{Header: trace.Header{Pid: 2, Lineage: 1}, Filename: "/app/bin/run", Binary: "/app/bin/run"}},
+			[]string{"/app/bin/* w,", "/app/bin/run mrwix,"}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := trace.NewCollector()
+			for _, e := range tc.events {
+				c.Add(e)
+			}
+			r := c.Report(trace.Target{}, trace.Tracer{Arch: "x86_64"}, traceStart, traceEnd, nil, trace.Lost{})
+			p, err := AppArmor(r, AppArmorOptions{Name: "x"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			files := strings.Join(lines(p, "/"), "\n") + "\n"
+			for _, want := range tc.want {
+				if !strings.Contains(files, want) {
+					t.Errorf("no rule %q in\n%s", want, files)
+				}
+			}
+			for _, u := range tc.unwanted {
+				if strings.Contains(files, u) {
+					t.Errorf("unexpected %q in\n%s", u, files)
+				}
+			}
+		})
+	}
+}
