@@ -287,6 +287,9 @@ func (r *Runtime) Create(ctx context.Context, img *Image, cfg RunConfig) (_ *Tar
 	if err != nil {
 		// NewContainer may have made the snapshot before failing.
 		t.snapshot = id
+		if cfg.User != "" {
+			return nil, fmt.Errorf("creating container as user %q: %w", cfg.User, err)
+		}
 		return nil, fmt.Errorf("creating container: %w", err)
 	}
 	t.container, t.snapshot = container, id

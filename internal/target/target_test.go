@@ -1,0 +1,378 @@
+package target
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseMount(t *testing.T) {
+	wd, _ := os.Getwd()
+	cases := []struct {
+		spec    string
+		want    Mount
+		wantErr string
+	}{
+		{spec: "/srv/data:/data", want: Mount{"/srv/data", "/data", false, "rprivate"}},
+		{spec: "/srv/data/:/data/:ro", want: Mount{"/srv/data", "/data", true, "rprivate"}},
+		{spec: "/srv:/srv:rw,rslave", want: Mount{"/srv", "/srv", false, "rslave"}},
+		{spec: "/srv:/srv:Z,ro", want: Mount{"/srv", "/srv", true, "rprivate"}},
+		{spec: "./conf:/etc/app", want: Mount{filepath.Join(wd, "conf"), "/etc/app", false, "rprivate"}},
+		{spec: "/cache", want: Mount{"", "/cache", false, "rprivate"}},
+		{spec: "", wantErr: "empty"},
+		{spec: "data:/data", wantErr: "named volumes"},
+		{spec: "/a:data", wantErr: "not absolute"},
+		{spec: ":/data", wantErr: "empty host path"},
+		{spec: "/a:", wantErr: "empty container path"},
+		{spec: "/a:/", wantErr: "over /"},
+		{spec: "/a:/b:", wantErr: "empty options"},
+		{spec: "/a:/b:rx", wantErr: `unknown option "rx"`},
+		{spec: "/a:/b:ro,rw", wantErr: "more than once"},
+		{spec: "/a:/b:shared,slave", wantErr: "propagation"},
+		{spec: "/a:/b:ro:x", wantErr: "HOST:CONTAINER"},
+		{spec: "relative", wantErr: "not absolute"},
+	}
+	for _, c := range cases {
+		t.Run(c.spec, func(t *testing.T) {
+			got, err := ParseMount(c.spec)
+			if c.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), c.wantErr) {
+					t.Fatalf("error %v, want one mentioning %q", err, c.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != c.want {
+				t.Errorf("got %+v, want %+v", got, c.want)
+			}
+		})
+	}
+}
+
+func TestParseHostEntry(t *testing.T) {
+	for _, c := range []struct{ in, host, ip, err string }{
+		{in: "db:10.0.0.5", host: "db", ip: "10.0.0.5"},
+		{in: "db=10.0.0.5", host: "db", ip: "10.0.0.5"},
+		{in: "v6:::1", host: "v6", ip: "::1"},
+		{in: "v6:[fe80::1]", host: "v6", ip: "fe80::1"},
+		{in: "db", err: "HOST:IP"},
+		{in: ":1.2.3.4", err: "bad host"},
+		{in: "db:host-gateway", err: "not an IP"},
+	} {
+		e, err := ParseHostEntry(c.in)
+		if c.err != "" {
+			if err == nil || !strings.Contains(err.Error(), c.err) {
+				t.Errorf("%q: error %v, want %q", c.in, err, c.err)
+			}
+			continue
+		}
+		if err != nil || e.Host != c.host || e.IP.String() != c.ip {
+			t.Errorf("%q: %+v %v", c.in, e, err)
+		}
+	}
+}
+
+func TestParsePort(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want []Port
+		err  bool
+	}{
+		{in: "80", want: []Port{{80, "tcp"}}},
+		{in: "53/udp", want: []Port{{53, "udp"}}},
+		{in: "8000-8002/TCP", want: []Port{{8000, "tcp"}, {8001, "tcp"}, {8002, "tcp"}}},
+		{in: "0", err: true},
+		{in: "65536", err: true},
+		{in: "http", err: true},
+		{in: "80/icmp", err: true},
+		{in: "90-80", err: true},
+	} {
+		got, err := ParsePort(c.in)
+		if (err != nil) != c.err || !slices.Equal(got, c.want) {
+			t.Errorf("%q: %v %v", c.in, got, err)
+		}
+	}
+	if got := sortPorts([]Port{{9000, "udp"}, {80, "tcp"}, {9000, "tcp"}, {80, "tcp"}}); !slices.Equal(got, []Port{{80, "tcp"}, {9000, "tcp"}, {9000, "udp"}}) {
+		t.Errorf("sortPorts: %v", got)
+	}
+}
+
+func TestEtcFiles(t *testing.T) {
+	e, _ := ParseHostEntry("db:10.1.2.3")
+	h := string(hostsFile(nil, "box", []HostEntry{e}))
+	for _, w := range []string{"127.0.0.1\tlocalhost\n", "::1\tlocalhost", "127.0.0.1\tbox\n", "10.1.2.3\tdb\n"} {
+		if !strings.Contains(h, w) {
+			t.Errorf("hosts %q lacks %q", h, w)
+		}
+	}
+	h = string(hostsFile([]byte("1.1.1.1 host-entry"), "box", []HostEntry{e}))
+	if h != "1.1.1.1 host-entry\n10.1.2.3\tdb\n" {
+		t.Errorf("host network hosts %q", h)
+	}
+
+	host := []byte("# generated\nnameserver 127.0.0.53\nnameserver 192.0.2.1\nsearch corp.example lab.example\noptions edns0 trust-ad\n")
+	cases := []struct {
+		name            string
+		servers, search []string
+		private         bool
+		want, notWant   []string
+	}{
+		{"private drops loopback", nil, nil, true,
+			[]string{"nameserver 192.0.2.1\n", "search corp.example lab.example\n", "options edns0 trust-ad\n"},
+			[]string{"127.0.0.53"}},
+		{"host keeps loopback", nil, nil, false, []string{"nameserver 127.0.0.53\n", "nameserver 192.0.2.1\n"}, nil},
+		{"overrides", []string{"198.51.100.7"}, []string{"test.example"}, true,
+			[]string{"nameserver 198.51.100.7\n", "search test.example\n"},
+			[]string{"192.0.2.1", "corp.example"}},
+	}
+	for _, c := range cases {
+		got := string(resolvConf(host, c.servers, c.search, c.private))
+		for _, w := range c.want {
+			if !strings.Contains(got, w) {
+				t.Errorf("%s: %q lacks %q", c.name, got, w)
+			}
+		}
+		for _, w := range c.notWant {
+			if strings.Contains(got, w) {
+				t.Errorf("%s: %q has %q", c.name, got, w)
+			}
+		}
+	}
+}
+
+func TestCgroupParsing(t *testing.T) {
+	hybrid := `30 22 0:27 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
+31 30 0:28 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu
+40 30 0:37 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw
+`
+	pure := `25 20 0:22 / /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime shared:9 - cgroup2 cgroup2 rw,nsdelegate
+`
+	escaped := `25 20 0:22 / /mnt/my\040cgroup rw - cgroup2 none rw
+`
+	for _, c := range []struct{ in, want string }{
+		{hybrid, "/sys/fs/cgroup/unified"},
+		{pure, "/sys/fs/cgroup"},
+		{escaped, "/mnt/my cgroup"},
+	} {
+		got, err := cgroup2Mount(strings.NewReader(c.in))
+		if err != nil || got != c.want {
+			t.Errorf("cgroup2Mount = %q, %v; want %q", got, err, c.want)
+		}
+	}
+	if _, err := cgroup2Mount(strings.NewReader("31 30 0:28 / /sys/fs/cgroup/cpu rw - cgroup cgroup rw,cpu\n")); err == nil {
+		t.Error("no cgroup2 mount: no error")
+	}
+	p, err := cgroup2Path(strings.NewReader("4:memory:/x\n0::/default/slimtrace-1\n"))
+	if err != nil || p != "/default/slimtrace-1" {
+		t.Errorf("cgroup2Path = %q, %v", p, err)
+	}
+	if _, err := cgroup2Path(strings.NewReader("4:memory:/x\n")); err == nil {
+		t.Error("no 0:: line: no error")
+	}
+	// This host, whatever its layout.
+	if _, err := hostCgroup2Mount(); err != nil {
+		t.Logf("host has no cgroup2 mount: %v", err)
+	}
+}
+
+func TestParseImageConfig(t *testing.T) {
+	blob := []byte(`{"architecture":"amd64","os":"linux","config":{
+		"Entrypoint":["/entry"],"Cmd":["serve"],"Env":["A=1"],"WorkingDir":"/app","User":"app:app",
+		"ExposedPorts":{"8080/tcp":{},"53/udp":{}},"Volumes":{"/var/lib/b":{},"/data":{}},
+		"Labels":{"k":"v"},"StopSignal":"SIGQUIT",
+		"Healthcheck":{"Test":["CMD","/bin/check","--fast"],"Interval":30000000000,"Timeout":5000000000,"StartPeriod":1000000000,"Retries":3}}}`)
+	c, err := parseImageConfig(blob)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(c.Entrypoint, []string{"/entry"}) || !slices.Equal(c.Cmd, []string{"serve"}) || c.WorkingDir != "/app" ||
+		c.User != "app:app" || c.StopSignal != "SIGQUIT" || c.Labels["k"] != "v" || c.OS != "linux" || c.Architecture != "amd64" {
+		t.Errorf("config %+v", c)
+	}
+	if !slices.Equal(c.ExposedPorts, []Port{{53, "udp"}, {8080, "tcp"}}) || !slices.Equal(c.Volumes, []string{"/data", "/var/lib/b"}) {
+		t.Errorf("ports %v volumes %v", c.ExposedPorts, c.Volumes)
+	}
+	h := c.Healthcheck
+	if h == nil || h.Interval != 30*time.Second || h.Timeout != 5*time.Second || h.StartPeriod != time.Second || h.Retries != 3 {
+		t.Fatalf("healthcheck %+v", h)
+	}
+	if got := h.Command(); !slices.Equal(got, []string{"/bin/check", "--fast"}) {
+		t.Errorf("CMD command %q", got)
+	}
+	for _, c := range []struct {
+		test []string
+		want []string
+	}{
+		{[]string{"CMD-SHELL", "curl -f http://localhost/ || exit 1"}, []string{"/bin/sh", "-c", "curl -f http://localhost/ || exit 1"}},
+		{[]string{"NONE"}, nil},
+		{[]string{"CMD"}, nil},
+		{nil, nil},
+	} {
+		if got := (&Healthcheck{Test: c.test}).Command(); !slices.Equal(got, c.want) {
+			t.Errorf("%q: %q", c.test, got)
+		}
+	}
+	if (*Healthcheck)(nil).Command() != nil {
+		t.Error("nil healthcheck has a command")
+	}
+	if c, err := parseImageConfig([]byte(`{"config":{}}`)); err != nil || c.Healthcheck != nil {
+		t.Errorf("empty config: %+v %v", c, err)
+	}
+	if _, err := parseImageConfig([]byte(`{"config":{"ExposedPorts":{"x/tcp":{}}}}`)); err == nil {
+		t.Error("bad port: no error")
+	}
+}
+
+func TestParseSource(t *testing.T) {
+	dir := t.TempDir()
+	archive := filepath.Join(dir, "app.tar")
+	os.WriteFile(archive, nil, 0o644)
+	colon := filepath.Join(dir, "odd:name.tar")
+	os.WriteFile(colon, nil, 0o644)
+	cases := []struct {
+		in   string
+		want source
+		err  string
+	}{
+		{in: "busybox", want: source{kind: fromStore, ref: "busybox"}},
+		{in: "busybox:1.36", want: source{kind: fromStore, ref: "busybox:1.36"}},
+		{in: "localhost:5000/app:v1", want: source{kind: fromStore, ref: "localhost:5000/app:v1"}},
+		{in: "docker.io/library/busybox@sha256:abc", want: source{kind: fromStore, ref: "docker.io/library/busybox@sha256:abc"}},
+		{in: "docker-archive:" + archive, want: source{kind: fromDockerArchive, path: archive}},
+		{in: "docker-archive:" + archive + ":app:v1", want: source{kind: fromDockerArchive, path: archive, ref: "app:v1"}},
+		{in: "docker-archive:" + colon, want: source{kind: fromDockerArchive, path: colon}},
+		{in: "oci-archive:" + archive + ":latest", want: source{kind: fromOCIArchive, path: archive, ref: "latest"}},
+		{in: "oci:" + dir, want: source{kind: fromOCIDir, path: dir}},
+		{in: "oci:" + dir + ":v2", want: source{kind: fromOCIDir, path: dir, ref: "v2"}},
+		{in: "oci:/missing:v2", want: source{kind: fromOCIDir, path: "/missing:v2"}},
+		{in: "docker-daemon:nginx:1.27", want: source{kind: fromDockerDaemon, ref: "nginx:1.27"}},
+		{in: "", err: "empty image name"},
+		{in: "docker-daemon:", err: "missing NAME"},
+		{in: "oci:", err: "missing PATH"},
+		{in: "docker://busybox", err: "not supported"},
+		{in: "containers-storage:busybox", err: "not supported"},
+	}
+	for _, c := range cases {
+		got, err := parseSource(c.in)
+		if c.err != "" {
+			if err == nil || !strings.Contains(err.Error(), c.err) {
+				t.Errorf("%q: error %v, want %q", c.in, err, c.err)
+			}
+			continue
+		}
+		if err != nil || got != c.want {
+			t.Errorf("%q: %+v %v, want %+v", c.in, got, err, c.want)
+		}
+	}
+}
+
+func TestImportName(t *testing.T) {
+	for in, want := range map[string]string{
+		"/tmp/My App_v2.tar":          "slimtrace-import/my-app-v2",
+		"/x/app.tar.gz":               "slimtrace-import/app",
+		"/x/...":                      "slimtrace-import/image",
+		"docker-daemon:nginx:latest":  "slimtrace-import/nginx-latest",
+		"/layouts/busybox-oci-layout": "slimtrace-import/busybox-oci-layout",
+	} {
+		if got := importName(in); got != want {
+			t.Errorf("%q: %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestLogs(t *testing.T) {
+	var stream bytes.Buffer
+	r := newLogRing(3, &stream, "> ")
+	out := &lineWriter{ring: r, stream: "stdout"}
+	errw := &lineWriter{ring: r, stream: "stderr"}
+	out.Write([]byte("one\ntw"))
+	errw.Write([]byte("oops\r\n"))
+	out.Write([]byte("o\nthree\nfour\npart"))
+	want := []LogLine{{"stdout", "two"}, {"stdout", "three"}, {"stdout", "four"}}
+	if got := r.snapshot(); !slices.Equal(got, want) {
+		t.Errorf("ring %v, want %v", got, want)
+	}
+	if stream.String() != "> one\n> oops\n> two\n> three\n> four\n" {
+		t.Errorf("stream %q", stream.String())
+	}
+	out.flush()
+	if got := r.snapshot(); got[2] != (LogLine{"stdout", "part"}) {
+		t.Errorf("after flush %v", got)
+	}
+	long := &lineWriter{ring: newLogRing(5, nil, ""), stream: "stdout"}
+	long.Write(bytes.Repeat([]byte("x"), maxLineLen+10))
+	if got := long.ring.snapshot(); len(got) != 1 || len(got[0].Text) != maxLineLen {
+		t.Errorf("long line split into %d lines", len(got))
+	}
+}
+
+func TestMergeEnv(t *testing.T) {
+	got := mergeEnv([]string{"PATH=/bin", "A=1", "B=2"}, []string{"A=one", "C=3", "PATH=/usr/bin:/bin"})
+	if want := []string{"PATH=/usr/bin:/bin", "A=one", "B=2", "C=3"}; !slices.Equal(got, want) {
+		t.Errorf("%q, want %q", got, want)
+	}
+}
+
+func TestPlan(t *testing.T) {
+	img := &Image{Name: "app", Config: Config{Entrypoint: []string{"/entry"}, Cmd: []string{"serve"}, ExposedPorts: []Port{{8080, "tcp"}}}}
+	t.Setenv("SLIMTRACE_PLAN_TEST", "from-host")
+	cases := []struct {
+		name string
+		cfg  RunConfig
+		args []string
+		env  []string
+	}{
+		{"image as is", RunConfig{}, []string{"/entry", "serve"}, nil},
+		{"cmd", RunConfig{Cmd: []string{"debug"}}, []string{"/entry", "debug"}, nil},
+		{"entrypoint drops cmd", RunConfig{Entrypoint: []string{"/bin/sh"}}, []string{"/bin/sh"}, nil},
+		{"both", RunConfig{Entrypoint: []string{}, Cmd: []string{"/bin/true"}}, []string{"/bin/true"}, nil},
+		{"env", RunConfig{Env: []string{"A=1", "SLIMTRACE_PLAN_TEST", "SLIMTRACE_UNSET_VAR"}}, []string{"/entry", "serve"}, []string{"A=1", "SLIMTRACE_PLAN_TEST=from-host"}},
+	}
+	for _, c := range cases {
+		p, err := plan(img, c.cfg)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if !slices.Equal(p.args, c.args) || !slices.Equal(p.env, c.env) || p.network != NetworkPrivate {
+			t.Errorf("%s: args %q env %q network %q", c.name, p.args, p.env, p.network)
+		}
+	}
+	p, err := plan(img, RunConfig{Expose: []string{"9000/udp", "8080"}, Network: "host"})
+	if err != nil || !slices.Equal(p.ports, []Port{{8080, "tcp"}, {9000, "udp"}}) || p.network != NetworkHost {
+		t.Errorf("ports %v network %q: %v", p.ports, p.network, err)
+	}
+	for _, cfg := range []RunConfig{
+		{Env: []string{"=x"}},
+		{Hostname: "has space"},
+		{DNSSearch: []string{""}},
+		{Entrypoint: []string{}},
+	} {
+		if _, err := plan(img, cfg); err == nil {
+			t.Errorf("%+v: no error", cfg)
+		}
+	}
+}
+
+func TestOptionsDefaults(t *testing.T) {
+	t.Setenv("CONTAINERD_ADDRESS", "")
+	t.Setenv("CONTAINERD_NAMESPACE", "")
+	t.Setenv("DOCKER_HOST", "")
+	o := Options{}.withDefaults()
+	if o.Address != DefaultAddress || o.Namespace != DefaultNamespace || o.StatePath != DefaultStatePath ||
+		o.DockerHost != DefaultDockerHost || o.Snapshotter != DefaultSnapshotter {
+		t.Errorf("defaults %+v", o)
+	}
+	t.Setenv("CONTAINERD_ADDRESS", "/run/x.sock")
+	if o := (Options{}).withDefaults(); o.Address != "/run/x.sock" {
+		t.Errorf("env address: %q", o.Address)
+	}
+	if o := (Options{Address: "/a.sock"}).withDefaults(); o.Address != "/a.sock" {
+		t.Errorf("explicit address: %q", o.Address)
+	}
+}
