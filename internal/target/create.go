@@ -18,6 +18,8 @@ import (
 	"github.com/containerd/containerd/v2/pkg/oci"
 	"github.com/moby/sys/signal"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/slimtrace/slimtrace/internal/cgroup"
 )
 
 // Network modes for RunConfig.Network.
@@ -331,10 +333,10 @@ func (r *Runtime) Create(ctx context.Context, img *Image, cfg RunConfig) (_ *Tar
 	if err != nil {
 		return nil, fmt.Errorf("finding task cgroup: %w", err)
 	}
-	if _, err := os.Stat(t.CgroupPath); err != nil {
+	if t.CgroupID, err = cgroup.ID(t.CgroupPath); err != nil {
 		return nil, fmt.Errorf("task cgroup: %w", err)
 	}
-	log.Info().Str("image", img.Name).Int("pid", t.Pid).Str("cgroup", t.CgroupPath).
+	log.Info().Str("image", img.Name).Int("pid", t.Pid).Str("cgroup", t.CgroupPath).Uint64("cgroup_id", t.CgroupID).
 		Strs("args", t.Args).Str("network", p.network).Msg("created task")
 	return t, nil
 }

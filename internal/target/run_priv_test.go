@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/slimtrace/slimtrace/internal/cgroup"
 )
 
 // TestBusyboxRun goes through a whole run of the busybox-httpd fixture with
@@ -64,6 +66,9 @@ func TestBusyboxRun(t *testing.T) {
 	}
 	if !slices.Contains(strings.Fields(string(procs)), itoa(tg.Pid)) {
 		t.Errorf("pid %d not in %s/cgroup.procs: %q", tg.Pid, tg.CgroupPath, procs)
+	}
+	if g, err := cgroup.Open(tg.CgroupPath); err != nil || g.ID != tg.CgroupID || tg.CgroupID == 0 {
+		t.Errorf("cgroup id %d, cgroup.Open says %+v, %v", tg.CgroupID, g, err)
 	}
 	if got, _ := processCgroupDir(tg.Pid); got != tg.CgroupPath {
 		t.Errorf("cgroup of pid %d is %s, want %s", tg.Pid, got, tg.CgroupPath)
@@ -136,7 +141,7 @@ func TestBusyboxRun(t *testing.T) {
 		t.Error("exec outliving its context returned no error")
 	}
 
-	st, err = tg.Stop(ctx, 10*time.Second)
+	st, err = tg.Stop(ctx, 2*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}

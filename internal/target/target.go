@@ -31,6 +31,8 @@ type Target struct {
 	// CgroupPath is the absolute host path of the task's cgroup v2
 	// directory; it exists before Start.
 	CgroupPath string
+	// CgroupID is that cgroup's id, as bpf_get_current_cgroup_id returns it.
+	CgroupID uint64
 	// NetNSPath is the bind-mounted network namespace of a private network;
 	// empty on the host network.
 	NetNSPath string
