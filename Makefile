@@ -1,0 +1,102 @@
+# slimtrace — `make help` lists the targets.
+#
+# Slow artifacts (fixture images, buildkitd, containerd's root) live outside the work tree, in
+# $(SLIMTRACE_CACHE). Targets that need root call sudo when not run as root; the test targets
+# that load BPF must themselves run as root: `sudo make test-privileged`.
+
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-print-directory
+
+GO ?= go
+SLIMTRACE_CACHE ?= /var/cache/slimtrace
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+LOGDIR := $(SLIMTRACE_CACHE)/logs
+
+# What tests read to find the services and fixtures (see .ci/services.sh and testdata/images/).
+CONTAINERD_ADDRESS := /run/slimtrace-containerd/containerd.sock
+CONTAINERD_NAMESPACE := slimtrace-test
+BUILDKIT_HOST := unix:///run/slimtrace-buildkit/buildkitd.sock
+SLIMTRACE_FIXTURES := $(SLIMTRACE_CACHE)/fixtures
+export SLIMTRACE_CACHE CONTAINERD_ADDRESS CONTAINERD_NAMESPACE BUILDKIT_HOST SLIMTRACE_FIXTURES
+# sudo's secure_path drops Go's directory; keep it, and the cached buildkit binaries, reachable.
+export PATH := $(PATH):/usr/local/go/bin:$(SLIMTRACE_CACHE)/bin
+
+FIXTURES := busybox-httpd python-app
+APT_PACKAGES := clang llvm bpftool libbpf-dev containerd runc debootstrap busybox-static skopeo \
+	umoci apparmor strace wrk gcc-multilib
+
+# AS_ROOT runs a command as root with the environment above (sudo would drop it).
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+AS_ROOT := $(SUDO) env PATH="$(PATH)" SLIMTRACE_CACHE=$(SLIMTRACE_CACHE) \
+	CONTAINERD_ADDRESS=$(CONTAINERD_ADDRESS) CONTAINERD_NAMESPACE=$(CONTAINERD_NAMESPACE) \
+	BUILDKIT_HOST=$(BUILDKIT_HOST) SLIMTRACE_FIXTURES=$(SLIMTRACE_FIXTURES)
+
+.PHONY: help deps generate check-generated build test test-privileged e2e services services-stop \
+	fixtures tracefs bench-tracer demo lint clean need-root
+
+help: ## show this help
+	@awk 'BEGIN { FS = ":.*## " } /^[a-zA-Z0-9_-]+:.*## / { printf "  %-18s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
+
+deps: ## install every tool builds and tests need (apt; quick when all are there)
+	@GO=$(GO) .ci/deps.sh $(APT_PACKAGES)
+
+generate: ## regenerate BPF objects and Go bindings (go generate ./...)
+	$(GO) generate ./...
+
+check-generated: generate ## fail if generating changes committed files under bpf/ or internal/tracer/
+	@changes=$$(git status --porcelain -- bpf internal/tracer); \
+	if [[ -n $$changes ]]; then \
+		echo "generated files differ from the committed ones; run 'make generate' and commit:" >&2; \
+		echo "$$changes" >&2; \
+		exit 1; \
+	fi; \
+	echo "generated files are up to date"
+
+build: ## build bin/slimtrace
+	$(GO) build -trimpath -ldflags "-X main.version=$(VERSION)" -o bin/slimtrace ./cmd/slimtrace
+
+test: ## unit tests (no root, no daemons)
+	$(GO) test ./...
+
+test-privileged: need-root tracefs services fixtures ## all tests as root with BPF, containerd, buildkitd and fixtures; skips fail
+	@mkdir -p $(LOGDIR)
+	SLIMTRACE_TEST_PRIVILEGED=1 SLIMTRACE_E2E=1 $(GO) test -json -p 1 -count=1 ./... \
+		| $(GO) run ./.ci/testcheck -log $(LOGDIR)/test-privileged.json
+
+# Placeholder until the end-to-end tests exist; they run the built binary.
+e2e: need-root build tracefs services fixtures ## end-to-end tests (tests named *E2E*) as root
+	SLIMTRACE_E2E=1 $(GO) test -p 1 -count=1 -run E2E ./...
+
+services: ## start the test containerd and buildkitd (private state dirs; idempotent)
+	@$(AS_ROOT) .ci/services.sh start
+	@.ci/services.sh env
+
+services-stop: ## stop the test containerd and buildkitd
+	@$(AS_ROOT) .ci/services.sh stop
+
+fixtures: ## build the fixture images into the cache dir (rebuilt only on change)
+	@$(AS_ROOT) testdata/images/build.sh $(FIXTURES)
+
+tracefs: ## mount tracefs at /sys/kernel/tracing if it is not mounted
+	@mountpoint -q /sys/kernel/tracing || $(SUDO) mount -t tracefs tracefs /sys/kernel/tracing
+
+# The lead owns internal/tracer/benchcmd; this target only runs it.
+bench-tracer: ## tracer benchmark (internal/tracer/benchcmd)
+	$(GO) run ./internal/tracer/benchcmd
+
+demo: build services fixtures tracefs ## build, start services, build fixtures, trace a command
+	$(AS_ROOT) bin/slimtrace trace -- cat /etc/hostname
+
+lint: ## go vet, gofmt and (if installed) shellcheck on the CI scripts
+	$(GO) vet ./... ./.ci/testcheck
+	@out=$$(gofmt -l $$(git ls-files '*.go')); [[ -z $$out ]] || { echo "gofmt needed:" $$out >&2; exit 1; }
+	@if command -v shellcheck >/dev/null; then shellcheck .ci/*.sh .ci/run testdata/images/build.sh; fi
+
+clean: ## remove build outputs (the cache dir is kept)
+	rm -rf bin/ .cache/
+	$(GO) clean -testcache
+
+need-root:
+	@[[ $$(id -u) == 0 ]] || { echo "this target must run as root: sudo make $(MAKECMDGOALS)" >&2; exit 1; }
