@@ -16,7 +16,7 @@ import (
 
 // RunOptions configure Run.
 type RunOptions struct {
-	Options        // Cgroup is ignored: Run makes its own
+	Options // Cgroup is ignored: Run makes its own
 	Args    []string
 	Dir     string
 	Env     []string // nil: the caller's environment

@@ -33,14 +33,29 @@ type abi struct {
 // abis returns the native and the compat (32-bit) ABI of this build's
 // architecture.
 func abis() (native, compat abi, err error) {
-	mk := func(i *arch.Info) abi { return abi{name: i.Name, names: i.SyscallNumbers, nums: i.SyscallNames} }
 	switch runtime.GOARCH {
 	case "amd64":
-		return mk(arch.X86_64), mk(arch.I386), nil
+		return newABI(arch.X86_64, nil), newABI(arch.I386, nil), nil
 	case "arm64":
-		return mk(arch.AARCH64), mk(arch.ARM), nil
+		return newABI(arch.AARCH64, aarch64Names), newABI(arch.ARM, nil), nil
 	}
 	return abi{}, abi{}, fmt.Errorf("architecture %s is not supported (x86_64 and aarch64 are)", runtime.GOARCH)
+}
+
+// aarch64Names corrects the table where it names a syscall by its generic
+// __NR3264_ name rather than the name the kernel and libseccomp use on a
+// 64-bit ABI (seccomp profiles must carry libseccomp's names).
+var aarch64Names = map[int]string{79: "newfstatat"}
+
+func newABI(i *arch.Info, fixes map[int]string) abi {
+	a := abi{name: i.Name, names: map[int]string{}, nums: map[string]int{}}
+	for nr, name := range i.SyscallNumbers {
+		if fixed, ok := fixes[nr]; ok {
+			name = fixed
+		}
+		a.names[nr], a.nums[name] = name, nr
+	}
+	return a
 }
 
 // syscallName names syscall nr of the ABI, or "syscall_N" when the table

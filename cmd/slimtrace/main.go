@@ -1,0 +1,118 @@
+// Command slimtrace makes container images small and secure without changing
+// them: it traces a container from the host with eBPF, keeps only the files
+// the application used, and writes seccomp and AppArmor profiles that fit it.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/alecthomas/kong"
+	"github.com/mattn/go-isatty"
+	"github.com/rs/zerolog"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+// Globals are the flags every command takes.
+type Globals struct {
+	Debug     bool   `help:"Log debug messages (same as --log-level=debug)."`
+	Verbose   bool   `help:"Log info messages (same as --log-level=info)."`
+	LogLevel  string `help:"Log level: debug, info, warn, error." enum:"debug,info,warn,error" default:"warn"`
+	LogFormat string `help:"Log format: text (console) or json. Default: text on a terminal, json otherwise." enum:"text,json," default:""`
+	Log       string `help:"Write logs to this file instead of stderr." type:"path" placeholder:"FILE"`
+	StatePath string `help:"Where slimtrace keeps state and artifacts." default:"/var/lib/slimtrace" type:"path" env:"SLIMTRACE_STATE_PATH"`
+}
+
+type cli struct {
+	Globals
+
+	Trace   traceCmd   `cmd:"" help:"Trace a command or a running cgroup and report the files, execs and syscalls it used."`
+	Version versionCmd `cmd:"" help:"Show the version, the kernel, and which eBPF features work here."`
+}
+
+// exitError carries an exit code out of a command without an error message.
+type exitError struct{ code int }
+
+func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+
+func main() {
+	var c cli
+	kctx := kong.Parse(&c,
+		kong.Name("slimtrace"),
+		kong.Description("Make container images small and secure without changing them: trace them from the host with eBPF."),
+		kong.UsageOnError(),
+		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
+	)
+	logger, closeLog, err := newLogger(c.Globals)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "slimtrace:", err)
+		os.Exit(2)
+	}
+	defer closeLog()
+
+	// The first SIGINT/SIGTERM cancels the context so the command cleans up;
+	// a second one is not intercepted.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
+	ctx = logger.WithContext(ctx)
+
+	kctx.BindTo(ctx, (*context.Context)(nil))
+	err = kctx.Run(&c.Globals)
+	if err != nil {
+		var ee exitError
+		if errors.As(err, &ee) {
+			closeLog()
+			os.Exit(ee.code)
+		}
+		if errors.Is(err, context.Canceled) {
+			fmt.Fprintln(os.Stderr, "slimtrace: interrupted")
+			closeLog()
+			os.Exit(130)
+		}
+		fmt.Fprintln(os.Stderr, "slimtrace:", err)
+		closeLog()
+		os.Exit(1)
+	}
+}
+
+func newLogger(g Globals) (zerolog.Logger, func(), error) {
+	var out io.Writer = os.Stderr
+	closeFn := func() {}
+	if g.Log != "" {
+		f, err := os.OpenFile(g.Log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			return zerolog.Nop(), closeFn, fmt.Errorf("opening the log file: %w", err)
+		}
+		out = f
+		closeFn = func() { _ = f.Close() }
+	}
+	format := g.LogFormat
+	if format == "" {
+		format = "json"
+		if f, ok := out.(*os.File); ok && isatty.IsTerminal(f.Fd()) {
+			format = "text"
+		}
+	}
+	if format == "text" {
+		out = zerolog.ConsoleWriter{Out: out, TimeFormat: "15:04:05"}
+	}
+	level, _ := zerolog.ParseLevel(g.LogLevel)
+	if g.Verbose {
+		level = min(level, zerolog.InfoLevel)
+	}
+	if g.Debug {
+		level = zerolog.DebugLevel
+	}
+	return zerolog.New(out).Level(level).With().Timestamp().Logger(), closeFn, nil
+}

@@ -1,0 +1,66 @@
+package trace
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestCleanPath(t *testing.T) {
+	for in, want := range map[string]string{
+		"/a//b/./c/":  "/a/b/c",
+		"/a/../b":     "/a/../b",
+		"/":           "/",
+		"/./":         "/",
+		"/usr/bin/sh": "/usr/bin/sh",
+	} {
+		if got := CleanPath(in); got != want {
+			t.Errorf("CleanPath(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestCollector(t *testing.T) {
+	c := NewCollector()
+	h := Header{Pid: 10, Tid: 10, Lineage: 10}
+	c.Add(&ExecEvent{Header: h, PPid: 1, Filename: "/bin/sh", Binary: "/usr/bin/dash", Argv: []string{"sh"}})
+	c.Add(&FileEvent{Header: h, Syscall: "openat", Access: AccessRead, Path: "/etc//passwd", Opened: "/etc/passwd"})
+	c.Add(&FileEvent{Header: h, Syscall: "openat", Access: AccessRead, Path: "/etc/passwd", Opened: "/etc/passwd"})
+	c.Add(&FileEvent{Header: h, Syscall: "openat", Access: AccessRead, Path: "/nope", Errno: 2})
+	c.Add(&ForkEvent{Header: h, Child: 11})
+	c.Add(&FileEvent{Header: Header{Pid: 11, Lineage: 10}, Syscall: "newfstatat", Access: AccessStat, Path: "/etc/passwd", OnMount: true})
+	c.Add(&ExitEvent{Header: Header{Pid: 11, Lineage: 10}, Code: 3})
+	r := c.Report(Target{Cgroup: "/x"}, Tracer{Arch: "x86_64"}, time.Unix(0, 0), time.Unix(1, 0),
+		[]Syscall{{Name: "write", Count: 2}, {Name: "openat", Count: 3}}, Lost{})
+
+	f := r.File("/etc/passwd")
+	if f == nil || len(f.Accesses) != 2 || !f.OnMount || len(f.Opened) != 1 || !f.OK() || !f.Has(AccessStat) {
+		t.Fatalf("/etc/passwd: %+v", f)
+	}
+	if n := r.File("/nope"); n == nil || n.OK() || n.Accesses[0].Result != "ENOENT" {
+		t.Errorf("/nope: %+v", n)
+	}
+	if b := r.File("/bin/sh"); b == nil || !b.Has(AccessExec) || b.Opened[0] != "/usr/bin/dash" {
+		t.Errorf("exec file: %+v", b)
+	}
+	if len(r.Processes) != 2 || r.Processes[1].PPid != 10 || !r.Processes[1].Exited || r.Processes[1].Code != 3 {
+		t.Errorf("processes: %+v", r.Processes)
+	}
+	if r.Syscalls[0].Name != "openat" || !r.HasSyscall("write") || r.HasSyscall("read") {
+		t.Errorf("syscalls: %+v", r.Syscalls)
+	}
+	if !r.Complete() {
+		t.Error("complete report says incomplete")
+	}
+	r.Lost.Events = 1
+	var b bytes.Buffer
+	if err := WriteText(&b, r); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"/etc/", "passwd", "read, stat", "nope", "read:ENOENT", "INCOMPLETE", "/bin/sh -> /usr/bin/dash"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("text report lacks %q:\n%s", want, b.String())
+		}
+	}
+}
