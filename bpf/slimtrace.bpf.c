@@ -206,13 +206,18 @@ static __always_inline long fd_arg(unsigned long v)
 	return (long)(int)v;
 }
 
+/*
+ * Lineages tell apart the process trees inside the target. A process gets a
+ * lineage when it first execs (its own pid) and passes it to the children it
+ * forks. Until then it has none (0): that is the runtime's own setup before
+ * the entrypoint's exec (runc init, a launcher's chroot), or a process that
+ * was already running when tracing began. A `runc exec` joins the cgroup
+ * from outside and so starts a lineage of its own at its exec.
+ */
 static __always_inline __u32 lineage_of(__u32 tgid)
 {
 	__u32 *l = bpf_map_lookup_elem(&lineages, &tgid);
-	if (l)
-		return *l;
-	bpf_map_update_elem(&lineages, &tgid, &tgid, BPF_NOEXIST);
-	return tgid;
+	return l ? *l : 0;
 }
 
 static __always_inline void fill_hdr(struct event_hdr *h, __u32 type, struct task_struct *task)
@@ -628,6 +633,8 @@ static __always_inline int on_exec(struct task_struct *p, pid_t old_pid, struct 
 	if (!s)
 		return 0;
 	struct task_struct *task = (void *)bpf_get_current_task();
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	bpf_map_update_elem(&lineages, &tgid, &tgid, BPF_NOEXIST); /* a first exec starts a lineage */
 	fill_hdr(&s->ev.hdr, EVENT_EXEC, task);
 	s->ev.ppid = BPF_CORE_READ(task, real_parent, tgid);
 	s->ev.old_pid = old_pid;
@@ -709,13 +716,15 @@ static __always_inline int on_fork(struct task_struct *parent, struct task_struc
 			st->lost++;
 		/* Keep the lineage even when the event is lost. */
 		__u32 l = lineage_of(BPF_CORE_READ(parent, tgid));
-		bpf_map_update_elem(&lineages, &child_pid, &l, BPF_ANY);
+		if (l)
+			bpf_map_update_elem(&lineages, &child_pid, &l, BPF_ANY);
 		return 0;
 	}
 	fill_hdr(&ev->hdr, EVENT_FORK, task);
 	ev->child = child_pid;
 	ev->pad = 0;
-	bpf_map_update_elem(&lineages, &child_pid, &ev->hdr.lineage, BPF_ANY);
+	if (ev->hdr.lineage)
+		bpf_map_update_elem(&lineages, &child_pid, &ev->hdr.lineage, BPF_ANY);
 	bpf_ringbuf_submit(ev, 0);
 	if (st)
 		st->sent++;

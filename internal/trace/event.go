@@ -72,10 +72,11 @@ type Header struct {
 	CgroupID uint64 // the cgroup v2 id of the task
 	Pid      uint32 // thread group id (the process)
 	Tid      uint32 // thread id
-	// Lineage is the pid of the earliest ancestor of this process that was
-	// seen inside the traced cgroup: every process started inside the target
-	// shares its parent's lineage, and a process that entered the cgroup from
-	// outside (a `runc exec`) starts a lineage of its own.
+	// Lineage tells process trees apart: a process gets one at its first
+	// exec (its own pid) and passes it on to the children it forks. 0 means
+	// none yet: the runtime's setup before the entrypoint's exec, or a
+	// process already running when tracing began. A process that entered
+	// the cgroup from outside (a `runc exec`) starts its own lineage.
 	Lineage uint32
 }
 

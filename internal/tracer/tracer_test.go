@@ -349,7 +349,12 @@ func TestChroot(t *testing.T) {
 	}
 	for _, f := range r.Files {
 		if f.Has(trace.AccessStat) && f.Accesses[0].Syscall == "chroot" {
-			continue // made by the launcher, before its root changed
+			// Made by the launcher, before its root changed and before
+			// the exec: no lineage yet.
+			if len(f.Lineages) != 1 || f.Lineages[0] != 0 {
+				t.Errorf("pre-exec chroot has lineages %v, want [0]", f.Lineages)
+			}
+			continue
 		}
 		if strings.HasPrefix(f.Path, root) || slicesHasPrefix(f.Opened, root) {
 			t.Errorf("host path in a chrooted trace: %+v", f)
