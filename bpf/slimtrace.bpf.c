@@ -72,6 +72,7 @@ struct dedup_key {
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 65536);
+	__uint(map_flags, BPF_F_NO_COMMON_LRU); /* per-CPU LRU lists: no shared lock */
 	__type(key, struct dedup_key);
 	__type(value, __u8);
 } dedup SEC(".maps");
@@ -220,15 +221,22 @@ static __always_inline __u32 lineage_of(__u32 tgid)
 	return l ? *l : 0;
 }
 
-static __always_inline void fill_hdr(struct event_hdr *h, __u32 type, struct task_struct *task)
+/* fill_ids fills what a file event's dedup key needs; fill_hdr the rest,
+ * once the event is known to be sent. */
+static __always_inline void fill_ids(struct event_hdr *h, __u32 type)
 {
 	__u64 id = bpf_get_current_pid_tgid();
-	h->ts = bpf_ktime_get_ns();
-	h->cgroup_id = bpf_get_current_cgroup_id();
 	h->type = type;
 	h->pid = id >> 32;
 	h->tid = (__u32)id;
 	h->lineage = lineage_of(h->pid);
+}
+
+static __always_inline void fill_hdr(struct event_hdr *h, __u32 type, struct task_struct *task)
+{
+	fill_ids(h, type);
+	h->ts = bpf_ktime_get_ns();
+	h->cgroup_id = bpf_get_current_cgroup_id();
 }
 
 static __always_inline struct file *fd_file(struct task_struct *task, long fd)
@@ -386,17 +394,19 @@ static __noinline int emit_file(struct file_scratch *s, struct task_struct *task
 	struct stats *st = get_stats();
 	__u16 flags = s->ev.flags;
 	__u32 nlen = 0;
-	char c0 = 0;
+	long n = 0;
 
-	if (s->upath && !s->fd_only)
-		bpf_probe_read_user(&c0, 1, (const char *)s->upath);
-
-	if (c0 == '/') {
-		long n = bpf_probe_read_user_str(s->data, PATH_SZ, (const char *)s->upath);
-		if (n <= 0)
+	/* Read the path straight into place: absolute paths, the common case,
+	 * are then done in one read. */
+	if (s->upath && !s->fd_only) {
+		n = bpf_probe_read_user_str(s->data, PATH_SZ, (const char *)s->upath);
+		if (n < 0)
 			goto unreadable;
+	}
+
+	if (n > 1 && s->data[0] == '/') {
 		nlen = n - 1;
-	} else if (c0) {
+	} else if (n > 1) {
 		struct dentry *bd = (struct dentry *)s->base.dentry;
 		struct vfsmount *bm = (struct vfsmount *)s->base.mnt;
 		if (!bd) {
@@ -421,7 +431,7 @@ static __noinline int emit_file(struct file_scratch *s, struct task_struct *task
 		plen &= PATH_SZ - 1;
 		s->data[plen] = '/';
 		plen++;
-		long n = bpf_probe_read_user_str(&s->data[plen & (PATH_SZ - 1)], PATH_SZ, (const char *)s->upath);
+		n = bpf_probe_read_user_str(&s->data[plen & (PATH_SZ - 1)], PATH_SZ, (const char *)s->upath);
 		if (n <= 0)
 			goto unreadable;
 		nlen = plen + n - 1;
@@ -488,6 +498,8 @@ static __noinline int emit_file(struct file_scratch *s, struct task_struct *task
 			flags |= FILE_UPPER;
 	}
 
+	s->ev.hdr.ts = bpf_ktime_get_ns();
+	s->ev.hdr.cgroup_id = bpf_get_current_cgroup_id();
 	s->ev.flags = flags;
 	s->ev.access = s->access;
 	s->ev.name_len = nlen;
@@ -570,7 +582,7 @@ static __always_inline int on_sys_exit(struct pt_regs *regs, long ret)
 	struct file_scratch *s = bpf_map_lookup_elem(&file_scratch, &zero);
 	if (!s)
 		return 0;
-	fill_hdr(&s->ev.hdr, EVENT_FILE, task);
+	fill_ids(&s->ev.hdr, EVENT_FILE);
 	s->ev.ret = ret;
 	s->ev.syscall = nr;
 	s->ev.flags = compat ? FILE_COMPAT : 0;
