@@ -15,11 +15,13 @@ VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LOGDIR := $(SLIMTRACE_CACHE)/logs
 
 # What tests read to find the services and fixtures (see .ci/services.sh and testdata/images/).
-CONTAINERD_ADDRESS := /run/slimtrace-containerd/containerd.sock
+# SLIMTRACE_RUN moves the services' sockets and state, to run a second pair beside the usual one.
+SLIMTRACE_RUN ?= /run
+CONTAINERD_ADDRESS := $(SLIMTRACE_RUN)/slimtrace-containerd/containerd.sock
 CONTAINERD_NAMESPACE := slimtrace-test
-BUILDKIT_HOST := unix:///run/slimtrace-buildkit/buildkitd.sock
+BUILDKIT_HOST := unix://$(SLIMTRACE_RUN)/slimtrace-buildkit/buildkitd.sock
 SLIMTRACE_FIXTURES := $(SLIMTRACE_CACHE)/fixtures
-export SLIMTRACE_CACHE CONTAINERD_ADDRESS CONTAINERD_NAMESPACE BUILDKIT_HOST SLIMTRACE_FIXTURES
+export SLIMTRACE_CACHE SLIMTRACE_RUN CONTAINERD_ADDRESS CONTAINERD_NAMESPACE BUILDKIT_HOST SLIMTRACE_FIXTURES
 # sudo's secure_path drops Go's directory; keep it, and the cached buildkit binaries, reachable.
 export PATH := $(PATH):/usr/local/go/bin:$(SLIMTRACE_CACHE)/bin
 
@@ -29,7 +31,7 @@ APT_PACKAGES := clang llvm bpftool libbpf-dev containerd runc debootstrap busybo
 
 # AS_ROOT runs a command as root with the environment above (sudo would drop it).
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
-AS_ROOT := $(SUDO) env PATH="$(PATH)" SLIMTRACE_CACHE=$(SLIMTRACE_CACHE) \
+AS_ROOT := $(SUDO) env PATH="$(PATH)" SLIMTRACE_CACHE=$(SLIMTRACE_CACHE) SLIMTRACE_RUN=$(SLIMTRACE_RUN) \
 	CONTAINERD_ADDRESS=$(CONTAINERD_ADDRESS) CONTAINERD_NAMESPACE=$(CONTAINERD_NAMESPACE) \
 	BUILDKIT_HOST=$(BUILDKIT_HOST) SLIMTRACE_FIXTURES=$(SLIMTRACE_FIXTURES)
 

@@ -8,18 +8,20 @@
 #   .ci/services.sh status   say what answers
 #   .ci/services.sh env      print the export lines tests need (eval "$(.ci/services.sh env)")
 #
-# Must run as root. Logs go to $SLIMTRACE_CACHE/logs/{containerd,buildkitd}.log.
+# Must run as root. Logs go to $SLIMTRACE_CACHE/logs/{containerd,buildkitd}.log. SLIMTRACE_RUN
+# (default /run) moves the state dirs and sockets, to run a second pair beside the usual one.
 set -euo pipefail
 
 cache=${SLIMTRACE_CACHE:-/var/cache/slimtrace}
+run=${SLIMTRACE_RUN:-/run}
 export PATH=$cache/bin:$PATH:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 
-ctrd_state=/run/slimtrace-containerd
+ctrd_state=$run/slimtrace-containerd
 ctrd_sock=$ctrd_state/containerd.sock
 ctrd_root=$cache/containerd/root
 ctrd_pidfile=$ctrd_state/containerd.pid
 
-bk_state=/run/slimtrace-buildkit
+bk_state=$run/slimtrace-buildkit
 bk_sock=$bk_state/buildkitd.sock
 bk_root=$cache/buildkit
 bk_pidfile=$bk_state/buildkitd.pid
@@ -46,7 +48,7 @@ pid_alive() {
 	[[ -f $1 ]] || return 1
 	pid=$(<"$1")
 	[[ $pid =~ ^[0-9]+$ ]] || return 1
-	tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$2"
+	tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" | grep -qF -- "$2"
 }
 
 # wait_ready NAME CHECK PIDFILE PATTERN LOGFILE: poll CHECK until it succeeds, the daemon dies,
@@ -94,7 +96,13 @@ write_containerd_config() {
 version = 2
 root = "$ctrd_root"
 state = "$ctrd_state"
-disabled_plugins = ["io.containerd.grpc.v1.cri"]
+disabled_plugins = [
+  "io.containerd.grpc.v1.cri",
+  "io.containerd.snapshotter.v1.aufs",
+  "io.containerd.snapshotter.v1.btrfs",
+  "io.containerd.snapshotter.v1.devmapper",
+  "io.containerd.snapshotter.v1.zfs",
+]
 
 [grpc]
   address = "$ctrd_sock"
