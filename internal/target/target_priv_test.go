@@ -62,13 +62,17 @@ func testRuntime(t *testing.T) (*Runtime, context.Context) {
 // fixture returns the path of a fixture image tarball.
 func fixture(t *testing.T, name string) string {
 	t.Helper()
-	cache := os.Getenv("SLIMTRACE_CACHE")
-	if cache == "" {
-		cache = "/var/cache/slimtrace"
+	dir := os.Getenv("SLIMTRACE_FIXTURES")
+	if dir == "" {
+		cache := os.Getenv("SLIMTRACE_CACHE")
+		if cache == "" {
+			cache = "/var/cache/slimtrace"
+		}
+		dir = filepath.Join(cache, "fixtures")
 	}
-	p := filepath.Join(cache, "fixtures", name+".tar")
+	p := filepath.Join(dir, name+".tar")
 	if _, err := os.Stat(p); err != nil {
-		privtest.Skip(t, fmt.Sprintf("fixture %s missing (run testdata/images/build.sh %s): %v", p, name, err))
+		privtest.Skip(t, fmt.Sprintf("fixture %s missing (make fixtures): %v", p, err))
 	}
 	return p
 }
@@ -120,10 +124,10 @@ func httpGet(t *testing.T, ctx context.Context, tg *Target, url string) string {
 
 // leftovers are what a run could leave behind.
 type leftovers struct {
-	id, netns, runDir string
+	id, netns, runDir, cgroup string
 }
 
-func track(tg *Target) leftovers { return leftovers{tg.ID, tg.NetNSPath, tg.RunDir} }
+func track(tg *Target) leftovers { return leftovers{tg.ID, tg.NetNSPath, tg.RunDir, tg.CgroupPath} }
 
 // assertClean checks, through the client and the host, that nothing of a
 // run is left.
@@ -153,7 +157,7 @@ func assertClean(t *testing.T, ctx context.Context, rt *Runtime, l leftovers) {
 	if bytes.Contains(mi, []byte(l.id)) {
 		t.Errorf("a mount naming %s is left:\n%s", l.id, grepLines(mi, l.id))
 	}
-	for _, p := range []string{l.netns, l.runDir} {
+	for _, p := range []string{l.netns, l.runDir, l.cgroup} {
 		if p == "" {
 			continue
 		}
