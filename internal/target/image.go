@@ -2,6 +2,8 @@ package target
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -14,11 +16,12 @@ import (
 	containerd "github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/core/content"
 	"github.com/containerd/containerd/v2/core/images"
+	"github.com/containerd/containerd/v2/core/images/archive"
 	"github.com/containerd/containerd/v2/core/leases"
 	"github.com/containerd/errdefs"
 	"github.com/containerd/platforms"
 	"github.com/distribution/reference"
-	"github.com/opencontainers/go-digest"
+	digest "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
@@ -88,7 +91,25 @@ func (r *Runtime) Resolve(ctx context.Context, src string) (_ *Image, err error)
 	if err != nil {
 		return nil, err
 	}
-	return r.prepare(lctx, img)
+	out, err := r.prepare(lctx, img)
+	if err != nil {
+		return nil, err
+	}
+	if s.kind != fromStore {
+		// Name the import only once it unpacked: a broken archive leaves
+		// no image behind.
+		is := r.client.ImageService()
+		rec, err := is.Update(lctx, img, "target")
+		if errdefs.IsNotFound(err) {
+			rec, err = is.Create(lctx, img)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("storing image %s: %w", img.Name, err)
+		}
+		out.ref = rec
+		logger(ctx).Info().Str("image", rec.Name).Str("digest", out.Digest).Str("source", src).Msg("imported image")
+	}
+	return out, nil
 }
 
 // abortIngests drops the half-written blobs of a failed import: the
@@ -170,32 +191,74 @@ func (r *Runtime) importDocker(ctx context.Context, s source) (images.Image, err
 	return r.importStream(ctx, rc, s, "docker-daemon:"+s.ref)
 }
 
-// importStream imports a docker-archive or OCI layout tar and picks the
-// image s names. what names the stream in errors.
+// importStream imports the content of a docker-archive or OCI layout tar
+// and returns the image s picks, not yet stored under its name: the caller
+// names it once it unpacked, so a bad archive leaves no image record, and
+// the rest of its content goes with the lease. what names the stream in
+// errors.
 func (r *Runtime) importStream(ctx context.Context, rd io.Reader, s source, what string) (images.Image, error) {
-	base := importName(what)
-	imgs, err := r.client.Import(ctx, rd,
-		containerd.WithImageRefTranslator(func(ref string) string {
-			// An OCI layout often names a manifest by tag only.
-			if strings.ContainsAny(ref, "/:@") {
-				if n, err := reference.ParseDockerRef(ref); err == nil {
-					return n.String()
-				}
-			}
-			return base + ":" + ref
-		}),
-		containerd.WithSkipDigestRef(func(name string) bool { return name != "" }),
-		containerd.WithDigestRef(func(d digest.Digest) string { return base + "@" + d.String() }),
-	)
+	cs := r.client.ContentStore()
+	index, err := archive.ImportIndex(ctx, cs, rd)
 	if err != nil {
 		return images.Image{}, fmt.Errorf("importing %s (want a docker-archive or OCI layout tar): %w", what, err)
 	}
-	img, err := pickImage(imgs, s)
+	blob, err := content.ReadBlob(ctx, cs, index)
+	if err != nil {
+		return images.Image{}, fmt.Errorf("importing %s: reading index: %w", what, err)
+	}
+	var idx ocispec.Index
+	if err := json.Unmarshal(blob, &idx); err != nil {
+		return images.Image{}, fmt.Errorf("importing %s: decoding index: %w", what, err)
+	}
+	img, err := pickImage(archiveImages(idx, importName(what)), s)
 	if err != nil {
 		return images.Image{}, fmt.Errorf("importing %s: %w", what, err)
 	}
-	logger(ctx).Info().Str("image", img.Name).Str("digest", img.Target.Digest.String()).Str("source", what).Msg("imported image")
+
+	// Label the content as the image's children, so that it outlives the
+	// lease, and check that the archive holds all of it.
+	handler := images.FilterPlatforms(images.SetChildrenLabels(cs, images.ChildrenHandler(cs)), platforms.Default())
+	if err := images.WalkNotEmpty(ctx, handler, img.Target); err != nil {
+		if errors.Is(err, images.ErrEmptyWalk) {
+			return images.Image{}, fmt.Errorf("importing %s: %s has no image for platform %s", what, img.Name, platforms.DefaultString())
+		}
+		return images.Image{}, fmt.Errorf("importing %s: %w", what, err)
+	}
+	_, _, _, missing, err := images.Check(ctx, cs, img.Target, platforms.Default())
+	if err != nil {
+		return images.Image{}, fmt.Errorf("importing %s: %w", what, err)
+	}
+	if len(missing) > 0 {
+		return images.Image{}, fmt.Errorf("importing %s: archive lacks %d blob(s) of %s", what, len(missing), img.Name)
+	}
 	return img, nil
+}
+
+// archiveImages names the manifests of an imported archive's index: by
+// containerd's image name annotation (docker-archive's RepoTags, normalised),
+// else by the OCI ref name (a bare tag is put under base), else as
+// base@digest.
+func archiveImages(idx ocispec.Index, base string) []images.Image {
+	var out []images.Image
+	for _, m := range idx.Manifests {
+		if _, ok := m.Annotations[images.AnnotationManifestSubject]; ok {
+			continue // a referrer (signature, attestation), not an image
+		}
+		name := m.Annotations[images.AnnotationImageName]
+		if ref := m.Annotations[ocispec.AnnotationRefName]; name == "" && ref != "" {
+			name = base + ":" + ref
+			if strings.ContainsAny(ref, "/:@") {
+				if n, err := reference.ParseDockerRef(ref); err == nil {
+					name = n.String()
+				}
+			}
+		}
+		if name == "" {
+			name = base + "@" + m.Digest.String()
+		}
+		out = append(out, images.Image{Name: name, Target: m})
+	}
+	return out
 }
 
 var nameUnsafe = regexp.MustCompile(`[^a-z0-9]+`)
@@ -217,7 +280,7 @@ func importName(what string) string {
 // pickImage chooses the image s asks for among those an import created.
 func pickImage(imgs []images.Image, s source) (images.Image, error) {
 	if len(imgs) == 0 {
-		return images.Image{}, fmt.Errorf("archive holds no image for platform %s", platforms.DefaultString())
+		return images.Image{}, errors.New("archive holds no image")
 	}
 	if s.ref != "" {
 		want := s.ref

@@ -13,12 +13,15 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/containerd/containerd/v2/core/images/archive"
+	digest "github.com/opencontainers/go-digest"
+	specs "github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
@@ -222,9 +225,17 @@ func TestResolveSources(t *testing.T) {
 			(*ms)[0].RepoTags = []string{"slimtrace-test/first:latest"}
 			*ms = append(*ms, dockerManifest{Config: "second.json", RepoTags: []string{"slimtrace-test/second:latest"}, Layers: m.Layers})
 		})
+		before, _ := storeState(t, ctx, rt)
 		_, err := rt.Resolve(ctx, "docker-archive:"+p)
 		if err == nil || !strings.Contains(err.Error(), "2 images") {
 			t.Errorf("ambiguous archive: %v", err)
+		}
+		_, err = rt.Resolve(ctx, "docker-archive:"+p+":slimtrace-test/third")
+		if err == nil || !strings.Contains(err.Error(), "slimtrace-test/second") {
+			t.Errorf("archive without the ref asked for: %v", err)
+		}
+		if after, _ := storeState(t, ctx, rt); !slices.Equal(before, after) {
+			t.Errorf("failed picks changed the store: before %v after %v", before, after)
 		}
 		img, err := rt.Resolve(ctx, "docker-archive:"+p+":slimtrace-test/second")
 		if err != nil {
@@ -372,6 +383,7 @@ func TestResolveBadInputs(t *testing.T) {
 		os.WriteFile(half, src[:len(src)/2], 0o644)
 	}
 	emptyDir := t.TempDir()
+	missingBlob := ociLayoutMissingLayer(t)
 
 	imgsBefore, leasesBefore := storeState(t, ctx, rt)
 	cases := []struct {
@@ -389,6 +401,7 @@ func TestResolveBadInputs(t *testing.T) {
 		{"docker-archive:" + junk, []string{"importing " + junk, "docker-archive or OCI layout"}},
 		{"docker-archive:" + half, []string{"importing " + half}},
 		{"docker://busybox", []string{"not supported"}},
+		{"oci:" + missingBlob, []string{"lacks 1 blob"}},
 	}
 	for _, c := range cases {
 		_, err := rt.Resolve(ctx, c.src)
@@ -438,3 +451,35 @@ func TestConnectUnreachable(t *testing.T) {
 		t.Errorf("error %v", err)
 	}
 }
+
+// ociLayoutMissingLayer writes an OCI layout whose manifest names a layer
+// that is neither in the layout nor in any store.
+func ociLayoutMissingLayer(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	blob := func(b []byte) ocispec.Descriptor {
+		d := digest.FromBytes(b)
+		p := filepath.Join(dir, "blobs", "sha256", d.Encoded())
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return ocispec.Descriptor{Digest: d, Size: int64(len(b))}
+	}
+	layer := make([]byte, 32)
+	rand.Read(layer)
+	cfg := blob([]byte(`{"architecture":"amd64","os":"linux","config":{},"rootfs":{"type":"layers","diff_ids":["` + digest.FromBytes(layer).String() + `"]}}`))
+	cfg.MediaType = ocispec.MediaTypeImageConfig
+	m := ocispec.Manifest{Versioned: specsVersioned, MediaType: ocispec.MediaTypeImageManifest, Config: cfg,
+		Layers: []ocispec.Descriptor{{MediaType: ocispec.MediaTypeImageLayer, Digest: digest.FromBytes(layer), Size: 32}}}
+	mb, _ := json.Marshal(m)
+	md := blob(mb)
+	md.MediaType = ocispec.MediaTypeImageManifest
+	md.Annotations = map[string]string{ocispec.AnnotationRefName: "latest"}
+	md.Platform = &ocispec.Platform{OS: "linux", Architecture: runtime.GOARCH}
+	writeJSON(t, filepath.Join(dir, "index.json"), ocispec.Index{Versioned: specsVersioned, MediaType: ocispec.MediaTypeImageIndex, Manifests: []ocispec.Descriptor{md}})
+	writeJSON(t, filepath.Join(dir, ocispec.ImageLayoutFile), ocispec.ImageLayout{Version: ocispec.ImageLayoutVersion})
+	return dir
+}
+
+var specsVersioned = specs.Versioned{SchemaVersion: 2}
