@@ -1,0 +1,228 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/mattn/go-isatty"
+
+	"github.com/slimtrace/slimtrace/internal/probe"
+	"github.com/slimtrace/slimtrace/internal/session"
+	"github.com/slimtrace/slimtrace/internal/target"
+)
+
+// runFlags are the flags of the commands that run the image (profile,
+// build), named as the predecessor's users know them.
+type runFlags struct {
+	Image string `arg:"" help:"The image: a name in containerd's store, or docker-archive:PATH, oci-archive:PATH, oci:DIR[:TAG], docker-daemon:NAME."`
+
+	Containerd string `help:"containerd's socket." default:"/run/containerd/containerd.sock" env:"CONTAINERD_ADDRESS" group:"Runtime"`
+	Namespace  string `help:"containerd namespace of the image (Docker >= 29 keeps images in 'moby', Kubernetes in 'k8s.io')." default:"default" env:"CONTAINERD_NAMESPACE" group:"Runtime"`
+	DockerHost string `help:"Docker Engine API endpoint for docker-daemon: sources." default:"unix:///var/run/docker.sock" env:"DOCKER_HOST" group:"Runtime"`
+
+	HTTPProbe              bool          `help:"Probe every exposed port with GET / (http, then https) and the --http-probe-cmd commands. --http-probe=false turns it off." default:"true" group:"Probes"`
+	HTTPProbeCmd           []string      `help:"Extra probe command [proto:][method:]resource, e.g. /api/info, POST:/submit, http:POST:/submit (repeatable)." placeholder:"CMD" group:"Probes"`
+	HTTPProbeCmdFile       string        `help:"JSON file of probe commands: {\"commands\":[{\"protocol\",\"method\",\"resource\",\"body\",\"body_file\",\"headers\",\"port\"}]}." type:"existingfile" placeholder:"FILE" group:"Probes"`
+	HTTPProbeCrawl         bool          `help:"Follow same-origin links (a, link, script, img) of the HTML pages probed." group:"Probes"`
+	HTTPProbeCrawlMaxDepth int           `help:"Link depth the crawl follows." default:"3" group:"Probes"`
+	HTTPProbeCrawlMaxPages int           `help:"Pages the crawl fetches per port." default:"100" group:"Probes"`
+	HTTPProbePorts         []int         `help:"Probe only these ports (comma-separated); they need not be exposed." sep:"," placeholder:"PORT,..." group:"Probes"`
+	HTTPProbeRetryCount    int           `help:"Times to retry a port that does not accept connections yet, and a request that cannot connect." default:"5" group:"Probes"`
+	HTTPProbeRetryWait     int           `help:"Seconds before the first retry; the wait doubles, up to 8 times this." default:"1" group:"Probes"`
+	HTTPProbeStartWait     int           `help:"Seconds to wait before the first probe (the readiness wait usually makes it unneeded)." default:"0" group:"Probes"`
+	ExecProbe              []string      `help:"Host command (a shell line) run against the target, e.g. your integration tests; SLIMTRACE_TARGET_HOST, SLIMTRACE_TARGET_PORT(S) and SLIMTRACE_NETNS tell it where the target is (repeatable)." placeholder:"CMD" group:"Probes"`
+	Exec                   []string      `help:"Command run inside the target through containerd (no shell unless you write one); what it touches is kept apart from the app's files (repeatable)." placeholder:"CMD" group:"Probes"`
+	ContinueAfter          string        `help:"When to stop the target and collect: enter, signal (SIGUSR1), probe, timeout (60 s), a number of seconds, or exit (when it exits by itself). Default: enter on a terminal; otherwise probe when probing, else exit." placeholder:"MODE" group:"Probes"`
+	StopTimeout            time.Duration `help:"Time the target has to stop after its stop signal before it is killed." default:"10s" group:"Probes"`
+
+	Entrypoint         string   `help:"Override ENTRYPOINT while tracing (shell words or a JSON array)." group:"Container"`
+	Cmd                string   `help:"Override CMD while tracing (shell words or a JSON array)." group:"Container"`
+	Env                []string `help:"Set KEY=VALUE in the container (repeatable)." group:"Container"`
+	Workdir            string   `help:"Override WORKDIR." group:"Container"`
+	User               string   `help:"Run as this user: name, uid, name:group or uid:gid." group:"Container"`
+	Mount              []string `help:"Bind mount HOST:CONTAINER[:ro] as docker -v (repeatable); its contents are never part of the results." group:"Container"`
+	Expose             []string `help:"Extra port to expose and probe: PORT[/PROTO] or a range (repeatable)." group:"Container"`
+	Hostname           string   `help:"Container hostname." group:"Container"`
+	EtcHostsMap        []string `help:"Add HOST:IP to /etc/hosts (repeatable)." group:"Container"`
+	ContainerDNS       []string `help:"DNS server for the container (repeatable)." group:"Container"`
+	ContainerDNSSearch []string `help:"DNS search domain for the container (repeatable)." group:"Container"`
+	Network            string   `help:"private (a network namespace with only loopback; probes reach it from inside) or host." default:"private" enum:"private,host" group:"Container"`
+	Link               []string `help:"Not supported: links are a Docker-engine feature with no containerd meaning. Use --etc-hosts-map HOST:IP to name another service, or --network host." group:"Container"`
+
+	ShowClogs           bool   `help:"Stream the container's stdout and stderr, prefixed." group:"Output"`
+	CopyMetaArtifacts   string `help:"Also copy the artifacts (creport.json, profiles) to this directory." type:"path" placeholder:"DIR" group:"Output"`
+	RemoveFileArtifacts bool   `help:"Remove the artifacts after printing the summary." group:"Output"`
+}
+
+// sessionOptions checks every flag and turns them into session options,
+// before anything is started.
+func (f *runFlags) sessionOptions(g *Globals, command string) (session.Options, error) {
+	var errs []error
+	if len(f.Link) > 0 {
+		errs = append(errs, errors.New("--link is a Docker-engine feature with no containerd meaning: use --etc-hosts-map HOST:IP, or --network host"))
+	}
+	var cmds []probe.Cmd
+	for _, s := range f.HTTPProbeCmd {
+		c, err := probe.ParseCmd(s)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		cmds = append(cmds, c)
+	}
+	if f.HTTPProbeCmdFile != "" {
+		fc, err := probe.ParseFile(f.HTTPProbeCmdFile)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		cmds = append(cmds, fc...)
+	}
+	for _, m := range f.Mount {
+		if _, err := target.ParseMount(m); err != nil {
+			errs = append(errs, fmt.Errorf("--mount %q: %w", m, err))
+		}
+	}
+	for _, p := range f.Expose {
+		if _, err := target.ParsePort(p); err != nil {
+			errs = append(errs, fmt.Errorf("--expose %q: %w", p, err))
+		}
+	}
+	for _, h := range f.EtcHostsMap {
+		if _, err := target.ParseHostEntry(h); err != nil {
+			errs = append(errs, fmt.Errorf("--etc-hosts-map %q: %w", h, err))
+		}
+	}
+	entrypoint, err := parseArgv("--entrypoint", f.Entrypoint)
+	errs = append(errs, err)
+	cmd, err := parseArgv("--cmd", f.Cmd)
+	errs = append(errs, err)
+	var execs [][]string
+	for _, e := range f.Exec {
+		argv, err := parseArgv("--exec", e)
+		if err == nil && len(argv) == 0 {
+			err = errors.New("--exec: empty command")
+		}
+		errs = append(errs, err)
+		execs = append(execs, argv)
+	}
+	probing := f.HTTPProbe || len(f.ExecProbe) > 0 || len(f.Exec) > 0
+	continueAfter := f.ContinueAfter
+	if continueAfter == "" {
+		continueAfter = session.DefaultContinueAfter(isatty.IsTerminal(os.Stdin.Fd()), probing)
+	}
+	if _, _, err := session.ParseContinueAfter(continueAfter); err != nil {
+		errs = append(errs, err)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return session.Options{}, err
+	}
+	var progress = os.Stderr
+	return session.Options{
+		Target: target.Options{Address: f.Containerd, Namespace: f.Namespace, StatePath: g.StatePath,
+			DockerHost: f.DockerHost},
+		Image: f.Image,
+		Run: target.RunConfig{Entrypoint: entrypoint, Cmd: cmd, Env: f.Env, Workdir: f.Workdir, User: f.User,
+			Mounts: f.Mount, Expose: f.Expose, Hostname: f.Hostname, EtcHostsMap: f.EtcHostsMap, DNS: f.ContainerDNS,
+			DNSSearch: f.ContainerDNSSearch, Network: f.Network, LogWriter: logWriter(f.ShowClogs),
+			LogPrefix: "container: "},
+		HTTPProbe: f.HTTPProbe,
+		Probe: probe.Options{OnlyPorts: f.HTTPProbePorts, Cmds: cmds, StartWait: seconds(f.HTTPProbeStartWait),
+			RetryCount: f.HTTPProbeRetryCount, RetryWait: seconds(f.HTTPProbeRetryWait), Crawl: f.HTTPProbeCrawl,
+			CrawlMaxDepth: f.HTTPProbeCrawlMaxDepth, CrawlMaxPages: f.HTTPProbeCrawlMaxPages},
+		ExecProbes:    f.ExecProbe,
+		Execs:         execs,
+		ContinueAfter: continueAfter,
+		Stdin:         os.Stdin,
+		StopTimeout:   f.StopTimeout,
+		Progress:      progress,
+		Tool:          "slimtrace " + version,
+		Command:       command,
+	}, nil
+}
+
+func seconds(n int) time.Duration { return time.Duration(n) * time.Second }
+
+func logWriter(show bool) *os.File {
+	if show {
+		return os.Stderr
+	}
+	return nil
+}
+
+// parseArgv reads a command given as a JSON array (["a","b"]) or as shell
+// words (a 'b c' "d"). Empty means not given.
+func parseArgv(flag, s string) ([]string, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return nil, nil
+	}
+	if strings.HasPrefix(s, "[") {
+		var argv []string
+		if err := json.Unmarshal([]byte(s), &argv); err != nil {
+			return nil, fmt.Errorf("%s %s: not a JSON array of strings: %w", flag, s, err)
+		}
+		return argv, nil
+	}
+	argv, err := shellWords(s)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", flag, s, err)
+	}
+	return argv, nil
+}
+
+// shellWords splits s like a POSIX shell would split words: blanks
+// separate, single quotes keep everything, double quotes keep all but \" \\
+// \$ \`, a backslash escapes the next character. No expansions.
+func shellWords(s string) ([]string, error) {
+	var words []string
+	var cur strings.Builder
+	inWord := false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == ' ' || c == '\t' || c == '\n':
+			if inWord {
+				words = append(words, cur.String())
+				cur.Reset()
+				inWord = false
+			}
+		case c == '\\':
+			if i+1 >= len(s) {
+				return nil, errors.New("trailing backslash")
+			}
+			i++
+			cur.WriteByte(s[i])
+			inWord = true
+		case c == '\'':
+			j := strings.IndexByte(s[i+1:], '\'')
+			if j < 0 {
+				return nil, errors.New("unterminated single quote")
+			}
+			cur.WriteString(s[i+1 : i+1+j])
+			i += j + 1
+			inWord = true
+		case c == '"':
+			i++
+			for ; i < len(s) && s[i] != '"'; i++ {
+				if s[i] == '\\' && i+1 < len(s) && strings.IndexByte("\"\\$`", s[i+1]) >= 0 {
+					i++
+				}
+				cur.WriteByte(s[i])
+			}
+			if i >= len(s) {
+				return nil, errors.New("unterminated double quote")
+			}
+			inWord = true
+		default:
+			cur.WriteByte(c)
+			inWord = true
+		}
+	}
+	if inWord {
+		words = append(words, cur.String())
+	}
+	return words, nil
+}

@@ -1,0 +1,234 @@
+// Package report defines creport.json, the container report a profile or
+// build run writes, and the short summary printed at the end. It is pure:
+// callers fill it from the trace, the probes and the image.
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/slimtrace/slimtrace/internal/trace"
+)
+
+// Version is bumped when a field of Container changes meaning.
+const Version = 1
+
+// Container is creport.json. Its fields are documented in the README
+// ("creport.json"); names are stable.
+type Container struct {
+	Version   int       `json:"version"`
+	Tool      string    `json:"tool"` // "slimtrace <version>"
+	Command   string    `json:"command"`
+	StartedAt time.Time `json:"started_at"`
+
+	Image Image  `json:"image"`
+	Run   Run    `json:"run"`
+	Exit  *Exit  `json:"exit,omitempty"`
+	Probe Probes `json:"probes"`
+
+	// Files the application used (its own processes, after the
+	// entrypoint's exec), with what the image holds at each path.
+	Files []File `json:"files"`
+	// ExecFiles were used only by processes run with --exec or by the
+	// healthcheck: kept apart from the application's files.
+	ExecFiles []File `json:"exec_files"`
+	// SetupFiles were used by the container runtime's own setup, before
+	// the entrypoint's exec (runc init).
+	SetupFiles []string `json:"setup_files"`
+
+	Execs     []trace.Exec    `json:"execs"`
+	Processes []trace.Process `json:"processes"`
+	Syscalls  []trace.Syscall `json:"syscalls"`
+	Tracer    trace.Tracer    `json:"tracer"`
+	Lost      trace.Lost      `json:"lost"`
+	Complete  bool            `json:"complete"`
+
+	Artifacts Artifacts `json:"artifacts"`
+	Timings   Timings   `json:"timings"`
+	Logs      []string  `json:"logs,omitempty"` // the container's last output lines
+}
+
+// Image describes the image that ran.
+type Image struct {
+	Name     string      `json:"name"`
+	ID       string      `json:"id"`
+	Digest   string      `json:"digest"`
+	Size     int64       `json:"size"`
+	Platform string      `json:"platform"`
+	Config   ImageConfig `json:"config"`
+}
+
+// ImageConfig is the part of the image's configuration that decides how it runs.
+type ImageConfig struct {
+	Entrypoint   []string          `json:"entrypoint,omitempty"`
+	Cmd          []string          `json:"cmd,omitempty"`
+	Env          []string          `json:"env,omitempty"`
+	WorkingDir   string            `json:"working_dir,omitempty"`
+	User         string            `json:"user,omitempty"`
+	ExposedPorts []string          `json:"exposed_ports,omitempty"`
+	Volumes      []string          `json:"volumes,omitempty"`
+	Labels       map[string]string `json:"labels,omitempty"`
+	StopSignal   string            `json:"stop_signal,omitempty"`
+	Healthcheck  []string          `json:"healthcheck,omitempty"`
+}
+
+// Run says how the container ran.
+type Run struct {
+	ContainerID   string   `json:"container_id"`
+	Args          []string `json:"args"`
+	Env           []string `json:"env"`
+	Workdir       string   `json:"workdir"`
+	User          string   `json:"user"`
+	Hostname      string   `json:"hostname"`
+	Network       string   `json:"network"`
+	Ports         []string `json:"ports"`
+	Mounts        []string `json:"mounts,omitempty"`
+	ContinueAfter string   `json:"continue_after"`
+}
+
+// Exit is how the container's init process ended, when it did.
+type Exit struct {
+	Code   int    `json:"code"`
+	Reason string `json:"reason"` // "exited by itself" or "stopped by slimtrace"
+}
+
+// Probes are the results of exercising the target.
+type Probes struct {
+	HTTP        []HTTPProbe `json:"http"`
+	Exec        []ExecProbe `json:"exec"`
+	Healthcheck *ExecProbe  `json:"healthcheck,omitempty"`
+	Passed      int         `json:"passed"`
+	Failed      int         `json:"failed"`
+}
+
+// HTTPProbe is one request sent to the target.
+type HTTPProbe struct {
+	Port      int    `json:"port"`
+	Proto     string `json:"proto"`
+	Method    string `json:"method"`
+	Resource  string `json:"resource"`
+	Source    string `json:"source"` // default, cmd or crawl
+	Status    int    `json:"status"`
+	Size      int64  `json:"size"`
+	LatencyMS int64  `json:"latency_ms"`
+	SHA256    string `json:"sha256,omitempty"`
+	Error     string `json:"error,omitempty"`
+}
+
+// ExecProbe is a command run against (--exec-probe, on the host) or inside
+// (--exec, healthcheck) the target.
+type ExecProbe struct {
+	Where      string   `json:"where"` // host or container
+	Command    []string `json:"command"`
+	Pid        int      `json:"pid,omitempty"`
+	ExitCode   int      `json:"exit_code"`
+	DurationMS int64    `json:"duration_ms"`
+	Output     []string `json:"output,omitempty"`
+	Error      string   `json:"error,omitempty"`
+}
+
+// File is one path the application used.
+type File struct {
+	Path  string   `json:"path"`
+	Kinds []string `json:"kinds"` // read, write, exec, stat, readlink, create, delete
+	// Results are "ok" and the errnos seen ("ENOENT").
+	Results []string `json:"results"`
+	// InImage: the path exists in the image (symlinks resolved there).
+	InImage bool `json:"in_image"`
+	// Type in the image: file, dir, symlink, other; empty when not in it.
+	Type string `json:"type,omitempty"`
+	// Size in the image of what the path resolves to (regular files).
+	Size int64 `json:"size,omitempty"`
+	// Resolved is the image path after symlinks, when it differs.
+	Resolved string `json:"resolved,omitempty"`
+	// Volume: opened on a mount that is not the image (a --mount, the
+	// runtime's /etc/hosts); Written: created or changed during the run.
+	Volume  bool `json:"volume,omitempty"`
+	Written bool `json:"written,omitempty"`
+}
+
+// Artifacts are the files this run wrote.
+type Artifacts struct {
+	Dir      string `json:"dir"`
+	Report   string `json:"report"`
+	Seccomp  string `json:"seccomp"`
+	AppArmor string `json:"apparmor"`
+}
+
+// Timings of each phase, in milliseconds.
+type Timings struct {
+	ResolveMS int64 `json:"resolve_ms"`
+	CreateMS  int64 `json:"create_ms"`
+	StartMS   int64 `json:"start_ms"`
+	ProbeMS   int64 `json:"probe_ms"`
+	WaitMS    int64 `json:"wait_ms"`
+	StopMS    int64 `json:"stop_ms"`
+	CollectMS int64 `json:"collect_ms"`
+	TotalMS   int64 `json:"total_ms"`
+}
+
+// Write writes the report as indented JSON to path.
+func (c *Container) Write(path string) error {
+	b, err := json.MarshalIndent(c, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return nil
+}
+
+// Summary writes the lines a user reads at the end of a run.
+func (c *Container) Summary(w io.Writer) {
+	fmt.Fprintf(w, "image:     %s (%s, %s)\n", c.Image.Name, short(c.Image.ID), mib(c.Image.Size))
+	fmt.Fprintf(w, "ran:       %s\n", strings.Join(c.Run.Args, " "))
+	if c.Exit != nil {
+		fmt.Fprintf(w, "exit:      %d (%s)\n", c.Exit.Code, c.Exit.Reason)
+	}
+	fmt.Fprintf(w, "probes:    %d passed, %d failed\n", c.Probe.Passed, c.Probe.Failed)
+	inImage := 0
+	for _, f := range c.Files {
+		if f.InImage {
+			inImage++
+		}
+	}
+	var calls uint64
+	for _, s := range c.Syscalls {
+		calls += s.Count
+	}
+	fmt.Fprintf(w, "files:     %d used by the app (%d in the image), %d only by --exec/healthcheck\n",
+		len(c.Files), inImage, len(c.ExecFiles))
+	fmt.Fprintf(w, "execs:     %d\n", len(c.Execs))
+	fmt.Fprintf(w, "syscalls:  %d distinct, %d calls\n", len(c.Syscalls), calls)
+	if !c.Complete {
+		fmt.Fprintf(w, "WARNING:   THE TRACE IS INCOMPLETE: %d events lost, %d skipped, %d truncated, %d unreadable\n",
+			c.Lost.Events, c.Lost.Skipped, c.Lost.Truncated, c.Lost.Unreadable)
+	}
+	fmt.Fprintf(w, "time:      %.1fs\n", float64(c.Timings.TotalMS)/1000)
+	if c.Artifacts.Dir != "" {
+		fmt.Fprintf(w, "artifacts: %s\n", c.Artifacts.Dir)
+		for _, a := range []string{c.Artifacts.Report, c.Artifacts.Seccomp, c.Artifacts.AppArmor} {
+			if a != "" {
+				fmt.Fprintf(w, "           %s\n", filepath.Base(a))
+			}
+		}
+	}
+}
+
+func short(id string) string {
+	id = strings.TrimPrefix(id, "sha256:")
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}
+
+func mib(n int64) string {
+	return fmt.Sprintf("%.1f MB", float64(n)/1e6)
+}
