@@ -90,14 +90,22 @@ func (t *Target) watch(exitc <-chan containerd.ExitStatus) {
 
 // Start starts the task: the entrypoint runs.
 func (t *Target) Start(ctx context.Context) error {
-	if t.task == nil {
+	task := t.liveTask()
+	if task == nil {
 		return errors.New("target is closed")
 	}
-	if err := t.task.Start(t.rt.nsctx(ctx)); err != nil {
+	if err := task.Start(t.rt.nsctx(ctx)); err != nil {
 		return fmt.Errorf("starting task %s: %w", t.ID, err)
 	}
 	logger(ctx).Info().Str("run", t.ID).Int("pid", t.Pid).Msg("started task")
 	return nil
+}
+
+// liveTask returns the task, nil once Close removed it.
+func (t *Target) liveTask() containerd.Task {
+	t.closeMu.Lock()
+	defer t.closeMu.Unlock()
+	return t.task
 }
 
 // Wait returns a channel that gets the task's exit status once it exits.
@@ -126,11 +134,12 @@ func (t *Target) Stop(ctx context.Context, timeout time.Duration) (ExitStatus, e
 		return t.status, nil
 	default:
 	}
-	if t.task == nil {
+	task := t.liveTask()
+	if task == nil {
 		return ExitStatus{}, errors.New("target is closed")
 	}
 	log.Debug().Stringer("signal", t.stopSignal).Msg("stopping task")
-	if err := t.task.Kill(ctx, t.stopSignal); err != nil && !errdefs.IsNotFound(err) {
+	if err := task.Kill(ctx, t.stopSignal); err != nil && !errdefs.IsNotFound(err) {
 		return ExitStatus{}, fmt.Errorf("signalling task %s: %w", t.ID, err)
 	}
 	timer := time.NewTimer(timeout)
@@ -146,7 +155,7 @@ func (t *Target) Stop(ctx context.Context, timeout time.Duration) (ExitStatus, e
 	}
 	kctx, cancel := cleanupContext(ctx)
 	defer cancel()
-	if err := t.task.Kill(kctx, syscall.SIGKILL, containerd.WithKillAll); err != nil && !errdefs.IsNotFound(err) {
+	if err := task.Kill(kctx, syscall.SIGKILL, containerd.WithKillAll); err != nil && !errdefs.IsNotFound(err) {
 		return ExitStatus{}, fmt.Errorf("killing task %s: %w", t.ID, err)
 	}
 	select {
@@ -183,10 +192,11 @@ func (t *Target) Exec(ctx context.Context, cfg ExecConfig) (int, ExitStatus, err
 	if len(cfg.Args) == 0 {
 		return 0, ExitStatus{}, errors.New("exec: no command")
 	}
-	if t.task == nil {
+	task := t.liveTask()
+	if task == nil {
 		return 0, ExitStatus{}, errors.New("exec: target is closed")
 	}
-	spec, err := t.container.Spec(ctx)
+	spec, err := task.Spec(ctx)
 	if err != nil {
 		return 0, ExitStatus{}, fmt.Errorf("exec: reading spec: %w", err)
 	}
@@ -212,21 +222,24 @@ func (t *Target) Exec(ctx context.Context, cfg ExecConfig) (int, ExitStatus, err
 		stderr = io.Discard
 	}
 	execID := "exec-" + newID()[len("slimtrace-"):]
-	proc, err := t.task.Exec(ctx, execID, &p, cio.NewCreator(
+	proc, err := task.Exec(ctx, execID, &p, cio.NewCreator(
 		cio.WithStreams(nil, stdout, stderr),
 		cio.WithFIFODir(filepath.Join(t.RunDir, "fifo")),
 	))
 	if err != nil {
 		return 0, ExitStatus{}, fmt.Errorf("exec %q: %w", cfg.Args[0], err)
 	}
-	cctx, cancel := cleanupContext(ctx)
-	defer cancel()
 	defer func() {
-		if _, err := proc.Delete(cctx); err != nil && !errdefs.IsNotFound(err) {
+		cctx, cancel := cleanupContext(ctx)
+		defer cancel()
+		if _, err := proc.Delete(cctx, containerd.WithProcessKill); err != nil && !errdefs.IsNotFound(err) {
 			logger(ctx).Warn().Err(err).Str("run", t.ID).Str("exec", execID).Msg("deleting exec process")
 		}
 	}()
-	statusc, err := proc.Wait(cctx)
+	// The wait outlives ctx: after a cancel, the kill's exit is still read.
+	wctx, cancelWait := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelWait()
+	statusc, err := proc.Wait(wctx)
 	if err != nil {
 		return 0, ExitStatus{}, fmt.Errorf("exec %q: waiting: %w", cfg.Args[0], err)
 	}
@@ -246,14 +259,16 @@ func (t *Target) Exec(ctx context.Context, cfg ExecConfig) (int, ExitStatus, err
 	case <-ctx.Done():
 		ctxErr = ctx.Err()
 	}
-	if err := proc.Kill(cctx, syscall.SIGKILL); err != nil && !errdefs.IsNotFound(err) {
+	kctx, cancel := cleanupContext(ctx)
+	defer cancel()
+	if err := proc.Kill(kctx, syscall.SIGKILL); err != nil && !errdefs.IsNotFound(err) {
 		logger(ctx).Warn().Err(err).Str("run", t.ID).Msg("killing exec process")
 	}
 	select {
 	case st := <-statusc:
 		code, at, err := st.Result()
 		return pid, ExitStatus{Code: int(code), ExitedAt: at, Err: err}, ctxErr
-	case <-cctx.Done():
+	case <-kctx.Done():
 		return pid, ExitStatus{}, ctxErr
 	}
 }
