@@ -34,8 +34,16 @@ const (
 // DefaultLogLines is how many output lines a Target keeps by default.
 const DefaultLogLines = 200
 
-// LabelRun marks containers made by slimtrace; its value is the run ID.
-const LabelRun = "io.slimtrace.run"
+// Labels on the containers slimtrace makes.
+const (
+	// LabelRun marks a run's container; its value is the run ID.
+	LabelRun = "io.slimtrace.run"
+	// labelOwner names the process that made the run (pid@start time), so
+	// Prune can tell runs whose owner died.
+	labelOwner = "io.slimtrace.owner"
+	// labelRunDir is the run's directory on the host.
+	labelRunDir = "io.slimtrace.run-dir"
+)
 
 // RunConfig holds the overrides a run applies on top of the image's config.
 // The zero value runs the image as it is, on a private network.
@@ -283,7 +291,7 @@ func (r *Runtime) Create(ctx context.Context, img *Image, cfg RunConfig) (_ *Tar
 		containerd.WithImage(containerd.NewImage(r.client, img.ref)),
 		containerd.WithSnapshotter(r.opts.Snapshotter),
 		containerd.WithNewSnapshot(id, containerd.NewImage(r.client, img.ref)),
-		containerd.WithContainerLabels(map[string]string{LabelRun: id}),
+		containerd.WithContainerLabels(map[string]string{LabelRun: id, labelOwner: ownerID(os.Getpid()), labelRunDir: runDir}),
 		containerd.WithNewSpec(specOpts...),
 	)
 	if err != nil {

@@ -402,3 +402,46 @@ func TestView(t *testing.T) {
 		}
 	}
 }
+
+// TestPrune removes a run whose owner died and leaves a live one alone.
+func TestPrune(t *testing.T) {
+	rt, ctx := testRuntime(t)
+	img, err := rt.Resolve(ctx, "docker-archive:"+fixture(t, "busybox-httpd"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	live, err := rt.Create(ctx, img, RunConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer live.Close(ctx)
+	dead, err := rt.Create(ctx, img, RunConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := dead.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	left := track(dead)
+	// Make the run look like one whose slimtrace died.
+	if _, err := dead.container.SetLabels(rt.nsctx(ctx), map[string]string{labelOwner: "999999999@1"}); err != nil {
+		t.Fatal(err)
+	}
+	if ownerID(os.Getpid()) == "" || !ownerAlive(ownerID(os.Getpid())) || ownerAlive("999999999@1") {
+		t.Fatal("owner identity does not work")
+	}
+	pruned, err := rt.Prune(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(pruned, []string{dead.ID}) {
+		t.Errorf("pruned %v, want [%s]", pruned, dead.ID)
+	}
+	assertClean(t, ctx, rt, left)
+	if _, err := rt.client.LoadContainer(rt.nsctx(ctx), live.ID); err != nil {
+		t.Errorf("live run pruned: %v", err)
+	}
+	if _, err := os.Stat(live.NetNSPath); err != nil {
+		t.Errorf("live run's netns: %v", err)
+	}
+}
