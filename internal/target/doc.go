@@ -19,6 +19,11 @@
 //	conn, err := t.DialContext(ctx, "tcp", "127.0.0.1:8080")
 //	status, err := t.Stop(ctx, 10*time.Second)
 //
+// Runtime.View mounts an image's filesystem read-only for reading what it
+// holds, and Runtime.Prune removes runs whose slimtrace process died before
+// closing them.
+//
 // The containerd client stays behind this package: exported signatures use
-// plain Go values. Logs go to the zerolog logger carried in the context.
+// plain Go values. Logs go to the zerolog logger carried in the context. It
+// works against containerd 1.6 and 2.x.
 package target
