@@ -8,6 +8,8 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -138,9 +140,17 @@ func (t *Target) Stop(ctx context.Context, timeout time.Duration) (ExitStatus, e
 	if task == nil {
 		return ExitStatus{}, errors.New("target is closed")
 	}
-	log.Debug().Stringer("signal", t.stopSignal).Msg("stopping task")
-	if err := task.Kill(ctx, t.stopSignal); err != nil && !errdefs.IsNotFound(err) {
-		return ExitStatus{}, fmt.Errorf("signalling task %s: %w", t.ID, err)
+	if !catches(t.Pid, t.stopSignal) {
+		// The container's init is pid 1 of its namespace: the kernel drops
+		// a signal it has no handler for, so waiting would only waste the
+		// timeout (busybox httpd, many static servers).
+		log.Debug().Stringer("signal", t.stopSignal).Msg("init does not handle the stop signal: killing it")
+		timeout = 0
+	} else {
+		log.Debug().Stringer("signal", t.stopSignal).Msg("stopping task")
+		if err := task.Kill(ctx, t.stopSignal); err != nil && !errdefs.IsNotFound(err) {
+			return ExitStatus{}, fmt.Errorf("signalling task %s: %w", t.ID, err)
+		}
 	}
 	timer := time.NewTimer(timeout)
 	defer timer.Stop()
@@ -410,4 +420,24 @@ func (t *Target) Close(ctx context.Context) error {
 		log.Debug().Msg("cleaned up")
 	}
 	return errors.Join(errs...)
+}
+
+// catches reports whether process pid has a handler for sig, from the SigCgt
+// mask in /proc/PID/status. When it cannot tell, it says yes, so the caller
+// sends the signal and waits as usual.
+func catches(pid int, sig syscall.Signal) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return true
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "SigCgt:"); ok {
+			mask, err := strconv.ParseUint(strings.TrimSpace(rest), 16, 64)
+			if err != nil || sig < 1 || sig > 64 {
+				return true
+			}
+			return mask&(1<<(uint(sig)-1)) != 0
+		}
+	}
+	return true
 }

@@ -16,8 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cilium/ebpf"
-	"github.com/cilium/ebpf/link"
 	"golang.org/x/sys/unix"
 
 	"github.com/slimtrace/slimtrace/internal/cgroup"
@@ -141,23 +139,15 @@ func runTraced(t *testing.T, opts RunOptions) *trace.Report {
 	return res.Report
 }
 
-// assertNothingAttached checks that no program of ours is still loaded.
+// assertNothingAttached checks that no program of ours is still attached.
 func assertNothingAttached(t *testing.T) {
 	t.Helper()
-	it := new(link.Iterator)
-	for it.Next() {
-		info, err := it.Link.Info()
-		if err != nil {
-			continue
-		}
-		if prog, err := ebpf.NewProgramFromID(info.Program); err == nil {
-			if pi, err := prog.Info(); err == nil &&
-				(strings.HasPrefix(pi.Name, "tp_btf_s") || strings.HasPrefix(pi.Name, "raw_tp_s")) {
-				t.Errorf("program %s is still attached after Close", pi.Name)
-			}
-			prog.Close()
-		}
-		_ = it.Link.Close()
+	names, err := Attached()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(names) > 0 {
+		t.Errorf("programs still attached after Close: %v", names)
 	}
 }
 

@@ -1,0 +1,300 @@
+package session
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/slimtrace/slimtrace/internal/privtest"
+	"github.com/slimtrace/slimtrace/internal/probe"
+	"github.com/slimtrace/slimtrace/internal/report"
+	"github.com/slimtrace/slimtrace/internal/target"
+	"github.com/slimtrace/slimtrace/internal/tracer"
+)
+
+const testNamespace = "slimtrace-session-test"
+
+// env returns the containerd address and a fixture tarball, or skips.
+func env(t *testing.T, fixture string) (addr, tar string) {
+	t.Helper()
+	privtest.Root(t)
+	addr = os.Getenv("CONTAINERD_ADDRESS")
+	if addr == "" {
+		privtest.Skip(t, "CONTAINERD_ADDRESS is not set (make services)")
+	}
+	dir := os.Getenv("SLIMTRACE_FIXTURES")
+	if dir == "" {
+		dir = "/var/cache/slimtrace/fixtures"
+	}
+	tar = filepath.Join(dir, fixture+".tar")
+	if _, err := os.Stat(tar); err != nil {
+		privtest.Skip(t, "fixture "+tar+" is missing (make fixtures)")
+	}
+	return addr, tar
+}
+
+func options(t *testing.T, addr, image string) Options {
+	return Options{
+		Target:        target.Options{Address: addr, Namespace: testNamespace, StatePath: t.TempDir()},
+		Image:         image,
+		HTTPProbe:     true,
+		Probe:         probe.Options{RetryCount: 4, RetryWait: 250 * time.Millisecond},
+		ContinueAfter: ContinueProbe,
+		StopTimeout:   5 * time.Second,
+		Tool:          "slimtrace test",
+		Command:       "profile",
+	}
+}
+
+func testContext(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	t.Cleanup(cancel)
+	l := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.InfoLevel)
+	return l.WithContext(ctx)
+}
+
+// assertClean checks that no container, task or snapshot of ours is left
+// in the test namespace, and no program of ours is attached.
+func assertClean(t *testing.T, addr string) {
+	t.Helper()
+	for _, what := range [][]string{{"containers", "ls", "-q"}, {"tasks", "ls"}, {"snapshots", "ls"}} {
+		out, err := exec.Command("ctr", append([]string{"-a", addr, "-n", testNamespace}, what...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("ctr %v: %v\n%s", what, err, out)
+		}
+		for _, line := range strings.Split(string(out), "\n") {
+			if strings.Contains(line, "slimtrace-") {
+				t.Errorf("left behind (%s): %s", what[0], line)
+			}
+		}
+	}
+	if names, err := tracer.Attached(); err != nil || len(names) > 0 {
+		t.Errorf("programs still attached: %v %v", names, err)
+	}
+}
+
+func fileOf(rep *report.Container, path string) *report.File {
+	for i := range rep.Files {
+		if rep.Files[i].Path == path {
+			return &rep.Files[i]
+		}
+	}
+	return nil
+}
+
+func TestProfileBusybox(t *testing.T) {
+	addr, tar := env(t, "busybox-httpd")
+	defer assertClean(t, addr)
+	res, err := Profile(testContext(t), options(t, addr, "docker-archive:"+tar))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := res.Report
+	if rep.Probe.Passed == 0 || rep.Probe.Failed != 0 || rep.Probe.HTTP[0].Status != 200 {
+		t.Errorf("probes: %+v", rep.Probe)
+	}
+	if f := fileOf(rep, "/www/index.html"); f == nil || !f.InImage || f.Size == 0 || !slices.Contains(f.Kinds, "read") {
+		t.Errorf("/www/index.html: %+v", f)
+	}
+	if f := fileOf(rep, "/bin/busybox"); f == nil || !slices.Contains(f.Kinds, "exec") || f.Type != "file" {
+		t.Errorf("/bin/busybox: %+v", f)
+	}
+	if f := fileOf(rep, "/www/about.html"); f != nil {
+		t.Errorf("/www/about.html was never requested but is in the files: %+v", f)
+	}
+	for _, f := range rep.Files {
+		if strings.HasPrefix(f.Path, "/proc/self/fd") {
+			t.Errorf("runc's own setup is in the app's files: %s", f.Path)
+		}
+	}
+	if !rep.Complete {
+		t.Errorf("incomplete trace: %+v", rep.Lost)
+	}
+
+	dir := t.TempDir()
+	if err := WriteArtifacts(res, dir); err != nil {
+		t.Fatal(err)
+	}
+	var sec struct {
+		DefaultAction string
+		Syscalls      []struct{ Names []string }
+	}
+	b, err := os.ReadFile(rep.Artifacts.Seccomp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &sec); err != nil {
+		t.Fatal(err)
+	}
+	allowed := sec.Syscalls[0].Names
+	for _, s := range []string{"accept", "bind", "listen", "sendfile", "execve"} {
+		if !slices.Contains(allowed, s) {
+			t.Errorf("seccomp profile lacks observed %s", s)
+		}
+	}
+	for _, s := range []string{"ptrace", "mount", "unshare", "bpf", "keyctl"} {
+		if slices.Contains(allowed, s) {
+			t.Errorf("seccomp profile allows %s, which busybox httpd never makes", s)
+		}
+	}
+	if sec.DefaultAction != "SCMP_ACT_ERRNO" {
+		t.Errorf("default action %s", sec.DefaultAction)
+	}
+	for _, p := range []string{rep.Artifacts.Report, rep.Artifacts.AppArmor} {
+		if _, err := os.Stat(p); err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+func TestProfilePython(t *testing.T) {
+	addr, tar := env(t, "python-app")
+	defer assertClean(t, addr)
+	opts := options(t, addr, "docker-archive:"+tar)
+	info, err := probe.ParseCmd("/api/info")
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.Probe.Cmds = []probe.Cmd{info}
+	res, err := Profile(testContext(t), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := res.Report
+	if rep.Probe.Passed != 2 || rep.Probe.Failed != 0 {
+		t.Errorf("probes: %+v", rep.Probe)
+	}
+	want := []string{"/app/server.py", "/usr/lib/python3.11/json/__init__.py", "/usr/lib/python3.11/decimal.py",
+		"/usr/lib/python3.11/http/server.py"}
+	for _, p := range want {
+		if f := fileOf(rep, p); f == nil || !f.InImage || !slices.Contains(f.Results, "ok") {
+			t.Errorf("%s: %+v", p, f)
+		}
+	}
+	python := false
+	for _, f := range rep.Files {
+		if slices.Contains(f.Kinds, "exec") && strings.Contains(f.Path+f.Resolved, "python3") {
+			python = true
+		}
+		for _, never := range []string{"/usr/lib/python3.11/sqlite3/", "/usr/lib/python3.11/tkinter/", "/app/static/"} {
+			if strings.HasPrefix(f.Path, never) {
+				t.Errorf("%s was never used but is in the files", f.Path)
+			}
+		}
+	}
+	if !python {
+		t.Errorf("python's exec missing from the files")
+	}
+}
+
+func TestProfileFailures(t *testing.T) {
+	addr, tar := env(t, "busybox-httpd")
+	defer assertClean(t, addr)
+	junk := filepath.Join(t.TempDir(), "junk.tar")
+	if err := os.WriteFile(junk, []byte("this is not a tar archive at all"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name string
+		edit func(o *Options)
+		want []string
+	}{
+		{"missing image", func(o *Options) { o.Image = "slimtrace-no-such-image:latest" },
+			[]string{"not found", testNamespace}},
+		{"malformed archive", func(o *Options) { o.Image = "docker-archive:" + junk }, []string{"junk.tar"}},
+		{"exits at once", func(o *Options) { o.Run.Cmd = []string{"true"}; o.Run.Entrypoint = []string{"/bin/busybox"} },
+			[]string{"8080", "exited with status 0"}},
+		{"never listens", func(o *Options) {
+			o.Run.Entrypoint = []string{"/bin/busybox", "sh", "-c", "echo not listening; exec /bin/busybox sleep 600"}
+		}, []string{"8080", "still running", "not listening"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			o := options(t, addr, "docker-archive:"+tar)
+			c.edit(&o)
+			_, err := Profile(testContext(t), o)
+			if err == nil {
+				t.Fatal("no error")
+			}
+			for _, w := range c.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error lacks %q: %v", w, err)
+				}
+			}
+			assertClean(t, addr)
+		})
+	}
+}
+
+// TestProfileCancel cancels (as Ctrl-C does) while the probes wait for a
+// port that never opens: Profile returns at once and leaves nothing.
+func TestProfileCancel(t *testing.T) {
+	addr, tar := env(t, "busybox-httpd")
+	defer assertClean(t, addr)
+	o := options(t, addr, "docker-archive:"+tar)
+	o.Run.Entrypoint = []string{"/bin/busybox", "sleep", "600"}
+	o.Probe.RetryCount, o.Probe.RetryWait = 50, time.Second
+	ctx, cancel := context.WithCancel(testContext(t))
+	var progress strings.Builder
+	o.Progress = &syncWriter{w: &progress, onWrite: func(s string) {
+		if strings.Contains(s, "probing") {
+			time.AfterFunc(500*time.Millisecond, cancel)
+		}
+	}}
+	start := time.Now()
+	_, err := Profile(ctx, o)
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("err %v, want context.Canceled", err)
+	}
+	if d := time.Since(start); d > 30*time.Second {
+		t.Errorf("cancel took %s to return", d)
+	}
+}
+
+type syncWriter struct {
+	w       *strings.Builder
+	onWrite func(string)
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.onWrite(string(p))
+	return s.w.Write(p)
+}
+
+// TestExecKeptApart: a command run with --exec inside the target is traced
+// as its own lineage; what only it touched is not among the app's files.
+func TestExecKeptApart(t *testing.T) {
+	addr, tar := env(t, "busybox-httpd")
+	defer assertClean(t, addr)
+	o := options(t, addr, "docker-archive:"+tar)
+	o.Execs = [][]string{{"/bin/busybox", "cat", "/www/about.html"}}
+	res, err := Profile(testContext(t), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := res.Report
+	if len(rep.Probe.Exec) != 1 || rep.Probe.Exec[0].ExitCode != 0 || rep.Probe.Exec[0].Pid == 0 {
+		t.Fatalf("exec probe: %+v", rep.Probe.Exec)
+	}
+	if fileOf(rep, "/www/about.html") != nil {
+		t.Error("/www/about.html, read only by --exec, is among the app's files")
+	}
+	found := false
+	for _, f := range rep.ExecFiles {
+		if f.Path == "/www/about.html" && f.InImage {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("/www/about.html missing from exec_files: %+v", rep.ExecFiles)
+	}
+}

@@ -1,0 +1,48 @@
+package tracer
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/cilium/ebpf"
+)
+
+// Attached lists slimtrace's programs that this process still holds
+// attached (by kernel program name, cut at 15 characters), from the BPF
+// link file descriptors in /proc/self/fdinfo. Every tracer closed cleanly
+// leaves it empty. Other processes' tracers do not count.
+func Attached() ([]string, error) {
+	infos, err := filepath.Glob("/proc/self/fdinfo/*")
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, p := range infos {
+		b, err := os.ReadFile(p)
+		if err != nil || !strings.Contains(string(b), "link_type:") {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			v, ok := strings.CutPrefix(line, "prog_id:")
+			if !ok {
+				continue
+			}
+			id, err := strconv.ParseUint(strings.TrimSpace(v), 10, 32)
+			if err != nil {
+				continue
+			}
+			prog, err := ebpf.NewProgramFromID(ebpf.ProgramID(id))
+			if err != nil {
+				continue
+			}
+			if pi, err := prog.Info(); err == nil &&
+				(strings.HasPrefix(pi.Name, "tp_btf_s") || strings.HasPrefix(pi.Name, "raw_tp_s")) {
+				names = append(names, pi.Name)
+			}
+			prog.Close()
+		}
+	}
+	return names, nil
+}

@@ -1,0 +1,32 @@
+package tracer
+
+import (
+	"testing"
+
+	"github.com/slimtrace/slimtrace/internal/cgroup"
+	"github.com/slimtrace/slimtrace/internal/privtest"
+)
+
+// Attached sees this process's tracer while it is open, and not after.
+func TestAttached(t *testing.T) {
+	privtest.Root(t)
+	g, err := cgroup.Create("slimtrace-attached-test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Remove()
+	tr, err := Open(Options{Cgroup: g})
+	if err != nil {
+		t.Fatal(err)
+	}
+	names, err := Attached()
+	if err != nil || len(names) != 5 {
+		t.Errorf("while open: %v %v, want 5 programs", names, err)
+	}
+	if _, err := tr.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if names, err := Attached(); err != nil || len(names) != 0 {
+		t.Errorf("after Close: %v %v", names, err)
+	}
+}
