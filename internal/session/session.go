@@ -232,6 +232,9 @@ func Profile(ctx context.Context, opts Options) (_ *Result, err error) {
 		}
 	}
 
+	if opts.ContinueAfter == "" {
+		opts.ContinueAfter = DefaultContinueAfter(false, opts.HTTPProbe || len(opts.ExecProbes) > 0 || len(opts.Execs) > 0)
+	}
 	mode, wait, err := ParseContinueAfter(opts.ContinueAfter)
 	if err != nil {
 		return nil, err

@@ -16,6 +16,7 @@ import (
 
 	"github.com/slimtrace/slimtrace/internal/privtest"
 	"github.com/slimtrace/slimtrace/internal/probe"
+	"github.com/slimtrace/slimtrace/internal/profile"
 	"github.com/slimtrace/slimtrace/internal/report"
 	"github.com/slimtrace/slimtrace/internal/target"
 	"github.com/slimtrace/slimtrace/internal/tracer"
@@ -296,5 +297,139 @@ func TestExecKeptApart(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("/www/about.html missing from exec_files: %+v", rep.ExecFiles)
+	}
+}
+
+// TestSeccompProfileEnforced: the image starts and passes its probes with
+// the seccomp profile made from its own trace enforced by runc.
+func TestSeccompProfileEnforced(t *testing.T) {
+	for _, fixture := range []string{"busybox-httpd", "python-app"} {
+		t.Run(fixture, func(t *testing.T) {
+			addr, tar := env(t, fixture)
+			defer assertClean(t, addr)
+			o := options(t, addr, "docker-archive:"+tar)
+			first, err := Profile(testContext(t), o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sec, err := profile.Seccomp(first.Trace, profile.SeccompOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			oci, err := profile.OCI(sec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			o.Run.Seccomp = oci
+			// mkdir(2) was never made by the app: refused under the profile.
+			o.Execs = [][]string{{"/bin/busybox", "mkdir", "/slimtrace-test-dir"}}
+			second, err := Profile(testContext(t), o)
+			if err != nil {
+				t.Fatalf("under its own seccomp profile: %v", err)
+			}
+			http := func(p report.Probes) (pass int) {
+				for _, q := range p.HTTP {
+					if q.Error == "" && q.Status < 400 {
+						pass++
+					}
+				}
+				return pass
+			}
+			if http(second.Report.Probe) != http(first.Report.Probe) || http(first.Report.Probe) == 0 {
+				t.Errorf("probes under the profile: %+v, without: %+v", second.Report.Probe, first.Report.Probe)
+			}
+			if fixture == "busybox-httpd" {
+				if ex := second.Report.Probe.Exec; len(ex) != 1 || ex[0].ExitCode == 0 ||
+					!strings.Contains(strings.Join(ex[0].Output, " "), "not permitted") {
+					t.Errorf("mkdir ran under a profile without mkdir: %+v", ex)
+				}
+			}
+			for i, q := range second.Report.Probe.HTTP {
+				if q.SHA256 != first.Report.Probe.HTTP[i].SHA256 {
+					t.Errorf("probe %s answered differently under the profile", q.Resource)
+				}
+			}
+		})
+	}
+}
+
+// TestConcurrentRuns: two runs of different images at once keep their
+// traces apart.
+func TestConcurrentRuns(t *testing.T) {
+	addr, busybox := env(t, "busybox-httpd")
+	_, python := env(t, "python-app")
+	defer assertClean(t, addr)
+	type out struct {
+		res *Result
+		err error
+	}
+	run := func(img string) chan out {
+		c := make(chan out, 1)
+		go func() {
+			r, err := Profile(testContext(t), options(t, addr, "docker-archive:"+img))
+			c <- out{r, err}
+		}()
+		return c
+	}
+	bc, pc := run(busybox), run(python)
+	b, p := <-bc, <-pc
+	if b.err != nil || p.err != nil {
+		t.Fatalf("busybox: %v; python: %v", b.err, p.err)
+	}
+	for _, f := range b.res.Report.Files {
+		if strings.Contains(f.Path, "python") || strings.HasPrefix(f.Path, "/app/") {
+			t.Errorf("busybox run has a python file: %s", f.Path)
+		}
+	}
+	for _, f := range p.res.Report.Files {
+		if strings.HasPrefix(f.Path, "/www/") || f.Path == "/bin/busybox" {
+			t.Errorf("python run has a busybox file: %s", f.Path)
+		}
+	}
+	if fileOf(p.res.Report, "/app/server.py") == nil || fileOf(b.res.Report, "/www/index.html") == nil {
+		t.Error("a run lost its own files")
+	}
+}
+
+// TestContinueAfterExit: a command-line tool traced until it exits by
+// itself, with a mounted input that never counts as an image file.
+func TestContinueAfterExit(t *testing.T) {
+	addr, tar := env(t, "busybox-httpd")
+	defer assertClean(t, addr)
+	data := t.TempDir()
+	if err := os.WriteFile(filepath.Join(data, "in.txt"), []byte("hello\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	o := options(t, addr, "docker-archive:"+tar)
+	o.HTTPProbe = false
+	o.ContinueAfter = ContinueExit
+	o.Run.Entrypoint = []string{"/bin/busybox", "cat", "/data/in.txt", "/www/about.html"}
+	o.Run.Mounts = []string{data + ":/data:ro"}
+	res, err := Profile(testContext(t), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := res.Report
+	if rep.Exit == nil || rep.Exit.Code != 0 || rep.Exit.Reason != "exited by itself" {
+		t.Errorf("exit: %+v", rep.Exit)
+	}
+	if f := fileOf(rep, "/data/in.txt"); f == nil || !f.Volume || f.InImage {
+		t.Errorf("/data/in.txt: %+v", f)
+	}
+	if f := fileOf(rep, "/www/about.html"); f == nil || f.Volume || !f.InImage {
+		t.Errorf("/www/about.html: %+v", f)
+	}
+}
+
+func TestParseContinueAfter(t *testing.T) {
+	for in, want := range map[string]time.Duration{"timeout": DefaultTimeout, "15": 15 * time.Second, "probe": 0} {
+		if _, d, err := ParseContinueAfter(in); err != nil || d != want {
+			t.Errorf("%s: %v %v", in, d, err)
+		}
+	}
+	for _, bad := range []string{"", "0", "-3", "soon"} {
+		if _, _, err := ParseContinueAfter(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
 	}
 }

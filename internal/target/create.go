@@ -14,6 +14,7 @@ import (
 	"syscall"
 
 	containerd "github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/core/containers"
 	"github.com/containerd/containerd/v2/pkg/cio"
 	"github.com/containerd/containerd/v2/pkg/oci"
 	"github.com/moby/sys/signal"
@@ -79,6 +80,9 @@ type RunConfig struct {
 	// LogWriter, if set, gets every output line prefixed with LogPrefix.
 	LogWriter io.Writer
 	LogPrefix string
+	// Seccomp, when set, is enforced on the container's processes (runc
+	// installs it just before the entrypoint's exec). Nil: unconfined.
+	Seccomp *specs.LinuxSeccomp
 }
 
 // runPlan is a RunConfig checked and parsed, before anything is created.
@@ -275,6 +279,16 @@ func (r *Runtime) Create(ctx context.Context, img *Image, cfg RunConfig) (_ *Tar
 	if cfg.User != "" {
 		name, _, _ := strings.Cut(cfg.User, ":")
 		specOpts = append(specOpts, oci.WithUser(cfg.User), oci.WithAdditionalGIDs(name))
+	}
+	if cfg.Seccomp != nil {
+		profile := cfg.Seccomp
+		specOpts = append(specOpts, func(_ context.Context, _ oci.Client, _ *containers.Container, s *oci.Spec) error {
+			if s.Linux == nil {
+				s.Linux = &specs.Linux{}
+			}
+			s.Linux.Seccomp = profile
+			return nil
+		})
 	}
 
 	t.stopSignal = syscall.SIGTERM
