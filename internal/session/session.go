@@ -167,6 +167,13 @@ func Profile(ctx context.Context, opts Options) (_ *Result, err error) {
 		return d.Milliseconds()
 	}
 
+	if opts.ContinueAfter == "" {
+		opts.ContinueAfter = DefaultContinueAfter(false, opts.HTTPProbe || len(opts.ExecProbes) > 0 || len(opts.Execs) > 0)
+	}
+	mode, wait, err := ParseContinueAfter(opts.ContinueAfter)
+	if err != nil {
+		return nil, err
+	}
 	if err := tracer.CheckHost(); err != nil {
 		return nil, err
 	}
@@ -232,13 +239,6 @@ func Profile(ctx context.Context, opts Options) (_ *Result, err error) {
 		}
 	}
 
-	if opts.ContinueAfter == "" {
-		opts.ContinueAfter = DefaultContinueAfter(false, opts.HTTPProbe || len(opts.ExecProbes) > 0 || len(opts.Execs) > 0)
-	}
-	mode, wait, err := ParseContinueAfter(opts.ContinueAfter)
-	if err != nil {
-		return nil, err
-	}
 	// Probes.
 	if err := runProbes(ctx, opts, t, rep, res, step); err != nil {
 		var nr *probe.NotReadyError
