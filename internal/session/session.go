@@ -532,4 +532,3 @@ func rel(name string) string {
 
 func (r rootFS) Lstat(name string) (os.FileInfo, error) { return r.root.Lstat(rel(name)) }
 func (r rootFS) Readlink(name string) (string, error)   { return r.root.Readlink(rel(name)) }
-
