@@ -149,54 +149,66 @@ static __always_inline struct stats *get_stats(void)
 	return bpf_map_lookup_elem(&trace_stats, &zero);
 }
 
-static __always_inline bool is_compat(struct task_struct *task)
+/*
+ * RD reads a field of a kernel pointer. In the tp_btf programs (btf true, a
+ * constant once inlined) the pointer is typed and the read is one load; the
+ * raw_tp programs go through bpf_probe_read_kernel.
+ */
+#define RD(btf, p, field) ((btf) ? (p)->field : BPF_CORE_READ(p, field))
+
+static __always_inline struct task_struct *current_task(const bool btf)
+{
+	return btf ? bpf_get_current_task_btf() : (struct task_struct *)bpf_get_current_task();
+}
+
+static __always_inline bool is_compat(struct task_struct *task, const bool btf)
 {
 #if defined(__TARGET_ARCH_x86)
-	return BPF_CORE_READ(task, thread_info.status) & TS_COMPAT;
+	return RD(btf, task, thread_info.status) & TS_COMPAT;
 #elif defined(__TARGET_ARCH_arm64)
-	return BPF_CORE_READ(task, thread_info.flags) & (1UL << TIF_32BIT);
+	return RD(btf, task, thread_info.flags) & (1UL << TIF_32BIT);
 #endif
 }
 
-static __always_inline long syscall_nr(struct pt_regs *regs)
+static __always_inline long syscall_nr(struct pt_regs *regs, const bool btf)
 {
 #if defined(__TARGET_ARCH_x86)
-	return BPF_CORE_READ(regs, orig_ax);
+	return RD(btf, regs, orig_ax);
 #elif defined(__TARGET_ARCH_arm64)
-	return BPF_CORE_READ(regs, syscallno);
+	return RD(btf, regs, syscallno);
 #endif
 }
 
 /* The i-th syscall argument, from the registers saved at entry (still there
  * at exit: only the return register is overwritten, and arm64 keeps x0 in
  * orig_x0). */
-static __always_inline unsigned long sys_arg(struct pt_regs *regs, int i, bool compat)
+static __always_inline unsigned long sys_arg(struct pt_regs *regs, int i, bool compat, const bool btf)
 {
 #if defined(__TARGET_ARCH_x86)
 	if (compat) {
 		switch (i) {
-		case 0: return (__u32)BPF_CORE_READ(regs, bx);
-		case 1: return (__u32)BPF_CORE_READ(regs, cx);
-		case 2: return (__u32)BPF_CORE_READ(regs, dx);
-		case 3: return (__u32)BPF_CORE_READ(regs, si);
-		case 4: return (__u32)BPF_CORE_READ(regs, di);
-		default: return (__u32)BPF_CORE_READ(regs, bp);
+		case 0: return (__u32)RD(btf, regs, bx);
+		case 1: return (__u32)RD(btf, regs, cx);
+		case 2: return (__u32)RD(btf, regs, dx);
+		case 3: return (__u32)RD(btf, regs, si);
+		case 4: return (__u32)RD(btf, regs, di);
+		default: return (__u32)RD(btf, regs, bp);
 		}
 	}
 	switch (i) {
-	case 0: return BPF_CORE_READ(regs, di);
-	case 1: return BPF_CORE_READ(regs, si);
-	case 2: return BPF_CORE_READ(regs, dx);
-	case 3: return BPF_CORE_READ(regs, r10);
-	case 4: return BPF_CORE_READ(regs, r8);
-	default: return BPF_CORE_READ(regs, r9);
+	case 0: return RD(btf, regs, di);
+	case 1: return RD(btf, regs, si);
+	case 2: return RD(btf, regs, dx);
+	case 3: return RD(btf, regs, r10);
+	case 4: return RD(btf, regs, r8);
+	default: return RD(btf, regs, r9);
 	}
 #elif defined(__TARGET_ARCH_arm64)
 	unsigned long v;
 	if (i == 0)
-		v = BPF_CORE_READ(regs, orig_x0);
+		v = RD(btf, regs, orig_x0);
 	else
-		v = BPF_CORE_READ(regs, regs[i & 7]);
+		v = RD(btf, regs, regs[i & 7]);
 	return compat ? (__u32)v : v;
 #endif
 }
@@ -536,12 +548,12 @@ static __always_inline __u8 open_access(unsigned long flags, __u8 fixed)
 	return ACCESS_READ;
 }
 
-static __always_inline int on_sys_enter(struct pt_regs *regs, long id)
+static __always_inline int on_sys_enter(struct pt_regs *regs, long id, const bool btf)
 {
 	if (!in_target())
 		return 0;
-	struct task_struct *task = (void *)bpf_get_current_task();
-	bool compat = is_compat(task);
+	struct task_struct *task = current_task(btf);
+	bool compat = is_compat(task, btf);
 	__u32 slot = COUNT_OTHER;
 	if (id >= 0 && id < NR_MAX)
 		slot = compat ? NR_MAX + id : id;
@@ -553,9 +565,10 @@ static __always_inline int on_sys_enter(struct pt_regs *regs, long id)
 		__u8 op = compat ? compat_desc[id].op : native_desc[id].op;
 		if (op == OP_CHDIR) {
 			__u32 tid = (__u32)bpf_get_current_pid_tgid();
+			struct task_struct *t = (void *)bpf_get_current_task();
 			struct path_ref cwd = {
-				.dentry = (__u64)BPF_CORE_READ(task, fs, pwd.dentry),
-				.mnt = (__u64)BPF_CORE_READ(task, fs, pwd.mnt),
+				.dentry = (__u64)BPF_CORE_READ(t, fs, pwd.dentry),
+				.mnt = (__u64)BPF_CORE_READ(t, fs, pwd.mnt),
 			};
 			bpf_map_update_elem(&chdir_cwd, &tid, &cwd, BPF_ANY);
 		}
@@ -563,13 +576,13 @@ static __always_inline int on_sys_enter(struct pt_regs *regs, long id)
 	return 0;
 }
 
-static __always_inline int on_sys_exit(struct pt_regs *regs, long ret)
+static __always_inline int on_sys_exit(struct pt_regs *regs, long ret, const bool btf)
 {
 	if (!in_target())
 		return 0;
-	struct task_struct *task = (void *)bpf_get_current_task();
-	bool compat = is_compat(task);
-	long nr = syscall_nr(regs);
+	struct task_struct *task = current_task(btf);
+	bool compat = is_compat(task, btf);
+	long nr = syscall_nr(regs, btf);
 	if (nr < 0 || nr >= NR_MAX)
 		return 0;
 	struct sys_desc d = compat ? compat_desc[nr] : native_desc[nr];
@@ -590,18 +603,18 @@ static __always_inline int on_sys_exit(struct pt_regs *regs, long ret)
 	s->base.mnt = 0;
 	s->fd = -1;
 	s->fd_only = 0;
-	s->dirfd = d.dirfd >= 0 ? fd_arg(sys_arg(regs, d.dirfd, compat)) : AT_FDCWD;
-	s->upath = sys_arg(regs, d.path, compat);
+	s->dirfd = d.dirfd >= 0 ? fd_arg(sys_arg(regs, d.dirfd, compat, btf)) : AT_FDCWD;
+	s->upath = sys_arg(regs, d.path, compat, btf);
 	s->access = d.access;
 
 	switch (d.op) {
 	case OP_OPEN:
-		s->access = open_access(d.flags >= 0 ? sys_arg(regs, d.flags, compat) : 0, d.access);
+		s->access = open_access(d.flags >= 0 ? sys_arg(regs, d.flags, compat, btf) : 0, d.access);
 		s->fd = ret;
 		break;
 	case OP_OPENAT2: {
 		__u64 how_flags = 0;
-		bpf_probe_read_user(&how_flags, sizeof(how_flags), (void *)sys_arg(regs, d.flags, compat));
+		bpf_probe_read_user(&how_flags, sizeof(how_flags), (void *)sys_arg(regs, d.flags, compat, btf));
 		s->access = open_access(how_flags, d.access);
 		s->fd = ret;
 		break;
@@ -621,17 +634,17 @@ static __always_inline int on_sys_exit(struct pt_regs *regs, long ret)
 		s->upath = 0;
 		break;
 	}
-	emit_file(s, task);
+	emit_file(s, (struct task_struct *)bpf_get_current_task());
 
 	if (d.path2 >= 0) {
 		s->ev.flags = compat ? FILE_COMPAT : 0;
 		s->base.dentry = 0;
 		s->fd = -1;
 		s->fd_only = 0;
-		s->dirfd = d.dirfd2 >= 0 ? fd_arg(sys_arg(regs, d.dirfd2, compat)) : AT_FDCWD;
-		s->upath = sys_arg(regs, d.path2, compat);
+		s->dirfd = d.dirfd2 >= 0 ? fd_arg(sys_arg(regs, d.dirfd2, compat, btf)) : AT_FDCWD;
+		s->upath = sys_arg(regs, d.path2, compat, btf);
 		s->access = d.access2;
-		emit_file(s, task);
+		emit_file(s, (struct task_struct *)bpf_get_current_task());
 	}
 	return 0;
 }
@@ -775,13 +788,13 @@ static __always_inline int on_exit(struct task_struct *p)
 SEC("tp_btf/sys_enter")
 int BPF_PROG(tp_btf_sys_enter, struct pt_regs *regs, long id)
 {
-	return on_sys_enter(regs, id);
+	return on_sys_enter(regs, id, true);
 }
 
 SEC("tp_btf/sys_exit")
 int BPF_PROG(tp_btf_sys_exit, struct pt_regs *regs, long ret)
 {
-	return on_sys_exit(regs, ret);
+	return on_sys_exit(regs, ret, true);
 }
 
 SEC("tp_btf/sched_process_exec")
@@ -807,13 +820,13 @@ int BPF_PROG(tp_btf_sched_process_exit, struct task_struct *p)
 SEC("raw_tp/sys_enter")
 int raw_tp_sys_enter(struct bpf_raw_tracepoint_args *ctx)
 {
-	return on_sys_enter((struct pt_regs *)ctx->args[0], (long)ctx->args[1]);
+	return on_sys_enter((struct pt_regs *)ctx->args[0], (long)ctx->args[1], false);
 }
 
 SEC("raw_tp/sys_exit")
 int raw_tp_sys_exit(struct bpf_raw_tracepoint_args *ctx)
 {
-	return on_sys_exit((struct pt_regs *)ctx->args[0], (long)ctx->args[1]);
+	return on_sys_exit((struct pt_regs *)ctx->args[0], (long)ctx->args[1], false);
 }
 
 SEC("raw_tp/sched_process_exec")
