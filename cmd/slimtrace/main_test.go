@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -133,7 +134,7 @@ func TestTraceCommand(t *testing.T) {
 // running and stops after --duration.
 func TestTraceExistingCgroup(t *testing.T) {
 	privtest.Root(t)
-	g, err := cgroup.Create("slimtrace-cli-test")
+	g, err := cgroup.Create(fmt.Sprintf("slimtrace-cli-test-%d", os.Getpid()))
 	if err != nil {
 		t.Fatal(err)
 	}

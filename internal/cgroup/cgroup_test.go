@@ -1,6 +1,7 @@
 package cgroup
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -41,12 +42,13 @@ func TestCreateOpenRemove(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g, err := Create("slimtrace-cgroup-test")
+	name := fmt.Sprintf("slimtrace-cgroup-test-%d", os.Getpid())
+	g, err := Create(name)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer g.Remove()
-	if g.Level != 1 || g.ID == 0 || g.Path != filepath.Join(root, "slimtrace-cgroup-test") {
+	if g.Level != 1 || g.ID == 0 || g.Path != filepath.Join(root, name) {
 		t.Errorf("group %+v", g)
 	}
 	child := filepath.Join(g.Path, "child")
@@ -54,7 +56,7 @@ func TestCreateOpenRemove(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The same cgroup, named relative to the v2 root.
-	c, err := Open("/slimtrace-cgroup-test/child")
+	c, err := Open("/" + name + "/child")
 	if err != nil {
 		t.Fatal(err)
 	}

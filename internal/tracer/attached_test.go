@@ -1,6 +1,8 @@
 package tracer
 
 import (
+	"fmt"
+	"os"
 	"testing"
 
 	"github.com/slimtrace/slimtrace/internal/cgroup"
@@ -10,7 +12,7 @@ import (
 // Attached sees this process's tracer while it is open, and not after.
 func TestAttached(t *testing.T) {
 	privtest.Root(t)
-	g, err := cgroup.Create("slimtrace-attached-test")
+	g, err := cgroup.Create(fmt.Sprintf("slimtrace-attached-test-%d", os.Getpid()))
 	if err != nil {
 		t.Fatal(err)
 	}
