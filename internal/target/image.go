@@ -39,6 +39,11 @@ type Image struct {
 	Platform string
 	// Config is the image's run configuration.
 	Config Config
+	// Layers are the image's layers, bottom first, from its manifest.
+	Layers []Layer
+	// History is how the image was built, oldest step first, from its
+	// config.
+	History []History
 
 	ref images.Image
 }
@@ -326,7 +331,8 @@ func imageNames(imgs []images.Image) string {
 	return strings.Join(slices.Compact(names), ", ")
 }
 
-// prepare unpacks img for the snapshotter if needed and reads its config.
+// prepare unpacks img for the snapshotter if needed and reads its manifest
+// and config.
 func (r *Runtime) prepare(ctx context.Context, ref images.Image) (*Image, error) {
 	img := containerd.NewImage(r.client, ref)
 	unpacked, err := img.IsUnpacked(ctx, r.opts.Snapshotter)
@@ -339,15 +345,20 @@ func (r *Runtime) prepare(ctx context.Context, ref images.Image) (*Image, error)
 			return nil, fmt.Errorf("unpacking image %s: %w", ref.Name, err)
 		}
 	}
-	desc, err := img.Config(ctx)
+	manifest, err := images.Manifest(ctx, r.client.ContentStore(), ref.Target, img.Platform())
 	if err != nil {
-		return nil, fmt.Errorf("reading config of image %s: %w", ref.Name, err)
+		return nil, fmt.Errorf("reading manifest of image %s: %w", ref.Name, err)
 	}
+	desc := manifest.Config
 	blob, err := content.ReadBlob(ctx, r.client.ContentStore(), desc)
 	if err != nil {
 		return nil, fmt.Errorf("reading config of image %s: %w", ref.Name, err)
 	}
 	cfg, err := parseImageConfig(blob)
+	if err != nil {
+		return nil, fmt.Errorf("image %s: %w", ref.Name, err)
+	}
+	history, layers, err := parseLayers(blob, manifest.Layers)
 	if err != nil {
 		return nil, fmt.Errorf("image %s: %w", ref.Name, err)
 	}
@@ -362,6 +373,8 @@ func (r *Runtime) prepare(ctx context.Context, ref images.Image) (*Image, error)
 		Size:     size,
 		Platform: cfg.OS + "/" + cfg.Architecture,
 		Config:   cfg,
+		Layers:   layers,
+		History:  history,
 		ref:      ref,
 	}
 	return out, nil
