@@ -88,8 +88,11 @@ tracefs: ## mount tracefs at /sys/kernel/tracing if it is not mounted
 bench-tracer: ## tracer benchmark (internal/tracer/benchcmd)
 	$(GO) run ./internal/tracer/benchcmd
 
-demo: build services fixtures tracefs ## build, start services, build fixtures, trace a command
-	$(AS_ROOT) bin/slimtrace trace -- cat /etc/hostname
+DEMO_IMAGE := docker-archive:$(SLIMTRACE_FIXTURES)/python-app.tar
+
+demo: deps build services fixtures tracefs ## set everything up and profile the sample Python web app
+	$(AS_ROOT) bin/slimtrace profile --containerd $(CONTAINERD_ADDRESS) --namespace slimtrace-demo \
+		--continue-after probe --http-probe-cmd /api/info --copy-meta-artifacts demo-artifacts $(DEMO_IMAGE)
 
 lint: ## go vet, gofmt and (if installed) shellcheck on the CI scripts
 	$(GO) vet ./... ./.ci/testcheck
