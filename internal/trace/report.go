@@ -39,6 +39,10 @@ type Target struct {
 type Tracer struct {
 	Arch        string `json:"arch"`         // x86_64 or aarch64
 	ProgramType string `json:"program_type"` // tp_btf or raw_tp
+	// EventsSent crossed the ring buffer; EventsDeduped were identical to
+	// one sent before and stayed in the kernel.
+	EventsSent    uint64 `json:"events_sent"`
+	EventsDeduped uint64 `json:"events_deduped"`
 }
 
 // File is every use of one path.

@@ -304,7 +304,7 @@ func (t *Tracer) finish() (*trace.Report, error) {
 	if err != nil {
 		errs = append(errs, err)
 	}
-	lost, err := t.lost()
+	lost, sent, deduped, err := t.counters()
 	if err != nil {
 		errs = append(errs, err)
 	}
@@ -312,7 +312,7 @@ func (t *Tracer) finish() (*trace.Report, error) {
 	lost.Events += uint64(t.decodeErr)
 	r := t.collector.Report(
 		trace.Target{Cgroup: t.opts.Cgroup.Path, CgroupID: t.opts.Cgroup.ID, Command: t.opts.Command},
-		trace.Tracer{Arch: t.native.name, ProgramType: t.progType},
+		trace.Tracer{Arch: t.native.name, ProgramType: t.progType, EventsSent: sent, EventsDeduped: deduped},
 		t.start, end, syscalls, lost)
 	t.mu.Unlock()
 	return r, errors.Join(errs...)
@@ -347,24 +347,25 @@ func (t *Tracer) syscalls() ([]trace.Syscall, error) {
 	return out, nil
 }
 
-// lost sums the per-CPU loss counters and the programs' recursion misses.
-func (t *Tracer) lost() (trace.Lost, error) {
-	var lost trace.Lost
+// counters sums the per-CPU counters and the programs' recursion misses.
+func (t *Tracer) counters() (lost trace.Lost, sent, deduped uint64, err error) {
 	var perCPU []slimtraceStats
 	if err := t.maps.TraceStats.Lookup(uint32(0), &perCPU); err != nil {
-		return lost, fmt.Errorf("reading loss counters: %w", err)
+		return lost, 0, 0, fmt.Errorf("reading loss counters: %w", err)
 	}
 	for _, s := range perCPU {
 		lost.Events += s.Lost
 		lost.Truncated += s.Truncated
 		lost.Unreadable += s.Unreadable
+		sent += s.Sent
+		deduped += s.Deduped
 	}
 	for _, p := range t.progs {
 		if st, err := p.Stats(); err == nil {
 			lost.Skipped += st.RecursionMisses
 		}
 	}
-	return lost, nil
+	return lost, sent, deduped, nil
 }
 
 // release unloads everything the tracer holds; safe on a half-made tracer.

@@ -85,6 +85,21 @@ var helpers = map[string]func(args []string) error{
 		}
 		return nil
 	},
+	// same-file PATH N: open and close PATH N times.
+	"same-file": func(args []string) error {
+		n, err := strconv.Atoi(args[1])
+		if err != nil {
+			return err
+		}
+		for range n {
+			fd, err := unix.Open(args[0], unix.O_RDONLY, 0)
+			if err != nil {
+				return err
+			}
+			unix.Close(fd)
+		}
+		return nil
+	},
 	// missing PATH: open a file that does not exist.
 	"missing": func(args []string) error {
 		_, err := unix.Open(args[0], unix.O_RDONLY, 0)
@@ -487,5 +502,21 @@ cat created.txt >/dev/null
 		if f != nil && (f.OnMount != c.onMount || f.Upper != c.upper) {
 			t.Errorf("%s: on_mount=%v upper=%v, want %v %v", c.path, f.OnMount, f.Upper, c.onMount, c.upper)
 		}
+	}
+}
+
+// TestDedup: a process opening one file over and over sends it once.
+func TestDedup(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "hot.txt")
+	mustWrite(t, p)
+	const n = 10_000
+	r := runHelper(t, Options{}, "same-file", p, strconv.Itoa(n))
+	wantFile(t, r, p, trace.AccessRead, "ok")
+	if r.Tracer.EventsDeduped < n-1 {
+		t.Errorf("deduped %d events, want at least %d", r.Tracer.EventsDeduped, n-1)
+	}
+	// The whole run (Go runtime start-up included) sends few events.
+	if r.Tracer.EventsSent > 200 {
+		t.Errorf("sent %d events for %d identical opens", r.Tracer.EventsSent, n)
 	}
 }
