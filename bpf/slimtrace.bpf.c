@@ -149,6 +149,21 @@ static __always_inline struct stats *get_stats(void)
 	return bpf_map_lookup_elem(&trace_stats, &zero);
 }
 
+/* output sends an event built in a scratch buffer (size bytes, at most max)
+ * and counts it as sent, or as lost when the ring buffer is full. */
+static __always_inline void output(void *ev, __u32 size, __u32 max, struct stats *st)
+{
+	if (size > max)
+		return;
+	long err = bpf_ringbuf_output(&events, ev, size, 0);
+	if (st) {
+		if (err)
+			st->lost++;
+		else
+			st->sent++;
+	}
+}
+
 /*
  * RD reads a field of a kernel pointer. In the tp_btf programs (btf true, a
  * constant once inlined) the pointer is typed and the read is one load; the
@@ -518,15 +533,7 @@ static __noinline int emit_file(struct file_scratch *s, struct task_struct *task
 	s->ev.opened_len = olen;
 	if (flags & FILE_TRUNCATED && st)
 		st->truncated++;
-	__u32 size = sizeof(s->ev) + nlen + olen;
-	if (size > sizeof(s->ev) + DATA_SZ)
-		return 0;
-	if (bpf_ringbuf_output(&events, &s->ev, size, 0)) {
-		if (st)
-			st->lost++;
-	} else if (st) {
-		st->sent++;
-	}
+	output(&s->ev, sizeof(s->ev) + nlen + olen, sizeof(s->ev) + DATA_SZ, st);
 	return 0;
 
 unreadable:
@@ -713,16 +720,7 @@ static __always_inline int on_exec(struct task_struct *p, pid_t old_pid, struct 
 	s->ev.argv_len = alen;
 	s->ev.flags = flags;
 
-	struct stats *st = get_stats();
-	__u32 size = sizeof(s->ev) + flen + blen + alen;
-	if (size > sizeof(s->ev) + DATA_SZ)
-		return 0;
-	if (bpf_ringbuf_output(&events, &s->ev, size, 0)) {
-		if (st)
-			st->lost++;
-	} else if (st) {
-		st->sent++;
-	}
+	output(&s->ev, sizeof(s->ev) + flen + blen + alen, sizeof(s->ev) + DATA_SZ, get_stats());
 	return 0;
 }
 
