@@ -1,0 +1,178 @@
+package fileset
+
+import (
+	"cmp"
+	"io/fs"
+	"path"
+	"slices"
+	"strings"
+)
+
+// systemDirs are shared by the whole system: a touched application file
+// directly in one is kept alone, never with its siblings.
+var systemDirs = func() map[string]bool {
+	m := map[string]bool{}
+	for _, d := range []string{"/", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/boot", "/etc",
+		"/etc/alternatives", "/etc/default", "/etc/init.d", "/home", "/media", "/mnt", "/opt", "/run", "/srv",
+		"/tmp", "/usr", "/usr/bin", "/usr/sbin", "/usr/lib", "/usr/lib32", "/usr/lib64", "/usr/libx32",
+		"/usr/libexec", "/usr/include", "/usr/share", "/usr/local", "/usr/local/bin", "/usr/local/sbin",
+		"/usr/local/lib", "/usr/local/share", "/usr/local/include", "/var", "/var/lib", "/var/cache",
+		"/var/log", "/var/run", "/var/tmp", "/var/spool", "/var/mail"} {
+		m[d] = true
+	}
+	return m
+}()
+
+func isSystemDir(d string) bool {
+	if systemDirs[d] {
+		return true
+	}
+	switch path.Dir(d) {
+	case "/lib", "/usr/lib", "/usr/local/lib": // multiarch: /usr/lib/x86_64-linux-gnu
+		return strings.Contains(path.Base(d), "-linux-")
+	}
+	return false
+}
+
+// readDirSorted lists a directory in name order, so that what is kept
+// never depends on the order the filesystem returns.
+func (c *computer) readDirSorted(dir string) ([]fs.DirEntry, error) {
+	ents, err := c.fs.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(ents, func(a, b fs.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
+	return ents, nil
+}
+
+// generatedPyc reports whether p is bytecode Python compiled for an OS
+// package's module (Debian's postinst writes those, unowned).
+func (c *computer) generatedPyc(p string) bool {
+	dir, name := path.Split(p)
+	dir = strings.TrimSuffix(dir, "/")
+	if path.Base(dir) != "__pycache__" || !strings.HasSuffix(name, ".pyc") {
+		return false
+	}
+	mod, _, _ := strings.Cut(name, ".")
+	return c.pkgs.owns(path.Dir(dir) + "/" + mod + ".py")
+}
+
+// appDirs keeps, for each application file the application touched (one
+// no OS package owns), the application files beneath its directory, when
+// they fit in the cap.
+func (c *computer) appDirs() {
+	if c.opts.NoAppDirs || len(c.touched) == 0 {
+		return
+	}
+	if c.pkgs == nil {
+		c.pkgs = loadPackages(c.fs)
+		if c.pkgs.kind == "" && c.exists("/var/lib/rpm", "/usr/lib/sysimage/rpm") {
+			c.warn("rpm's package database is not read: every file outside the system directories counts as the application's")
+		}
+	}
+	from := map[string]string{}
+	var dirs []string
+	for _, p := range c.touched {
+		e := c.entries[p]
+		if e == nil || e.Has(ReasonLangPackage) || c.pkgs.owns(p) || c.generatedPyc(p) {
+			continue
+		}
+		d := path.Dir(p)
+		if path.Base(d) == "__pycache__" {
+			d = path.Dir(d)
+		}
+		if isSystemDir(d) || from[d] != "" {
+			continue
+		}
+		from[d] = p
+		dirs = append(dirs, d)
+	}
+	slices.SortFunc(dirs, func(a, b string) int {
+		return cmp.Or(cmp.Compare(strings.Count(a, "/"), strings.Count(b, "/")), strings.Compare(a, b))
+	})
+	var kept []string
+	for _, d := range dirs {
+		if slices.ContainsFunc(kept, func(k string) bool { return under(d, k) }) {
+			continue
+		}
+		files, ok := c.collectApp(d)
+		if !ok {
+			c.warn("%s holds more than %d MiB of application files (--app-dir-cap): keeping only those the application used",
+				d, c.opts.AppDirCap>>20)
+			continue
+		}
+		kept = append(kept, d)
+		detail := "application directory " + d
+		c.add(d, nil, ReasonAppDir, detail)
+		for _, f := range files {
+			switch m := f.info.Mode(); {
+			case m&fs.ModeSymlink != 0:
+				c.add(f.path, f.info, ReasonAppDir, detail)
+				if l, e := c.keep(f.path, ReasonAppDir, detail); e != nil && e.Mode.IsRegular() {
+					c.enqueueIfObject(l.Resolved, e.Mode)
+				}
+			case m.IsRegular():
+				if c.add(f.path, f.info, ReasonAppDir, detail) != nil {
+					c.enqueueIfObject(f.path, m)
+				}
+			default:
+				c.add(f.path, f.info, ReasonAppDir, detail)
+			}
+		}
+	}
+}
+
+func (c *computer) exists(paths ...string) bool {
+	return slices.ContainsFunc(paths, func(p string) bool { _, err := c.fs.Lstat(p); return err == nil })
+}
+
+type walked struct {
+	path string
+	info fs.FileInfo
+}
+
+// collectApp lists the application's files beneath dir (directories,
+// files, links no OS package owns), stopping as soon as their regular
+// files exceed the cap.
+func (c *computer) collectApp(dir string) ([]walked, bool) {
+	var out []walked
+	var size int64
+	limit := c.opts.AppDirCap
+	var walk func(dir string) bool
+	walk = func(dir string) bool {
+		ents, err := c.readDirSorted(dir)
+		if err != nil {
+			return true
+		}
+		for _, de := range ents {
+			p := strings.TrimSuffix(dir, "/") + "/" + de.Name()
+			if c.blocked(p) {
+				continue
+			}
+			fi, err := de.Info()
+			if err != nil {
+				continue
+			}
+			m := fi.Mode()
+			switch {
+			case m.IsDir():
+				if !c.pkgs.owns(p) {
+					out = append(out, walked{p, fi})
+				}
+				if !walk(p) {
+					return false
+				}
+			case m&fs.ModeSocket != 0 || c.pkgs.owns(p) || c.generatedPyc(p):
+			default:
+				if m.IsRegular() {
+					if size += fi.Size(); limit >= 0 && size > limit {
+						return false
+					}
+				}
+				out = append(out, walked{p, fi})
+			}
+		}
+		return true
+	}
+	return out, walk(dir)
+}

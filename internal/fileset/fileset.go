@@ -1,0 +1,255 @@
+package fileset
+
+import (
+	"fmt"
+	"io/fs"
+	"path"
+	"slices"
+	"strings"
+
+	"github.com/slimtrace/slimtrace/internal/trace"
+)
+
+// Reason says why a path is in the set.
+type Reason string
+
+// Reasons a path is kept.
+const (
+	ReasonTraced       Reason = "traced"           // the application named it
+	ReasonExec         Reason = "exec"             // the application executed it
+	ReasonSymlink      Reason = "symlink"          // a link met on the way to a kept path
+	ReasonParent       Reason = "parent-dir"       // a directory holding a kept path
+	ReasonELFInterp    Reason = "elf-interp"       // PT_INTERP of a kept ELF file
+	ReasonELFDep       Reason = "elf-dep"          // DT_NEEDED of a kept ELF file
+	ReasonLdCache      Reason = "ld-cache"         // /etc/ld.so.cache, for glibc's loader
+	ReasonShebang      Reason = "shebang"          // the "#!" interpreter of a kept script
+	ReasonEntrypoint   Reason = "entrypoint"       // the image's ENTRYPOINT/CMD and what it runs
+	ReasonHealthcheck  Reason = "healthcheck"      // the image's HEALTHCHECK and what it runs
+	ReasonWorkdir      Reason = "workdir"          // the image's WorkingDir
+	ReasonUserDB       Reason = "user-db"          // passwd, group, nsswitch.conf, USER's home
+	ReasonNSS          Reason = "nss"              // resolver and NSS files and modules
+	ReasonCerts        Reason = "certs"            // CA certificate stores and bundles
+	ReasonZoneinfo     Reason = "zoneinfo"         // time zone data (--include-zoneinfo)
+	ReasonAppDir       Reason = "app-dir"          // an application file beside a touched one
+	ReasonLangPackage  Reason = "language-package" // part of a touched Python, npm or Ruby package
+	ReasonPackageMeta  Reason = "package-metadata" // dist-info, .pth, package.json, gemspec
+	ReasonIncludePath  Reason = "include-path"     // --include-path
+	ReasonIncludeBin   Reason = "include-bin"      // --include-bin
+	ReasonIncludeExe   Reason = "include-exe"      // --include-exe
+	ReasonIncludeShell Reason = "include-shell"    // --include-shell
+)
+
+// DefaultAppDirCap is the default --app-dir-cap: the most application
+// bytes one directory may bring in whole.
+const DefaultAppDirCap = 64 << 20
+
+// Input is what Compute works from.
+type Input struct {
+	// FS is the image's own root filesystem (never the host's).
+	FS ReadFS
+	// Files the application used, from the trace: only the processes
+	// whose files belong in the image (the application's lineage and the
+	// healthcheck's; not the runtime's setup nor --exec probes).
+	Files []Used
+	// Execs are the paths those processes executed: each exec's Filename
+	// (as named) and Binary (what the kernel ran).
+	Execs []string
+	// Config is the image's configuration.
+	Config Config
+	// Mounts are container paths mounted over at run time (--mount
+	// targets, and the image's VOLUMEs if the caller wants them empty):
+	// nothing beneath them is kept. /proc, /sys and /dev always are.
+	Mounts []string
+	// Options are the user's controls. The zero value is the defaults.
+	Options Options
+}
+
+// Used is one path the application named.
+type Used struct {
+	Path  string         // absolute, as named (symlinks not resolved)
+	Kinds []trace.Access // how it was used
+	OK    bool           // some use succeeded
+}
+
+// Config is the part of the image's configuration the set depends on.
+type Config struct {
+	User       string
+	WorkingDir string
+	Env        []string // KEY=value; PATH and LD_LIBRARY_PATH are used
+	Entrypoint []string
+	Cmd        []string
+	// Healthcheck is the image's HEALTHCHECK test: ["CMD", arg...],
+	// ["CMD-SHELL", line] or ["NONE"].
+	Healthcheck []string
+}
+
+// Options are the user's controls. The zero value is the defaults: CA
+// certificates and network OS files kept, application directories kept
+// whole up to DefaultAppDirCap, no zoneinfo, no shell.
+type Options struct {
+	IncludePaths []IncludePath // --include-path, --include-path-file
+	// ExcludePaths are globs over absolute image paths ("**" spans any
+	// number of directories). A path is left out when it or any directory
+	// above it matches: excludes win over the trace and over includes.
+	ExcludePaths []string
+	IncludeBins  []string // --include-bin: image paths of binaries
+	IncludeExes  []string // --include-exe: names looked up in the image's PATH
+	IncludeShell bool     // --include-shell
+	// IncludeZoneinfo keeps /usr/share/zoneinfo and /etc/localtime.
+	IncludeZoneinfo bool
+	// NoCertAll is --include-cert-all=false: no CA stores beyond those the
+	// trace saw, even when TLS libraries are in the set.
+	NoCertAll bool
+	// NoOSLibsNet is --include-oslibs-net=false: no resolver and NSS files
+	// beyond those the trace saw.
+	NoOSLibsNet bool
+	// NoAppDirs is --keep-app-dirs=false: only touched application files,
+	// and only the metadata of language packages.
+	NoAppDirs bool
+	// AppDirCap is --app-dir-cap in bytes: 0 means DefaultAppDirCap, a
+	// negative value no cap.
+	AppDirCap int64
+}
+
+// IncludePath is one --include-path: a file or directory (recursively),
+// with an optional override of the path's own mode and owner.
+type IncludePath struct {
+	Path     string
+	Override *Override
+}
+
+// Override replaces a kept path's permission bits or owner; nil fields
+// keep the image's.
+type Override struct {
+	Mode     *fs.FileMode // permissions, setuid, setgid and sticky bits
+	UID, GID *int
+}
+
+// Entry is one path of the slim image.
+type Entry struct {
+	Path string      // absolute, with no symlink above it
+	Mode fs.FileMode // as in the image; the type bits tell dir, symlink, file
+	Size int64       // of a regular file
+	// Reasons it is kept, the first one first.
+	Reasons []Reason
+	// Detail names what brought it in, when a rule has one to say ("needed
+	// by /usr/bin/curl").
+	Detail   string
+	Override *Override // from --include-path
+}
+
+// Set is the file set of a slim image.
+type Set struct {
+	Entries  []Entry  // sorted by path
+	Warnings []string // what the user should know, in the order met
+}
+
+// Paths returns every path to create in the slim image: files, symlinks
+// and directories. A directory stands for itself (its mode, owner and
+// times), not for its contents: only the paths listed are copied. The root
+// directory is implied.
+func (s *Set) Paths() []string {
+	out := make([]string, len(s.Entries))
+	for i, e := range s.Entries {
+		out[i] = e.Path
+	}
+	return out
+}
+
+// Size returns the sum of the regular files' sizes.
+func (s *Set) Size() int64 {
+	var n int64
+	for _, e := range s.Entries {
+		if e.Mode.IsRegular() {
+			n += e.Size
+		}
+	}
+	return n
+}
+
+// Find returns the entry for p, or nil.
+func (s *Set) Find(p string) *Entry {
+	i, ok := slices.BinarySearchFunc(s.Entries, p, func(e Entry, p string) int { return strings.Compare(e.Path, p) })
+	if !ok {
+		return nil
+	}
+	return &s.Entries[i]
+}
+
+// Has reports whether the entry was kept for the reason r.
+func (e *Entry) Has(r Reason) bool { return slices.Contains(e.Reasons, r) }
+
+// FromTrace returns the files and executed paths of the processes of the
+// given lineages, for Input.Files and Input.Execs.
+func FromTrace(tr *trace.Report, lineages ...uint32) (files []Used, execs []string) {
+	ours := func(l uint32) bool { return slices.Contains(lineages, l) }
+	for _, f := range tr.Files {
+		if !slices.ContainsFunc(f.Lineages, ours) {
+			continue
+		}
+		u := Used{Path: f.Path, OK: f.OK()}
+		for _, a := range f.Accesses {
+			if !slices.Contains(u.Kinds, a.Kind) {
+				u.Kinds = append(u.Kinds, a.Kind)
+			}
+		}
+		files = append(files, u)
+	}
+	for _, e := range tr.Execs {
+		if !ours(e.Lineage) {
+			continue
+		}
+		for _, p := range []string{e.Filename, e.Binary} {
+			if p != "" && !slices.Contains(execs, p) {
+				execs = append(execs, p)
+			}
+		}
+	}
+	return files, execs
+}
+
+// Compute returns the file set of the slim image. Errors are only for
+// input it cannot use (a bad exclude glob, no FS); whatever the image
+// lacks becomes a warning.
+func Compute(in Input) (*Set, error) {
+	if in.FS == nil {
+		return nil, fmt.Errorf("computing the file set: no image filesystem")
+	}
+	c, err := newComputer(in)
+	if err != nil {
+		return nil, err
+	}
+	c.tracedFiles()
+	c.commands()
+	c.includes()
+	c.userDB()
+	c.workdir()
+	c.zoneinfo()
+	c.languagePackages()
+	c.appDirs()
+	c.drain()
+	c.nss()
+	c.drain()
+	c.certs()
+	c.drain()
+	c.overrides()
+	return c.result(), nil
+}
+
+// under reports whether p is dir or beneath it.
+func under(p, dir string) bool {
+	return p == dir || dir == "/" || strings.HasPrefix(p, dir+"/")
+}
+
+// below reports whether p is strictly beneath dir.
+func below(p, dir string) bool {
+	return p != dir && under(p, dir)
+}
+
+// clean makes an absolute, lexically clean path ("" stays "").
+func clean(p string) string {
+	if p == "" {
+		return ""
+	}
+	return path.Clean("/" + p)
+}
