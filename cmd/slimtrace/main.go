@@ -33,6 +33,7 @@ type Globals struct {
 type cli struct {
 	Globals
 
+	Info    infoCmd    `cmd:"" help:"Print an image's metadata (layers, config, history) and write its reverse-engineered Dockerfile.fat, without running it."`
 	Profile profileCmd `cmd:"" help:"Run an image traced, probe it, and write its container report and seccomp and AppArmor profiles."`
 	Trace   traceCmd   `cmd:"" help:"Trace a command or a running cgroup and report the files, execs and syscalls it used."`
 	Version versionCmd `cmd:"" help:"Show the version, the kernel, and which eBPF features work here."`
