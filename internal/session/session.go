@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/signal"
 	"slices"
@@ -23,6 +24,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/slimtrace/slimtrace/internal/cgroup"
+	"github.com/slimtrace/slimtrace/internal/fileset"
 	"github.com/slimtrace/slimtrace/internal/probe"
 	"github.com/slimtrace/slimtrace/internal/report"
 	"github.com/slimtrace/slimtrace/internal/target"
@@ -77,6 +79,10 @@ type Options struct {
 	Command string // profile or build
 	// RingBufferSize for the tracer, in bytes (0: its default).
 	RingBufferSize int
+
+	// inspect, when set, runs once the trace is in, with the fat image's
+	// filesystem mounted read-only (build computes its file set there).
+	inspect func(img fileset.ReadFS, res *Result) error
 }
 
 // Result is what a run produced.
@@ -85,8 +91,10 @@ type Result struct {
 	Trace  *trace.Report
 	// AppLineage is the lineage of the application's processes.
 	AppLineage uint32
-	// ExecLineages are those of --exec commands and the healthcheck.
-	ExecLineages []uint32
+	// ExecLineages are those of --exec commands; HealthLineage the
+	// healthcheck's (its files belong in a slim image, --exec's do not).
+	ExecLineages  []uint32
+	HealthLineage uint32
 	Image        *target.Image
 }
 
@@ -298,8 +306,13 @@ func Profile(ctx context.Context, opts Options) (_ *Result, err error) {
 	}
 	defer root.Close()
 	fillTrace(rep, tracked, res, rootFS{root})
-	rep.Timings.TotalMS = time.Since(began).Milliseconds()
 	res.Report = rep
+	if opts.inspect != nil {
+		if err := opts.inspect(rootFS{root}, res); err != nil {
+			return nil, err
+		}
+	}
+	rep.Timings.TotalMS = time.Since(began).Milliseconds()
 	return res, nil
 }
 
@@ -414,7 +427,7 @@ func runProbes(ctx context.Context, opts Options, t *target.Target, rep *report.
 			return err
 		}
 		rep.Probe.Healthcheck = &ep
-		res.ExecLineages = append(res.ExecLineages, lineage)
+		res.HealthLineage = lineage
 		count(rep, ep)
 	}
 	for _, cmd := range opts.ExecProbes {
@@ -532,3 +545,13 @@ func rel(name string) string {
 
 func (r rootFS) Lstat(name string) (os.FileInfo, error) { return r.root.Lstat(rel(name)) }
 func (r rootFS) Readlink(name string) (string, error)   { return r.root.Readlink(rel(name)) }
+func (r rootFS) Open(name string) (fs.File, error)      { return r.root.Open(rel(name)) }
+
+func (r rootFS) ReadDir(name string) ([]fs.DirEntry, error) {
+	f, err := r.root.Open(rel(name))
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return f.ReadDir(-1)
+}
