@@ -39,7 +39,8 @@ type computer struct {
 	touched  []string        // non-directory image paths the app used, in order
 	touchSet map[string]bool
 
-	queue    []item
+	queue    []item // files whose closure to examine, with a context
+	later    []item // and without
 	examined map[string]bool
 	elf      *elfState
 

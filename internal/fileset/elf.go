@@ -33,7 +33,16 @@ type item struct {
 	quiet bool
 }
 
-func (c *computer) enqueue(it item) { c.queue = append(c.queue, it) }
+// enqueue queues a file. Files with a context (executed, or needed by an
+// object whose loader and RPATHs are known) go first: a library the trace
+// saw mapped is best examined as what its executable needs.
+func (c *computer) enqueue(it item) {
+	if it.exec || it.ld != nil {
+		c.queue = append(c.queue, it)
+	} else {
+		c.later = append(c.later, it)
+	}
+}
 
 // enqueueIfObject queues a kept file whose name or mode says it may be an
 // ELF object or a script; the rest are not worth opening.
@@ -46,9 +55,13 @@ func (c *computer) enqueueIfObject(p string, m fs.FileMode) {
 
 // drain examines queued files until none is left.
 func (c *computer) drain() {
-	for len(c.queue) > 0 {
-		it := c.queue[0]
-		c.queue = c.queue[1:]
+	for len(c.queue)+len(c.later) > 0 {
+		var it item
+		if len(c.queue) > 0 {
+			it, c.queue = c.queue[0], c.queue[1:]
+		} else {
+			it, c.later = c.later[0], c.later[1:]
+		}
 		if c.examined[it.path] {
 			continue
 		}

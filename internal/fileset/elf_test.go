@@ -39,9 +39,8 @@ var (
 
 var sources = map[string]string{
 	"leaf.c": "int bar(void) { return 1; }\nint qux(void) { return 2; }\nint deep(void) { return 3; }\n",
-	"foo.c":  "int foo(void) { return 0; }\n",
 	"main.c": "int main(void) { return 0; }\n",
-	"tls.c":  "#include <stdio.h>\nint main(void) { puts(\"/etc/ssl/certs/ca-certificates.crt\"); return 0; }\n",
+	"tls.c":  "const char ca[] = \"/etc/ssl/certs/ca-certificates.crt\";\nint main(void) { return ca[0]; }\n",
 }
 
 // leaves are copies of leaf.so: a library is found by the name it is
@@ -49,38 +48,41 @@ var sources = map[string]string{
 var leaves = []string{"libbar.so.1", "libqux.so.1", "libdeep.so.1", "libgone.so.1", "libpl.so.1", "liblb.so.1",
 	"libmus.so.1"}
 
-// builds are the gcc command lines, run in the build directory in stages
-// (the commands of a stage at once); the leaves are copied after the
-// first. --no-as-needed keeps every -l a DT_NEEDED.
-var builds = [][][]string{{
-	{"-shared", "-fPIC", "-o", "leaf.so", "leaf.c"},
-	{"-c", "-o", "main.o", "main.c"},
-	{"-o", "tlsapp", "tls.c"},
+// links are the ld command lines, run in the build directory in stages
+// (the commands of a stage at once; the leaves are copied after the
+// first). LIBC and INTERP stand for the host's libc.so.6 and loader.
+// Nothing here is ever run, so main is the entry point and no C runtime
+// is linked. --no-as-needed keeps every -l a DT_NEEDED.
+var links = [][][]string{{
+	{"-shared", "-o", "leaf.so", "leaf.o"},
+	{"-o", "tlsapp", "-e", "main", "-dynamic-linker", "INTERP", "tls.o", "LIBC"},
 }, {
-	{"-shared", "-fPIC", "-o", "libfoo.so.1", "foo.c", "-L.", "-Wl,--no-as-needed", "-l:libbar.so.1",
-		"-l:libqux.so.1", "-Wl,--enable-new-dtags,-rpath,$ORIGIN/../private"},
-	{"-shared", "-fPIC", "-o", "libplain.so.1", "foo.c", "-L.", "-Wl,--no-as-needed", "-l:libdeep.so.1"},
+	{"-shared", "-o", "libfoo.so.1", "-soname", "libfoo.so.1", "leaf.o", "-L.", "--no-as-needed", "-l:libbar.so.1",
+		"-l:libqux.so.1", "--enable-new-dtags", "-rpath", "$ORIGIN/../private", "LIBC"},
+	{"-shared", "-o", "libplain.so.1", "leaf.o", "-L.", "--no-as-needed", "-l:libdeep.so.1"},
 }, {
-	{"-o", "app", "main.o", "-L.", "-Wl,--no-as-needed", "-l:libfoo.so.1", "-Wl,-rpath-link,.",
-		"-Wl,--disable-new-dtags,-rpath,/opt/app/lib"},
-	{"-o", "app2", "main.o", "-L.", "-Wl,--no-as-needed", "-l:libplain.so.1", "-Wl,-rpath-link,.",
-		"-Wl,--disable-new-dtags,-rpath,/opt/app/lib2"},
-	{"-o", "app3", "main.o", "-L.", "-Wl,--no-as-needed", "-l:libgone.so.1"},
-	{"-o", "app4", "main.o", "-L.", "-Wl,--no-as-needed", "-l:libpl.so.1", "-l:liblb.so.1",
-		"-Wl,--enable-new-dtags,-rpath,/opt/plat/$PLATFORM:/opt/$LIB"},
-	{"-o", "appm", "main.o", "-L.", "-Wl,--no-as-needed", "-l:libmus.so.1",
-		"-Wl,--dynamic-linker=/lib/ld-musl-x86_64.so.1"},
+	{"-o", "app", "-e", "main", "-dynamic-linker", "INTERP", "main.o", "-L.", "--no-as-needed", "-l:libfoo.so.1",
+		"-rpath-link", ".", "--disable-new-dtags", "-rpath", "/opt/app/lib", "LIBC"},
+	{"-o", "app2", "-e", "main", "-dynamic-linker", "INTERP", "main.o", "-L.", "--no-as-needed", "-l:libplain.so.1",
+		"-rpath-link", ".", "--disable-new-dtags", "-rpath", "/opt/app/lib2", "LIBC"},
+	{"-o", "app3", "-e", "main", "-dynamic-linker", "INTERP", "main.o", "-L.", "--no-as-needed", "-l:libgone.so.1",
+		"LIBC"},
+	{"-o", "app4", "-e", "main", "-dynamic-linker", "INTERP", "main.o", "-L.", "--no-as-needed", "-l:libpl.so.1",
+		"-l:liblb.so.1", "--enable-new-dtags", "-rpath", "/opt/plat/$PLATFORM:/opt/$LIB", "LIBC"},
+	{"-o", "appm", "-e", "main", "-dynamic-linker", "/lib/ld-musl-x86_64.so.1", "main.o", "-L.", "--no-as-needed",
+		"-l:libmus.so.1", "LIBC"},
 }}
 
-func gcc(dir string, stage [][]string) error {
-	errs := make([]error, len(stage))
+// run runs commands at once in dir.
+func run(dir string, cmds [][]string) error {
+	errs := make([]error, len(cmds))
 	var wg sync.WaitGroup
-	for i, args := range stage {
+	for i, args := range cmds {
 		wg.Go(func() {
-			cmd := exec.Command("gcc", args...)
+			cmd := exec.Command(args[0], args[1:]...)
 			cmd.Dir = dir
 			if out, err := cmd.CombinedOutput(); err != nil {
-				errs[i] = fmt.Errorf("gcc %s: %v\n%s", strings.Join(args, " "), err, out)
+				errs[i] = fmt.Errorf("%s: %v\n%s", strings.Join(args, " "), err, out)
 			}
 		})
 	}
@@ -89,59 +91,66 @@ func gcc(dir string, stage [][]string) error {
 }
 
 func buildELFs() elfBuild {
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "fileset-elf-")
-		if err != nil {
-			built.err = err
-			return
+	buildOnce.Do(func() { built.err = build(&built) })
+	return built
+}
+
+func build(b *elfBuild) error {
+	dir, err := os.MkdirTemp("", "fileset-elf-")
+	if err != nil {
+		return err
+	}
+	b.dir = dir
+	for name, src := range sources {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o644); err != nil {
+			return err
 		}
-		built.dir = dir
-		for name, src := range sources {
-			if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o644); err != nil {
-				built.err = err
-				return
-			}
+	}
+	if err := run(dir, [][]string{{"gcc", "-c", "-fPIC", "-O0", "leaf.c", "main.c", "tls.c"}}); err != nil {
+		return err
+	}
+	out, err := exec.Command("gcc", "-print-file-name=libc.so.6").Output()
+	if err != nil {
+		return fmt.Errorf("gcc -print-file-name: %w", err)
+	}
+	if b.libc, err = filepath.EvalSymlinks(strings.TrimSpace(string(out))); err != nil {
+		return err
+	}
+	ls, err := elf.Open("/bin/ls")
+	if err != nil {
+		return fmt.Errorf("the host's /bin/ls: %w", err)
+	}
+	defer ls.Close()
+	for _, p := range ls.Progs {
+		if p.Type == elf.PT_INTERP {
+			i, _ := io.ReadAll(p.Open())
+			b.interp = string(bytes.TrimRight(i, "\x00"))
 		}
-		for i, stage := range builds {
-			if err := gcc(dir, stage); err != nil {
-				built.err = err
-				return
+	}
+	if b.ldso, err = filepath.EvalSymlinks(b.interp); err != nil {
+		return fmt.Errorf("the host's loader: %w", err)
+	}
+	for i, stage := range links {
+		var cmds [][]string
+		for _, args := range stage {
+			cmd := []string{"ld"}
+			for _, a := range args {
+				cmd = append(cmd, strings.NewReplacer("LIBC", b.libc, "INTERP", b.interp).Replace(a))
 			}
-			if i == 0 {
-				for _, l := range leaves {
-					if err := copyFile(filepath.Join(dir, "leaf.so"), filepath.Join(dir, l)); err != nil {
-						built.err = err
-						return
-					}
+			cmds = append(cmds, cmd)
+		}
+		if err := run(dir, cmds); err != nil {
+			return err
+		}
+		if i == 0 {
+			for _, l := range leaves {
+				if err := copyFile(filepath.Join(dir, "leaf.so"), filepath.Join(dir, l)); err != nil {
+					return err
 				}
 			}
 		}
-		out, err := exec.Command("gcc", "-print-file-name=libc.so.6").Output()
-		if err != nil {
-			built.err = fmt.Errorf("gcc -print-file-name: %w", err)
-			return
-		}
-		if built.libc, err = filepath.EvalSymlinks(strings.TrimSpace(string(out))); err != nil {
-			built.err = err
-			return
-		}
-		f, err := elf.Open(filepath.Join(dir, "app"))
-		if err != nil {
-			built.err = err
-			return
-		}
-		defer f.Close()
-		for _, p := range f.Progs {
-			if p.Type == elf.PT_INTERP {
-				b, _ := io.ReadAll(p.Open())
-				built.interp = string(bytes.TrimRight(b, "\x00"))
-			}
-		}
-		if built.ldso, err = filepath.EvalSymlinks(built.interp); err != nil {
-			built.err = fmt.Errorf("the host's loader: %w", err)
-		}
-	})
-	return built
+	}
+	return nil
 }
 
 func TestMain(m *testing.M) {
@@ -340,6 +349,13 @@ func TestELFClosure(t *testing.T) {
 		name: "RPATH of the executable serves libraries without RUNPATH",
 		in:   func(in *Input) { in.Execs = []string{"/opt/app/bin/app2"} },
 		want: map[string]Reason{"/opt/app/lib2/libplain.so.1": ReasonELFDep, "/opt/app/lib2/libdeep.so.1": ReasonELFDep},
+	}, {
+		name: "a library the trace saw mapped still gets its executable's RPATH",
+		in: func(in *Input) {
+			in.Files = read("/opt/app/lib2/libplain.so.1")
+			in.Execs = []string{"/opt/app/bin/app2"}
+		},
+		want: map[string]Reason{"/opt/app/lib2/libdeep.so.1": ReasonELFDep},
 	}, {
 		name: "a missing library warns, naming who needs it",
 		in:   func(in *Input) { in.Execs = []string{"/opt/app/bin/app3"} },

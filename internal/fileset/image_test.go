@@ -49,9 +49,38 @@ func rel(name string) string {
 	return name
 }
 
-func (i *memImage) Lstat(name string) (fs.FileInfo, error) { return i.m.Lstat(rel(name)) }
-func (i *memImage) Readlink(name string) (string, error)   { return i.m.ReadLink(rel(name)) }
-func (i *memImage) Open(name string) (fs.File, error)      { return i.m.Open(rel(name)) }
+// missing reports a name that is not in the image without asking MapFS,
+// which scans every entry for a name it does not hold: the image's
+// directories are all explicit, so only a symlink above the name can make
+// it exist.
+func (i *memImage) missing(name string) bool {
+	r := rel(name)
+	if _, ok := i.m[r]; ok {
+		return false
+	}
+	for d := path.Dir(r); d != "."; d = path.Dir(d) {
+		if f, ok := i.m[d]; ok && f.Mode&fs.ModeSymlink != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func (i *memImage) Lstat(name string) (fs.FileInfo, error) {
+	if i.missing(name) {
+		return nil, &fs.PathError{Op: "lstat", Path: name, Err: fs.ErrNotExist}
+	}
+	return i.m.Lstat(rel(name))
+}
+
+func (i *memImage) Readlink(name string) (string, error) { return i.m.ReadLink(rel(name)) }
+
+func (i *memImage) Open(name string) (fs.File, error) {
+	if i.missing(name) {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
+	}
+	return i.m.Open(rel(name))
+}
 
 func (i *memImage) ReadDir(name string) ([]fs.DirEntry, error) {
 	d := rel(name)

@@ -124,8 +124,7 @@ func (s *pySite) dist(p string) *pyDist {
 
 // distName is the project name in a dist-info or egg-info name.
 func distName(meta string) string {
-	name, _, _ := strings.Cut(meta, "-")
-	name = strings.TrimSuffix(strings.TrimSuffix(name, ".dist-info"), ".egg-info")
+	name, _, _ := strings.Cut(strings.TrimSuffix(strings.TrimSuffix(meta, ".dist-info"), ".egg-info"), "-")
 	return name
 }
 
@@ -143,7 +142,11 @@ func parseRecord(b []byte, site string) []string {
 		if err != nil {
 			continue
 		}
-		if len(rec) > 0 && rec[0] != "" {
+		switch {
+		case len(rec) == 0 || rec[0] == "":
+		case strings.HasPrefix(rec[0], "/"):
+			out = append(out, path.Clean(rec[0]))
+		default:
 			out = append(out, path.Join(site, rec[0]))
 		}
 	}
@@ -155,7 +158,11 @@ func parseRecord(b []byte, site string) []string {
 func parseInstalledFiles(b []byte, meta string) []string {
 	var out []string
 	for _, l := range strings.Split(string(b), "\n") {
-		if l = strings.TrimSpace(l); l != "" {
+		switch l = strings.TrimSpace(l); {
+		case l == "":
+		case strings.HasPrefix(l, "/"):
+			out = append(out, path.Clean(l))
+		default:
 			out = append(out, path.Join(meta, l))
 		}
 	}
