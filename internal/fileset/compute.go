@@ -194,10 +194,12 @@ func (c *computer) keep(p string, r Reason, detail string) (Lookup, *Entry) {
 	return l, e
 }
 
-// keepDangling keeps the last symlink of a path that does not resolve (a
-// dangling link the app may have lstat'ed or readlink'ed), with the links
-// on the way to it.
-func (c *computer) keepDangling(p string, r Reason) {
+// keepMissing handles a traced path the image does not hold: the
+// directory it was looked up in is kept (the application may create the
+// file there at run time), and so is a dangling symlink at the path (which
+// the application may have lstat'ed or readlink'ed), with the links on the
+// way to both.
+func (c *computer) keepMissing(p string) {
 	dir, base := path.Split(p)
 	if base == "" || base == "." || base == ".." {
 		return
@@ -206,12 +208,12 @@ func (c *computer) keepDangling(p string, r Reason) {
 	if !l.Exists || !l.Info.IsDir() {
 		return
 	}
+	added := c.add(l.Resolved, l.Info, ReasonParent, "the application used "+p+" in it") != nil
 	link := strings.TrimSuffix(l.Resolved, "/") + "/" + base
-	fi, err := c.fs.Lstat(link)
-	if err != nil || fi.Mode()&fs.ModeSymlink == 0 {
-		return
+	if fi, err := c.fs.Lstat(link); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+		added = c.add(link, fi, ReasonTraced, "") != nil || added
 	}
-	if c.add(link, fi, r, "") != nil {
+	if added {
 		for _, ln := range l.Links {
 			c.add(ln, nil, ReasonSymlink, "to "+l.Resolved)
 		}
@@ -239,7 +241,7 @@ func (c *computer) tracedFiles() {
 		}
 		l, e := c.keep(p, ReasonTraced, "")
 		if !l.Exists {
-			c.keepDangling(p, ReasonTraced)
+			c.keepMissing(p)
 			continue
 		}
 		c.traced[l.Resolved] = true

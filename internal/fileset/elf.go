@@ -115,7 +115,6 @@ type loader struct {
 type elfInfo struct {
 	class   elf.Class
 	machine elf.Machine
-	data    elf.Data
 	interp  string
 	needed  []string
 	rpath   []string
@@ -457,7 +456,7 @@ func parseELF(r io.ReaderAt, exec bool) (*elfInfo, error) {
 	if err != nil {
 		return nil, err
 	}
-	info := &elfInfo{class: f.Class, machine: f.Machine, data: f.Data}
+	info := &elfInfo{class: f.Class, machine: f.Machine}
 	var dyn *elf.Prog
 	for _, p := range f.Progs {
 		switch p.Type {

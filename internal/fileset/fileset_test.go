@@ -194,10 +194,24 @@ func TestComputeTraced(t *testing.T) {
 		name: "missing paths are skipped quietly",
 		in: func(in *Input) {
 			quiet(in)
-			in.Files = []Used{{Path: "/etc/nope", Kinds: []trace.Access{trace.AccessRead}},
+			in.Files = []Used{{Path: "/etc/nope/x", Kinds: []trace.Access{trace.AccessRead}},
 				{Path: "/usr/lib/x86_64-linux-gnu/libz.so.1.2.13/sub"}, {Path: "relative/x"}}
 		},
-		not: []string{"/etc/nope", "/etc"},
+		not: []string{"/etc/nope", "/etc", "/usr/lib/x86_64-linux-gnu/libz.so.1.2.13"},
+	}, {
+		name: "a file created at run time keeps its directory",
+		in: func(in *Input) {
+			alone(in)
+			in.Files = []Used{{Path: "/lib/../../srv/data/new.log", Kinds: []trace.Access{trace.AccessCreate}, OK: true},
+				{Path: "/proc/self/fd/3"}}
+		},
+		want: map[string]Reason{"/srv/data": ReasonParent, "/srv": ReasonParent},
+		not:  []string{"/srv/data/x", "/proc"},
+		check: func(t *testing.T, s *Set) {
+			if d := s.Find("/srv/data").Detail; d != "the application used /lib/../../srv/data/new.log in it" {
+				t.Errorf("detail %q", d)
+			}
+		},
 	}, {
 		name: "dot-dot resolves physically",
 		in: func(in *Input) {
