@@ -64,10 +64,11 @@ type Input struct {
 	Options Options
 }
 
-// Used is one path the application named.
+// Used is one path the application named. A path the image holds is kept
+// whatever the result of its uses: the application met it there.
 type Used struct {
 	Path  string         // absolute, as named (symlinks not resolved)
-	Kinds []trace.Access // how it was used
+	Kinds []trace.Access // how it was used (exec counts for "#!" lines)
 	OK    bool           // some use succeeded
 }
 
@@ -180,7 +181,9 @@ func (s *Set) Find(p string) *Entry {
 func (e *Entry) Has(r Reason) bool { return slices.Contains(e.Reasons, r) }
 
 // FromTrace returns the files and executed paths of the processes of the
-// given lineages, for Input.Files and Input.Execs.
+// given lineages, for Input.Files and Input.Execs. A file opened through
+// another name (/proc/self/exe, /dev/stdin) counts under the name of what
+// was opened too, unless that is on another mount.
 func FromTrace(tr *trace.Report, lineages ...uint32) (files []Used, execs []string) {
 	ours := func(l uint32) bool { return slices.Contains(lineages, l) }
 	for _, f := range tr.Files {
@@ -194,6 +197,14 @@ func FromTrace(tr *trace.Report, lineages ...uint32) (files []Used, execs []stri
 			}
 		}
 		files = append(files, u)
+		if f.OnMount {
+			continue
+		}
+		for _, o := range f.Opened {
+			if o != "" && o != trace.CleanPath(f.Path) {
+				files = append(files, Used{Path: o, Kinds: []trace.Access{trace.AccessRead}, OK: true})
+			}
+		}
 	}
 	for _, e := range tr.Execs {
 		if !ours(e.Lineage) {

@@ -596,6 +596,12 @@ func TestFromTrace(t *testing.T) {
 			{Path: "/app/a", Lineages: []uint32{7}, Accesses: []trace.FileAccess{
 				{Kind: trace.AccessStat, Result: "ENOENT"}, {Kind: trace.AccessRead, Result: "ok"},
 				{Kind: trace.AccessRead, Syscall: "openat2", Result: "ok"}}},
+			{Path: "/proc/self/exe", Lineages: []uint32{7}, Opened: []string{"/usr/bin/python3.11"},
+				Accesses: []trace.FileAccess{{Kind: trace.AccessRead, Result: "ok"}}},
+			{Path: "/etc/hosts", Lineages: []uint32{7}, Opened: []string{"/etc/hosts"}, OnMount: true,
+				Accesses: []trace.FileAccess{{Kind: trace.AccessRead, Result: "ok"}}},
+			{Path: "/x/./y", Lineages: []uint32{7}, Opened: []string{"/x/y"},
+				Accesses: []trace.FileAccess{{Kind: trace.AccessRead, Result: "ok"}}},
 			{Path: "/setup", Lineages: []uint32{0}, Accesses: []trace.FileAccess{{Kind: trace.AccessRead, Result: "ok"}}},
 			{Path: "/exec", Lineages: []uint32{9}, Accesses: []trace.FileAccess{{Kind: trace.AccessRead, Result: "ENOENT"}}},
 		},
@@ -606,8 +612,15 @@ func TestFromTrace(t *testing.T) {
 		},
 	}
 	files, execs := FromTrace(tr, 7, 9)
-	if len(files) != 2 || files[0].Path != "/app/a" || !files[0].OK ||
-		!slices.Equal(files[0].Kinds, []trace.Access{trace.AccessStat, trace.AccessRead}) || files[1].OK {
+	var paths []string
+	for _, f := range files {
+		paths = append(paths, f.Path)
+	}
+	if want := []string{"/app/a", "/proc/self/exe", "/usr/bin/python3.11", "/etc/hosts", "/x/./y", "/exec"}; !slices.Equal(paths, want) {
+		t.Errorf("paths %q, want %q", paths, want)
+	}
+	if !files[0].OK || !slices.Equal(files[0].Kinds, []trace.Access{trace.AccessStat, trace.AccessRead}) ||
+		files[len(files)-1].OK {
 		t.Errorf("files %+v", files)
 	}
 	if !slices.Equal(execs, []string{"/app/run.sh", "/usr/bin/dash"}) {
