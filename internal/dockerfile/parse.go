@@ -2,6 +2,7 @@ package dockerfile
 
 import (
 	"encoding/json"
+	"path"
 	"regexp"
 	"strconv"
 	"strings"
@@ -66,6 +67,18 @@ func isShellPrefix(p string) bool {
 		strings.HasSuffix(p, "-Command")) && strings.Contains(p, " ")
 }
 
+// mayBeShell is a quick check that word could start a shell command.
+func mayBeShell(word string, shell []string) bool {
+	if len(shell) > 0 && word == shell[0] {
+		return true
+	}
+	switch path.Base(word) {
+	case "sh", "bash", "ash", "dash", "zsh", "ksh", "mksh", "cmd", "powershell", "pwsh":
+		return true
+	}
+	return false
+}
+
 func isShellCommand(s string, shell []string) bool {
 	return strings.HasPrefix(s, strings.Join(shell, " ")+" ") || shellRE.MatchString(s)
 }
@@ -102,6 +115,11 @@ func splitBuildArgs(s string, shell []string) ([]pair, string) {
 		return nil, rest
 	}
 	words := strings.Split(rest, " ")
+	// at[i] is where words[i] starts in rest.
+	at := make([]int, len(words)+1)
+	for i, w := range words {
+		at[i+1] = at[i] + len(w) + 1
+	}
 	var out []pair
 	i := 0
 	for len(out) < n && i < len(words) {
@@ -113,7 +131,7 @@ func splitBuildArgs(s string, shell []string) ([]pair, string) {
 		if len(out) == n-1 {
 			// The last value: extend it only up to a recognisable command.
 			for j := i; j < len(words); j++ {
-				if isShellCommand(strings.Join(words[j:], " "), shell) {
+				if mayBeShell(words[j], shell) && isShellCommand(rest[at[j]:], shell) {
 					v = strings.Join(append([]string{v}, words[i:j]...), " ")
 					i = j
 					break
@@ -148,23 +166,33 @@ func splitPairs(s string, isKey func(string) bool, final map[string]string) []pa
 		return []pair{{words[0], strings.TrimLeft(strings.Join(words[1:], " "), " ")}}
 	}
 	var out []pair
-	for _, w := range words {
-		if looksLikePair(w, isKey) && len(out) > 0 {
-			cur := &out[len(out)-1]
-			f, known := final[cur.key]
-			if !known || !strings.HasPrefix(f, cur.value+" "+w) {
-				k, v, _ := strings.Cut(w, "=")
-				out = append(out, pair{unquote(k), v})
-				continue
-			}
+	var value []string // of the current pair
+	// rest is what final says is left of the current value once it has
+	// matched so far; known is false once it stops matching.
+	var rest string
+	var known bool
+	end := func() {
+		if len(out) > 0 {
+			out[len(out)-1].value = strings.Join(value, " ")
 		}
-		if len(out) == 0 {
+	}
+	for _, w := range words {
+		if looksLikePair(w, isKey) && !(known && strings.HasPrefix(rest, " "+w)) {
+			end()
 			k, v, _ := strings.Cut(w, "=")
-			out = append(out, pair{unquote(k), v})
+			k = unquote(k)
+			out = append(out, pair{key: k})
+			value = []string{v}
+			f, inFinal := final[k]
+			rest, known = strings.CutPrefix(f, v)
+			known = known && inFinal
 			continue
 		}
-		out[len(out)-1].value += " " + w
+		value = append(value, w)
+		rest, known = strings.CutPrefix(rest, " "+w)
+		known = known && len(out) > 0
 	}
+	end()
 	return out
 }
 
@@ -248,24 +276,44 @@ func parsePorts(s string) []string {
 	return ports
 }
 
-// normalizePort turns PORT[-LAST][/PROTO] into the PORT/PROTO entries of an
-// image config.
-func normalizePort(p string) []string {
+// portRange is what an EXPOSE entry exposes: ports first to last of proto.
+type portRange struct {
+	first, last int
+	proto       string
+}
+
+// parsePortRange reads PORT[-LAST][/PROTO]; the protocol defaults to tcp.
+func parsePortRange(p string) (portRange, bool) {
 	num, proto, _ := strings.Cut(strings.ToLower(p), "/")
 	if proto == "" {
 		proto = "tcp"
 	}
 	lo, hi, isRange := strings.Cut(num, "-")
-	first, err1 := strconv.Atoi(lo)
-	last, err2 := strconv.Atoi(hi)
-	if !isRange || err1 != nil || err2 != nil || last < first || last-first > 65535 {
-		return []string{num + "/" + proto}
+	first, err := strconv.Atoi(lo)
+	if err != nil {
+		return portRange{}, false
 	}
-	var out []string
-	for n := first; n <= last; n++ {
-		out = append(out, strconv.Itoa(n)+"/"+proto)
+	last := first
+	if isRange {
+		if last, err = strconv.Atoi(hi); err != nil || last < first {
+			return portRange{}, false
+		}
 	}
-	return out
+	return portRange{first, last, proto}, true
+}
+
+// exposes reports whether one of rs exposes the config entry p (PORT/PROTO).
+func exposes(rs []portRange, p string) bool {
+	want, ok := parsePortRange(p)
+	if !ok {
+		return false
+	}
+	for _, r := range rs {
+		if r.proto == want.proto && r.first <= want.first && want.first <= r.last {
+			return true
+		}
+	}
+	return false
 }
 
 // parseHealthcheck reads docker's and BuildKit's record of a HEALTHCHECK,

@@ -114,7 +114,7 @@ type writer struct {
 
 	env        map[string]string
 	labels     map[string]string
-	ports      map[string]bool
+	ports      []portRange
 	volumes    map[string]bool
 	workdir    string
 	user       string
@@ -131,7 +131,7 @@ type writer struct {
 func newWriter(cfg Config) *writer {
 	w := &writer{cfg: cfg, finalEnv: envMap(cfg.Env), shell: defaultShell(cfg.OS),
 		args: map[string]string{}, env: map[string]string{}, labels: map[string]string{},
-		ports: map[string]bool{}, volumes: map[string]bool{}}
+		volumes: map[string]bool{}}
 	return w
 }
 
@@ -154,6 +154,16 @@ func envMap(env []string) map[string]string {
 func (w *writer) line(s string) {
 	w.buf.WriteString(s)
 	w.buf.WriteByte('\n')
+}
+
+// inst writes an instruction; one with a line break, which a Dockerfile
+// line cannot hold, is kept as a comment.
+func (w *writer) inst(s string) {
+	if strings.ContainsAny(s, "\n\r") {
+		w.comment(s)
+		return
+	}
+	w.line(s)
 }
 
 // comment writes s as comment lines.
@@ -238,12 +248,7 @@ var handlers = map[string]func(*writer, step){
 // verbatim writes the instruction as recorded; one that spans lines is kept
 // as a comment, as a Dockerfile line cannot hold it.
 func (w *writer) verbatim(st step) {
-	s := strings.TrimSpace(st.keyword + " " + st.args)
-	if strings.ContainsAny(s, "\n\r") {
-		w.comment(s)
-		return
-	}
-	w.line(s)
+	w.inst(strings.TrimSpace(st.keyword + " " + st.args))
 }
 
 func (w *writer) from(st step) {
@@ -271,7 +276,7 @@ func (w *writer) run(st step) {
 		if v, ok := w.args[a.key]; ok && v == a.value {
 			continue
 		}
-		w.line("ARG " + a.key + "=" + quoteValue(a.value))
+		w.inst("ARG " + a.key + "=" + quoteValue(a.value))
 		w.args[a.key] = a.value
 	}
 	w.line("RUN " + w.runForm(cmd))
@@ -326,7 +331,7 @@ func (w *writer) argv(args string) []string {
 func (w *writer) cmdInst(st step) {
 	w.cmd = w.argv(st.args)
 	w.cmdSet = true
-	w.line("CMD " + w.form(w.cmd, false))
+	w.inst("CMD " + w.form(w.cmd, false))
 }
 
 func (w *writer) entrypointInst(st step) {
@@ -334,7 +339,7 @@ func (w *writer) entrypointInst(st step) {
 	if !w.cmdSet {
 		w.cmd = nil // as docker does when this stage set no CMD
 	}
-	w.line("ENTRYPOINT " + w.form(w.entrypoint, false))
+	w.inst("ENTRYPOINT " + w.form(w.entrypoint, false))
 }
 
 func (w *writer) envInst(st step) {
@@ -366,26 +371,20 @@ func (w *writer) label(st step) {
 func (w *writer) pairs(keyword string, kvs []pair) {
 	var b strings.Builder
 	b.WriteString(keyword)
-	multiline := false
 	for _, kv := range kvs {
 		b.WriteString(" " + quoteKey(kv.key) + "=" + quoteValue(kv.value))
-		multiline = multiline || strings.ContainsAny(kv.value, "\n\r")
 	}
-	if multiline {
-		w.comment(b.String())
-		return
-	}
-	w.line(b.String())
+	w.inst(b.String())
 }
 
 func (w *writer) expose(st step) {
 	ports := parsePorts(st.args)
 	for _, p := range ports {
-		for _, n := range normalizePort(p) {
-			w.ports[n] = true
+		if r, ok := parsePortRange(p); ok {
+			w.ports = append(w.ports, r)
 		}
 	}
-	w.line("EXPOSE " + strings.Join(ports, " "))
+	w.inst("EXPOSE " + strings.Join(ports, " "))
 }
 
 func (w *writer) volume(st step) {
@@ -396,7 +395,7 @@ func (w *writer) volume(st step) {
 	for _, v := range vols {
 		w.volumes[v] = true
 	}
-	w.line("VOLUME " + jsonArray(vols))
+	w.inst("VOLUME " + jsonArray(vols))
 }
 
 func (w *writer) userInst(st step) {
@@ -404,7 +403,7 @@ func (w *writer) userInst(st step) {
 	if l, ok := parseList(w.user); ok && len(l) == 1 {
 		w.user = l[0] // docker 1.x: USER [name]
 	}
-	w.line("USER " + escapeVars(w.user))
+	w.inst("USER " + escapeVars(w.user))
 }
 
 func (w *writer) workdirInst(st step) {
@@ -413,12 +412,12 @@ func (w *writer) workdirInst(st step) {
 		d = path.Join("/", w.workdir, d)
 	}
 	w.workdir = d
-	w.line("WORKDIR " + escapeVars(d))
+	w.inst("WORKDIR " + escapeVars(d))
 }
 
 func (w *writer) stopSignalInst(st step) {
 	w.stopSignal = strings.TrimSpace(st.args)
-	w.line("STOPSIGNAL " + escapeVars(w.stopSignal))
+	w.inst("STOPSIGNAL " + escapeVars(w.stopSignal))
 }
 
 func (w *writer) shellInst(st step) {
@@ -428,7 +427,7 @@ func (w *writer) shellInst(st step) {
 		return
 	}
 	w.shell = l
-	w.line("SHELL " + jsonArray(l))
+	w.inst("SHELL " + jsonArray(l))
 }
 
 func (w *writer) healthcheck(st step) {
@@ -439,7 +438,7 @@ func (w *writer) healthcheck(st step) {
 		return
 	}
 	w.health, w.healthUnread = h, false
-	w.line(w.healthLine(h))
+	w.inst(w.healthLine(h))
 }
 
 // healthLine writes a HEALTHCHECK instruction, with only the options that
@@ -509,7 +508,7 @@ func (w *writer) fromConfig() {
 	}
 	var ports []string
 	for _, p := range w.cfg.ExposedPorts {
-		if !w.ports[strings.ToLower(p)] {
+		if !exposes(w.ports, p) {
 			ports = append(ports, p)
 		}
 	}
@@ -552,7 +551,11 @@ func (w *writer) fromConfig() {
 	w.line("")
 	w.comment("From the image config: the history does not set these.")
 	for _, l := range lines {
-		w.line(l)
+		if c, ok := strings.CutPrefix(l, "# "); ok {
+			w.comment(c)
+		} else {
+			w.inst(l)
+		}
 	}
 }
 

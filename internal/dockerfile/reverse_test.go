@@ -499,3 +499,39 @@ func TestQuoteValue(t *testing.T) {
 		}
 	}
 }
+
+func TestEveryKeywordHasAHandler(t *testing.T) {
+	for kw := range keywords {
+		if handlers[kw] == nil {
+			t.Errorf("no handler for %s", kw)
+		}
+	}
+	if len(handlers) != len(keywords) {
+		t.Errorf("%d handlers for %d keywords", len(handlers), len(keywords))
+	}
+}
+
+// FuzzReverse checks that no record makes Reverse fail or write a line that
+// is not a comment, an instruction or a continuation.
+func FuzzReverse(f *testing.F) {
+	for _, c := range createdBy {
+		for _, s := range c.steps {
+			f.Add(s, "A=1")
+		}
+	}
+	f.Fuzz(func(t *testing.T, createdBy, env string) {
+		b, err := Reverse(Config{Env: []string{env}, Labels: map[string]string{"k": env}, Cmd: []string{env}},
+			[]History{{CreatedBy: createdBy}, {CreatedBy: createdBy, EmptyLayer: true}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cont := false
+		for l := range strings.SplitSeq(strings.TrimSuffix(string(b), "\n"), "\n") {
+			kw, _, _ := strings.Cut(l, " ")
+			if !cont && l != "" && !strings.HasPrefix(l, "#") && !keywords[kw] {
+				t.Fatalf("line %q of:\n%s", l, b)
+			}
+			cont = strings.HasSuffix(l, `\`) && !strings.HasPrefix(l, "#")
+		}
+	})
+}
