@@ -104,8 +104,8 @@ func Reverse(cfg Config, history []History) ([]byte, error) {
 type writer struct {
 	buf bytes.Buffer
 	cfg Config
-	// final holds the config's env and labels, to split ambiguous ENV and
-	// LABEL records ("LABEL a=x y b=z") the way the image ended up.
+	// finalEnv is the config's env: with cfg.Labels it splits ambiguous
+	// ENV and LABEL records ("LABEL a=x y b=z") the way the image ended up.
 	finalEnv map[string]string
 
 	layer int
