@@ -93,8 +93,8 @@ type Options struct {
 	// number of directories). A path is left out when it or any directory
 	// above it matches: excludes win over the trace and over includes.
 	ExcludePaths []string
-	IncludeBins  []string // --include-bin: image paths of binaries
-	IncludeExes  []string // --include-exe: names looked up in the image's PATH
+	IncludeBins  []string // --include-bin: image paths of binaries, kept with their closure
+	IncludeExes  []string // --include-exe: names looked up in the image's PATH, the same
 	IncludeShell bool     // --include-shell
 	// IncludeZoneinfo keeps /usr/share/zoneinfo and /etc/localtime.
 	IncludeZoneinfo bool
@@ -112,8 +112,10 @@ type Options struct {
 	AppDirCap int64
 }
 
-// IncludePath is one --include-path: a file or directory (recursively),
-// with an optional override of the path's own mode and owner.
+// IncludePath is one --include-path: a file or directory, kept with all
+// that lies beneath it (ELF objects and scripts with their closure), and
+// an optional override of the mode and owner of what the path resolves to
+// (not of what lies beneath).
 type IncludePath struct {
 	Path     string
 	Override *Override
