@@ -1,0 +1,128 @@
+package builder
+
+import (
+	"archive/tar"
+	"fmt"
+	"math/rand/v2"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"os"
+)
+
+// TestBenchmarkBuilder builds slim images of 5,000 and more paths and prints
+// the phase times and the slim size against the kept files' bytes (target:
+// at most 1.05). It runs only with SLIMTRACE_BENCH=1 (make bench-builder).
+func TestBenchmarkBuilder(t *testing.T) {
+	if os.Getenv("SLIMTRACE_BENCH") != "1" {
+		t.Skip("benchmark: set SLIMTRACE_BENCH=1 (make bench-builder)")
+	}
+	e := testEnv(t)
+
+	t.Run("python-app", func(t *testing.T) {
+		fatImg, src := e.source(t, "docker-archive:"+fixture(t, "python-app"))
+		fat := e.view(t, fatImg.Name)
+		var paths []string
+		for p := range fat {
+			if strings.HasPrefix(p, "/usr/") || p == "/usr" {
+				paths = append(paths, p)
+			}
+		}
+		e.bench(t, "python-app /usr", src, paths, fatImg.Config.OS, fatImg.Config.Architecture)
+	})
+
+	t.Run("synthetic", func(t *testing.T) {
+		// 40,000 files of incompressible data in 2,000 directories; keep
+		// one in eight.
+		const dirs, perDir = 2000, 20
+		rng := rand.New(rand.NewPCG(1, 2))
+		var entries []*tar.Header
+		contents := map[string][]byte{}
+		var keep []string
+		for d := range dirs {
+			dir := fmt.Sprintf("srv/d%02d/e%04d", d%40, d)
+			if d%40 == d {
+				entries = append(entries, &tar.Header{Name: filepath.Dir(dir) + "/", Typeflag: tar.TypeDir, Mode: 0o755})
+			}
+			entries = append(entries, &tar.Header{Name: dir + "/", Typeflag: tar.TypeDir, Mode: 0o755})
+			for f := range perDir {
+				name := fmt.Sprintf("%s/f%02d.bin", dir, f)
+				b := make([]byte, 1024+rng.IntN(16*1024))
+				for i := range b {
+					b[i] = byte(rng.Uint32())
+				}
+				contents[name] = b
+				entries = append(entries, &tar.Header{Name: name, Typeflag: tar.TypeReg, Mode: 0o644})
+				if (d*perDir+f)%8 == 0 {
+					keep = append(keep, "/"+name)
+				}
+			}
+		}
+		entries = append([]*tar.Header{{Name: "srv/", Typeflag: tar.TypeDir, Mode: 0o755}}, entries...)
+		archive := filepath.Join(t.TempDir(), "synthetic.tar")
+		writeOCIArchive(t, archive, "docker.io/slimtrace-test/synthetic:latest", entries, contents)
+		_, src := e.source(t, "oci-archive:"+archive)
+		t.Cleanup(func() { e.ctr("images", "rm", "docker.io/slimtrace-test/synthetic:latest") })
+		e.bench(t, "synthetic 40k files", src, withParents(keep), "linux", runtime.GOARCH)
+	})
+}
+
+// bench builds twice and prints the numbers: without cache, then with the
+// source image cached in buildkitd and one path less (a new copy).
+func (e *env) bench(t *testing.T, what string, src Source, paths []string, os, arch string) {
+	t.Helper()
+	slices.Sort(paths)
+	e.benchOnce(t, what+" (cold)", src, paths, os, arch, true)
+	defer func() { copyStrategy = "" }()
+	for i, s := range []string{"", "single", "", "single"} {
+		copyStrategy = s
+		// One path less each time: a copy buildkitd has not cached.
+		e.benchOnce(t, fmt.Sprintf("%s (source cached, copy strategy %q)", what, s), src, paths[:len(paths)-1-i], os, arch, false)
+	}
+}
+
+func (e *env) benchOnce(t *testing.T, what string, src Source, paths []string, os, arch string, noCache bool) {
+	t.Helper()
+	name := "docker.io/slimtrace-test/bench:slim"
+	e.removeImage(t, name)
+	opts := e.options(name)
+	opts.NoCache = noCache
+	start := time.Now()
+	res, err := Build(e.ctx, Spec{Source: src, Paths: paths, Config: Config{Platform: ocispec.Platform{OS: os, Architecture: arch}}}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tm := res.Timings
+	fmt.Printf("bench-builder: %s: %d paths, %d entries, %.1f MB in files: resolve %.2fs copy %.2fs export %.2fs (total %.2fs, wall %.2fs); slim %.1f MB compressed = %.3f of the files, %.1f MB unpacked = %.3f\n",
+		what, len(paths), res.Entries, mb(res.FileBytes), tm.Resolve.Seconds(), tm.Copy.Seconds(), tm.Export.Seconds(), tm.Total.Seconds(), time.Since(start).Seconds(),
+		mb(res.Size), float64(res.Size)/float64(res.FileBytes), mb(res.UnpackedSize), float64(res.UnpackedSize)/float64(res.FileBytes))
+	for _, s := range res.Steps {
+		fmt.Printf("bench-builder:   step %-40.40q %6.2fs cached=%v\n", s.Name, s.Duration.Seconds(), s.Cached)
+	}
+	if r := float64(res.Size) / float64(res.FileBytes); r > 1.05 {
+		t.Errorf("slim image is %.3f times the kept files' bytes, want at most 1.05", r)
+	}
+}
+
+func mb(n int64) float64 { return float64(n) / 1e6 }
+
+// withParents adds every parent directory of paths.
+func withParents(paths []string) []string {
+	set := map[string]bool{}
+	for _, p := range paths {
+		for ; p != "/"; p = filepath.Dir(p) {
+			set[p] = true
+		}
+	}
+	out := make([]string, 0, len(set))
+	for p := range set {
+		out = append(out, p)
+	}
+	slices.Sort(out)
+	return out
+}

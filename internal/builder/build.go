@@ -1,0 +1,344 @@
+package builder
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/containerd/containerd/v2/core/content"
+	"github.com/moby/buildkit/client"
+	"github.com/moby/buildkit/client/llb"
+	"github.com/moby/buildkit/exporter/containerimage/exptypes"
+	gateway "github.com/moby/buildkit/frontend/gateway/client"
+	"github.com/moby/buildkit/util/progress/progressui"
+	digest "github.com/opencontainers/go-digest"
+	"github.com/rs/zerolog"
+	"golang.org/x/sync/errgroup"
+)
+
+// Options says where and how to build.
+type Options struct {
+	// Address of buildkitd; default $BUILDKIT_HOST, else DefaultAddress.
+	Address string
+	// NoStart forbids starting a buildkitd when none answers at Address.
+	NoStart bool
+	// ContainerdAddress is the containerd socket a started buildkitd's
+	// worker uses; default $CONTAINERD_ADDRESS, else
+	// DefaultContainerdAddress.
+	ContainerdAddress string
+	// WorkerNamespace is the containerd namespace a started buildkitd keeps
+	// its cache in; default DefaultWorkerNamespace.
+	WorkerNamespace string
+	// StateDir holds a started buildkitd's directory and the build's
+	// temporary archive; default DefaultStateDir.
+	StateDir string
+
+	// Name tags the slim image, e.g. docker.io/library/app:latest.slim.
+	Name string
+	// Load puts the built image, an OCI archive (tar) named Name, into the
+	// user's image store, unpacked; nil skips it. It runs only after the
+	// build succeeded, so a failed build tags nothing. Use
+	// target.Runtime.Resolve(ctx, "oci-archive:"+archive).
+	Load func(ctx context.Context, archive string) error
+	// Outputs are image tarballs to write as well.
+	Outputs []Output
+	// NoCache redoes every step, even those buildkitd has cached.
+	NoCache bool
+	// Progress receives BuildKit's progress display (--show-blogs); nil
+	// keeps quiet but for a log line per phase.
+	Progress io.Writer
+}
+
+func (o Options) address() string {
+	return pick(o.Address, os.Getenv("BUILDKIT_HOST"), DefaultAddress)
+}
+
+func (o Options) containerdAddress() string {
+	return pick(o.ContainerdAddress, os.Getenv("CONTAINERD_ADDRESS"), DefaultContainerdAddress)
+}
+
+func (o Options) workerNamespace() string { return pick(o.WorkerNamespace, DefaultWorkerNamespace) }
+
+func (o Options) stateDir() string { return pick(o.StateDir, DefaultStateDir) }
+
+func pick(vs ...string) string {
+	for _, v := range vs {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// Output is an image tarball to write.
+type Output struct {
+	// Type is "oci" (an OCI layout tar, for ctr images import or podman) or
+	// "docker" (a docker-archive, for docker load).
+	Type string
+	// Dest is the file to write; it appears only when the build succeeds.
+	Dest string
+}
+
+// ParseOutput parses docker's --output syntax: type=oci|docker,dest=FILE.
+func ParseOutput(s string) (Output, error) {
+	var o Output
+	for f := range strings.SplitSeq(s, ",") {
+		k, v, ok := strings.Cut(f, "=")
+		if !ok {
+			return Output{}, fmt.Errorf("output %q: %q is not KEY=VALUE", s, f)
+		}
+		switch strings.TrimSpace(k) {
+		case "type":
+			o.Type = v
+		case "dest":
+			o.Dest = v
+		default:
+			return Output{}, fmt.Errorf("output %q: unknown key %q (want type and dest)", s, k)
+		}
+	}
+	if o.Type != client.ExporterOCI && o.Type != client.ExporterDocker {
+		return Output{}, fmt.Errorf("output %q: type must be %s or %s", s, client.ExporterOCI, client.ExporterDocker)
+	}
+	if o.Dest == "" || o.Dest == "-" {
+		return Output{}, fmt.Errorf("output %q: needs dest=FILE", s)
+	}
+	return o, nil
+}
+
+// Result describes a built slim image.
+type Result struct {
+	// Name the image was exported under.
+	Name string
+	// Digest of the image manifest.
+	Digest digest.Digest
+	// ConfigDigest is the image ID.
+	ConfigDigest digest.Digest
+	// Size is the image's content as stored: manifest, config and
+	// compressed layers.
+	Size int64
+	// UnpackedSize is the uncompressed size of the layers (tar streams).
+	UnpackedSize int64
+	// FileBytes is the sum of the regular files' sizes in the image, and
+	// Entries the number of files, directories and links.
+	FileBytes int64
+	Entries   int
+	Timings   Timings
+	// Steps are BuildKit's steps, in the order they ended.
+	Steps []Step
+	// Outputs written, as asked.
+	Outputs []Output
+}
+
+// Step is one of BuildKit's build steps (a vertex of its progress).
+type Step struct {
+	Name     string
+	Duration time.Duration
+	Cached   bool
+}
+
+// Timings splits a build's wall time.
+type Timings struct {
+	// Resolve: until the fat image is resolved and its layers are ready
+	// (fetched through the session and unpacked by buildkitd).
+	Resolve time.Duration
+	// Copy: the file operation that makes the slim filesystem.
+	Copy time.Duration
+	// Export: layer, manifest and tarballs, plus Load.
+	Export time.Duration
+	// Total wall time of Build, connecting to buildkitd included.
+	Total time.Duration
+}
+
+// Build builds the slim image of spec through BuildKit and exports it.
+func Build(ctx context.Context, spec Spec, opts Options) (_ *Result, err error) {
+	begin := time.Now()
+	log := logger(ctx)
+	if spec.Source.Store == nil {
+		return nil, errors.New("source image has no content store")
+	}
+	if opts.Load != nil && opts.Name == "" {
+		return nil, errors.New("loading the slim image needs a name for it")
+	}
+	var co []llb.ConstraintsOpt
+	if opts.NoCache {
+		co = append(co, llb.IgnoreCache)
+	}
+	def, err := marshal(ctx, spec, co...)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := imageConfig(spec.Config, begin)
+	if err != nil {
+		return nil, err
+	}
+	ops, err := classifyOps(def)
+	if err != nil {
+		return nil, err
+	}
+
+	bk, err := connect(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	defer bk.close(ctx)
+
+	if err := os.MkdirAll(opts.stateDir(), 0o711); err != nil {
+		return nil, fmt.Errorf("creating state dir: %w", err)
+	}
+	tmp, err := os.MkdirTemp(opts.stateDir(), "build-")
+	if err != nil {
+		return nil, fmt.Errorf("creating build dir: %w", err)
+	}
+	defer func() {
+		if err := os.RemoveAll(tmp); err != nil {
+			log.Warn().Err(err).Msg("removing build dir")
+		}
+	}()
+	archive := filepath.Join(tmp, "image.oci.tar")
+	exports := []client.ExportEntry{export(client.ExporterOCI, opts.Name, archive)}
+	for i, o := range opts.Outputs {
+		// Written beside the archive, moved into place on success.
+		exports = append(exports, export(o.Type, opts.Name, filepath.Join(tmp, fmt.Sprintf("output-%d.tar", i))))
+	}
+
+	solveOpt := client.SolveOpt{
+		Exports:   exports,
+		OCIStores: map[string]content.Store{sourceStoreID: readOnly{spec.Source.Store}},
+	}
+	tl := newTimeline(ops, log)
+	status := make(chan *client.SolveStatus)
+	var resp *client.SolveResponse
+	log.Info().Str("source", spec.Source.Name).Int("paths", len(spec.Paths)).Str("buildkitd", bk.addr).Msg("building slim image")
+	eg, ectx := errgroup.WithContext(ctx)
+	eg.Go(func() error {
+		var err error
+		resp, err = bk.client.Build(ectx, solveOpt, "slimtrace", func(ctx context.Context, c gateway.Client) (*gateway.Result, error) {
+			res, err := c.Solve(ctx, gateway.SolveRequest{Definition: def.ToPB(), Evaluate: true})
+			if err != nil {
+				return nil, err
+			}
+			res.AddMeta(exptypes.ExporterImageConfigKey, cfg)
+			return res, nil
+		}, status)
+		return err
+	})
+	eg.Go(func() error { return watch(ectx, status, tl, opts.Progress) })
+	if err := eg.Wait(); err != nil {
+		return nil, fmt.Errorf("building slim image of %s: %w", spec.Source.Name, err)
+	}
+	solved := time.Now()
+
+	res := &Result{Name: opts.Name}
+	if d, ok := resp.ExporterResponse[exptypes.ExporterImageDigestKey]; ok {
+		res.Digest = digest.Digest(d)
+	}
+	if err := res.readArchive(archive); err != nil {
+		return nil, err
+	}
+	if opts.Load != nil {
+		if err := opts.Load(ctx, archive); err != nil {
+			return nil, fmt.Errorf("loading slim image %s: %w", opts.Name, err)
+		}
+	}
+	for i, o := range opts.Outputs {
+		if err := moveFile(filepath.Join(tmp, fmt.Sprintf("output-%d.tar", i)), o.Dest); err != nil {
+			return nil, fmt.Errorf("writing %s output: %w", o.Type, err)
+		}
+		res.Outputs = append(res.Outputs, o)
+	}
+	res.Timings = tl.timings(begin, solved, time.Now())
+	res.Steps = tl.steps()
+	log.Info().Str("image", res.Name).Str("digest", res.Digest.String()).Int64("size", res.Size).
+		Int64("unpacked_size", res.UnpackedSize).Dur("resolve", res.Timings.Resolve).Dur("copy", res.Timings.Copy).
+		Dur("export", res.Timings.Export).Msg("built slim image")
+	return res, nil
+}
+
+// export is an exporter writing a tarball to file.
+func export(typ, name, file string) client.ExportEntry {
+	attrs := map[string]string{}
+	if name != "" {
+		attrs["name"] = name
+	}
+	return client.ExportEntry{
+		Type:  typ,
+		Attrs: attrs,
+		Output: func(map[string]string) (io.WriteCloser, error) {
+			return os.OpenFile(file, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+		},
+	}
+}
+
+// watch follows the build's progress: it records phase times, and feeds
+// BuildKit's display when out is set. It drains status until the solve
+// closes it.
+func watch(ctx context.Context, status <-chan *client.SolveStatus, tl *timeline, out io.Writer) error {
+	if out == nil {
+		for s := range status {
+			tl.update(s)
+		}
+		return nil
+	}
+	d, err := progressui.NewDisplay(out, progressui.AutoMode)
+	if err != nil {
+		for range status {
+		}
+		return fmt.Errorf("progress display: %w", err)
+	}
+	fwd := make(chan *client.SolveStatus)
+	eg := errgroup.Group{}
+	eg.Go(func() error {
+		defer close(fwd)
+		for s := range status {
+			tl.update(s)
+			fwd <- s
+		}
+		return nil
+	})
+	eg.Go(func() error {
+		// The display returns on ctx's end; the forwarder must not block.
+		_, err := d.UpdateFrom(context.WithoutCancel(ctx), fwd)
+		for range fwd {
+		}
+		return err
+	})
+	return eg.Wait()
+}
+
+// moveFile renames src to dst, copying when they are on different file
+// systems; dst appears complete or not at all.
+func moveFile(src, dst string) error {
+	if err := os.Rename(src, dst); err == nil {
+		return nil
+	}
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	tmp, err := os.CreateTemp(filepath.Dir(dst), "."+filepath.Base(dst)+".*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := io.Copy(tmp, in); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), dst)
+}
+
+// logger returns the logger carried in ctx (a disabled one when none is).
+func logger(ctx context.Context) *zerolog.Logger { return zerolog.Ctx(ctx) }

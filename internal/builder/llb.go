@@ -1,0 +1,307 @@
+package builder
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/containerd/containerd/v2/core/content"
+	"github.com/moby/buildkit/client/llb"
+	digest "github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// sourceStoreID names the content store, passed through the BuildKit
+// session, that the fat image's blobs are read from.
+const sourceStoreID = "slimtrace-source"
+
+// Source is the fat image the slim one is cut from.
+type Source struct {
+	// Name of the image in containerd's store, for messages and the
+	// reference BuildKit shows; it is never looked up.
+	Name string
+	// Digest of the image's manifest or index: what BuildKit resolves.
+	Digest digest.Digest
+	// Platform picks a manifest when Digest names an index; nil means
+	// buildkitd's own platform.
+	Platform *ocispec.Platform
+	// Store holds the image's blobs: containerd's content store in the
+	// image's namespace (read only; buildkitd reads through the session).
+	// Only Build needs it.
+	Store content.Store
+}
+
+// Override changes the mode or owner of a kept path. A nil field keeps
+// what the fat image has.
+type Override struct {
+	// Mode holds the permission bits and os.ModeSetuid, os.ModeSetgid and
+	// os.ModeSticky.
+	Mode *os.FileMode
+	// Owner is a numeric uid and gid.
+	Owner *Owner
+}
+
+// Owner is a numeric owner.
+type Owner struct{ UID, GID int }
+
+// ParseOverride parses MODE#UID#GID (octal mode; any field may be empty,
+// but UID and GID go together), e.g. 4755#0#0, #1000#1000 or 0700##.
+func ParseOverride(s string) (Override, error) {
+	parts := strings.Split(s, "#")
+	if len(parts) != 3 {
+		return Override{}, fmt.Errorf("override %q: want MODE#UID#GID", s)
+	}
+	var o Override
+	if parts[0] != "" {
+		m, err := strconv.ParseUint(parts[0], 8, 32)
+		if err != nil || m > 0o7777 {
+			return Override{}, fmt.Errorf("override %q: bad octal mode %q", s, parts[0])
+		}
+		mode := os.FileMode(m & 0o777)
+		for bit, fm := range map[uint64]os.FileMode{0o4000: os.ModeSetuid, 0o2000: os.ModeSetgid, 0o1000: os.ModeSticky} {
+			if m&bit != 0 {
+				mode |= fm
+			}
+		}
+		o.Mode = &mode
+	}
+	if (parts[1] == "") != (parts[2] == "") {
+		return Override{}, fmt.Errorf("override %q: give both UID and GID, or neither", s)
+	}
+	if parts[1] != "" {
+		uid, err1 := strconv.ParseUint(parts[1], 10, 31)
+		gid, err2 := strconv.ParseUint(parts[2], 10, 31)
+		if err1 != nil || err2 != nil {
+			return Override{}, fmt.Errorf("override %q: uid and gid must be numbers", s)
+		}
+		o.Owner = &Owner{UID: int(uid), GID: int(gid)}
+	}
+	return o, nil
+}
+
+// Spec says what the slim image holds.
+type Spec struct {
+	Source Source
+	// Paths to keep, absolute: every file, symlink and directory, parents
+	// included. A directory is created with its own owner, mode, xattrs and
+	// times; its contents only as far as they are listed. A missing path
+	// fails the build.
+	Paths []string
+	// Overrides by absolute path; an overridden path is kept even if Paths
+	// lacks it.
+	Overrides map[string]Override
+	Config    Config
+}
+
+// Definition marshals the LLB graph of spec, without a daemon.
+func Definition(ctx context.Context, spec Spec) (*llb.Definition, error) {
+	return marshal(ctx, spec)
+}
+
+func marshal(ctx context.Context, spec Spec, co ...llb.ConstraintsOpt) (*llb.Definition, error) {
+	st, err := slimState(spec)
+	if err != nil {
+		return nil, err
+	}
+	def, err := st.Marshal(ctx, co...)
+	if err != nil {
+		return nil, fmt.Errorf("marshalling build graph: %w", err)
+	}
+	return def, nil
+}
+
+// slimState is the slim image: scratch plus one file operation that copies
+// the kept paths from the fat image, applies overrides and restores the
+// directories' times.
+func slimState(spec Spec) (llb.State, error) {
+	if spec.Source.Digest == "" {
+		return llb.State{}, errors.New("source image has no digest")
+	}
+	if err := spec.Source.Digest.Validate(); err != nil {
+		return llb.State{}, fmt.Errorf("source image digest: %w", err)
+	}
+	paths := slices.Clone(spec.Paths)
+	for p := range spec.Overrides {
+		paths = append(paths, p)
+	}
+	set, err := newFileSet(paths)
+	if err != nil {
+		return llb.State{}, err
+	}
+	overrides := make(map[string]Override, len(spec.Overrides))
+	for p, o := range spec.Overrides {
+		if p = path.Clean(p); p == "/" {
+			return llb.State{}, errors.New("cannot override the root directory")
+		}
+		overrides[p] = o
+	}
+	fat := fatImage(spec.Source)
+	return llb.Scratch().With(keep(fat, set, overrides)), nil
+}
+
+// fatImage is the fat image, read by digest from the OCI content store the
+// client passes through the session: never from a registry, and from no
+// particular containerd namespace.
+func fatImage(src Source) llb.State {
+	name := src.Name
+	if name == "" {
+		name = "image"
+	}
+	opts := []llb.OCILayoutOption{
+		llb.OCIStore("", sourceStoreID),
+		llb.WithCustomNamef("resolve %s", name),
+	}
+	if src.Platform != nil {
+		opts = append(opts, llb.Platform(*src.Platform))
+	}
+	return llb.OCILayout(layoutRef(src.Digest), opts...)
+}
+
+// layoutRef is the reference BuildKit's OCI layout source resolves: only its
+// digest matters.
+func layoutRef(d digest.Digest) string {
+	return "slimtrace.local/source@" + d.String()
+}
+
+// keep is the single file operation that makes the slim filesystem.
+func keep(fat llb.State, set fileSet, overrides map[string]Override) llb.StateOption {
+	return func(s llb.State) llb.State {
+		var a *llb.FileAction
+		if copyStrategy == "single" {
+			a = copyKept(fat, set)
+		} else {
+			a = copyByDir(fat, set)
+		}
+		for _, p := range sortedKeys(overrides) {
+			a = applyOverride(a, fat, p, overrides[p])
+		}
+		// Last, when nothing more is created inside them.
+		a = restoreDirTimes(a, fat, set.dirs)
+		return s.File(a, llb.WithCustomNamef("copy %d paths", len(set.leaves)+len(set.dirs)))
+	}
+}
+
+// copyKept copies the leaves of set from fat's root, in one copy: a walk of
+// the fat filesystem that takes what matches the include patterns and
+// creates each parent directory, with the source's owner, mode and xattrs,
+// when the first path below it is taken. Symlinks are copied as symlinks,
+// hardlinks among the copied files stay hardlinks, times are kept. A leaf
+// that is a directory is taken without its contents (the exclude pattern
+// leaf/**). RequiredPaths fails the build when a path is not in the image.
+func copyKept(fat llb.State, set fileSet) *llb.FileAction {
+	include := make([]string, len(set.leaves))
+	exclude := make([]string, len(set.leaves))
+	for i, p := range set.leaves {
+		rel := escapePattern(strings.TrimPrefix(p, "/"))
+		include[i] = rel
+		exclude[i] = rel + "/**"
+	}
+	return llb.Copy(fat, "/", "/", &llb.CopyInfo{
+		CopyDirContentsOnly: true,
+		IncludePatterns:     include,
+		ExcludePatterns:     exclude,
+		RequiredPaths:       set.leaves,
+	})
+}
+
+// copyStrategy picks the copy benchmarks compare: "" (by directory) or
+// "single" (one copy of the whole tree with include patterns).
+var copyStrategy = ""
+
+// copyByDir copies the kept paths one directory at a time, parents first:
+// for each directory, one copy of its kept entries (include patterns of their
+// base names), which creates each entry, a directory too, with the source's
+// owner, mode, xattrs and times. The exclude pattern */* keeps the walk from
+// going below the directory's children: a subdirectory's contents are its
+// own copy's business. Symlinks are copied as symlinks; hardlinks between
+// files of one directory stay hardlinks. RequiredPaths fails the build when
+// a path is not in the image.
+func copyByDir(fat llb.State, set fileSet) *llb.FileAction {
+	var a *llb.FileAction
+	for _, dir := range append([]string{"/"}, set.dirs...) {
+		kids := set.children[dir]
+		include := make([]string, len(kids))
+		required := make([]string, len(kids))
+		for i, k := range kids {
+			include[i] = escapePattern(k)
+			required[i] = path.Join(dir, k)
+		}
+		ci := &llb.CopyInfo{
+			CopyDirContentsOnly: true,
+			IncludePatterns:     include,
+			ExcludePatterns:     []string{"*/*"},
+			RequiredPaths:       required,
+		}
+		if a == nil {
+			a = llb.Copy(fat, dir, dir, ci)
+		} else {
+			a = a.Copy(fat, dir, dir, ci)
+		}
+	}
+	return a
+}
+
+// applyOverride copies path p again, alone, with a new mode or owner. It
+// walks p's parent with p as the only include pattern, so that p is the
+// copy's child and gets its metadata rewritten even when it is a directory
+// that already exists.
+func applyOverride(a *llb.FileAction, fat llb.State, p string, o Override) *llb.FileAction {
+	dir, base := path.Split(p)
+	rel := escapePattern(base)
+	ci := &llb.CopyInfo{
+		CopyDirContentsOnly: true,
+		IncludePatterns:     []string{rel},
+		ExcludePatterns:     []string{rel + "/**"},
+	}
+	if o.Mode != nil {
+		ci.Mode = &llb.ChmodOpt{Mode: unixMode(*o.Mode)}
+	}
+	opts := []llb.CopyOption{ci}
+	if o.Owner != nil {
+		opts = append(opts, llb.WithUIDGID(o.Owner.UID, o.Owner.GID))
+	}
+	return a.Copy(fat, dir, dir, opts...)
+}
+
+// restoreDirTimes copies each directory's times from fat again, once its
+// contents are in place (creating them changed its mtime). A top-level
+// directory copy that excludes every child touches only the directory's
+// timestamps.
+func restoreDirTimes(a *llb.FileAction, fat llb.State, dirs []string) *llb.FileAction {
+	for _, d := range dirs {
+		a = a.Copy(fat, d, d, &llb.CopyInfo{
+			CopyDirContentsOnly: true,
+			ExcludePatterns:     []string{"*"},
+		})
+	}
+	return a
+}
+
+// unixMode converts Go's mode bits to the st_mode bits LLB carries.
+func unixMode(m os.FileMode) os.FileMode {
+	out := m & 0o777
+	if m&os.ModeSetuid != 0 {
+		out |= 0o4000
+	}
+	if m&os.ModeSetgid != 0 {
+		out |= 0o2000
+	}
+	if m&os.ModeSticky != 0 {
+		out |= 0o1000
+	}
+	return out
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
