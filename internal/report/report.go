@@ -48,6 +48,9 @@ type Container struct {
 	Lost      trace.Lost      `json:"lost"`
 	Complete  bool            `json:"complete"`
 
+	// Slim describes the slim image, for build.
+	Slim *Slim `json:"slim,omitempty"`
+
 	Artifacts Artifacts `json:"artifacts"`
 	Timings   Timings   `json:"timings"`
 	Logs      []string  `json:"logs,omitempty"` // the container's last output lines
@@ -152,6 +155,34 @@ type File struct {
 	Written bool `json:"written,omitempty"`
 }
 
+// Slim is the image build made.
+type Slim struct {
+	Name   string `json:"name"`
+	ID     string `json:"id"`
+	Digest string `json:"digest"`
+	// FatSize and Size are the unpacked sizes of the two images' files
+	// (what `du` of their root filesystems says); Ratio is FatSize/Size.
+	FatSize int64   `json:"fat_size"`
+	Size    int64   `json:"size"`
+	Ratio   float64 `json:"ratio"`
+	// ArchiveSize is the slim image's content as stored (compressed).
+	ArchiveSize int64 `json:"archive_size"`
+	// Output is the tarball written with --output, if any.
+	Output string `json:"output,omitempty"`
+	// Files is every path in the slim image, with why it is there.
+	Files    []KeptFile `json:"files"`
+	Warnings []string   `json:"warnings,omitempty"`
+}
+
+// KeptFile is one path of the slim image.
+type KeptFile struct {
+	Path    string   `json:"path"`
+	Type    string   `json:"type"` // file, dir, symlink, other
+	Size    int64    `json:"size,omitempty"`
+	Reasons []string `json:"reasons"` // traced, exec, symlink, parent-dir, elf-dep, ...
+	Detail  string   `json:"detail,omitempty"`
+}
+
 // Artifacts are the files this run wrote.
 type Artifacts struct {
 	Dir      string `json:"dir"`
@@ -169,6 +200,11 @@ type Timings struct {
 	WaitMS    int64 `json:"wait_ms"`
 	StopMS    int64 `json:"stop_ms"`
 	CollectMS int64 `json:"collect_ms"`
+	// Build phases (build only): computing the file set, BuildKit's solve
+	// (resolving the fat image, copying), exporting and importing.
+	FilesetMS int64 `json:"fileset_ms,omitempty"`
+	SolveMS   int64 `json:"solve_ms,omitempty"`
+	ExportMS  int64 `json:"export_ms,omitempty"`
 	TotalMS   int64 `json:"total_ms"`
 }
 
@@ -210,7 +246,22 @@ func (c *Container) Summary(w io.Writer) {
 		fmt.Fprintf(w, "WARNING:   THE TRACE IS INCOMPLETE: %d events lost, %d skipped, %d truncated, %d unreadable\n",
 			c.Lost.Events, c.Lost.Skipped, c.Lost.Truncated, c.Lost.Unreadable)
 	}
-	fmt.Fprintf(w, "time:      %.1fs\n", float64(c.Timings.TotalMS)/1000)
+	if c.Slim != nil {
+		fmt.Fprintf(w, "slim:      %s: %s -> %s (%.1fx smaller), %d paths kept\n", c.Slim.Name, mib(c.Slim.FatSize),
+			mib(c.Slim.Size), c.Slim.Ratio, len(c.Slim.Files))
+		for _, warn := range c.Slim.Warnings {
+			fmt.Fprintf(w, "warning:   %s\n", warn)
+		}
+	}
+	t := c.Timings
+	fmt.Fprintf(w, "time:      %.1fs (start %.1fs, probe %.1fs, collect %.1fs",
+		float64(t.TotalMS)/1000, float64(t.ResolveMS+t.CreateMS+t.StartMS)/1000, float64(t.ProbeMS+t.WaitMS)/1000,
+		float64(t.StopMS+t.CollectMS)/1000)
+	if c.Slim != nil {
+		fmt.Fprintf(w, ", files %.1fs, build %.1fs, export %.1fs", float64(t.FilesetMS)/1000, float64(t.SolveMS)/1000,
+			float64(t.ExportMS)/1000)
+	}
+	fmt.Fprintln(w, ")")
 	if c.Artifacts.Dir != "" {
 		fmt.Fprintf(w, "artifacts: %s\n", c.Artifacts.Dir)
 		for _, a := range []string{c.Artifacts.Report, c.Artifacts.Seccomp, c.Artifacts.AppArmor} {

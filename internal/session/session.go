@@ -95,7 +95,7 @@ type Result struct {
 	// healthcheck's (its files belong in a slim image, --exec's do not).
 	ExecLineages  []uint32
 	HealthLineage uint32
-	Image        *target.Image
+	Image         *target.Image
 }
 
 // DefaultContinueAfter is the mode used when none is given: wait for Enter

@@ -64,7 +64,7 @@ type Runtime struct {
 // Connect connects to containerd and checks that it answers.
 func Connect(ctx context.Context, opts Options) (*Runtime, error) {
 	opts = opts.withDefaults()
-	howto := fmt.Sprintf("start containerd (systemctl start containerd, or containerd --address %s) or point --containerd-address / CONTAINERD_ADDRESS at a running one", opts.Address)
+	howto := fmt.Sprintf("start containerd (systemctl start containerd, or containerd --address %s) or point --containerd / CONTAINERD_ADDRESS at a running one", opts.Address)
 	if _, err := os.Stat(opts.Address); err != nil {
 		return nil, fmt.Errorf("containerd socket %s: %w; %s", opts.Address, err, howto)
 	}
