@@ -2,14 +2,15 @@ package builder
 
 import (
 	"archive/tar"
+	"bufio"
 	"bytes"
-	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -21,7 +22,6 @@ import (
 	"time"
 
 	digest "github.com/opencontainers/go-digest"
-	"github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/rs/zerolog"
 	"golang.org/x/sys/unix"
@@ -166,7 +166,7 @@ func scan(t *testing.T, root string) map[string]entry {
 		if fi.Mode()&fs.ModeSymlink != 0 {
 			e.Link, _ = os.Readlink(p)
 		}
-		e.Xattrs = userXattrs(p)
+		e.Xattrs = fileCaps(p)
 		out["/"+rel] = e
 		return nil
 	})
@@ -176,24 +176,21 @@ func scan(t *testing.T, root string) map[string]entry {
 	return out
 }
 
-func userXattrs(p string) map[string]string {
-	buf := make([]byte, 4096)
-	n, err := unix.Llistxattr(p, buf)
-	if err != nil || n == 0 {
+// capXattr holds file capabilities, the only xattr image layers carry
+// (containerd's and BuildKit's tar writers drop the others, as docker's do).
+const capXattr = "security.capability"
+
+// capNetRaw is a vfs_cap_data v2 value: effective, cap_net_raw permitted.
+const capNetRaw = "\x01\x00\x00\x02\x00\x20\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"
+
+// fileCaps returns p's file capabilities xattr, if any.
+func fileCaps(p string) map[string]string {
+	v := make([]byte, 256)
+	n, err := unix.Lgetxattr(p, capXattr, v)
+	if err != nil {
 		return nil
 	}
-	out := map[string]string{}
-	for name := range strings.SplitSeq(strings.TrimRight(string(buf[:n]), "\x00"), "\x00") {
-		if !strings.HasPrefix(name, "user.") {
-			continue
-		}
-		v := make([]byte, 4096)
-		m, err := unix.Lgetxattr(p, name, v)
-		if err == nil {
-			out[name] = string(v[:m])
-		}
-	}
-	return out
+	return map[string]string{capXattr: string(v[:n])}
 }
 
 // view mounts an image of the test namespace and scans it.
@@ -245,38 +242,508 @@ func equalEntry(a, b entry) bool {
 	return bytes.Equal(ja, jb)
 }
 
+// TestBuildBusybox builds a slim busybox-httpd of the files the brief names,
+// from a namespace buildkitd does not use: the result is in the namespace,
+// unpacked, with the fat image's metadata, its config, and it serves.
 func TestBuildBusybox(t *testing.T) {
 	e := testEnv(t)
 	fatImg, src := e.source(t, "docker-archive:"+fixture(t, "busybox-httpd"))
 	name := "docker.io/slimtrace-fixtures/busybox-httpd:latest.slim"
 	e.removeImage(t, name)
 
+	// /bin/sh is an applet symlink; /tmp is kept empty (sticky, 1777).
 	paths := []string{"/bin", "/bin/busybox", "/bin/sh", "/www", "/www/index.html", "/etc", "/etc/passwd", "/tmp"}
 	opts := e.options(name)
-	opts.Outputs = []Output{{Type: "docker", Dest: filepath.Join(e.state, "slim.docker.tar")}}
-	cfg := Config{ImageConfig: ocispec.ImageConfig{
-		Entrypoint:   fatImg.Config.Entrypoint,
-		WorkingDir:   fatImg.Config.WorkingDir,
-		ExposedPorts: map[string]struct{}{"8080/tcp": {}},
-		Labels:       map[string]string{"io.slimtrace.slim": "true"},
-	}, Platform: ocispec.Platform{OS: fatImg.Config.OS, Architecture: fatImg.Config.Architecture},
-		Healthcheck: &Healthcheck{Test: []string{"CMD", "/bin/busybox", "wget", "-q", "-O-", "http://127.0.0.1:8080/"}, Interval: 5 * time.Second, Retries: 3}}
+	dockerTar := filepath.Join(e.state, "slim.docker.tar")
+	ociTar := filepath.Join(e.state, "slim.oci.tar")
+	opts.Outputs = []Output{{Type: "docker", Dest: dockerTar}, {Type: "oci", Dest: ociTar}}
+	hc := &Healthcheck{Test: []string{"CMD", "/bin/busybox", "wget", "-q", "-O-", "http://127.0.0.1:8080/"}, Interval: 5 * time.Second, Retries: 3}
+	cfg := Config{
+		ImageConfig: ocispec.ImageConfig{
+			Entrypoint:   fatImg.Config.Entrypoint,
+			Env:          []string{"PATH=/bin"},
+			WorkingDir:   fatImg.Config.WorkingDir,
+			ExposedPorts: map[string]struct{}{"8080/tcp": {}},
+			Labels:       map[string]string{"io.slimtrace.slim": "true"},
+			StopSignal:   "SIGKILL",
+		},
+		Healthcheck: hc,
+		Platform:    ocispec.Platform{OS: fatImg.Config.OS, Architecture: fatImg.Config.Architecture},
+	}
 	res, err := Build(e.ctx, Spec{Source: src, Paths: paths, Config: cfg}, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("result: %+v", res)
+	if res.Name != name || res.Digest == "" || res.ConfigDigest == "" || res.Size <= 0 || res.UnpackedSize < res.FileBytes || res.Entries != len(paths) {
+		t.Errorf("result %+v", res)
+	}
+	if res.FileBytes != 1982256+259+72 {
+		t.Errorf("file bytes %d, want busybox + index.html + passwd", res.FileBytes)
+	}
+
+	// In the namespace, unpacked (Resolve of a store name unpacks nothing
+	// new: it only checks), under the manifest digest Build reported.
+	slimImg, err := e.rt.Resolve(e.ctx, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slimImg.Digest != res.Digest.String() || slimImg.ID != res.ConfigDigest.String() {
+		t.Errorf("store has %s (config %s), build reported %s (%s)", slimImg.Digest, slimImg.ID, res.Digest, res.ConfigDigest)
+	}
+	c := slimImg.Config
+	if !slices.Equal(c.Entrypoint, cfg.Entrypoint) || c.WorkingDir != cfg.WorkingDir || c.Labels["io.slimtrace.slim"] != "true" ||
+		len(c.ExposedPorts) != 1 || c.ExposedPorts[0].Number != 8080 || c.StopSignal != "SIGKILL" || !slices.Equal(c.Env, cfg.Env) {
+		t.Errorf("slim config %+v", c)
+	}
+	if c.Healthcheck == nil || !slices.Equal(c.Healthcheck.Test, hc.Test) || c.Healthcheck.Interval != hc.Interval || c.Healthcheck.Retries != 3 {
+		t.Errorf("healthcheck %+v, want %+v", c.Healthcheck, hc)
+	}
+	if out, err := e.ctr("snapshots", "--snapshotter", "overlayfs", "ls"); err != nil || len(out) == 0 {
+		t.Errorf("listing snapshots: %v %s", err, out)
+	}
 
 	fat := e.view(t, fatImg.Name)
 	slim := e.view(t, name)
 	checkSame(t, fat, slim, paths, nil)
+	if slim["/bin/sh"].Link != "busybox" {
+		t.Errorf("/bin/sh is %+v, want the symlink to busybox", slim["/bin/sh"])
+	}
+	if m := slim["/tmp"].Mode; m != fs.ModeDir|fs.ModeSticky|0o777 {
+		t.Errorf("/tmp mode %v", m)
+	}
+
+	t.Run("serves", func(t *testing.T) {
+		tg, err := e.rt.Create(e.ctx, slimImg, target.RunConfig{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tg.Close(e.ctx)
+		if err := tg.Start(e.ctx); err != nil {
+			t.Fatal(err)
+		}
+		body := httpGet(t, e.ctx, tg, "http://slim:8080/index.html")
+		want, _ := os.ReadFile(filepath.Join(testdataImages(), "busybox-httpd/www/index.html"))
+		if len(want) > 0 && body != string(want) || !strings.Contains(body, "about.html") {
+			t.Errorf("index.html: %q", body)
+		}
+		if _, err := tg.Stop(e.ctx, time.Second); err != nil {
+			t.Error(err)
+		}
+	})
+
+	t.Run("docker output", func(t *testing.T) {
+		ns := imageNamespace + "-docker"
+		out, err := exec.Command("ctr", "-a", e.rt.Address(), "-n", ns, "images", "import", dockerTar).CombinedOutput()
+		if err != nil {
+			t.Fatalf("ctr images import: %v: %s", err, out)
+		}
+		defer exec.Command("ctr", "-a", e.rt.Address(), "-n", ns, "images", "rm", name).Run()
+		out, err = exec.Command("ctr", "-a", e.rt.Address(), "-n", ns, "images", "ls", "-q").CombinedOutput()
+		if err != nil || !strings.Contains(string(out), name) {
+			t.Errorf("after import: %v %s", err, out)
+		}
+		checkDockerArchive(t, dockerTar, name)
+	})
+
+	t.Run("oci output", func(t *testing.T) {
+		var got Result
+		if err := got.readArchive(ociTar); err != nil {
+			t.Fatal(err)
+		}
+		if got.Digest != res.Digest {
+			t.Errorf("oci output holds %s, built %s", got.Digest, res.Digest)
+		}
+	})
 }
 
-var (
-	_ = gzip.NewWriter
-	_ = tar.NewWriter
-	_ = errors.New
-	_ = io.EOF
-	_ = http.Get
-	_ specs.Versioned
-)
+// httpGet fetches url from inside tg's network namespace, retrying until
+// the server answers.
+func httpGet(t *testing.T, ctx context.Context, tg *target.Target, url string) string {
+	t.Helper()
+	client := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return tg.DialContext(ctx, "tcp", "127.0.0.1:8080")
+	}}, Timeout: 5 * time.Second}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		resp, err := client.Do(req)
+		if err == nil {
+			b, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if err != nil || resp.StatusCode != http.StatusOK {
+				t.Fatalf("GET %s: %d %v", url, resp.StatusCode, err)
+			}
+			return string(b)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("GET %s: %v", url, err)
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatal(ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+func testdataImages() string {
+	wd, _ := os.Getwd()
+	return filepath.Join(wd, "..", "..", "testdata", "images")
+}
+
+// checkDockerArchive checks that file is a docker-archive of name, which
+// docker load reads: manifest.json with RepoTags, config and layers.
+func checkDockerArchive(t *testing.T, file, name string) {
+	t.Helper()
+	var manifest []struct {
+		Config   string
+		RepoTags []string
+		Layers   []string
+	}
+	files := map[string]bool{}
+	err := walkTar(file, func(h *tar.Header, rd io.Reader) error {
+		files[h.Name] = true
+		if h.Name == "manifest.json" {
+			return json.NewDecoder(rd).Decode(&manifest)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// docker save writes familiar names (no docker.io/).
+	if len(manifest) != 1 || !slices.Contains(manifest[0].RepoTags, strings.TrimPrefix(name, "docker.io/")) || len(manifest[0].Layers) != 1 {
+		t.Fatalf("docker manifest.json: %+v", manifest)
+	}
+	for _, f := range append([]string{manifest[0].Config}, manifest[0].Layers...) {
+		if !files[f] {
+			t.Errorf("docker archive lacks %s", f)
+		}
+	}
+}
+
+// TestBuildMetadata builds from an image made for the test: owners, modes,
+// setuid and sticky bits, xattrs, hardlinks, symlinks (to a file, to a
+// directory, dangling), names that are pattern syntax, a directory kept
+// without its contents, and overrides of a file and a directory.
+func TestBuildMetadata(t *testing.T) {
+	e := testEnv(t)
+	fatName := "docker.io/slimtrace-test/metadata:latest"
+	name := fatName + ".slim"
+	e.removeImage(t, fatName)
+	e.removeImage(t, name)
+	old := time.Date(2019, 5, 6, 7, 8, 9, 0, time.UTC)
+	entries := []*tar.Header{
+		{Name: "app/", Typeflag: tar.TypeDir, Mode: 0o750, Uid: 1000, Gid: 1000, ModTime: old},
+		{Name: "app/bin/", Typeflag: tar.TypeDir, Mode: 0o755},
+		{Name: "app/bin/tool", Typeflag: tar.TypeReg, Mode: 0o4755},
+		{Name: "app/bin/ping", Typeflag: tar.TypeReg, Mode: 0o755, PAXRecords: map[string]string{
+			"SCHILY.xattr.security.capability": capNetRaw, "SCHILY.xattr.user.origin": "fat"}},
+		// A hardlink's header carries the inode's mode, as docker and
+		// BuildKit write it (containerd applies it to the inode).
+		{Name: "app/bin/tool-link", Typeflag: tar.TypeLink, Linkname: "app/bin/tool", Mode: 0o4755},
+		{Name: "app/bin/other", Typeflag: tar.TypeReg, Mode: 0o755},
+		{Name: "app/lib/", Typeflag: tar.TypeDir, Mode: 0o700, Uid: 1000, Gid: 1000},
+		{Name: "app/lib/tool-elsewhere", Typeflag: tar.TypeLink, Linkname: "app/bin/tool", Mode: 0o4755},
+		{Name: "app/lib/current", Typeflag: tar.TypeSymlink, Linkname: "../bin"},
+		{Name: "app/lib/dangling", Typeflag: tar.TypeSymlink, Linkname: "/nowhere"},
+		{Name: "app/lib/a*b", Typeflag: tar.TypeReg, Mode: 0o644},
+		{Name: "app/lib/a_b", Typeflag: tar.TypeReg, Mode: 0o644},
+		{Name: "app/lib/[x]", Typeflag: tar.TypeReg, Mode: 0o600, Uid: 33, Gid: 44},
+		{Name: "app/lib/ spaced ", Typeflag: tar.TypeReg, Mode: 0o644},
+		{Name: "app/lib/!bang", Typeflag: tar.TypeReg, Mode: 0o644},
+		{Name: "app/cache/", Typeflag: tar.TypeDir, Mode: 0o1777, Uid: 1000, Gid: 1000, ModTime: old},
+		{Name: "app/cache/junk", Typeflag: tar.TypeReg, Mode: 0o644},
+		{Name: "app/cache/sub/", Typeflag: tar.TypeDir, Mode: 0o755},
+		{Name: "app/cache/sub/more", Typeflag: tar.TypeReg, Mode: 0o644},
+		{Name: "app/data/", Typeflag: tar.TypeDir, Mode: 0o755},
+		{Name: "app/data/f", Typeflag: tar.TypeReg, Mode: 0o644},
+		{Name: "etc/", Typeflag: tar.TypeDir, Mode: 0o755},
+		{Name: "etc/passwd", Typeflag: tar.TypeReg, Mode: 0o644},
+		{Name: "unused/", Typeflag: tar.TypeDir, Mode: 0o755},
+		{Name: "unused/big", Typeflag: tar.TypeReg, Mode: 0o644},
+	}
+	contents := map[string][]byte{
+		"app/bin/tool": []byte("#!/bin/tool\n"), "app/bin/ping": []byte("ping\n"), "app/bin/other": []byte("other\n"), "app/lib/a*b": []byte("star\n"),
+		"app/lib/a_b": []byte("underscore\n"), "app/lib/[x]": []byte("bracket\n"), "app/lib/ spaced ": []byte("space\n"),
+		"app/lib/!bang": []byte("bang\n"), "app/cache/junk": []byte("junk\n"), "app/cache/sub/more": []byte("more\n"),
+		"app/data/f": []byte("data\n"), "etc/passwd": []byte("root:x:0:0::/:/bin/tool\n"), "unused/big": bytes.Repeat([]byte("x"), 1<<20),
+	}
+	archive := filepath.Join(e.state, "metadata.oci.tar")
+	writeOCIArchive(t, archive, fatName, entries, contents)
+	fatImg, src := e.source(t, "oci-archive:"+archive)
+
+	paths := []string{
+		"/app", "/app/bin", "/app/bin/tool", "/app/bin/tool-link", "/app/bin/ping",
+		"/app/lib", "/app/lib/tool-elsewhere", "/app/lib/current", "/app/lib/dangling", "/app/lib/a*b", "/app/lib/[x]",
+		"/app/lib/ spaced ", "/app/lib/!bang",
+		"/app/cache", // kept empty
+		"/app/data", "/app/data/f",
+		"/etc/passwd", // parent /etc not listed: still copied with its metadata
+	}
+	fileMode := os.FileMode(0o700)
+	dirMode := os.FileMode(0o711) | os.ModeSetgid
+	overrides := map[string]Override{
+		"/app/data/f": {Mode: &fileMode, Owner: &Owner{UID: 4242, GID: 4343}},
+		"/app/data":   {Mode: &dirMode, Owner: &Owner{UID: 5000, GID: 5001}},
+	}
+	res, err := Build(e.ctx, Spec{Source: src, Paths: paths, Overrides: overrides, Config: Config{Platform: ocispec.Platform{OS: "linux", Architecture: fatImg.Config.Architecture}}}, e.options(name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("result: %+v", res)
+
+	fat := e.view(t, fatName)
+	slim := e.view(t, name)
+	checkSame(t, fat, slim, append(paths, "/etc"), map[string]entry{
+		"/app/data/f": {Mode: 0o700, UID: 4242, GID: 4343},
+		"/app/data":   {Mode: fs.ModeDir | fs.ModeSetgid | 0o711, UID: 5000, GID: 5001},
+	})
+	if slim["/app/bin/tool"].Ino != slim["/app/bin/tool-link"].Ino {
+		t.Errorf("hardlink in one directory lost: %d != %d", slim["/app/bin/tool"].Ino, slim["/app/bin/tool-link"].Ino)
+	}
+	if x := slim["/app/bin/ping"].Xattrs[capXattr]; x != capNetRaw {
+		t.Errorf("file capabilities %q, want %q", x, capNetRaw)
+	}
+	if slim["/app/lib/current"].Link != "../bin" || slim["/app/lib/dangling"].Link != "/nowhere" {
+		t.Errorf("symlinks: %+v %+v", slim["/app/lib/current"], slim["/app/lib/dangling"])
+	}
+	for _, p := range []string{"/app/lib/a_b", "/app/cache/junk", "/app/cache/sub", "/unused"} {
+		if _, ok := slim[p]; ok {
+			t.Errorf("%s was not asked for but is in the slim image", p)
+		}
+	}
+	if !slim["/app"].Mtime.Equal(old) || !slim["/app/cache"].Mtime.Equal(old) || !slim["/etc"].Mtime.Equal(fixtureTime) {
+		t.Errorf("directory times: /app %v, /app/cache %v, /etc %v", slim["/app"].Mtime, slim["/app/cache"].Mtime, slim["/etc"].Mtime)
+	}
+}
+
+// TestBuildFailures: a failed build tags nothing and leaves none of our
+// state behind.
+func TestBuildFailures(t *testing.T) {
+	e := testEnv(t)
+	_, src := e.source(t, "docker-archive:"+fixture(t, "busybox-httpd"))
+	cfg := Config{Platform: ocispec.Platform{OS: "linux", Architecture: runtimeArch(t, e)}}
+
+	t.Run("missing path", func(t *testing.T) {
+		name := "docker.io/slimtrace-test/missing:slim"
+		e.removeImage(t, name)
+		opts := e.options(name)
+		opts.Outputs = []Output{{Type: "docker", Dest: filepath.Join(e.state, "missing.tar")}}
+		_, err := Build(e.ctx, Spec{Source: src, Paths: []string{"/bin/busybox", "/www/nope.html"}, Config: cfg}, opts)
+		if err == nil || !strings.Contains(err.Error(), "/www/nope.html") {
+			t.Fatalf("error %v, want one naming /www/nope.html", err)
+		}
+		t.Log(err)
+		e.checkNoImage(t, name)
+		if _, err := os.Stat(opts.Outputs[0].Dest); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("output of a failed build: %v", err)
+		}
+		checkEmptyDir(t, opts.StateDir)
+	})
+
+	t.Run("path through a symlink", func(t *testing.T) {
+		// The kernel would follow /www/link; a copy cannot. The caller must
+		// list the real path.
+		name := "docker.io/slimtrace-test/symlinked:slim"
+		e.removeImage(t, name)
+		_, err := Build(e.ctx, Spec{Source: src, Paths: []string{"/bin/sh/x"}, Config: cfg}, e.options(name))
+		if err == nil {
+			t.Fatal("a path below a symlink was accepted")
+		}
+		t.Log(err)
+		e.checkNoImage(t, name)
+	})
+
+	t.Run("load fails", func(t *testing.T) {
+		name := "docker.io/slimtrace-test/loadfail:slim"
+		opts := e.options(name)
+		opts.Load = func(context.Context, string) error { return errors.New("no space left") }
+		_, err := Build(e.ctx, Spec{Source: src, Paths: []string{"/bin/busybox"}, Config: cfg}, opts)
+		if err == nil || !strings.Contains(err.Error(), "no space left") {
+			t.Fatalf("error %v", err)
+		}
+		e.checkNoImage(t, name)
+		checkEmptyDir(t, opts.StateDir)
+	})
+}
+
+func runtimeArch(t *testing.T, e *env) string {
+	img, err := e.rt.Resolve(e.ctx, "docker.io/slimtrace-fixtures/busybox-httpd:latest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img.Config.Architecture
+}
+
+func (e *env) checkNoImage(t *testing.T, name string) {
+	t.Helper()
+	if _, err := e.rt.Resolve(e.ctx, name); !errors.Is(err, target.ErrImageNotFound) {
+		t.Errorf("%s after a failed build: %v", name, err)
+	}
+}
+
+// checkEmptyDir checks that dir holds nothing (or does not exist).
+func checkEmptyDir(t *testing.T, dir string) {
+	t.Helper()
+	des, err := os.ReadDir(dir)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		t.Fatal(err)
+	}
+	for _, d := range des {
+		t.Errorf("left behind in %s: %s", dir, d.Name())
+	}
+	checkNoMounts(t, dir)
+}
+
+func checkNoMounts(t *testing.T, dir string) {
+	t.Helper()
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if fields := strings.Fields(sc.Text()); len(fields) > 4 && strings.HasPrefix(fields[4], dir) {
+			t.Errorf("mount left under %s: %s", dir, fields[4])
+		}
+	}
+}
+
+// daemons lists the buildkitd processes whose command line names dir.
+func daemons(t *testing.T, dir string) []int {
+	t.Helper()
+	var pids []int
+	des, _ := os.ReadDir("/proc")
+	for _, d := range des {
+		var pid int
+		if _, err := fmt.Sscanf(d.Name(), "%d", &pid); err != nil {
+			continue
+		}
+		cmd, err := os.ReadFile(filepath.Join("/proc", d.Name(), "cmdline"))
+		if err == nil && bytes.Contains(cmd, []byte("buildkitd")) && bytes.Contains(cmd, []byte(dir)) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// TestBuildAutoStart: with nothing listening at the address, Build starts a
+// buildkitd of its own (containerd worker), builds, and stops it: no
+// process, mount or directory is left. A killed daemon fails the build
+// cleanly, and so does a cancelled context.
+func TestBuildAutoStart(t *testing.T) {
+	e := testEnv(t)
+	if _, err := findBuildkitd(); err != nil {
+		privtest.Skip(t, err.Error())
+	}
+	fatImg, src := e.source(t, "docker-archive:"+fixture(t, "busybox-httpd"))
+	cfg := Config{Platform: ocispec.Platform{OS: "linux", Architecture: fatImg.Config.Architecture}}
+	nowhere := "unix://" + filepath.Join(e.state, "nothing-here.sock")
+	auto := func(name string) Options {
+		opts := e.options(name)
+		opts.Address = nowhere
+		opts.NoStart = false
+		opts.ContainerdAddress = e.rt.Address()
+		opts.StateDir = filepath.Join(e.state, "auto")
+		return opts
+	}
+
+	t.Run("no start", func(t *testing.T) {
+		opts := auto("docker.io/slimtrace-test/nostart:slim")
+		opts.NoStart = true
+		_, err := Build(e.ctx, Spec{Source: src, Paths: []string{"/bin/busybox"}, Config: cfg}, opts)
+		if err == nil || !strings.Contains(err.Error(), "no buildkitd answers at "+nowhere) || !strings.Contains(err.Error(), "BUILDKIT_HOST") {
+			t.Errorf("error %v", err)
+		}
+	})
+
+	t.Run("builds and stops", func(t *testing.T) {
+		name := "docker.io/slimtrace-test/auto:slim"
+		e.removeImage(t, name)
+		opts := auto(name)
+		res, err := Build(e.ctx, Spec{Source: src, Paths: []string{"/bin/busybox", "/www/index.html"}, Config: cfg}, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.rt.Resolve(e.ctx, name); err != nil {
+			t.Error(err)
+		}
+		t.Logf("built %s in %v", res.Digest, res.Timings.Total)
+		if pids := daemons(t, opts.StateDir); len(pids) > 0 {
+			t.Errorf("buildkitd still runs: %v", pids)
+		}
+		checkEmptyDir(t, opts.StateDir)
+	})
+
+	t.Run("daemon killed", func(t *testing.T) {
+		name := "docker.io/slimtrace-test/killed:slim"
+		e.removeImage(t, name)
+		opts := auto(name)
+		// Kill the daemon once the build has reached it.
+		opts.Load = func(ctx context.Context, archive string) error {
+			t.Error("the build went as far as loading")
+			return nil
+		}
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			for range 600 {
+				if pids := daemons(t, opts.StateDir); len(pids) > 0 && sessionStarted(opts.StateDir) {
+					for _, pid := range pids {
+						syscall.Kill(pid, syscall.SIGKILL)
+					}
+					return
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+		}()
+		_, err := Build(e.ctx, Spec{Source: src, Paths: []string{"/bin/busybox"}, Config: cfg}, opts)
+		<-done
+		if err == nil {
+			t.Fatal("build succeeded with its daemon killed")
+		}
+		t.Log(err)
+		e.checkNoImage(t, name)
+		if pids := daemons(t, opts.StateDir); len(pids) > 0 {
+			t.Errorf("buildkitd still runs: %v", pids)
+		}
+		checkEmptyDir(t, opts.StateDir)
+	})
+
+	t.Run("cancelled", func(t *testing.T) {
+		name := "docker.io/slimtrace-test/cancelled:slim"
+		e.removeImage(t, name)
+		opts := auto(name)
+		ctx, cancel := context.WithCancel(e.ctx)
+		go func() {
+			for range 600 {
+				if sessionStarted(opts.StateDir) {
+					cancel()
+					return
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+		}()
+		_, err := Build(ctx, Spec{Source: src, Paths: []string{"/bin/busybox"}, Config: cfg}, opts)
+		cancel()
+		if err == nil {
+			t.Fatal("cancelled build succeeded")
+		}
+		t.Log(err)
+		e.checkNoImage(t, name)
+		if pids := daemons(t, opts.StateDir); len(pids) > 0 {
+			t.Errorf("buildkitd still runs: %v", pids)
+		}
+		checkEmptyDir(t, opts.StateDir)
+	})
+}
+
+// sessionStarted reports whether a build under stateDir has begun: its
+// build directory exists.
+func sessionStarted(stateDir string) bool {
+	m, _ := filepath.Glob(filepath.Join(stateDir, "build-*"))
+	return len(m) > 0
+}
