@@ -56,11 +56,7 @@ func (r *Result) readArchive(file string) error {
 	if err := blob(desc, &m); err != nil {
 		return fmt.Errorf("reading exported manifest: %w", err)
 	}
-	if r.Digest == "" {
-		r.Digest = desc.Digest
-	} else if r.Digest != desc.Digest {
-		return fmt.Errorf("exported archive holds manifest %s, BuildKit reported %s", desc.Digest, r.Digest)
-	}
+	r.Digest = desc.Digest
 	r.ConfigDigest = m.Config.Digest
 	r.Size = desc.Size + m.Config.Size
 	layers := map[string]ocispec.Descriptor{}

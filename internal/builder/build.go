@@ -47,6 +47,13 @@ type Options struct {
 	Load func(ctx context.Context, archive string) error
 	// Outputs are image tarballs to write as well.
 	Outputs []Output
+	// Compression of the layer: "gzip", which every runtime reads, "zstd",
+	// about twice as fast to make and a little smaller, which needs
+	// containerd 1.5 or docker 23 and later, or "uncompressed". The loaded
+	// image and the tarballs are one image, with one digest. Default: zstd
+	// when the image only goes to the local containerd, gzip when Outputs
+	// are written (for older docker load).
+	Compression string
 	// NoCache redoes every step, even those buildkitd has cached.
 	NoCache bool
 	// Progress receives BuildKit's progress display (--show-blogs); nil
@@ -63,6 +70,13 @@ func (o Options) containerdAddress() string {
 }
 
 func (o Options) workerNamespace() string { return pick(o.WorkerNamespace, DefaultWorkerNamespace) }
+
+func (o Options) compression() string {
+	if len(o.Outputs) > 0 {
+		return pick(o.Compression, "gzip")
+	}
+	return pick(o.Compression, "zstd")
+}
 
 func (o Options) stateDir() string { return pick(o.StateDir, DefaultStateDir) }
 
@@ -164,6 +178,11 @@ func Build(ctx context.Context, spec Spec, opts Options) (_ *Result, err error) 
 	if opts.Load != nil && opts.Name == "" {
 		return nil, errors.New("loading the slim image needs a name for it")
 	}
+	switch opts.Compression {
+	case "", "gzip", "zstd", "uncompressed":
+	default:
+		return nil, fmt.Errorf("unknown layer compression %q (want gzip, zstd or uncompressed)", opts.Compression)
+	}
 	var co []llb.ConstraintsOpt
 	if opts.NoCache {
 		co = append(co, llb.IgnoreCache)
@@ -200,10 +219,10 @@ func Build(ctx context.Context, spec Spec, opts Options) (_ *Result, err error) 
 		}
 	}()
 	archive := filepath.Join(tmp, "image.oci.tar")
-	exports := []client.ExportEntry{export(client.ExporterOCI, opts.Name, archive)}
+	exports := []client.ExportEntry{export(client.ExporterOCI, opts.Name, opts.compression(), archive)}
 	for i, o := range opts.Outputs {
 		// Written beside the archive, moved into place on success.
-		exports = append(exports, export(o.Type, opts.Name, filepath.Join(tmp, fmt.Sprintf("output-%d.tar", i))))
+		exports = append(exports, export(o.Type, opts.Name, opts.compression(), filepath.Join(tmp, fmt.Sprintf("output-%d.tar", i))))
 	}
 
 	solveOpt := client.SolveOpt{
@@ -212,12 +231,10 @@ func Build(ctx context.Context, spec Spec, opts Options) (_ *Result, err error) 
 	}
 	tl := newTimeline(ops, log)
 	status := make(chan *client.SolveStatus)
-	var resp *client.SolveResponse
 	log.Info().Str("source", spec.Source.Name).Int("paths", len(spec.Paths)).Str("buildkitd", bk.addr).Msg("building slim image")
 	eg, ectx := errgroup.WithContext(ctx)
 	eg.Go(func() error {
-		var err error
-		resp, err = bk.client.Build(ectx, solveOpt, "slimtrace", func(ctx context.Context, c gateway.Client) (*gateway.Result, error) {
+		_, err := bk.client.Build(ectx, solveOpt, "slimtrace", func(ctx context.Context, c gateway.Client) (*gateway.Result, error) {
 			res, err := c.Solve(ctx, gateway.SolveRequest{Definition: def.ToPB(), Evaluate: true})
 			if err != nil {
 				return nil, err
@@ -233,10 +250,9 @@ func Build(ctx context.Context, spec Spec, opts Options) (_ *Result, err error) 
 	}
 	solved := time.Now()
 
+	// The digest comes from the archive: with several exporters, the
+	// solve's response holds only one's.
 	res := &Result{Name: opts.Name}
-	if d, ok := resp.ExporterResponse[exptypes.ExporterImageDigestKey]; ok {
-		res.Digest = digest.Digest(d)
-	}
 	if err := res.readArchive(archive); err != nil {
 		return nil, err
 	}
@@ -260,8 +276,11 @@ func Build(ctx context.Context, spec Spec, opts Options) (_ *Result, err error) 
 }
 
 // export is an exporter writing a tarball to file.
-func export(typ, name, file string) client.ExportEntry {
-	attrs := map[string]string{}
+func export(typ, name, compression, file string) client.ExportEntry {
+	attrs := map[string]string{"compression": compression, "force-compression": "true"}
+	if compression == "zstd" {
+		attrs["oci-mediatypes"] = "true" // docker's media types have no zstd
+	}
 	if name != "" {
 		attrs["name"] = name
 	}

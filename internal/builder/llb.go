@@ -171,12 +171,7 @@ func layoutRef(d digest.Digest) string {
 // keep is the single file operation that makes the slim filesystem.
 func keep(fat llb.State, set fileSet, overrides map[string]Override) llb.StateOption {
 	return func(s llb.State) llb.State {
-		var a *llb.FileAction
-		if copyStrategy == "single" {
-			a = copyKept(fat, set)
-		} else {
-			a = copyByDir(fat, set)
-		}
+		a := copyPaths(fat, set)
 		for _, p := range sortedKeys(overrides) {
 			a = applyOverride(a, fat, p, overrides[p])
 		}
@@ -186,32 +181,8 @@ func keep(fat llb.State, set fileSet, overrides map[string]Override) llb.StateOp
 	}
 }
 
-// copyKept copies the leaves of set from fat's root, in one copy: a walk of
-// the fat filesystem that takes what matches the include patterns and
-// creates each parent directory, with the source's owner, mode and xattrs,
-// when the first path below it is taken. Symlinks are copied as symlinks,
-// hardlinks among the copied files stay hardlinks, times are kept. A leaf
-// that is a directory is taken without its contents (the exclude pattern
-// leaf/**). RequiredPaths fails the build when a path is not in the image.
-func copyKept(fat llb.State, set fileSet) *llb.FileAction {
-	include := make([]string, len(set.leaves))
-	exclude := make([]string, len(set.leaves))
-	for i, p := range set.leaves {
-		rel := escapePattern(strings.TrimPrefix(p, "/"))
-		include[i] = rel
-		exclude[i] = rel + "/**"
-	}
-	return llb.Copy(fat, "/", "/", &llb.CopyInfo{
-		CopyDirContentsOnly: true,
-		IncludePatterns:     include,
-		ExcludePatterns:     exclude,
-		RequiredPaths:       set.leaves,
-	})
-}
-
-// copyStrategy picks the copy benchmarks compare: "" (by directory) or
-// "single" (one copy of the whole tree with include patterns).
-var copyStrategy = ""
+// copyPaths is the copy strategy; the benchmark swaps in others.
+var copyPaths = copyByDir
 
 // copyByDir copies the kept paths one directory at a time, parents first:
 // for each directory, one copy of its kept entries (include patterns of their
