@@ -34,6 +34,7 @@ type cli struct {
 	Globals
 
 	Info    infoCmd    `cmd:"" help:"Print an image's metadata (layers, config, history) and write its reverse-engineered Dockerfile.fat, without running it."`
+	Build   buildCmd   `cmd:"" help:"Profile an image, then build a slim image of only the files the application used (BuildKit)."`
 	Profile profileCmd `cmd:"" help:"Run an image traced, probe it, and write its container report and seccomp and AppArmor profiles."`
 	Trace   traceCmd   `cmd:"" help:"Trace a command or a running cgroup and report the files, execs and syscalls it used."`
 	Version versionCmd `cmd:"" help:"Show the version, the kernel, and which eBPF features work here."`

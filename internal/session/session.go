@@ -81,8 +81,16 @@ type Options struct {
 	RingBufferSize int
 
 	// inspect, when set, runs once the trace is in, with the fat image's
-	// filesystem mounted read-only (build computes its file set there).
-	inspect func(img fileset.ReadFS, res *Result) error
+	// filesystem mounted read-only and the runtime open (build computes
+	// its file set and builds there).
+	inspect func(ctx context.Context, env inspectEnv) error
+}
+
+// inspectEnv is what the inspect stage works with.
+type inspectEnv struct {
+	fs  fileset.ReadFS
+	rt  *target.Runtime
+	res *Result
 }
 
 // Result is what a run produced.
@@ -158,13 +166,7 @@ func (e *NotReadyError) Unwrap() error { return e.Err }
 // tracer's programs, on success, error and cancellation.
 func Profile(ctx context.Context, opts Options) (_ *Result, err error) {
 	log := zerolog.Ctx(ctx)
-	progress := opts.Progress
-	if progress == nil {
-		progress = io.Discard
-	}
-	step := func(format string, a ...any) {
-		fmt.Fprintf(progress, "slimtrace: "+format+"\n", a...)
-	}
+	step := progressFunc(opts)
 	began := time.Now()
 	rep := &report.Container{Version: report.Version, Tool: opts.Tool, Command: opts.Command, StartedAt: began}
 	mark := began
@@ -308,7 +310,7 @@ func Profile(ctx context.Context, opts Options) (_ *Result, err error) {
 	fillTrace(rep, tracked, res, rootFS{root})
 	res.Report = rep
 	if opts.inspect != nil {
-		if err := opts.inspect(rootFS{root}, res); err != nil {
+		if err := opts.inspect(ctx, inspectEnv{fs: rootFS{root}, rt: rt, res: res}); err != nil {
 			return nil, err
 		}
 	}

@@ -1,0 +1,174 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/slimtrace/slimtrace/internal/builder"
+	"github.com/slimtrace/slimtrace/internal/fileset"
+	"github.com/slimtrace/slimtrace/internal/session"
+)
+
+type buildCmd struct {
+	runFlags
+
+	Tag    string   `help:"Name of the slim image. Default: the image's repository with .slim appended (app:1.2 -> app.slim:1.2)." group:"Slim image"`
+	Output []string `help:"Also write the slim image as a tarball: type=oci|docker,dest=FILE (docker load, ctr images import) (repeatable)." placeholder:"type=T,dest=FILE" group:"Slim image"`
+
+	IncludePath      []string `help:"Keep PATH (a file, or a directory with everything under it), optionally setting its mode and owner: PATH[:MODE#UID#GID] (repeatable)." placeholder:"PATH" group:"Files"`
+	IncludePathFile  string   `help:"File of --include-path values, one per line." type:"existingfile" placeholder:"FILE" group:"Files"`
+	ExcludePath      []string `help:"Leave out paths matching this glob (** spans directories); wins over the trace and the includes (repeatable)." placeholder:"GLOB" group:"Files"`
+	IncludeBin       []string `help:"Keep this binary and the libraries it needs (repeatable)." placeholder:"PATH" group:"Files"`
+	IncludeExe       []string `help:"Keep this program, found in the image's PATH, and its libraries (repeatable)." placeholder:"NAME" group:"Files"`
+	IncludeShell     bool     `help:"Keep a shell (/bin/sh) and what it needs, for debugging the slim image." group:"Files"`
+	IncludeCertAll   bool     `help:"Keep the OS CA certificate stores and CA bundles shipped in app packages when TLS libraries are in use." default:"true" negatable:"" group:"Files"`
+	IncludeOslibsNet bool     `help:"Keep resolver and NSS files and modules (resolv.conf, nsswitch.conf, hosts, libnss_files, libnss_dns, libresolv)." default:"true" negatable:"" group:"Files"`
+	IncludeZoneinfo  bool     `help:"Keep the time zone database." group:"Files"`
+	KeepAppDirs      bool     `help:"Keep whole the application's directories (files no OS package owns) beside the files it touched, and whole language packages." default:"true" negatable:"" group:"Files"`
+	AppDirCap        string   `help:"Largest application directory kept whole; above it only the touched files are kept (and a warning printed)." default:"64MB" group:"Files"`
+
+	NewEntrypoint string   `help:"ENTRYPOINT of the slim image (shell words or a JSON array)." group:"Slim config"`
+	NewCmd        string   `help:"CMD of the slim image (shell words or a JSON array)." group:"Slim config"`
+	NewEnv        []string `help:"Add KEY=VALUE to the slim image's environment (repeatable)." group:"Slim config"`
+	NewWorkdir    string   `help:"WORKDIR of the slim image." group:"Slim config"`
+	NewExpose     []string `help:"Expose PORT[/PROTO] in the slim image (repeatable)." group:"Slim config"`
+	NewLabel      []string `help:"Add KEY=VALUE as a label (repeatable)." group:"Slim config"`
+	RemoveExpose  []string `help:"Stop exposing PORT[/PROTO] (repeatable)." group:"Slim config"`
+	RemoveEnv     []string `help:"Remove the variable KEY (repeatable)." group:"Slim config"`
+	RemoveLabel   []string `help:"Remove the label KEY (repeatable)." group:"Slim config"`
+	RemoveVolume  []string `help:"Remove the VOLUME PATH (repeatable)." group:"Slim config"`
+
+	Buildkit  string `help:"buildkitd's address. When nothing answers there and a buildkitd binary is installed, one is started for the build and stopped after." default:"unix:///run/buildkit/buildkitd.sock" env:"BUILDKIT_HOST" group:"BuildKit"`
+	ShowBlogs bool   `help:"Show BuildKit's progress display." group:"BuildKit"`
+}
+
+func (c *buildCmd) Help() string {
+	return `Does what profile does, then builds a slim image holding only the files the
+application used (with what they need: libraries, symlinks, parent
+directories, the user database, CA certificates, the application's own
+directories), assembled by BuildKit from the fat image in containerd's store
+and tagged <name>.slim in the same namespace. The fat image is not changed.
+
+Examples:
+  slimtrace build docker-archive:app.tar
+  slimtrace build --http-probe-cmd /api/info --tag my/app:slim my/app
+  slimtrace build --include-path /app/templates --exclude-path '/usr/share/doc/**' my/app
+  slimtrace build --output type=docker,dest=app-slim.tar my/app`
+}
+
+func (c *buildCmd) Run(ctx context.Context, g *Globals) error {
+	opts, err := c.sessionOptions(g, "build")
+	if err != nil {
+		return err
+	}
+	b, err := c.buildOptions(g)
+	if err != nil {
+		return err
+	}
+	res, err := session.Build(ctx, opts, b)
+	if err != nil {
+		return err
+	}
+	return finishArtifacts(res, g, &c.runFlags)
+}
+
+// buildOptions checks the build flags, before anything is started.
+func (c *buildCmd) buildOptions(g *Globals) (session.BuildOptions, error) {
+	var errs []error
+	fo := fileset.Options{ExcludePaths: c.ExcludePath, IncludeBins: c.IncludeBin, IncludeExes: c.IncludeExe,
+		IncludeShell: c.IncludeShell, IncludeZoneinfo: c.IncludeZoneinfo, NoCertAll: !c.IncludeCertAll,
+		NoOSLibsNet: !c.IncludeOslibsNet, NoAppDirs: !c.KeepAppDirs}
+	for _, p := range c.IncludePath {
+		ip, err := fileset.ParseIncludePath(p)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("--include-path %q: %w", p, err))
+		}
+		fo.IncludePaths = append(fo.IncludePaths, ip)
+	}
+	if c.IncludePathFile != "" {
+		f, err := os.Open(c.IncludePathFile)
+		if err != nil {
+			errs = append(errs, err)
+		} else {
+			ips, err := fileset.ParseIncludePathFile(f)
+			f.Close()
+			if err != nil {
+				errs = append(errs, fmt.Errorf("--include-path-file %s: %w", c.IncludePathFile, err))
+			}
+			fo.IncludePaths = append(fo.IncludePaths, ips...)
+		}
+	}
+	capBytes, err := parseSize(c.AppDirCap)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("--app-dir-cap: %w", err))
+	}
+	if capBytes == 0 {
+		fo.NoAppDirs = true // no directory is small enough to keep whole
+	} else {
+		fo.AppDirCap = capBytes
+	}
+
+	ch := session.ConfigChanges{Env: c.NewEnv, Workdir: c.NewWorkdir, Expose: c.NewExpose,
+		RemoveExpose: c.RemoveExpose, RemoveEnv: c.RemoveEnv, RemoveLabels: c.RemoveLabel, RemoveVolumes: c.RemoveVolume}
+	ch.Entrypoint, err = parseArgv("--new-entrypoint", c.NewEntrypoint)
+	errs = append(errs, err)
+	if c.NewEntrypoint != "" && ch.Entrypoint == nil {
+		ch.Entrypoint = []string{}
+	}
+	ch.Cmd, err = parseArgv("--new-cmd", c.NewCmd)
+	errs = append(errs, err)
+	for _, kv := range c.NewEnv {
+		if !strings.Contains(kv, "=") {
+			errs = append(errs, fmt.Errorf("--new-env %q: want KEY=VALUE", kv))
+		}
+	}
+	if len(c.NewLabel) > 0 {
+		ch.Labels = map[string]string{}
+		for _, kv := range c.NewLabel {
+			k, v, ok := strings.Cut(kv, "=")
+			if !ok || k == "" {
+				errs = append(errs, fmt.Errorf("--new-label %q: want KEY=VALUE", kv))
+			}
+			ch.Labels[k] = v
+		}
+	}
+
+	bo := builder.Options{Address: c.Buildkit, StateDir: g.StatePath + "/buildkit"}
+	for _, o := range c.Output {
+		out, err := builder.ParseOutput(o)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("--output %q: %w", o, err))
+		}
+		bo.Outputs = append(bo.Outputs, out)
+	}
+	if c.ShowBlogs {
+		bo.Progress = os.Stderr
+	}
+	if err := errors.Join(errs...); err != nil {
+		return session.BuildOptions{}, err
+	}
+	return session.BuildOptions{Files: fo, Tag: c.Tag, Changes: ch, Builder: bo}, nil
+}
+
+// parseSize reads 64MB, 512KB, 1GB, or a number of bytes.
+func parseSize(s string) (int64, error) {
+	s = strings.TrimSpace(strings.ToUpper(s))
+	mult := int64(1)
+	for _, u := range []struct {
+		suffix string
+		n      int64
+	}{{"GB", 1 << 30}, {"MB", 1 << 20}, {"KB", 1 << 10}, {"B", 1}} {
+		if strings.HasSuffix(s, u.suffix) {
+			s, mult = strings.TrimSpace(strings.TrimSuffix(s, u.suffix)), u.n
+			break
+		}
+	}
+	var n int64
+	if _, err := fmt.Sscan(s, &n); err != nil || n < 0 {
+		return 0, fmt.Errorf("%q is not a size (e.g. 64MB)", s)
+	}
+	return n * mult, nil
+}
