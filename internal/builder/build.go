@@ -157,10 +157,13 @@ type Step struct {
 
 // Timings splits a build's wall time.
 type Timings struct {
-	// Resolve: until the fat image is resolved and its layers are ready
-	// (fetched through the session and unpacked by buildkitd).
+	// Resolve: connecting (or starting buildkitd) and resolving the fat
+	// image's manifest through the session.
 	Resolve time.Duration
-	// Copy: the file operation that makes the slim filesystem.
+	// Copy: the file operation that makes the slim filesystem, with what
+	// it needs first: the cache key's checksums of the kept files and, on
+	// first use, fetching and unpacking the fat image's layers (BuildKit
+	// pulls lazily).
 	Copy time.Duration
 	// Export: layer, manifest and tarballs, plus Load.
 	Export time.Duration
@@ -168,20 +171,13 @@ type Timings struct {
 	Total time.Duration
 }
 
-// Build builds the slim image of spec through BuildKit and exports it.
+// Build builds the slim image of spec through BuildKit, then loads it and
+// writes the outputs. When it fails, no image is tagged, no output file
+// appears, and no daemon, mount or file of the build is left.
 func Build(ctx context.Context, spec Spec, opts Options) (_ *Result, err error) {
 	begin := time.Now()
-	log := logger(ctx)
-	if spec.Source.Store == nil {
-		return nil, errors.New("source image has no content store")
-	}
-	if opts.Load != nil && opts.Name == "" {
-		return nil, errors.New("loading the slim image needs a name for it")
-	}
-	switch opts.Compression {
-	case "", "gzip", "zstd", "uncompressed":
-	default:
-		return nil, fmt.Errorf("unknown layer compression %q (want gzip, zstd or uncompressed)", opts.Compression)
+	if err := check(spec, opts); err != nil {
+		return nil, err
 	}
 	var co []llb.ConstraintsOpt
 	if opts.NoCache {
@@ -205,7 +201,6 @@ func Build(ctx context.Context, spec Spec, opts Options) (_ *Result, err error) 
 		return nil, err
 	}
 	defer bk.close(ctx)
-
 	if err := os.MkdirAll(opts.stateDir(), 0o711); err != nil {
 		return nil, fmt.Errorf("creating state dir: %w", err)
 	}
@@ -215,26 +210,74 @@ func Build(ctx context.Context, spec Spec, opts Options) (_ *Result, err error) 
 	}
 	defer func() {
 		if err := os.RemoveAll(tmp); err != nil {
-			log.Warn().Err(err).Msg("removing build dir")
+			logger(ctx).Warn().Err(err).Msg("removing build dir")
 		}
 	}()
-	archive := filepath.Join(tmp, "image.oci.tar")
-	exports := []client.ExportEntry{export(client.ExporterOCI, opts.Name, opts.compression(), archive)}
-	for i, o := range opts.Outputs {
-		// Written beside the archive, moved into place on success.
-		exports = append(exports, export(o.Type, opts.Name, opts.compression(), filepath.Join(tmp, fmt.Sprintf("output-%d.tar", i))))
-	}
 
-	solveOpt := client.SolveOpt{
+	// The image for Load first, then the outputs, all written into tmp.
+	files := []string{filepath.Join(tmp, "image.oci.tar")}
+	exports := []client.ExportEntry{export(client.ExporterOCI, opts.Name, opts.compression(), files[0])}
+	for i, o := range opts.Outputs {
+		files = append(files, filepath.Join(tmp, fmt.Sprintf("output-%d.tar", i)))
+		exports = append(exports, export(o.Type, opts.Name, opts.compression(), files[i+1]))
+	}
+	tl := newTimeline(ops, logger(ctx))
+	logger(ctx).Info().Str("source", spec.Source.Name).Int("paths", len(spec.Paths)).Str("buildkitd", bk.addr).Msg("building slim image")
+	if err := solve(ctx, bk, def, cfg, client.SolveOpt{
 		Exports:   exports,
 		OCIStores: map[string]content.Store{sourceStoreID: readOnly{spec.Source.Store}},
+	}, tl, opts.Progress); err != nil {
+		return nil, fmt.Errorf("building slim image of %s: %w", spec.Source.Name, err)
 	}
-	tl := newTimeline(ops, log)
+	solved := time.Now()
+
+	res := &Result{Name: opts.Name}
+	if err := res.readArchive(files[0]); err != nil {
+		return nil, err
+	}
+	if err := finish(ctx, opts, files, res); err != nil {
+		return nil, err
+	}
+	res.Timings = tl.timings(begin, solved, time.Now())
+	res.Steps = tl.steps()
+	logger(ctx).Info().Str("image", res.Name).Str("digest", res.Digest.String()).Int64("size", res.Size).
+		Int64("unpacked_size", res.UnpackedSize).Dur("resolve", res.Timings.Resolve).Dur("copy", res.Timings.Copy).
+		Dur("export", res.Timings.Export).Msg("built slim image")
+	return res, nil
+}
+
+// check refuses what cannot work before anything starts.
+func check(spec Spec, opts Options) error {
+	if spec.Source.Store == nil {
+		return errors.New("source image has no content store")
+	}
+	if opts.Load != nil && opts.Name == "" {
+		return errors.New("loading the slim image needs a name for it")
+	}
+	switch opts.Compression {
+	case "", "gzip", "zstd", "uncompressed":
+	default:
+		return fmt.Errorf("unknown layer compression %q (want gzip, zstd or uncompressed)", opts.Compression)
+	}
+	for _, o := range opts.Outputs {
+		if o.Type != client.ExporterOCI && o.Type != client.ExporterDocker {
+			return fmt.Errorf("output type %q: want %s or %s", o.Type, client.ExporterOCI, client.ExporterDocker)
+		}
+		if fi, err := os.Stat(filepath.Dir(o.Dest)); err != nil || !fi.IsDir() {
+			return fmt.Errorf("output %s: no directory to write it in", o.Dest)
+		}
+	}
+	return nil
+}
+
+// solve runs the build and its exports, and follows its progress, under one
+// errgroup. The image config goes to the exporters as the result's
+// metadata, as a frontend would hand it over.
+func solve(ctx context.Context, bk *buildkitd, def *llb.Definition, cfg []byte, opt client.SolveOpt, tl *timeline, progress io.Writer) error {
 	status := make(chan *client.SolveStatus)
-	log.Info().Str("source", spec.Source.Name).Int("paths", len(spec.Paths)).Str("buildkitd", bk.addr).Msg("building slim image")
 	eg, ectx := errgroup.WithContext(ctx)
 	eg.Go(func() error {
-		_, err := bk.client.Build(ectx, solveOpt, "slimtrace", func(ctx context.Context, c gateway.Client) (*gateway.Result, error) {
+		_, err := bk.client.Build(ectx, opt, "slimtrace", func(ctx context.Context, c gateway.Client) (*gateway.Result, error) {
 			res, err := c.Solve(ctx, gateway.SolveRequest{Definition: def.ToPB(), Evaluate: true})
 			if err != nil {
 				return nil, err
@@ -244,45 +287,53 @@ func Build(ctx context.Context, spec Spec, opts Options) (_ *Result, err error) 
 		}, status)
 		return err
 	})
-	eg.Go(func() error { return watch(ectx, status, tl, opts.Progress) })
-	if err := eg.Wait(); err != nil {
-		return nil, fmt.Errorf("building slim image of %s: %w", spec.Source.Name, err)
-	}
-	solved := time.Now()
+	eg.Go(func() error { return watch(ectx, status, tl, progress) })
+	return eg.Wait()
+}
 
-	// The digest comes from the archive: with several exporters, the
-	// solve's response holds only one's.
-	res := &Result{Name: opts.Name}
-	if err := res.readArchive(archive); err != nil {
-		return nil, err
+// finish loads the image and puts the outputs in place. The outputs are
+// staged beside their destinations first and renamed only once the image is
+// loaded, so a failure leaves neither.
+func finish(ctx context.Context, opts Options, files []string, res *Result) (err error) {
+	staged := make([]string, len(opts.Outputs))
+	defer func() {
+		for _, f := range staged {
+			if f != "" {
+				os.Remove(f)
+			}
+		}
+	}()
+	for i, o := range opts.Outputs {
+		if staged[i], err = stage(files[i+1], o.Dest); err != nil {
+			return fmt.Errorf("writing %s output: %w", o.Type, err)
+		}
 	}
 	if opts.Load != nil {
-		if err := opts.Load(ctx, archive); err != nil {
-			return nil, fmt.Errorf("loading slim image %s: %w", opts.Name, err)
+		if err := opts.Load(ctx, files[0]); err != nil {
+			return fmt.Errorf("loading slim image %s: %w", opts.Name, err)
 		}
 	}
 	for i, o := range opts.Outputs {
-		if err := moveFile(filepath.Join(tmp, fmt.Sprintf("output-%d.tar", i)), o.Dest); err != nil {
-			return nil, fmt.Errorf("writing %s output: %w", o.Type, err)
+		if err := os.Rename(staged[i], o.Dest); err != nil {
+			return fmt.Errorf("writing %s output: %w", o.Type, err)
 		}
+		staged[i] = ""
 		res.Outputs = append(res.Outputs, o)
 	}
-	res.Timings = tl.timings(begin, solved, time.Now())
-	res.Steps = tl.steps()
-	log.Info().Str("image", res.Name).Str("digest", res.Digest.String()).Int64("size", res.Size).
-		Int64("unpacked_size", res.UnpackedSize).Dur("resolve", res.Timings.Resolve).Dur("copy", res.Timings.Copy).
-		Dur("export", res.Timings.Export).Msg("built slim image")
-	return res, nil
+	return nil
 }
 
 // export is an exporter writing a tarball to file.
 func export(typ, name, compression, file string) client.ExportEntry {
-	attrs := map[string]string{"compression": compression, "force-compression": "true"}
+	attrs := map[string]string{
+		string(exptypes.OptKeyLayerCompression): compression,
+		string(exptypes.OptKeyForceCompression): "true",
+	}
 	if compression == "zstd" {
-		attrs["oci-mediatypes"] = "true" // docker's media types have no zstd
+		attrs[string(exptypes.OptKeyOCITypes)] = "true" // docker's media types have no zstd
 	}
 	if name != "" {
-		attrs["name"] = name
+		attrs[string(exptypes.OptKeyName)] = name
 	}
 	return client.ExportEntry{
 		Type:  typ,
@@ -329,34 +380,39 @@ func watch(ctx context.Context, status <-chan *client.SolveStatus, tl *timeline,
 	return eg.Wait()
 }
 
-// moveFile renames src to dst, copying when they are on different file
-// systems; dst appears complete or not at all.
-func moveFile(src, dst string) error {
-	if err := os.Rename(src, dst); err == nil {
-		return nil
+// stage moves src to a temporary file beside dst (renaming when they share
+// a file system, copying otherwise) and returns its name.
+func stage(src, dst string) (string, error) {
+	tmp, err := os.CreateTemp(filepath.Dir(dst), "."+filepath.Base(dst)+".*")
+	if err != nil {
+		return "", err
 	}
+	name := tmp.Name()
+	if err := os.Rename(src, name); err == nil {
+		tmp.Close()
+		return name, os.Chmod(name, 0o644)
+	}
+	err = copyInto(tmp, src)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(name)
+		return "", err
+	}
+	return name, nil
+}
+
+func copyInto(w *os.File, src string) error {
 	in, err := os.Open(src)
 	if err != nil {
 		return err
 	}
 	defer in.Close()
-	tmp, err := os.CreateTemp(filepath.Dir(dst), "."+filepath.Base(dst)+".*")
-	if err != nil {
+	if _, err := io.Copy(w, in); err != nil {
 		return err
 	}
-	defer os.Remove(tmp.Name())
-	if _, err := io.Copy(tmp, in); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), dst)
+	return w.Chmod(0o644)
 }
 
 // logger returns the logger carried in ctx (a disabled one when none is).

@@ -488,9 +488,18 @@ func TestBuildMetadata(t *testing.T) {
 		"/app/data/f": {Mode: &fileMode, Owner: &Owner{UID: 4242, GID: 4343}},
 		"/app/data":   {Mode: &dirMode, Owner: &Owner{UID: 5000, GID: 5001}},
 	}
-	res, err := Build(e.ctx, Spec{Source: src, Paths: paths, Overrides: overrides, Config: Config{Platform: ocispec.Platform{OS: "linux", Architecture: fatImg.Config.Architecture}}}, e.options(name))
+	opts := e.options(name)
+	var progress bytes.Buffer
+	opts.Progress = &progress
+	res, err := Build(e.ctx, Spec{Source: src, Paths: paths, Overrides: overrides, Config: Config{Platform: ocispec.Platform{OS: "linux", Architecture: fatImg.Config.Architecture}}}, opts)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// BuildKit's own display, plain when not on a terminal.
+	for _, want := range []string{"resolve " + fatName, "copy 18 paths", "exporting to oci image format", "DONE"} {
+		if !strings.Contains(progress.String(), want) {
+			t.Errorf("progress lacks %q:\n%s", want, progress.String())
+		}
 	}
 	t.Logf("result: %+v", res)
 
@@ -682,28 +691,24 @@ func TestBuildAutoStart(t *testing.T) {
 		name := "docker.io/slimtrace-test/killed:slim"
 		e.removeImage(t, name)
 		opts := auto(name)
-		// Kill the daemon once the build has reached it.
-		opts.Load = func(ctx context.Context, archive string) error {
-			t.Error("the build went as far as loading")
-			return nil
-		}
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			for range 600 {
-				if pids := daemons(t, opts.StateDir); len(pids) > 0 && sessionStarted(opts.StateDir) {
-					for _, pid := range pids {
-						syscall.Kill(pid, syscall.SIGKILL)
-					}
-					return
+		opts.NoCache = true
+		// The first progress line means the solve runs: kill the daemon.
+		killed := false
+		opts.Progress = writerFunc(func(p []byte) (int, error) {
+			if !killed {
+				killed = true
+				for _, pid := range daemons(t, opts.StateDir) {
+					syscall.Kill(pid, syscall.SIGKILL)
 				}
-				time.Sleep(10 * time.Millisecond)
 			}
-		}()
+			return len(p), nil
+		})
 		_, err := Build(e.ctx, Spec{Source: src, Paths: []string{"/bin/busybox"}, Config: cfg}, opts)
-		<-done
 		if err == nil {
 			t.Fatal("build succeeded with its daemon killed")
+		}
+		if !killed {
+			t.Error("no progress was shown")
 		}
 		t.Log(err)
 		e.checkNoImage(t, name)
@@ -740,6 +745,10 @@ func TestBuildAutoStart(t *testing.T) {
 		checkEmptyDir(t, opts.StateDir)
 	})
 }
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 
 // sessionStarted reports whether a build under stateDir has begun: its
 // build directory exists.

@@ -78,7 +78,7 @@ func (t *timeline) update(s *client.SolveStatus) {
 		sp.name, sp.cached = v.Name, v.Cached
 		if v.Completed != nil && v.Error == "" && !t.logged[v.Digest] {
 			t.logged[v.Digest] = true
-			t.log.Debug().Str("step", v.Name).Bool("cached", v.Cached).Dur("took", sp.end.Sub(sp.start)).Msg("build step done")
+			t.logStep(t.ops[v.Digest], sp)
 		}
 	}
 	for _, v := range s.Vertexes {
@@ -87,6 +87,20 @@ func (t *timeline) update(s *client.SolveStatus) {
 	for _, st := range s.Statuses {
 		t.log.Trace().Str("id", st.ID).Str("vertex", st.Vertex.String()).Any("started", st.Started).Any("completed", st.Completed).Msg("build status")
 	}
+}
+
+// logStep logs a step that ended: our own at info level, one line per
+// phase, the exporters' at debug level.
+func (t *timeline) logStep(p phase, sp *span) {
+	ev := t.log.Debug()
+	msg := "build step done"
+	switch p {
+	case phaseResolve:
+		ev, msg = t.log.Info(), "resolved source image"
+	case phaseCopy:
+		ev, msg = t.log.Info(), "copied kept files"
+	}
+	ev.Str("step", sp.name).Bool("cached", sp.cached).Dur("took", sp.end.Sub(sp.start)).Msg(msg)
 }
 
 // timings splits the wall time from begin to end: resolve ends when the

@@ -1,0 +1,42 @@
+// Package builder makes the slim image: the files an app used, cut from its
+// fat image by BuildKit.
+//
+// It owns everything slimtrace does with BuildKit. The build is an LLB graph
+// made by small pure functions (Definition marshals it without a daemon):
+//
+//   - the source is the fat image as an OCI layout, resolved by digest from
+//     a content store the client passes through the BuildKit session
+//     (llb.OCILayout with client.SolveOpt.OCIStores): buildkitd reads the
+//     blobs from the user's containerd namespace, whichever it is, and
+//     never from a registry;
+//   - the result is llb.Scratch() plus one file operation (one layer): one
+//     copy per kept directory, parents first, each taking that directory's
+//     kept entries by exact include patterns with their owner, mode,
+//     file capabilities, times, symlinks as symlinks and hardlinks within
+//     the directory; then the overrides of mode and owner; then each
+//     directory's times again, once nothing more is created inside it.
+//     A kept path missing from the image fails the build.
+//
+// Build connects to buildkitd (or starts one of its own, with a containerd
+// worker, when none answers, and stops it afterwards), solves the graph with
+// the image config as the result's metadata, exports an OCI archive and the
+// requested docker or OCI tarballs, and hands the archive to Options.Load,
+// which puts it into the user's containerd namespace (target.ImportSlim).
+// Solve, progress and outputs run under one errgroup; BuildKit's progress
+// display goes to Options.Progress, or else one log line per phase goes to
+// the zerolog logger in the context.
+//
+//	rt, _ := target.Connect(ctx, target.Options{Namespace: ns})
+//	img, _ := rt.Resolve(ctx, ref)
+//	res, err := builder.Build(ctx, builder.Spec{
+//		Source: builder.Source{Name: img.Name, Digest: digest.Digest(img.Digest), Store: rt.ContentStore()},
+//		Paths:  keep,
+//		Config: cfg,
+//	}, builder.Options{
+//		Name: img.Name + ".slim",
+//		Load: func(ctx context.Context, archive string) error {
+//			_, err := rt.ImportSlim(ctx, archive, img.Name+".slim")
+//			return err
+//		},
+//	})
+package builder
