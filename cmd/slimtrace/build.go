@@ -41,6 +41,8 @@ type buildCmd struct {
 	RemoveLabel   []string `help:"Remove the label KEY (repeatable)." group:"Slim config"`
 	RemoveVolume  []string `help:"Remove the VOLUME PATH (repeatable)." group:"Slim config"`
 
+	Verify bool `help:"After building, run the slim image with the same settings and probes and compare every answer with the fat image's; any difference fails the build (the slim image stays, reported as failing)." group:"Slim image"`
+
 	Buildkit  string `help:"buildkitd's address. When nothing answers there and a buildkitd binary is installed, one is started for the build and stopped after." default:"unix:///run/buildkit/buildkitd.sock" env:"BUILDKIT_HOST" group:"BuildKit"`
 	ShowBlogs bool   `help:"Show BuildKit's progress display." group:"BuildKit"`
 }
@@ -72,7 +74,20 @@ func (c *buildCmd) Run(ctx context.Context, g *Globals) error {
 	if err != nil {
 		return err
 	}
-	return finishArtifacts(res, g, &c.runFlags)
+	if c.Verify {
+		v, err := session.Verify(ctx, opts, res.Report, res.Report.Slim.Name)
+		if err != nil {
+			return err
+		}
+		res.Report.Verify = v
+	}
+	if err := finishArtifacts(res, g, &c.runFlags); err != nil {
+		return err
+	}
+	if v := res.Report.Verify; v != nil && !v.Passed {
+		return errors.New("verification failed: the slim image does not behave as the fat one (see above); it was kept as " + v.Image)
+	}
+	return nil
 }
 
 // buildOptions checks the build flags, before anything is started.

@@ -37,6 +37,7 @@ type cli struct {
 	Build   buildCmd   `cmd:"" help:"Profile an image, then build a slim image of only the files the application used (BuildKit)."`
 	Profile profileCmd `cmd:"" help:"Run an image traced, probe it, and write its container report and seccomp and AppArmor profiles."`
 	Trace   traceCmd   `cmd:"" help:"Trace a command or a running cgroup and report the files, execs and syscalls it used."`
+	Verify  verifyCmd  `cmd:"" help:"Run a fat and a slim image with the same probes and compare their answers."`
 	Version versionCmd `cmd:"" help:"Show the version, the kernel, and which eBPF features work here."`
 }
 

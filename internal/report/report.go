@@ -50,6 +50,8 @@ type Container struct {
 
 	// Slim describes the slim image, for build.
 	Slim *Slim `json:"slim,omitempty"`
+	// Verify compares the slim image's run with this one (--verify).
+	Verify *Verify `json:"verify,omitempty"`
 
 	Artifacts Artifacts `json:"artifacts"`
 	Timings   Timings   `json:"timings"`
@@ -174,6 +176,14 @@ type Slim struct {
 	Warnings []string   `json:"warnings,omitempty"`
 }
 
+// Verify is the slim image run with the same settings and probes as the
+// fat one, compared.
+type Verify struct {
+	Image  string   `json:"image"`
+	Passed bool     `json:"passed"`
+	Diffs  []string `json:"diffs"`
+}
+
 // KeptFile is one path of the slim image.
 type KeptFile struct {
 	Path    string   `json:"path"`
@@ -251,6 +261,16 @@ func (c *Container) Summary(w io.Writer) {
 			mib(c.Slim.Size), c.Slim.Ratio, len(c.Slim.Files))
 		for _, warn := range c.Slim.Warnings {
 			fmt.Fprintf(w, "warning:   %s\n", warn)
+		}
+	}
+	if v := c.Verify; v != nil {
+		if v.Passed {
+			fmt.Fprintf(w, "verify:    passed: %s answers every probe as the fat image does\n", v.Image)
+		} else {
+			fmt.Fprintf(w, "verify:    FAILED: %s differs from the fat image:\n", v.Image)
+			for _, d := range v.Diffs {
+				fmt.Fprintf(w, "           - %s\n", d)
+			}
 		}
 	}
 	t := c.Timings
