@@ -36,7 +36,7 @@ AS_ROOT := $(SUDO) env PATH="$(PATH)" SLIMTRACE_CACHE=$(SLIMTRACE_CACHE) SLIMTRA
 	BUILDKIT_HOST=$(BUILDKIT_HOST) SLIMTRACE_FIXTURES=$(SLIMTRACE_FIXTURES)
 
 .PHONY: help deps generate check-generated build test test-privileged e2e services services-stop \
-	fixtures tracefs bench-tracer demo lint clean need-root
+	fixtures tracefs bench-tracer bench-builder demo lint clean need-root
 
 help: ## show this help
 	@awk 'BEGIN { FS = ":.*## " } /^[a-zA-Z0-9_-]+:.*## / { printf "  %-18s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
@@ -84,14 +84,18 @@ fixtures: ## build the fixture images into the cache dir (rebuilt only on change
 tracefs: ## mount tracefs at /sys/kernel/tracing if it is not mounted
 	@mountpoint -q /sys/kernel/tracing || $(SUDO) mount -t tracefs tracefs /sys/kernel/tracing
 
-# The lead owns internal/tracer/benchcmd; this target only runs it.
-bench-tracer: ## tracer benchmark (internal/tracer/benchcmd)
+bench-tracer: need-root tracefs ## tracer overhead as ratios: traced/untraced/strace, and on an untraced cgroup
 	$(GO) run ./internal/tracer/benchcmd
+
+bench-builder: need-root build tracefs services fixtures ## builder: 5,000+ files by phase and format overhead; a whole build by phase
+	$(GO) test -run '^$$' -bench BenchmarkBuilder -benchtime 1x ./internal/builder
+	bin/slimtrace --state-path $(SLIMTRACE_CACHE)/bench-state build --containerd $(CONTAINERD_ADDRESS) \
+		--namespace slimtrace-bench --continue-after probe --http-probe-cmd /api/info $(DEMO_IMAGE)
 
 DEMO_IMAGE := docker-archive:$(SLIMTRACE_FIXTURES)/python-app.tar
 
-demo: deps build services fixtures tracefs ## set everything up and profile the sample Python web app
-	$(AS_ROOT) bin/slimtrace profile --containerd $(CONTAINERD_ADDRESS) --namespace slimtrace-demo \
+demo: deps build services fixtures tracefs ## set everything up and build a slim image of the sample Python web app
+	$(AS_ROOT) bin/slimtrace build --containerd $(CONTAINERD_ADDRESS) --namespace slimtrace-demo --verify \
 		--continue-after probe --http-probe-cmd /api/info --copy-meta-artifacts demo-artifacts $(DEMO_IMAGE)
 
 lint: ## go vet, gofmt and (if installed) shellcheck on the CI scripts
