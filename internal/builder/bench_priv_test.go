@@ -4,7 +4,6 @@ import (
 	"archive/tar"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -16,16 +15,15 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
-// TestBenchmarkBuilder builds slim images of 5,000 and more paths and prints
-// the phase times and the slim size against the kept files' bytes (target:
-// at most 1.05). It runs only with SLIMTRACE_BENCH=1 (make bench-builder).
-func TestBenchmarkBuilder(t *testing.T) {
-	if os.Getenv("SLIMTRACE_BENCH") != "1" {
-		t.Skip("benchmark: set SLIMTRACE_BENCH=1 (make bench-builder)")
-	}
-	e := testEnv(t)
+// BenchmarkBuilder builds slim images of 5,000 and more paths and prints the
+// phase times and the slim size against the kept files' bytes (target: at
+// most 1.05), each case once whatever b.N. As root, with the services up:
+//
+//	go test -run '^$' -bench BenchmarkBuilder -benchtime 1x ./internal/builder
+func BenchmarkBuilder(b *testing.B) {
+	e := testEnv(b)
 
-	t.Run("python-app", func(t *testing.T) {
+	b.Run("python-app", func(t *testing.B) {
 		fatImg, src := e.source(t, "docker-archive:"+fixture(t, "python-app"))
 		fat := e.view(t, fatImg.Name)
 		var paths []string
@@ -37,7 +35,7 @@ func TestBenchmarkBuilder(t *testing.T) {
 		e.bench(t, "python-app /usr", src, paths, fatImg.Config.OS, fatImg.Config.Architecture)
 	})
 
-	t.Run("synthetic", func(t *testing.T) {
+	b.Run("synthetic", func(t *testing.B) {
 		// 40,000 files of incompressible data in 2,000 directories; keep
 		// one in eight.
 		const dirs, perDir = 2000, 20
@@ -75,24 +73,23 @@ func TestBenchmarkBuilder(t *testing.T) {
 
 // bench builds twice and prints the numbers: without cache, then with the
 // source image cached in buildkitd and one path less (a new copy).
-func (e *env) bench(t *testing.T, what string, src Source, paths []string, goos, arch string) {
+func (e *env) bench(t *testing.B, what string, src Source, paths []string, goos, arch string) {
 	t.Helper()
 	slices.Sort(paths)
 	e.benchOnce(t, what+" (cold)", src, paths, goos, arch, true, "")
 	defer func() { copyPaths = copyByDir }()
 	strategies := map[string]func(llb.State, fileSet) *llb.FileAction{"by directory": copyByDir, "single": copyTree}
-	for i, s := range []string{"by directory", "single", "by directory", "single"} {
+	for _, s := range []string{"by directory", "single", "by directory", "single"} {
 		copyPaths = strategies[s]
-		// One path less each time: a copy buildkitd has not cached.
-		e.benchOnce(t, fmt.Sprintf("%s (source cached, copy %s)", what, s), src, paths[:len(paths)-1-i], goos, arch, false, "")
+		e.benchOnce(t, fmt.Sprintf("%s (source cached, copy %s)", what, s), src, dropOne(paths), goos, arch, false, "")
 	}
 	copyPaths = copyByDir
-	for i, c := range []string{"zstd", "gzip"} {
-		e.benchOnce(t, fmt.Sprintf("%s (source cached, %s layer)", what, c), src, paths[:len(paths)-5-i], goos, arch, false, c)
+	for _, c := range []string{"zstd", "gzip"} {
+		e.benchOnce(t, fmt.Sprintf("%s (source cached, %s layer)", what, c), src, dropOne(paths), goos, arch, false, c)
 	}
 }
 
-func (e *env) benchOnce(t *testing.T, what string, src Source, paths []string, goos, arch string, noCache bool, compression string) {
+func (e *env) benchOnce(t *testing.B, what string, src Source, paths []string, goos, arch string, noCache bool, compression string) {
 	t.Helper()
 	name := "docker.io/slimtrace-test/bench:slim"
 	e.removeImage(t, name)
@@ -111,12 +108,30 @@ func (e *env) benchOnce(t *testing.T, what string, src Source, paths []string, g
 	for _, s := range res.Steps {
 		fmt.Printf("bench-builder:   step %-40.40q %6.2fs cached=%v\n", s.Name, s.Duration.Seconds(), s.Cached)
 	}
+	if noCache {
+		t.ReportMetric(tm.Resolve.Seconds(), "resolve-s")
+		t.ReportMetric(tm.Copy.Seconds(), "copy-s")
+		t.ReportMetric(tm.Export.Seconds(), "export-s")
+		t.ReportMetric(float64(res.Size)/float64(res.FileBytes), "size/files")
+	}
 	if r := float64(res.Size) / float64(res.FileBytes); r > 1.05 {
 		t.Errorf("slim image is %.3f times the kept files' bytes, want at most 1.05", r)
 	}
 }
 
 func mb(n int64) float64 { return float64(n) / 1e6 }
+
+// dropOne returns paths less a random file: a copy buildkitd has not
+// cached, whose source it has.
+func dropOne(paths []string) []string {
+	for {
+		i := rand.IntN(len(paths))
+		if i+1 < len(paths) && strings.HasPrefix(paths[i+1], paths[i]+"/") {
+			continue // a directory
+		}
+		return slices.Delete(slices.Clone(paths), i, i+1)
+	}
+}
 
 // withParents adds every parent directory of paths.
 func withParents(paths []string) []string {

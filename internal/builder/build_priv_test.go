@@ -44,7 +44,7 @@ type env struct {
 	state    string
 }
 
-func testEnv(t *testing.T) *env {
+func testEnv(t testing.TB) *env {
 	t.Helper()
 	privtest.Root(t)
 	addr := os.Getenv("CONTAINERD_ADDRESS")
@@ -74,7 +74,7 @@ func testLogLevel() zerolog.Level {
 	return zerolog.DebugLevel
 }
 
-func fixture(t *testing.T, name string) string {
+func fixture(t testing.TB, name string) string {
 	t.Helper()
 	dir := os.Getenv("SLIMTRACE_FIXTURES")
 	if dir == "" {
@@ -92,7 +92,7 @@ func fixture(t *testing.T, name string) string {
 }
 
 // source resolves an image for building from.
-func (e *env) source(t *testing.T, ref string) (*target.Image, Source) {
+func (e *env) source(t testing.TB, ref string) (*target.Image, Source) {
 	t.Helper()
 	img, err := e.rt.Resolve(e.ctx, ref)
 	if err != nil {
@@ -117,7 +117,7 @@ func (e *env) options(name string) Options {
 }
 
 // removeImage deletes name from the test namespace when the test ends.
-func (e *env) removeImage(t *testing.T, name string) {
+func (e *env) removeImage(t testing.TB, name string) {
 	t.Cleanup(func() {
 		if out, err := e.ctr("images", "rm", name); err != nil {
 			t.Logf("removing %s: %v: %s", name, err, out)
@@ -143,7 +143,7 @@ type entry struct {
 }
 
 // scan lists the tree under root (a mounted image).
-func scan(t *testing.T, root string) map[string]entry {
+func scan(t testing.TB, root string) map[string]entry {
 	t.Helper()
 	out := map[string]entry{}
 	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
@@ -194,7 +194,7 @@ func fileCaps(p string) map[string]string {
 }
 
 // view mounts an image of the test namespace and scans it.
-func (e *env) view(t *testing.T, name string) map[string]entry {
+func (e *env) view(t testing.TB, name string) map[string]entry {
 	t.Helper()
 	img, err := e.rt.Resolve(e.ctx, name)
 	if err != nil {
