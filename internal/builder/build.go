@@ -227,6 +227,10 @@ func Build(ctx context.Context, spec Spec, opts Options) (_ *Result, err error) 
 		Exports:   exports,
 		OCIStores: map[string]content.Store{sourceStoreID: readOnly{spec.Source.Store}},
 	}, tl, opts.Progress); err != nil {
+		if msg := err.Error(); strings.Contains(msg, "failed to calculate checksum") && strings.Contains(msg, "not found") {
+			// RequiredPaths: BuildKit names the path.
+			return nil, fmt.Errorf("building slim image of %s: a kept path is not in the image, or lies below a symlink (list the symlink and the path it leads to): %w", spec.Source.Name, err)
+		}
 		return nil, fmt.Errorf("building slim image of %s: %w", spec.Source.Name, err)
 	}
 	solved := time.Now()
