@@ -47,16 +47,7 @@ func TestProfileBadFlags(t *testing.T) {
 }
 
 func TestProfileArtifacts(t *testing.T) {
-	privtest.Root(t)
-	addr := os.Getenv("CONTAINERD_ADDRESS")
-	fixtures := os.Getenv("SLIMTRACE_FIXTURES")
-	if fixtures == "" {
-		fixtures = "/var/cache/slimtrace/fixtures"
-	}
-	tar := filepath.Join(fixtures, "busybox-httpd.tar")
-	if _, err := os.Stat(tar); addr == "" || err != nil {
-		privtest.Skip(t, "needs CONTAINERD_ADDRESS and the busybox-httpd fixture (make services fixtures)")
-	}
+	addr, tar := privtest.ContainerdAddress(t), privtest.Fixture(t, "busybox-httpd")
 	state, copyTo := t.TempDir(), t.TempDir()
 	stdout, stderr, code := run(t, nil, "--state-path", state, "profile", "--containerd", addr,
 		"--namespace", "slimtrace-cli-test", "--continue-after", "probe", "--copy-meta-artifacts", copyTo,

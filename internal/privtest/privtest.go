@@ -6,6 +6,7 @@ package privtest
 
 import (
 	"os"
+	"path/filepath"
 	"testing"
 )
 
@@ -27,4 +28,33 @@ func Root(t testing.TB) {
 	if os.Geteuid() != 0 {
 		Skip(t, "needs root")
 	}
+}
+
+// ContainerdAddress returns the test containerd's socket
+// ($CONTAINERD_ADDRESS, set by `make services`), or skips (fails, under
+// Strict) when there is none. It checks Root first.
+func ContainerdAddress(t testing.TB) string {
+	t.Helper()
+	Root(t)
+	addr := os.Getenv("CONTAINERD_ADDRESS")
+	if addr == "" {
+		Skip(t, "CONTAINERD_ADDRESS is not set (make services)")
+	}
+	return addr
+}
+
+// Fixture returns the path of fixture image NAME's docker-archive,
+// $SLIMTRACE_FIXTURES/NAME.tar (default /var/cache/slimtrace/fixtures), or
+// skips (fails, under Strict) when it has not been built (make fixtures).
+func Fixture(t testing.TB, name string) string {
+	t.Helper()
+	dir := os.Getenv("SLIMTRACE_FIXTURES")
+	if dir == "" {
+		dir = "/var/cache/slimtrace/fixtures"
+	}
+	p := filepath.Join(dir, name+".tar")
+	if _, err := os.Stat(p); err != nil {
+		Skip(t, "fixture "+p+" is missing (make fixtures)")
+	}
+	return p
 }

@@ -27,20 +27,7 @@ const testNamespace = "slimtrace-session-test"
 // env returns the containerd address and a fixture tarball, or skips.
 func env(t *testing.T, fixture string) (addr, tar string) {
 	t.Helper()
-	privtest.Root(t)
-	addr = os.Getenv("CONTAINERD_ADDRESS")
-	if addr == "" {
-		privtest.Skip(t, "CONTAINERD_ADDRESS is not set (make services)")
-	}
-	dir := os.Getenv("SLIMTRACE_FIXTURES")
-	if dir == "" {
-		dir = "/var/cache/slimtrace/fixtures"
-	}
-	tar = filepath.Join(dir, fixture+".tar")
-	if _, err := os.Stat(tar); err != nil {
-		privtest.Skip(t, "fixture "+tar+" is missing (make fixtures)")
-	}
-	return addr, tar
+	return privtest.ContainerdAddress(t), privtest.Fixture(t, fixture)
 }
 
 func options(t *testing.T, addr, image string) Options {
