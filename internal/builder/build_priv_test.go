@@ -464,6 +464,7 @@ func TestBuildMetadata(t *testing.T) {
 		{Name: "app/cache/sub/more", Typeflag: tar.TypeReg, Mode: 0o644},
 		{Name: "app/data/", Typeflag: tar.TypeDir, Mode: 0o755},
 		{Name: "app/data/f", Typeflag: tar.TypeReg, Mode: 0o644},
+		{Name: "app/data/g", Typeflag: tar.TypeReg, Mode: 0o644, Uid: 33, Gid: 44},
 		{Name: "etc/", Typeflag: tar.TypeDir, Mode: 0o755},
 		{Name: "etc/passwd", Typeflag: tar.TypeReg, Mode: 0o644},
 		{Name: "unused/", Typeflag: tar.TypeDir, Mode: 0o755},
@@ -473,7 +474,7 @@ func TestBuildMetadata(t *testing.T) {
 		"app/bin/tool": []byte("#!/bin/tool\n"), "app/bin/ping": []byte("ping\n"), "app/bin/other": []byte("other\n"), "app/lib/a*b": []byte("star\n"),
 		"app/lib/a_b": []byte("underscore\n"), "app/lib/[x]": []byte("bracket\n"), "app/lib/ spaced ": []byte("space\n"),
 		"app/lib/!bang": []byte("bang\n"), "app/cache/junk": []byte("junk\n"), "app/cache/sub/more": []byte("more\n"),
-		"app/data/f": []byte("data\n"), "etc/passwd": []byte("root:x:0:0::/:/bin/tool\n"), "unused/big": bytes.Repeat([]byte("x"), 1<<20),
+		"app/data/f": []byte("data\n"), "app/data/g": []byte("g\n"), "etc/passwd": []byte("root:x:0:0::/:/bin/tool\n"), "unused/big": bytes.Repeat([]byte("x"), 1<<20),
 	}
 	archive := filepath.Join(e.state, "metadata.oci.tar")
 	writeOCIArchive(t, archive, fatName, entries, contents)
@@ -484,7 +485,7 @@ func TestBuildMetadata(t *testing.T) {
 		"/app/lib", "/app/lib/tool-elsewhere", "/app/lib/current", "/app/lib/dangling", "/app/lib/a*b", "/app/lib/[x]",
 		"/app/lib/ spaced ", "/app/lib/!bang",
 		"/app/cache", // kept empty
-		"/app/data", "/app/data/f",
+		"/app/data", "/app/data/f", "/app/data/g",
 		"/etc/passwd", // parent /etc not listed: still copied with its metadata
 	}
 	fileMode := os.FileMode(0o700)
@@ -492,6 +493,7 @@ func TestBuildMetadata(t *testing.T) {
 	overrides := map[string]Override{
 		"/app/data/f": {Mode: &fileMode, Owner: &Owner{UID: 4242, GID: 4343}},
 		"/app/data":   {Mode: &dirMode, Owner: &Owner{UID: 5000, GID: 5001}},
+		"/app/data/g": {Owner: &Owner{UID: 33, GID: 77}}, // a new group only
 	}
 	opts := e.options(name)
 	var progress bytes.Buffer
@@ -501,7 +503,7 @@ func TestBuildMetadata(t *testing.T) {
 		t.Fatal(err)
 	}
 	// BuildKit's own display, plain when not on a terminal.
-	for _, want := range []string{"resolve " + fatName, "copy 18 paths", "exporting to oci image format", "DONE"} {
+	for _, want := range []string{"resolve " + fatName, "copy 19 paths", "exporting to oci image format", "DONE"} {
 		if !strings.Contains(progress.String(), want) {
 			t.Errorf("progress lacks %q:\n%s", want, progress.String())
 		}
@@ -513,6 +515,7 @@ func TestBuildMetadata(t *testing.T) {
 	checkSame(t, fat, slim, append(paths, "/etc"), map[string]entry{
 		"/app/data/f": {Mode: 0o700, UID: 4242, GID: 4343},
 		"/app/data":   {Mode: fs.ModeDir | fs.ModeSetgid | 0o711, UID: 5000, GID: 5001},
+		"/app/data/g": {Mode: 0o644, UID: 33, GID: 77},
 	})
 	if slim["/app/bin/tool"].Ino != slim["/app/bin/tool-link"].Ino {
 		t.Errorf("hardlink in one directory lost: %d != %d", slim["/app/bin/tool"].Ino, slim["/app/bin/tool-link"].Ino)

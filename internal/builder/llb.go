@@ -46,7 +46,8 @@ type Override struct {
 	Owner *Owner
 }
 
-// Owner is a numeric owner.
+// Owner is a numeric owner, both IDs given: a copy makes a new file, so
+// there is no "keep the uid" (fill it in from the fat image's file).
 type Owner struct{ UID, GID int }
 
 // ParseOverride parses MODE#UID#GID (octal mode; any field may be empty,
@@ -70,17 +71,18 @@ func ParseOverride(s string) (Override, error) {
 		}
 		o.Mode = &mode
 	}
-	if (parts[1] == "") != (parts[2] == "") {
+	if parts[1] == "" && parts[2] == "" {
+		return o, nil
+	}
+	if parts[1] == "" || parts[2] == "" {
 		return Override{}, fmt.Errorf("override %q: give both UID and GID, or neither", s)
 	}
-	if parts[1] != "" {
-		uid, err1 := strconv.ParseUint(parts[1], 10, 31)
-		gid, err2 := strconv.ParseUint(parts[2], 10, 31)
-		if err1 != nil || err2 != nil {
-			return Override{}, fmt.Errorf("override %q: uid and gid must be numbers", s)
-		}
-		o.Owner = &Owner{UID: int(uid), GID: int(gid)}
+	uid, err1 := strconv.ParseUint(parts[1], 10, 31)
+	gid, err2 := strconv.ParseUint(parts[2], 10, 31)
+	if err1 != nil || err2 != nil {
+		return Override{}, fmt.Errorf("override %q: uid and gid must be numbers", s)
 	}
+	o.Owner = &Owner{UID: int(uid), GID: int(gid)}
 	return o, nil
 }
 
@@ -137,6 +139,9 @@ func slimState(spec Spec) (llb.State, error) {
 	for p, o := range spec.Overrides {
 		if p = path.Clean(p); p == "/" {
 			return llb.State{}, errors.New("cannot override the root directory")
+		}
+		if o.Owner != nil && (o.Owner.UID < 0 || o.Owner.GID < 0) {
+			return llb.State{}, fmt.Errorf("override of %s: owner %d:%d: give both IDs (the fat image's for the one that stays)", p, o.Owner.UID, o.Owner.GID)
 		}
 		overrides[p] = o
 	}

@@ -173,6 +173,7 @@ func TestDefinitionErrors(t *testing.T) {
 		{"no digest", Spec{Paths: []string{"/bin/sh"}}, "no digest"},
 		{"bad digest", Spec{Source: Source{Digest: "sha256:nope"}, Paths: []string{"/bin/sh"}}, "digest"},
 		{"root override", Spec{Source: Source{Digest: testDigest}, Paths: []string{"/a"}, Overrides: map[string]Override{"/": {}}}, "root"},
+		{"half an owner", Spec{Source: Source{Digest: testDigest}, Paths: []string{"/a"}, Overrides: map[string]Override{"/a": {Owner: &Owner{UID: -1, GID: 5}}}}, "both IDs"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Definition(context.Background(), tc.spec)
@@ -267,6 +268,7 @@ func TestParseOverride(t *testing.T) {
 		{"9#0#0", 0, 0, 0, true},
 		{"17777#0#0", 0, 0, 0, true},
 		{"#1000#", 0, 0, 0, true},
+		{"##50", 0, 0, 0, true},
 		{"#a#b", 0, 0, 0, true},
 		{"#-1#0", 0, 0, 0, true},
 	} {
