@@ -46,11 +46,7 @@ type env struct {
 
 func testEnv(t testing.TB) *env {
 	t.Helper()
-	privtest.Root(t)
-	addr := os.Getenv("CONTAINERD_ADDRESS")
-	if addr == "" {
-		privtest.Skip(t, "CONTAINERD_ADDRESS is not set (start one with .ci/services.sh start)")
-	}
+	addr := privtest.ContainerdAddress(t)
 	bk := os.Getenv("BUILDKIT_HOST")
 	if bk == "" {
 		privtest.Skip(t, "BUILDKIT_HOST is not set (start one with .ci/services.sh start)")
@@ -74,22 +70,7 @@ func testLogLevel() zerolog.Level {
 	return zerolog.DebugLevel
 }
 
-func fixture(t testing.TB, name string) string {
-	t.Helper()
-	dir := os.Getenv("SLIMTRACE_FIXTURES")
-	if dir == "" {
-		cache := os.Getenv("SLIMTRACE_CACHE")
-		if cache == "" {
-			cache = "/var/cache/slimtrace"
-		}
-		dir = filepath.Join(cache, "fixtures")
-	}
-	p := filepath.Join(dir, name+".tar")
-	if _, err := os.Stat(p); err != nil {
-		privtest.Skip(t, fmt.Sprintf("fixture %s missing (make fixtures): %v", p, err))
-	}
-	return p
-}
+func fixture(t testing.TB, name string) string { return privtest.Fixture(t, name) }
 
 // source resolves an image for building from.
 func (e *env) source(t testing.TB, ref string) (*target.Image, Source) {
