@@ -42,8 +42,8 @@ type Options struct {
 	Name string
 	// Load puts the built image, an OCI archive (tar) named Name, into the
 	// user's image store, unpacked; nil skips it. It runs only after the
-	// build succeeded, so a failed build tags nothing. Use
-	// target.Runtime.Resolve(ctx, "oci-archive:"+archive).
+	// build succeeded, so a failed build tags nothing: wire it to
+	// target.Runtime.ImportSlim(ctx, archive, Name).
 	Load func(ctx context.Context, archive string) error
 	// Outputs are image tarballs to write as well.
 	Outputs []Output
