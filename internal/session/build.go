@@ -8,6 +8,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	digest "github.com/opencontainers/go-digest"
@@ -132,7 +133,12 @@ func Build(ctx context.Context, opts Options, b BuildOptions) (*Result, error) {
 			}
 			o := builder.Override{Mode: e.Override.Mode}
 			if e.Override.UID != nil || e.Override.GID != nil {
-				uid, gid := -1, -1
+				// The copy makes a new file: an owner given in part takes
+				// the rest from the fat image.
+				uid, gid, err := owner(env.fs, e.Path)
+				if err != nil {
+					return fmt.Errorf("--include-path %s: %w", e.Path, err)
+				}
 				if e.Override.UID != nil {
 					uid = *e.Override.UID
 				}
@@ -166,6 +172,19 @@ func Build(ctx context.Context, opts Options, b BuildOptions) (*Result, error) {
 		return nil
 	}
 	return Profile(ctx, opts)
+}
+
+// owner reads a path's uid and gid in the image.
+func owner(fsys fileset.FS, p string) (uid, gid int, err error) {
+	info, err := fsys.Lstat(p)
+	if err != nil {
+		return 0, 0, err
+	}
+	st, ok := info.Sys().(*syscall.Stat_t)
+	if !ok {
+		return 0, 0, fmt.Errorf("no owner for %s", p)
+	}
+	return int(st.Uid), int(st.Gid), nil
 }
 
 func progressFunc(opts Options) func(string, ...any) {
