@@ -13,7 +13,7 @@ import (
 var systemDirs = func() map[string]bool {
 	m := map[string]bool{}
 	for _, d := range []string{"/", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/boot", "/etc",
-		"/etc/alternatives", "/etc/default", "/etc/init.d", "/home", "/media", "/mnt", "/opt", "/run", "/srv",
+		"/etc/alternatives", "/etc/default", "/etc/init.d", "/home", "/media", "/mnt", "/opt", "/run",
 		"/tmp", "/usr", "/usr/bin", "/usr/sbin", "/usr/lib", "/usr/lib32", "/usr/lib64", "/usr/libx32",
 		"/usr/libexec", "/usr/include", "/usr/share", "/usr/local", "/usr/local/bin", "/usr/local/sbin",
 		"/usr/local/lib", "/usr/local/share", "/usr/local/include", "/var", "/var/lib", "/var/cache",
@@ -95,7 +95,26 @@ func (c *computer) appDirs() {
 		if slices.ContainsFunc(kept, func(k string) bool { return under(d, k) }) {
 			continue
 		}
-		files, ok := c.collectApp(d)
+		// The application's root is the topmost directory above d that is
+		// not a system one (/app for /app/node_modules/x/lib, /srv for
+		// /srv/templates): its data files and lazily loaded modules sit
+		// beside the ones the probes reached. Over the cap, the nearest
+		// directory that fits.
+		var files []walked
+		ok := false
+		for _, cand := range appRoots(d) {
+			if slices.ContainsFunc(kept, func(k string) bool { return under(cand, k) }) {
+				ok = false
+				break
+			}
+			if files, ok = c.collectApp(cand); ok {
+				d = cand
+				break
+			}
+		}
+		if slices.ContainsFunc(kept, func(k string) bool { return under(d, k) }) {
+			continue
+		}
 		if !ok {
 			c.warn("%s holds more than %d MiB of application files (--app-dir-cap): keeping only those the application used",
 				d, c.opts.AppDirCap>>20)
@@ -120,6 +139,17 @@ func (c *computer) appDirs() {
 			}
 		}
 	}
+}
+
+// appRoots lists the candidate application roots for a touched file's
+// directory d, widest first: each ancestor of d below the nearest system
+// directory, down to d itself.
+func appRoots(d string) []string {
+	roots := []string{d}
+	for p := path.Dir(d); p != "/" && !isSystemDir(p); p = path.Dir(p) {
+		roots = append([]string{p}, roots...)
+	}
+	return roots
 }
 
 func (c *computer) exists(paths ...string) bool {

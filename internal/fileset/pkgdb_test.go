@@ -72,14 +72,15 @@ func TestComputeAppDirs(t *testing.T) {
 		},
 		want: appWant(nil),
 	}, {
-		name: "only the subdirectory when only it was touched",
+		// The application's root, not only the touched file's directory:
+		// its templates and data sit beside the static files probed.
+		name: "a touched file in a subdirectory keeps the application's root",
 		img:  appImage,
 		in: func(in *Input) {
 			quiet(in)
 			in.Files = read("/app/static/app.css")
 		},
-		want: map[string]Reason{"/app/static/img/logo.png": ReasonAppDir, "/app": ReasonParent},
-		not:  []string{"/app/server.py", "/app/templates/index.html"},
+		want: appWant(map[string]Reason{"/app/server.py": ReasonAppDir, "/app/static/app.css": ReasonTraced}),
 	}, {
 		name: "over the cap: only what was touched, and a warning",
 		img:  appImage,

@@ -48,12 +48,21 @@ func Compare(fat, slim *report.Container) []string {
 	key := func(p report.HTTPProbe) string {
 		return fmt.Sprintf("%s %s://:%d%s", p.Method, p.Proto, p.Port, p.Resource)
 	}
-	got := map[string]report.HTTPProbe{}
+	// The same request may be sent several times with other bodies or
+	// headers: the n-th of a key in one run matches the n-th in the other.
+	got := map[string][]report.HTTPProbe{}
 	for _, p := range slim.Probe.HTTP {
-		got[key(p)] = p
+		got[key(p)] = append(got[key(p)], p)
 	}
+	seen := map[string]int{}
 	for _, f := range fat.Probe.HTTP {
-		s, ok := got[key(f)]
+		k := key(f)
+		var s report.HTTPProbe
+		ok := seen[k] < len(got[k])
+		if ok {
+			s = got[k][seen[k]]
+		}
+		seen[k]++
 		switch {
 		case !ok:
 			diffs = append(diffs, fmt.Sprintf("%s: answered %d in the fat image, not probed in the slim one", key(f), f.Status))
