@@ -1,0 +1,65 @@
+// slimtrace fixture: an Express app on Debian's nodejs.
+//
+// Routes:
+//   GET  /            HTML linking to the others
+//   POST /api/echo    JSON, urlencoded or text bodies, echoed back as JSON. The
+//                     body parsers hand the charset to iconv-lite, which loads
+//                     its encodings at the first body it decodes, and tables
+//                     such as Shift_JIS's only when a body in them arrives.
+//   GET  /api/report  requires ./lib/report on its first request
+//   GET  /static/...  files from public/, served only when asked
+//   GET  /healthz     "ok"
+"use strict";
+
+const path = require("path");
+const express = require("express");
+
+const port = Number(process.env.PORT || 3000);
+const app = express();
+
+app.use((req, res, next) => {
+  console.log(`${req.method} ${req.originalUrl}`);
+  next();
+});
+
+app.get("/", (req, res) => {
+  res.type("html").send(`<!doctype html>
+<html>
+<head><meta charset="utf-8"><title>slimtrace fixture: express</title>
+<link rel="stylesheet" href="/static/app.css"></head>
+<body>
+<h1>express</h1>
+<p>A slimtrace test fixture: Express ${require("express/package.json").version} on Node.js ${process.version}.</p>
+<p><a href="/api/report">report</a></p>
+</body>
+</html>
+`);
+});
+
+app.post(
+  "/api/echo",
+  express.json(),
+  express.urlencoded({ extended: false }),
+  express.text({ type: "text/*" }),
+  (req, res) => {
+    res.json({ type: req.get("content-type") || "", body: req.body });
+  },
+);
+
+app.get("/api/report", (req, res) => {
+  // Required here on purpose: a tracer sees lib/report.js load only when
+  // this route is requested.
+  const report = require("./lib/report");
+  res.json(report.summary());
+});
+
+app.use("/static", express.static(path.join(__dirname, "public")));
+
+app.get("/healthz", (req, res) => res.type("text").send("ok\n"));
+
+const server = app.listen(port, "0.0.0.0", () => {
+  console.log(`express listening on ${port}`);
+});
+
+// PID 1 in a container: stop on SIGTERM instead of ignoring it.
+process.on("SIGTERM", () => server.close(() => process.exit(0)));

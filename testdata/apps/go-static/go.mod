@@ -1,0 +1,3 @@
+module slimtrace.test/go-static
+
+go 1.24
