@@ -25,9 +25,11 @@ export SLIMTRACE_CACHE SLIMTRACE_RUN CONTAINERD_ADDRESS CONTAINERD_NAMESPACE BUI
 # sudo's secure_path drops Go's directory; keep it, and the cached buildkit binaries, reachable.
 export PATH := $(PATH):/usr/local/go/bin:$(SLIMTRACE_CACHE)/bin
 
-FIXTURES := busybox-httpd python-app
+# Fixture images (testdata/images/build.sh; the apps are in testdata/apps/).
+FIXTURES := busybox-httpd python-app go-static flask-static express nginx-static ruby-app php-app \
+	java-app elixir-app cli-yq nonroot-app
 APT_PACKAGES := clang llvm bpftool libbpf-dev containerd runc debootstrap busybox-static skopeo \
-	umoci apparmor strace wrk gcc-multilib
+	umoci apparmor strace wrk gcc-multilib jq curl openjdk-17-jdk-headless
 
 # AS_ROOT runs a command as root with the environment above (sudo would drop it).
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
@@ -36,7 +38,7 @@ AS_ROOT := $(SUDO) env PATH="$(PATH)" SLIMTRACE_CACHE=$(SLIMTRACE_CACHE) SLIMTRA
 	BUILDKIT_HOST=$(BUILDKIT_HOST) SLIMTRACE_FIXTURES=$(SLIMTRACE_FIXTURES)
 
 .PHONY: help deps generate check-generated build test test-privileged e2e services services-stop \
-	fixtures tracefs bench-tracer bench-builder demo lint clean need-root
+	fixtures check-fixtures tracefs bench-tracer bench-builder demo lint clean need-root
 
 help: ## show this help
 	@awk 'BEGIN { FS = ":.*## " } /^[a-zA-Z0-9_-]+:.*## / { printf "  %-18s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
@@ -81,6 +83,9 @@ services-stop: ## stop the test containerd and buildkitd
 fixtures: ## build the fixture images into the cache dir (rebuilt only on change)
 	@$(AS_ROOT) testdata/images/build.sh $(FIXTURES)
 
+check-fixtures: services fixtures ## run each fixture image untraced and check its answers against testdata/apps/*/expect.json
+	@$(AS_ROOT) testdata/apps/check.sh $(FIXTURES)
+
 tracefs: ## mount tracefs at /sys/kernel/tracing if it is not mounted
 	@mountpoint -q /sys/kernel/tracing || $(SUDO) mount -t tracefs tracefs /sys/kernel/tracing
 
@@ -101,7 +106,7 @@ demo: deps build services fixtures tracefs ## set everything up and build a slim
 lint: ## go vet, gofmt and (if installed) shellcheck on the CI scripts
 	$(GO) vet ./... ./.ci/testcheck
 	@out=$$(gofmt -l $$(git ls-files '*.go')); [[ -z $$out ]] || { echo "gofmt needed:" $$out >&2; exit 1; }
-	@if command -v shellcheck >/dev/null; then shellcheck .ci/*.sh .ci/run testdata/images/build.sh; fi
+	@if command -v shellcheck >/dev/null; then shellcheck .ci/*.sh .ci/run testdata/images/build.sh testdata/apps/check.sh; fi
 
 clean: ## remove build outputs (the cache dir is kept)
 	rm -rf bin/ .cache/
