@@ -7,6 +7,8 @@
 //                     its encodings at the first body it decodes, and tables
 //                     such as Shift_JIS's only when a body in them arrives.
 //   GET  /api/report  requires ./lib/report on its first request
+//   GET  /api/gzip    requires zlib on its first request: deflates a text and
+//                     inflates it back
 //   GET  /static/...  files from public/, served only when asked
 //   GET  /healthz     "ok"
 "use strict";
@@ -51,6 +53,14 @@ app.get("/api/report", (req, res) => {
   // this route is requested.
   const report = require("./lib/report");
   res.json(report.summary());
+});
+
+app.get("/api/gzip", (req, res) => {
+  // Required here on purpose, like ./lib/report above.
+  const zlib = require("zlib");
+  const text = "slimtrace ".repeat(20);
+  const packed = zlib.deflateSync(text);
+  res.json({ bytes: text.length, roundtrip: zlib.inflateSync(packed).toString() === text });
 });
 
 app.use("/static", express.static(path.join(__dirname, "public")));

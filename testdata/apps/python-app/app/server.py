@@ -4,11 +4,14 @@ Routes:
   /              HTML page linking to /api/info and the stylesheet
   /api/info      JSON; imports json and decimal lazily, so those modules are
                  loaded only when this route is requested
+  /api/dyn       JSON; loads json with importlib.import_module, by a literal
+                 name, only when this route is requested
   /static/...    files from /app/static/
   /healthz       plain "ok"
 """
 
 import http.server
+import importlib
 import os
 import signal
 import sys
@@ -42,6 +45,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.reply(200, "text/plain", b"ok\n")
         elif path == "/api/info":
             self.api_info()
+        elif path == "/api/dyn":
+            self.api_dyn()
         elif path.startswith("/static/"):
             self.static(path[len("/static/"):])
         else:
@@ -60,6 +65,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 "price": str(decimal.Decimal("19.99") * 3),
             }
         ).encode()
+        self.reply(200, "application/json", body)
+
+    def api_dyn(self):
+        # Loaded by name, not by an import statement: the module is found only
+        # by reading the call's literal argument.
+        codec = importlib.import_module("json")
+        body = codec.dumps({"loaded": codec.__name__, "items": [1, 2, 3]}).encode()
         self.reply(200, "application/json", body)
 
     def static(self, name):
