@@ -53,6 +53,9 @@ type Container struct {
 	// Verify compares the slim image's run with this one (--verify).
 	Verify *Verify `json:"verify,omitempty"`
 
+	// Seccomp says how tight the generated seccomp profile is.
+	Seccomp *Seccomp `json:"seccomp,omitempty"`
+
 	Artifacts Artifacts `json:"artifacts"`
 	Timings   Timings   `json:"timings"`
 	Logs      []string  `json:"logs,omitempty"` // the container's last output lines
@@ -193,12 +196,43 @@ type KeptFile struct {
 	Detail  string   `json:"detail,omitempty"`
 }
 
+// Seccomp compares the seccomp profile with Docker's default one, on the
+// native architecture.
+type Seccomp struct {
+	Arch string `json:"arch"` // SCMP_ARCH_X86_64, SCMP_ARCH_AARCH64
+	// Allowed is how many syscalls the profile allows; DockerDefault how
+	// many Docker's default profile allows unconditionally (no capability
+	// or argument condition); Fraction is Allowed / DockerDefault.
+	Allowed       int     `json:"allowed"`
+	DockerDefault int     `json:"docker_default_allowed"`
+	Fraction      float64 `json:"fraction"`
+	// NotInDockerDefault are allowed here but not by Docker's default.
+	NotInDockerDefault []string `json:"not_in_docker_default"`
+}
+
 // Artifacts are the files this run wrote.
 type Artifacts struct {
 	Dir      string `json:"dir"`
 	Report   string `json:"report"`
-	Seccomp  string `json:"seccomp"`
+	Seccomp  string `json:"seccomp"` // moby/Docker JSON
 	AppArmor string `json:"apparmor"`
+	// SeccompKubelet is the profile for the kubelet's seccomp directory
+	// (OCI form), SeccompPod a pod using it, SeccompSPO the Security
+	// Profiles Operator's SeccompProfile.
+	SeccompKubelet string `json:"seccomp_kubelet,omitempty"`
+	SeccompPod     string `json:"seccomp_pod,omitempty"`
+	SeccompSPO     string `json:"seccomp_spo,omitempty"`
+}
+
+// Files lists the artifact files, the report first.
+func (a Artifacts) Files() []string {
+	var out []string
+	for _, f := range []string{a.Report, a.Seccomp, a.SeccompKubelet, a.SeccompPod, a.SeccompSPO, a.AppArmor} {
+		if f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 // Timings of each phase, in milliseconds.
@@ -282,12 +316,14 @@ func (c *Container) Summary(w io.Writer) {
 			float64(t.ExportMS)/1000)
 	}
 	fmt.Fprintln(w, ")")
+	if s := c.Seccomp; s != nil {
+		fmt.Fprintf(w, "seccomp:   %d syscalls allowed, %.0f%% of Docker's default %d; %d not in it\n", s.Allowed,
+			100*s.Fraction, s.DockerDefault, len(s.NotInDockerDefault))
+	}
 	if c.Artifacts.Dir != "" {
 		fmt.Fprintf(w, "artifacts: %s\n", c.Artifacts.Dir)
-		for _, a := range []string{c.Artifacts.Report, c.Artifacts.Seccomp, c.Artifacts.AppArmor} {
-			if a != "" {
-				fmt.Fprintf(w, "           %s\n", filepath.Base(a))
-			}
+		for _, a := range c.Artifacts.Files() {
+			fmt.Fprintf(w, "           %s\n", filepath.Base(a))
 		}
 	}
 }

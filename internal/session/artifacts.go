@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/slimtrace/slimtrace/internal/profile"
+	"github.com/slimtrace/slimtrace/internal/report"
 )
 
 // ArtifactName is the short name artifacts of an image are named after:
@@ -43,8 +44,9 @@ func ArtifactDir(statePath, imageID string) string {
 	return filepath.Join(statePath, "images", strings.TrimPrefix(imageID, "sha256:"), "artifacts")
 }
 
-// WriteArtifacts writes creport.json, the seccomp profile and the AppArmor
-// profile of res into dir, and records their paths in the report.
+// WriteArtifacts writes creport.json, the seccomp profile (moby JSON, the
+// kubelet's file with a pod using it, an SPO SeccompProfile) and the
+// AppArmor profile of res into dir, and records their paths in the report.
 func WriteArtifacts(res *Result, dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("creating the artifact directory: %w", err)
@@ -54,13 +56,12 @@ func WriteArtifacts(res *Result, dir string) error {
 	rep.Artifacts.Dir = dir
 	rep.Artifacts.Report = filepath.Join(dir, "creport.json")
 	rep.Artifacts.Seccomp = filepath.Join(dir, name+"-seccomp.json")
+	rep.Artifacts.SeccompKubelet = filepath.Join(dir, name+"-seccomp-k8s.json")
+	rep.Artifacts.SeccompPod = filepath.Join(dir, name+"-seccomp-pod.yaml")
+	rep.Artifacts.SeccompSPO = filepath.Join(dir, name+"-seccomp-spo.yaml")
 	rep.Artifacts.AppArmor = filepath.Join(dir, name+"-apparmor")
 
-	sec, err := profile.Seccomp(res.Trace, profile.SeccompOptions{})
-	if err != nil {
-		return fmt.Errorf("making the seccomp profile: %w", err)
-	}
-	if err := writeWith(rep.Artifacts.Seccomp, func(f *os.File) error { return profile.WriteJSON(f, sec) }); err != nil {
+	if err := writeSeccomp(res, name); err != nil {
 		return err
 	}
 	aa, err := profile.AppArmor(withoutSetup(res.Trace), profile.AppArmorOptions{Name: profile.ProfileName(res.Image.Name),
@@ -72,6 +73,42 @@ func WriteArtifacts(res *Result, dir string) error {
 		return fmt.Errorf("writing %s: %w", rep.Artifacts.AppArmor, err)
 	}
 	return rep.Write(rep.Artifacts.Report)
+}
+
+// writeSeccomp writes the seccomp artifacts and fills the report's
+// comparison with Docker's default profile.
+func writeSeccomp(res *Result, name string) error {
+	a := &res.Report.Artifacts
+	sec, err := profile.Seccomp(res.Trace, profile.SeccompOptions{})
+	if err != nil {
+		return fmt.Errorf("making the seccomp profile: %w", err)
+	}
+	if err := writeWith(a.Seccomp, func(f *os.File) error { return profile.WriteJSON(f, sec) }); err != nil {
+		return err
+	}
+	if err := writeWith(a.SeccompKubelet, func(f *os.File) error { return profile.WriteKubelet(f, sec) }); err != nil {
+		return err
+	}
+	k8sName := profile.KubernetesName(name)
+	image := res.Image.Name
+	if image == "" {
+		image = name
+	}
+	pod := profile.PodOptions{Name: k8sName, Image: image, LocalhostProfile: profile.KubeletProfilePath(k8sName)}
+	if err := writeWith(a.SeccompPod, func(f *os.File) error { return profile.KubernetesPod(f, pod) }); err != nil {
+		return err
+	}
+	spo := profile.SPOOptions{Name: k8sName}
+	if err := writeWith(a.SeccompSPO, func(f *os.File) error { return profile.WriteSPO(f, sec, spo) }); err != nil {
+		return err
+	}
+	t, err := profile.SeccompTightness(sec)
+	if err != nil {
+		return fmt.Errorf("comparing the seccomp profile with Docker's: %w", err)
+	}
+	res.Report.Seccomp = &report.Seccomp{Arch: string(t.Arch), Allowed: t.Allowed, DockerDefault: t.DockerDefault,
+		Fraction: t.Fraction, NotInDockerDefault: t.NotInDockerDefault}
+	return nil
 }
 
 func writeWith(path string, write func(*os.File) error) error {
@@ -91,8 +128,7 @@ func CopyArtifacts(res *Result, dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("creating %s: %w", dir, err)
 	}
-	a := res.Report.Artifacts
-	for _, src := range []string{a.Report, a.Seccomp, a.AppArmor} {
+	for _, src := range res.Report.Artifacts.Files() {
 		b, err := os.ReadFile(src)
 		if err != nil {
 			return err
@@ -107,7 +143,7 @@ func CopyArtifacts(res *Result, dir string) error {
 // RemoveArtifacts removes the artifact files (--remove-file-artifacts).
 func RemoveArtifacts(res *Result) error {
 	a := res.Report.Artifacts
-	for _, p := range []string{a.Report, a.Seccomp, a.AppArmor} {
+	for _, p := range a.Files() {
 		if err := os.Remove(p); err != nil && !os.IsNotExist(err) {
 			return err
 		}
