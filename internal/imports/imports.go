@@ -1,0 +1,209 @@
+package imports
+
+import (
+	"io/fs"
+	"path"
+	"strings"
+)
+
+// Lang is a language whose imports are read.
+type Lang string
+
+// Languages read.
+const (
+	Python Lang = "python"
+	Node   Lang = "node"
+	Ruby   Lang = "ruby"
+	PHP    Lang = "php"
+)
+
+// LangOf returns the language of a source file, from its name.
+func LangOf(p string) (Lang, bool) {
+	switch path.Ext(p) {
+	case ".py":
+		return Python, true
+	case ".js", ".mjs", ".cjs":
+		return Node, true
+	case ".rb":
+		return Ruby, true
+	case ".php":
+		return PHP, true
+	}
+	return "", false
+}
+
+// Ref is one module or file a source file names.
+type Ref struct {
+	Line int
+	// Kind is the statement or call: "import", "from", "import_module",
+	// "__import__", "require", "import()", "require_relative", "load",
+	// "autoload", "include".
+	Kind string
+	// Name is the literal module name or path, as written.
+	Name string
+	// Dynamic: the name is computed at run time; Expr is the expression.
+	Dynamic bool
+	Expr    string
+	// Python: Level is the number of leading dots of a relative import;
+	// Names are the names a "from" import takes (each may be a submodule).
+	Level int
+	Names []string
+	// FromDir: Name is a path relative to the directory of the file that
+	// names it (Ruby's require_relative and __dir__ forms, PHP's __DIR__).
+	FromDir bool
+}
+
+// Parse returns the references of a source file of language l.
+func Parse(l Lang, src []byte) []Ref {
+	switch l {
+	case Python:
+		return parsePython(src)
+	case Node:
+		return parseNode(src)
+	case Ruby:
+		return parseRuby(src)
+	case PHP:
+		return parsePHP(src)
+	}
+	return nil
+}
+
+// FS is an image's filesystem: absolute names, symlinks followed.
+type FS interface {
+	Stat(name string) (fs.FileInfo, error)
+	ReadFile(name string) ([]byte, error)
+	ReadDir(name string) ([]fs.DirEntry, error)
+}
+
+// Env is what the resolvers learn the interpreters' search paths from.
+type Env struct {
+	// Env is the image's environment (KEY=value): PYTHONPATH, NODE_PATH,
+	// RUBYLIB are read.
+	Env        []string
+	WorkingDir string
+	// Seen are image files the application used: the interpreters'
+	// library directories are found from them.
+	Seen []string
+}
+
+// Resolver finds references in an image.
+type Resolver struct {
+	fs  FS
+	env Env
+	py  *pyPaths
+	rb  *rbPaths
+	nd  *nodePaths
+}
+
+// NewResolver returns a resolver over fsys.
+func NewResolver(fsys FS, env Env) *Resolver {
+	return &Resolver{fs: fsys, env: env}
+}
+
+// Resolve returns the image files ref names, from the file from of
+// language l: the module's files, with what loading it also reads
+// (package __init__ files, package.json). found is false when the name is
+// not in the image (a builtin, another platform's module).
+func (r *Resolver) Resolve(l Lang, from string, ref Ref) (files []string, found bool) {
+	if ref.Dynamic {
+		return nil, false
+	}
+	switch l {
+	case Python:
+		return r.resolvePython(from, ref)
+	case Node:
+		return r.resolveNode(from, ref)
+	case Ruby:
+		return r.resolveRuby(from, ref)
+	case PHP:
+		return r.resolvePHP(from, ref)
+	}
+	return nil, false
+}
+
+func (r *Resolver) isFile(p string) bool {
+	fi, err := r.fs.Stat(p)
+	return err == nil && fi.Mode().IsRegular()
+}
+
+func (r *Resolver) isDir(p string) bool {
+	fi, err := r.fs.Stat(p)
+	return err == nil && fi.IsDir()
+}
+
+func (r *Resolver) list(dir string) []string {
+	ents, err := r.fs.ReadDir(dir)
+	if err != nil {
+		return nil
+	}
+	out := make([]string, 0, len(ents))
+	for _, e := range ents {
+		out = append(out, e.Name())
+	}
+	return out
+}
+
+func envValue(env []string, key string) (string, bool) {
+	v, ok := "", false
+	for _, kv := range env {
+		if k, val, found := strings.Cut(kv, "="); found && k == key {
+			v, ok = val, true
+		}
+	}
+	return v, ok
+}
+
+func appendUniq(list []string, s ...string) []string {
+	for _, x := range s {
+		dup := false
+		for _, y := range list {
+			if x == y {
+				dup = true
+				break
+			}
+		}
+		if !dup {
+			list = append(list, x)
+		}
+	}
+	return list
+}
+
+// clip shortens an expression for a report.
+func clip(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > 120 {
+		s = s[:117] + "..."
+	}
+	return s
+}
+
+func isIdentStart(c byte) bool {
+	return c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= 0x80
+}
+
+func isIdent(c byte) bool {
+	return isIdentStart(c) || c >= '0' && c <= '9'
+}
+
+// token is one lexical token of any of the languages.
+type token struct {
+	kind  tokKind
+	text  string // a name or operator as written
+	val   string // a string literal's value
+	dyn   bool   // a string with interpolation: no literal value
+	line  int
+	start int // byte offsets in the source
+	end   int
+}
+
+type tokKind int
+
+const (
+	tName tokKind = iota
+	tString
+	tOp
+	tNum
+	tNewline // a logical line ends (Python), a statement may end (others)
+	tSymbol  // Ruby :sym (text without the colon)
+)

@@ -1,0 +1,455 @@
+package imports
+
+import (
+	"encoding/json"
+	"path"
+	"slices"
+	"strings"
+)
+
+// jsRegexAfter are the keywords after which a slash starts a regular
+// expression, not a division.
+var jsRegexAfter = []string{"return", "typeof", "instanceof", "in", "of", "new", "delete", "void", "throw",
+	"case", "do", "else", "yield", "await"}
+
+// lexJS tokenizes JavaScript: comments, quoted strings, template literals
+// (with their substitutions tokenized as code) and regular expressions
+// told from divisions by the token before the slash.
+func lexJS(src []byte) []token {
+	s := string(src)
+	var toks []token
+	line := 1
+	var tmpl []int // brace depths at which a template's substitution closes
+	depth := 0
+	regexOK := func() bool {
+		if len(toks) == 0 {
+			return true
+		}
+		p := toks[len(toks)-1]
+		switch p.kind {
+		case tName:
+			return slices.Contains(jsRegexAfter, p.text)
+		case tNum, tString:
+			return false
+		case tOp:
+			return p.text != ")" && p.text != "]"
+		}
+		return true
+	}
+	// template reads a template literal's text from s[i] (after "`" or
+	// "}") up to its end or next substitution.
+	var template func(i, start int) int
+	template = func(i, start int) int {
+		var b strings.Builder
+		for i < len(s) {
+			c := s[i]
+			switch {
+			case c == '\\' && i+1 < len(s):
+				if s[i+1] == '\n' {
+					line++
+				}
+				b.WriteByte(s[i+1])
+				i += 2
+			case c == '`':
+				toks = append(toks, token{kind: tString, val: b.String(), line: line, start: start, end: i + 1})
+				return i + 1
+			case c == '$' && i+1 < len(s) && s[i+1] == '{':
+				toks = append(toks, token{kind: tString, dyn: true, line: line, start: start, end: i})
+				depth++
+				tmpl = append(tmpl, depth)
+				return i + 2
+			default:
+				if c == '\n' {
+					line++
+				}
+				b.WriteByte(c)
+				i++
+			}
+		}
+		return i
+	}
+	for i := 0; i < len(s); {
+		c := s[i]
+		switch {
+		case c == '\n':
+			line++
+			i++
+		case c == ' ' || c == '\t' || c == '\r':
+			i++
+		case c == '/' && i+1 < len(s) && s[i+1] == '/':
+			for i < len(s) && s[i] != '\n' {
+				i++
+			}
+		case c == '/' && i+1 < len(s) && s[i+1] == '*':
+			j := strings.Index(s[i+2:], "*/")
+			if j < 0 {
+				j = len(s) - i - 2
+			}
+			line += strings.Count(s[i:i+2+j], "\n")
+			i += j + 4
+		case c == '#' && i == 0 && i+1 < len(s) && s[i+1] == '!':
+			for i < len(s) && s[i] != '\n' {
+				i++
+			}
+		case c == '\'' || c == '"':
+			j := i + 1
+			var b strings.Builder
+			dyn := false
+			for j < len(s) && s[j] != c && s[j] != '\n' {
+				if s[j] == '\\' && j+1 < len(s) {
+					dyn = true
+					j += 2
+					continue
+				}
+				b.WriteByte(s[j])
+				j++
+			}
+			toks = append(toks, token{kind: tString, val: b.String(), dyn: dyn, line: line, start: i, end: j + 1})
+			i = j + 1
+		case c == '`':
+			i = template(i+1, i)
+		case c == '/' && regexOK():
+			j, class := i+1, false
+			for j < len(s) && s[j] != '\n' {
+				if s[j] == '\\' {
+					j += 2
+					continue
+				}
+				if s[j] == '[' {
+					class = true
+				} else if s[j] == ']' {
+					class = false
+				} else if s[j] == '/' && !class {
+					break
+				}
+				j++
+			}
+			j++
+			for j < len(s) && isIdent(s[j]) {
+				j++ // flags
+			}
+			toks = append(toks, token{kind: tNum, text: "regexp", line: line, start: i, end: j})
+			i = j
+		case isIdentStart(c) || c == '$':
+			j := i
+			for j < len(s) && (isIdent(s[j]) || s[j] == '$') {
+				j++
+			}
+			toks = append(toks, token{kind: tName, text: s[i:j], line: line, start: i, end: j})
+			i = j
+		case c >= '0' && c <= '9':
+			j := i
+			for j < len(s) && (isIdent(s[j]) || s[j] == '.') {
+				j++
+			}
+			toks = append(toks, token{kind: tNum, text: s[i:j], line: line, start: i, end: j})
+			i = j
+		default:
+			switch c {
+			case '{', '(', '[':
+				depth++
+			case '}', ')', ']':
+				if c == '}' && len(tmpl) > 0 && tmpl[len(tmpl)-1] == depth {
+					tmpl = tmpl[:len(tmpl)-1]
+					depth--
+					i = template(i+1, i)
+					continue
+				}
+				depth--
+			}
+			toks = append(toks, token{kind: tOp, text: string(c), line: line, start: i, end: i + 1})
+			i++
+		}
+	}
+	return toks
+}
+
+// parseNode finds require("x"), import ... from "x", import "x",
+// export ... from "x" and import("x").
+func parseNode(src []byte) []Ref {
+	toks := lexJS(src)
+	at := func(i int) token {
+		if i >= 0 && i < len(toks) {
+			return toks[i]
+		}
+		return token{kind: tNewline}
+	}
+	var refs []Ref
+	call := func(i int, kind string) {
+		end := matchParen(toks, i+1)
+		arg := at(i + 2)
+		if arg.kind == tString && !arg.dyn && (at(i+3).text == ")" || at(i+3).text == ",") {
+			refs = append(refs, Ref{Line: toks[i].line, Kind: kind, Name: arg.val})
+			return
+		}
+		refs = append(refs, Ref{Line: toks[i].line, Kind: kind, Dynamic: true, Expr: clip(string(src[toks[i].start:at(end).end]))})
+	}
+	for i, t := range toks {
+		if t.kind != tName {
+			continue
+		}
+		prev := at(i - 1)
+		if prev.kind == tOp && prev.text == "." || prev.kind == tName && prev.text == "function" {
+			continue
+		}
+		switch t.text {
+		case "require":
+			if at(i+1).text == "(" && at(i+1).kind == tOp {
+				call(i, "require")
+			}
+		case "import", "export":
+			next := at(i + 1)
+			if t.text == "import" && next.kind == tOp && next.text == "(" {
+				call(i, "import()")
+				continue
+			}
+			if t.text == "import" && next.kind == tString && !next.dyn {
+				refs = append(refs, Ref{Line: t.line, Kind: "import", Name: next.val})
+				continue
+			}
+			// import a, {b as c} from "x"; export * from "x"
+			for j := i + 1; j < len(toks) && j < i+200; j++ {
+				u := toks[j]
+				if u.kind == tOp && (u.text == ";" || u.text == "=" || u.text == "(") {
+					break
+				}
+				if u.kind == tName && slices.Contains([]string{"function", "class", "const", "let", "var", "default", "async"}, u.text) {
+					break
+				}
+				if u.kind == tName && u.text == "from" && at(j+1).kind == tString {
+					if v := at(j + 1); !v.dyn {
+						refs = append(refs, Ref{Line: t.line, Kind: "import", Name: v.val})
+					}
+					break
+				}
+			}
+		}
+	}
+	return refs
+}
+
+// nodeBuiltins are Node's core modules: they need no file.
+var nodeBuiltins = map[string]bool{}
+
+func init() {
+	for _, n := range strings.Fields(`assert assert/strict async_hooks buffer child_process cluster console constants
+		crypto dgram diagnostics_channel dns dns/promises domain events fs fs/promises http http2 https inspector
+		inspector/promises module net os path path/posix path/win32 perf_hooks process punycode querystring readline
+		readline/promises repl stream stream/consumers stream/promises stream/web string_decoder sys test timers
+		timers/promises tls trace_events tty url util util/types v8 vm wasi worker_threads zlib`) {
+		nodeBuiltins[n] = true
+	}
+}
+
+// nodePaths are the global folders Node searches after node_modules.
+type nodePaths struct {
+	global []string
+}
+
+func (r *Resolver) nodePaths() *nodePaths {
+	if r.nd != nil {
+		return r.nd
+	}
+	n := &nodePaths{}
+	if v, ok := envValue(r.env.Env, "NODE_PATH"); ok {
+		for _, d := range strings.Split(v, ":") {
+			if strings.HasPrefix(d, "/") {
+				n.global = appendUniq(n.global, path.Clean(d))
+			}
+		}
+	}
+	if h, ok := envValue(r.env.Env, "HOME"); ok && strings.HasPrefix(h, "/") {
+		n.global = appendUniq(n.global, h+"/.node_modules", h+"/.node_libraries")
+	}
+	// Debian's node also searches these; the prefix's lib/node.
+	for _, d := range []string{"/usr/local/lib/nodejs", "/usr/local/share/nodejs", "/usr/lib/nodejs",
+		"/usr/share/nodejs", "/usr/lib/node", "/usr/local/lib/node"} {
+		if r.isDir(d) {
+			n.global = appendUniq(n.global, d)
+		}
+	}
+	r.nd = n
+	return n
+}
+
+func (r *Resolver) resolveNode(from string, ref Ref) ([]string, bool) {
+	name := ref.Name
+	if strings.HasPrefix(name, "node:") || nodeBuiltins[name] {
+		return nil, false
+	}
+	if strings.HasPrefix(name, "./") || strings.HasPrefix(name, "../") || name == "." || name == ".." || strings.HasPrefix(name, "/") {
+		p := name
+		if !strings.HasPrefix(p, "/") {
+			p = path.Join(path.Dir(from), p)
+		}
+		return r.nodeFileOrDir(p)
+	}
+	pkg, sub := name, ""
+	parts := strings.SplitN(name, "/", 3)
+	if strings.HasPrefix(name, "@") && len(parts) >= 2 {
+		pkg = parts[0] + "/" + parts[1]
+		if len(parts) == 3 {
+			sub = parts[2]
+		}
+	} else if i := strings.IndexByte(name, '/'); i > 0 {
+		pkg, sub = name[:i], name[i+1:]
+	}
+	var dirs []string
+	for d := path.Dir(from); ; d = path.Dir(d) {
+		if path.Base(d) != "node_modules" {
+			dirs = append(dirs, strings.TrimSuffix(d, "/")+"/node_modules")
+		}
+		if d == "/" {
+			break
+		}
+	}
+	dirs = append(dirs, r.nodePaths().global...)
+	for _, d := range dirs {
+		root := d + "/" + pkg
+		if !r.isDir(root) {
+			continue
+		}
+		if files, ok := r.nodeExports(root, sub); ok {
+			return files, true
+		}
+		if sub == "" {
+			return r.nodeFileOrDir(root)
+		}
+		files, ok := r.nodeFileOrDir(root + "/" + sub)
+		if ok && r.isFile(root+"/package.json") {
+			files = append(files, root+"/package.json")
+		}
+		return files, ok
+	}
+	return nil, false
+}
+
+// nodeFileOrDir is LOAD_AS_FILE then LOAD_AS_DIRECTORY.
+func (r *Resolver) nodeFileOrDir(p string) ([]string, bool) {
+	if f := r.nodeFile(p); f != "" {
+		return []string{f}, true
+	}
+	if !r.isDir(p) {
+		return nil, false
+	}
+	if b, err := r.fs.ReadFile(p + "/package.json"); err == nil {
+		var pj struct {
+			Main string `json:"main"`
+		}
+		if json.Unmarshal(b, &pj) == nil && pj.Main != "" {
+			m := path.Join(p, pj.Main)
+			if f := r.nodeFile(m); f != "" {
+				return []string{f, p + "/package.json"}, true
+			}
+			if f := r.nodeIndex(m); f != "" {
+				return []string{f, p + "/package.json"}, true
+			}
+		}
+		if f := r.nodeIndex(p); f != "" {
+			return []string{f, p + "/package.json"}, true
+		}
+	}
+	if f := r.nodeIndex(p); f != "" {
+		return []string{f}, true
+	}
+	return nil, false
+}
+
+func (r *Resolver) nodeFile(p string) string {
+	for _, suf := range []string{"", ".js", ".json", ".node", ".mjs", ".cjs"} {
+		if r.isFile(p + suf) {
+			return p + suf
+		}
+	}
+	return ""
+}
+
+func (r *Resolver) nodeIndex(p string) string {
+	for _, n := range []string{"/index.js", "/index.json", "/index.node"} {
+		if r.isFile(p + n) {
+			return p + n
+		}
+	}
+	return ""
+}
+
+// nodeExports resolves a package's "exports" map, when it has one.
+func (r *Resolver) nodeExports(root, sub string) ([]string, bool) {
+	b, err := r.fs.ReadFile(root + "/package.json")
+	if err != nil {
+		return nil, false
+	}
+	var pj struct {
+		Exports json.RawMessage `json:"exports"`
+	}
+	if json.Unmarshal(b, &pj) != nil || len(pj.Exports) == 0 {
+		return nil, false
+	}
+	key := "."
+	if sub != "" {
+		key = "./" + sub
+	}
+	var target any
+	var exp any
+	if json.Unmarshal(pj.Exports, &exp) != nil {
+		return nil, false
+	}
+	m, isMap := exp.(map[string]any)
+	subpaths := isMap && len(m) > 0
+	for k := range m {
+		if !strings.HasPrefix(k, ".") {
+			subpaths = false
+		}
+	}
+	switch {
+	case !subpaths && key == ".":
+		target = exp
+	case subpaths:
+		if t, ok := m[key]; ok {
+			target = t
+		} else {
+			for k, t := range m {
+				pre, post, ok := strings.Cut(k, "*")
+				if ok && strings.HasPrefix(key, pre) && strings.HasSuffix(key, post) && len(key) >= len(pre)+len(post) {
+					star := key[len(pre) : len(key)-len(post)]
+					if s := exportTarget(t); s != "" {
+						target = strings.ReplaceAll(s, "*", star)
+					}
+				}
+			}
+		}
+	}
+	s := exportTarget(target)
+	if s == "" {
+		return nil, false
+	}
+	f := path.Join(root, s)
+	if !r.isFile(f) {
+		return nil, false
+	}
+	return []string{f, root + "/package.json"}, true
+}
+
+// exportTarget picks an export's target under Node's conditions for
+// require and import.
+func exportTarget(t any) string {
+	switch v := t.(type) {
+	case string:
+		return v
+	case []any:
+		for _, x := range v {
+			if s := exportTarget(x); s != "" {
+				return s
+			}
+		}
+	case map[string]any:
+		for _, cond := range []string{"node", "require", "import", "default"} {
+			if x, ok := v[cond]; ok {
+				if s := exportTarget(x); s != "" {
+					return s
+				}
+			}
+		}
+	}
+	return ""
+}

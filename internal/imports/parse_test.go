@@ -1,0 +1,123 @@
+package imports
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// refString renders a reference compactly: "3 import a.b", "5 from ..x
+// [a b]", "7 dynamic importlib.import_module(name)".
+func refString(r Ref) string {
+	if r.Dynamic {
+		return fmt.Sprintf("%d dynamic %s", r.Line, r.Expr)
+	}
+	s := fmt.Sprintf("%d %s %s%s", r.Line, r.Kind, strings.Repeat(".", r.Level), r.Name)
+	if len(r.Names) > 0 {
+		s += " [" + strings.Join(r.Names, " ") + "]"
+	}
+	if r.FromDir {
+		s += " (dir)"
+	}
+	return s
+}
+
+type parseCase struct {
+	name string
+	src  string
+	want []string
+}
+
+func runParse(t *testing.T, l Lang, cases []parseCase) {
+	t.Helper()
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var got []string
+			for _, r := range Parse(l, []byte(tc.src)) {
+				got = append(got, refString(r))
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("Parse:\n got  %q\n want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestParsePython(t *testing.T) {
+	runParse(t, Python, []parseCase{
+		{"plain", "import os\nimport a.b as c, d\n", []string{"1 import os", "2 import a.b", "2 import d"}},
+		{"from", "from a.b import c as d, e\n", []string{"1 from a.b [c e]"}},
+		{"relative", "from . import x\nfrom ..pkg.mod import (y,\n   z)\n", []string{"1 from . [x]", "2 from ..pkg.mod [y z]"}},
+		{"multi-line parens", "from x import (\n  a,  # comment with import y\n  b as bb,\n)\nimport q\n",
+			[]string{"1 from x [a b]", "5 import q"}},
+		{"in function and try", "def f():\n    try:\n        import sqlite3\n    except ImportError:\n        sqlite3 = None\n",
+			[]string{"3 import sqlite3"}},
+		{"one-line suite", "if True: import json\ntry: import simplejson as json\nexcept ImportError: pass\n",
+			[]string{"1 import json", "2 import simplejson"}},
+		{"semicolon", "x = 1; import re\n", []string{"1 import re"}},
+		{"in strings", "s = 'import os'\nt = \"\"\"\nimport sys\nfrom a import b\n\"\"\"\nu = r'\\'import x'\n", nil},
+		{"in comment", "# import os\nx = 1 # from a import b\n", nil},
+		{"f-string", "x = f\"{y['import z']} import w\"\nimport real\n", []string{"2 import real"}},
+		{"continuation", "import a, \\\n    b\n", []string{"1 import a", "1 import b"}},
+		{"not statements", "raise X from e\nyield from g()\nx.import_thing\n", nil},
+		{"import_module", "import importlib\nm = importlib.import_module(\"json\")\nn = __import__('a.b', globals())\n",
+			[]string{"1 import importlib", "2 import_module json", "3 __import__ a.b"}},
+		{"dynamic", "m = importlib.import_module(name)\nn = importlib.import_module(f\"x.{y}\")\no = __import__('a' + b)\nimportlib.import_module('.sub', __name__)\n",
+			[]string{"1 dynamic importlib.import_module(name)", "2 dynamic importlib.import_module(f\"x.{y}\")",
+				"3 dynamic __import__('a' + b)", "4 dynamic importlib.import_module('.sub', __name__)"}},
+		{"def import_module", "def import_module(name, package=None):\n    pass\n", nil},
+		{"byte prefix and line count", "x = b'''\n\n'''\nimport a\n", []string{"4 import a"}},
+	})
+}
+
+func TestParseNode(t *testing.T) {
+	runParse(t, Node, []parseCase{
+		{"require", "const a = require('a');\nconst {b} = require(\"./lib/b\");\n", []string{"1 require a", "2 require ./lib/b"}},
+		{"in function", "app.get('/', (req, res) => {\n  const zlib = require(\"zlib\");\n});\n", []string{"2 require zlib"}},
+		{"esm", "import x from \"x\";\nimport {a,\n  b as c} from './y.js';\nimport \"./side.js\";\nexport * from 'z';\nexport {q} from \"w\";\n",
+			[]string{"1 import x", "2 import ./y.js", "4 import ./side.js", "5 import z", "6 import w"}},
+		{"dynamic import", "const m = await import('./m.mjs');\nconst n = await import(name);\n",
+			[]string{"1 import() ./m.mjs", "2 dynamic import(name)"}},
+		{"comments and strings", "// require('no1')\n/* require('no2')\n*/ const s = \"require('no3')\";\nconst t = `require('no4')`;\n", nil},
+		{"template", "const t = `a${require('inside')}b`;\nconst u = require(`tpl`);\nconst v = require(`x${y}`);\n",
+			[]string{"1 require inside", "2 require tpl", "3 dynamic require(`x${y}`)"}},
+		{"regex vs division", "const r = /require('no')/g;\nconst d = a / b; require('yes1');\nconst e = (x) / 2 / require('yes2');\n",
+			[]string{"2 require yes1", "3 require yes2"}},
+		{"regex with slash in class", "const r = /[/]require('no')/;\nrequire('after')\n", []string{"2 require after"}},
+		{"not calls", "obj.require('x');\nfunction require(m) {}\nimport.meta.url;\nconst f = require;\n", nil},
+		{"dynamic require", "const p = require(path.join(__dirname, 'x'));\n", []string{"1 dynamic require(path.join(__dirname, 'x'))"}},
+	})
+}
+
+func TestParseRuby(t *testing.T) {
+	runParse(t, Ruby, []parseCase{
+		{"require", "require \"sinatra/base\"\nrequire 'csv'\nrequire('json')\n", []string{"1 require sinatra/base", "2 require csv", "3 require json"}},
+		{"in a block", "get '/x' do\n  require \"csv\"\nend\n", []string{"2 require csv"}},
+		{"relative", "require_relative 'lib/a'\nrequire_relative \"../b\"\n", []string{"1 require_relative lib/a (dir)", "2 require_relative ../b (dir)"}},
+		{"autoload", "autoload :Inventory, File.expand_path(\"lib/inventory\", __dir__)\nautoload :Mime, \"rack/mime\"\nmodule Rack\n  autoload(:Utils, 'rack/utils')\nend\n",
+			[]string{"1 autoload lib/inventory (dir)", "2 autoload rack/mime", "4 autoload rack/utils"}},
+		{"dir forms", "require File.join(__dir__, \"lib\", \"x\")\nload __dir__ + \"/tasks.rb\"\nrequire File.expand_path('../y', __FILE__)\n",
+			[]string{"1 require lib/x (dir)", "2 load tasks.rb (dir)", "3 require y (dir)"}},
+		{"comments and strings", "# require 'no1'\ns = \"require 'no2'\"\n=begin\nrequire 'no3'\n=end\nx = %q(require 'no4')\n", nil},
+		{"heredoc", "s = <<~EOS\n  require 'no'\nEOS\nrequire 'yes'\n", []string{"4 require yes"}},
+		{"push is not heredoc", "csv << row\nrequire 'yes'\n", []string{"2 require yes"}},
+		{"modifier", "require 'x' if defined?(Foo)\nrequire 'y' rescue nil\n", []string{"1 require x", "2 require y"}},
+		{"dynamic", "require name\nrequire \"x/#{y}\"\n", []string{"1 dynamic require name", "2 dynamic require \"x/#{y}\""}},
+		{"not calls", "def require(x); end\nfoo.load 'x'\nh = { load: 1 }\n", nil},
+		{"regex", "x = y.split /require 'no'/\nrequire 'yes'\n", []string{"2 require yes"}},
+	})
+}
+
+func TestParsePHP(t *testing.T) {
+	runParse(t, PHP, []parseCase{
+		{"forms", "<?php\ninclude 'a.php';\nrequire_once(\"b.php\");\nINCLUDE_ONCE 'c.php' ?>\n", []string{"2 include a.php", "3 include b.php", "4 include c.php"}},
+		{"dir", "<?php\ninclude __DIR__ . '/../lib/Report.php';\nrequire dirname(__FILE__) . \"/x.php\";\n",
+			[]string{"2 include ../lib/Report.php (dir)", "3 include x.php (dir)"}},
+		{"inline html", "<p>include 'no.php';</p>\n<?php require 'yes.php'; ?>\n<p>require 'no2.php'</p>\n", []string{"2 include yes.php"}},
+		{"comments and strings", "<?php\n// include 'no1.php';\n# require 'no2.php';\n/* include 'no3.php'; */\n$s = \"include 'no4.php'\";\n", nil},
+		{"heredoc", "<?php\necho <<<HTML\ninclude 'no.php';\nHTML;\ninclude 'yes.php';\n", []string{"5 include yes.php"}},
+		{"in a case", "<?php\nswitch ($p) {\ncase '/r':\n    include __DIR__ . '/lib/R.php';\n    break;\n}\n", []string{"4 include lib/R.php (dir)"}},
+		{"dynamic", "<?php\ninclude $file;\nrequire \"lib/$name.php\";\n", []string{"2 dynamic include $file", "3 dynamic require \"lib/$name.php\""}},
+	})
+}

@@ -1,0 +1,237 @@
+package imports
+
+import (
+	"path"
+	"regexp"
+	"strings"
+)
+
+// lexPHP tokenizes the code regions of a PHP file (<?php ... ?>, <?= ...
+// ?>), skipping inline HTML: comments (//, #, /* */), single- and
+// double-quoted strings (with $var interpolation), heredocs and nowdocs.
+// "?>" ends a statement, as ";" does.
+func lexPHP(src []byte) []token {
+	s := string(src)
+	var toks []token
+	line := 1
+	code := false
+	for i := 0; i < len(s); {
+		if !code {
+			j := strings.Index(s[i:], "<?")
+			if j < 0 {
+				break
+			}
+			line += strings.Count(s[i:i+j], "\n")
+			i += j + 2
+			if strings.HasPrefix(strings.ToLower(s[i:]), "php") {
+				i += 3
+			} else if strings.HasPrefix(s[i:], "=") {
+				i++
+			}
+			code = true
+			continue
+		}
+		c := s[i]
+		switch {
+		case c == '?' && i+1 < len(s) && s[i+1] == '>':
+			toks = append(toks, token{kind: tOp, text: ";", line: line, start: i, end: i + 2})
+			code = false
+			i += 2
+		case c == '\n':
+			line++
+			i++
+		case c == ' ' || c == '\t' || c == '\r':
+			i++
+		case c == '#' && !(i+1 < len(s) && s[i+1] == '[') || c == '/' && i+1 < len(s) && s[i+1] == '/':
+			for i < len(s) && s[i] != '\n' && !(s[i] == '?' && i+1 < len(s) && s[i+1] == '>') {
+				i++
+			}
+		case c == '/' && i+1 < len(s) && s[i+1] == '*':
+			j := strings.Index(s[i+2:], "*/")
+			if j < 0 {
+				j = len(s) - i - 2
+			}
+			line += strings.Count(s[i:i+2+j], "\n")
+			i += j + 4
+		case c == '\'' || c == '"':
+			j := i + 1
+			var b strings.Builder
+			dyn := false
+			for j < len(s) && s[j] != c {
+				if s[j] == '\\' && j+1 < len(s) {
+					if s[j+1] == c || s[j+1] == '\\' {
+						b.WriteByte(s[j+1])
+					} else {
+						dyn = dyn || c == '"'
+						b.WriteString(s[j : j+2])
+					}
+					j += 2
+					continue
+				}
+				if c == '"' && (s[j] == '$' && j+1 < len(s) && (isIdentStart(s[j+1]) || s[j+1] == '{') || s[j] == '{' && j+1 < len(s) && s[j+1] == '$') {
+					dyn = true
+				}
+				if s[j] == '\n' {
+					line++
+				}
+				b.WriteByte(s[j])
+				j++
+			}
+			toks = append(toks, token{kind: tString, val: b.String(), dyn: dyn, line: line, start: i, end: j + 1})
+			i = j + 1
+		case strings.HasPrefix(s[i:], "<<<"):
+			m := phpHeredoc.FindStringSubmatch(s[i:])
+			if m == nil {
+				toks = append(toks, token{kind: tOp, text: "<", line: line, start: i, end: i + 1})
+				i++
+				continue
+			}
+			start, l0 := i, line
+			i += len(m[0])
+			line++
+			term := regexp.MustCompile(`(?m)^[ \t]*` + regexp.QuoteMeta(m[2]) + `\b`)
+			loc := term.FindStringIndex(s[i:])
+			if loc == nil {
+				return toks
+			}
+			line += strings.Count(s[i:i+loc[1]], "\n")
+			i += loc[1]
+			toks = append(toks, token{kind: tString, dyn: true, line: l0, start: start, end: i})
+		case isIdentStart(c) || c == '$' || c == '\\':
+			j := i + 1
+			for j < len(s) && (isIdent(s[j]) || s[j] == '\\') {
+				j++
+			}
+			toks = append(toks, token{kind: tName, text: s[i:j], line: line, start: i, end: j})
+			i = j
+		case c >= '0' && c <= '9':
+			j := i
+			for j < len(s) && isIdent(s[j]) {
+				j++
+			}
+			toks = append(toks, token{kind: tNum, text: s[i:j], line: line, start: i, end: j})
+			i = j
+		default:
+			toks = append(toks, token{kind: tOp, text: string(c), line: line, start: i, end: i + 1})
+			i++
+		}
+	}
+	return toks
+}
+
+var phpHeredoc = regexp.MustCompile(`^<<<[ \t]*(['"]?)([A-Za-z_][A-Za-z0-9_]*)['"]?\r?\n`)
+
+// parsePHP finds include, include_once, require and require_once with a
+// literal path, or one built from __DIR__ / dirname(__FILE__) and
+// literals joined with ".".
+func parsePHP(src []byte) []Ref {
+	toks := lexPHP(src)
+	var refs []Ref
+	for i, t := range toks {
+		if t.kind != tName {
+			continue
+		}
+		switch strings.ToLower(t.text) {
+		case "include", "include_once", "require", "require_once":
+		default:
+			continue
+		}
+		if i > 0 && (toks[i-1].text == "->" || toks[i-1].text == ">" || toks[i-1].text == "function" ||
+			i > 1 && toks[i-1].text == ":" && toks[i-2].text == ":") {
+			continue
+		}
+		end := i + 1
+		for end < len(toks) && !(toks[end].kind == tOp && (toks[end].text == ";" || toks[end].text == ")" && matchParen(toks, i+1) == end && toks[i+1].text == "(")) {
+			if toks[end].kind == tOp && toks[end].text == "(" && end != i+1 {
+				end = matchParen(toks, end)
+			}
+			end++
+		}
+		arg := toks[i+1 : min(end, len(toks))]
+		if len(arg) > 0 && arg[0].text == "(" {
+			arg = arg[1:]
+		}
+		r := Ref{Line: t.line, Kind: "include"}
+		if name, fromDir, ok := phpPath(arg); ok {
+			r.Name, r.FromDir = name, fromDir
+		} else {
+			r.Dynamic = true
+			last := t.end
+			if len(arg) > 0 {
+				last = arg[len(arg)-1].end
+			}
+			r.Expr = clip(string(src[t.start:last]))
+		}
+		refs = append(refs, r)
+	}
+	return refs
+}
+
+// phpPath evaluates an include's argument: literals, __DIR__ and
+// dirname(__FILE__) joined with ".".
+func phpPath(arg []token) (name string, fromDir, ok bool) {
+	var b strings.Builder
+	for k := 0; k < len(arg); {
+		t := arg[k]
+		switch {
+		case t.kind == tString && !t.dyn:
+			b.WriteString(t.val)
+			k++
+		case t.kind == tName && t.text == "__DIR__" && k == 0:
+			fromDir = true
+			k++
+		case t.kind == tName && strings.EqualFold(t.text, "dirname") && k == 0 && k+3 < len(arg) &&
+			arg[k+1].text == "(" && arg[k+2].text == "__FILE__" && arg[k+3].text == ")":
+			fromDir = true
+			k += 4
+		default:
+			return "", false, false
+		}
+		if k < len(arg) {
+			if arg[k].text != "." {
+				return "", false, false
+			}
+			k++
+		}
+	}
+	name = b.String()
+	if name == "" {
+		return "", false, false
+	}
+	if fromDir {
+		name = strings.TrimPrefix(name, "/")
+	}
+	return name, fromDir, true
+}
+
+func (r *Resolver) resolvePHP(from string, ref Ref) ([]string, bool) {
+	name := ref.Name
+	var cands []string
+	switch {
+	case ref.FromDir:
+		cands = []string{path.Join(path.Dir(from), name)}
+	case strings.HasPrefix(name, "/"):
+		cands = []string{path.Clean(name)}
+	case strings.HasPrefix(name, "./") || strings.HasPrefix(name, "../"):
+		// Relative to the working directory (the script's, for the
+		// built-in server and the CLI alike, is the usual case).
+		cands = []string{path.Join(path.Dir(from), name)}
+		if r.env.WorkingDir != "" {
+			cands = append(cands, path.Join(r.env.WorkingDir, name))
+		}
+	default:
+		// include_path (".:/usr/share/php"), then the calling script's
+		// directory.
+		for _, d := range []string{r.env.WorkingDir, "/usr/share/php", path.Dir(from)} {
+			if d != "" {
+				cands = append(cands, path.Join(d, name))
+			}
+		}
+	}
+	for _, c := range cands {
+		if r.isFile(c) {
+			return []string{c}, true
+		}
+	}
+	return nil, false
+}

@@ -1,0 +1,474 @@
+package imports
+
+import (
+	"path"
+	"regexp"
+	"slices"
+	"strings"
+)
+
+// lexPython tokenizes Python source: comments, string literals of every
+// prefix (raw, bytes, f-strings with nested fields), triple quotes,
+// explicit and implicit line joining. Newline tokens end logical lines.
+func lexPython(src []byte) []token {
+	var toks []token
+	line, depth := 1, 0
+	s := string(src)
+	emit := func(t token) { toks = append(toks, t) }
+	for i := 0; i < len(s); {
+		c := s[i]
+		switch {
+		case c == '\n':
+			if depth == 0 && len(toks) > 0 && toks[len(toks)-1].kind != tNewline {
+				emit(token{kind: tNewline, line: line, start: i, end: i})
+			}
+			line++
+			i++
+		case c == '#':
+			for i < len(s) && s[i] != '\n' {
+				i++
+			}
+		case c == '\\' && i+1 < len(s) && (s[i+1] == '\n' || s[i+1] == '\r'):
+			i += 2
+			if i < len(s) && s[i-1] == '\r' && s[i] == '\n' {
+				i++
+			}
+			line++
+		case c == ' ' || c == '\t' || c == '\r' || c == '\f':
+			i++
+		case isIdentStart(c):
+			j := i
+			for j < len(s) && isIdent(s[j]) {
+				j++
+			}
+			if j < len(s) && (s[j] == '\'' || s[j] == '"') && j-i <= 2 && isStringPrefix(s[i:j]) {
+				t, n, nl := pyString(s, j, strings.ToLower(s[i:j]))
+				t.line, t.start = line, i
+				line += nl
+				emit(t)
+				i = n
+				continue
+			}
+			emit(token{kind: tName, text: s[i:j], line: line, start: i, end: j})
+			i = j
+		case c == '\'' || c == '"':
+			t, n, nl := pyString(s, i, "")
+			t.line, t.start = line, i
+			line += nl
+			emit(t)
+			i = n
+		case c >= '0' && c <= '9':
+			j := i
+			for j < len(s) && (isIdent(s[j]) || s[j] == '.') {
+				j++
+			}
+			emit(token{kind: tNum, text: s[i:j], line: line, start: i, end: j})
+			i = j
+		default:
+			switch c {
+			case '(', '[', '{':
+				depth++
+			case ')', ']', '}':
+				if depth > 0 {
+					depth--
+				}
+			}
+			emit(token{kind: tOp, text: string(c), line: line, start: i, end: i + 1})
+			i++
+		}
+	}
+	return toks
+}
+
+func isStringPrefix(p string) bool {
+	switch strings.ToLower(p) {
+	case "r", "u", "b", "f", "br", "rb", "fr", "rf":
+		return true
+	}
+	return false
+}
+
+// pyString reads a string literal whose quote is at s[i]. It returns the
+// token (val set unless interpolated), the offset after it and the
+// newlines it holds.
+func pyString(s string, i int, prefix string) (token, int, int) {
+	q := s[i]
+	triple := i+2 < len(s) && s[i+1] == q && s[i+2] == q
+	j := i + 1
+	if triple {
+		j = i + 3
+	}
+	fstr := strings.Contains(prefix, "f")
+	raw := strings.Contains(prefix, "r")
+	var b strings.Builder
+	nl, braces, dyn := 0, 0, false
+	for j < len(s) {
+		c := s[j]
+		if c == '\n' {
+			nl++
+			if !triple {
+				break // unterminated
+			}
+		}
+		if c == '\\' && j+1 < len(s) {
+			if s[j+1] == '\n' {
+				nl++
+			}
+			if raw {
+				b.WriteByte(c)
+				b.WriteByte(s[j+1])
+			} else {
+				dyn = true // an escape: not worth decoding for a module name
+			}
+			j += 2
+			continue
+		}
+		if fstr {
+			if c == '{' && j+1 < len(s) && s[j+1] == '{' && braces == 0 {
+				b.WriteByte('{')
+				j += 2
+				continue
+			}
+			if c == '{' {
+				braces++
+				dyn = true
+				j++
+				continue
+			}
+			if c == '}' && braces > 0 {
+				braces--
+				j++
+				continue
+			}
+			if braces > 0 && (c == '\'' || c == '"') && !(c == q && !triple) {
+				_, n, m := pyString(s, j, "") // a string inside a replacement field
+				nl += m
+				j = n
+				continue
+			}
+		}
+		if c == q && (!triple || j+2 < len(s) && s[j+1] == q && s[j+2] == q) {
+			if triple {
+				j += 3
+			} else {
+				j++
+			}
+			return token{kind: tString, val: b.String(), dyn: dyn, end: j}, j, nl
+		}
+		if braces == 0 {
+			b.WriteByte(c)
+		}
+		j++
+	}
+	return token{kind: tString, dyn: true, end: j}, j, nl
+}
+
+// parsePython finds import statements (at any nesting: in functions, try
+// blocks, after "if x:" on one line) and importlib.import_module and
+// __import__ calls.
+func parsePython(src []byte) []Ref {
+	toks := lexPython(src)
+	var refs []Ref
+	at := func(i int) token {
+		if i >= 0 && i < len(toks) {
+			return toks[i]
+		}
+		return token{kind: tNewline}
+	}
+	stmtStart := func(i int) bool {
+		p := at(i - 1)
+		return i == 0 || p.kind == tNewline || p.kind == tOp && (p.text == ";" || p.text == ":")
+	}
+	for i := 0; i < len(toks); i++ {
+		t := toks[i]
+		if t.kind != tName {
+			continue
+		}
+		switch {
+		case t.text == "import" && stmtStart(i):
+			j := i + 1
+			for {
+				name, n := dotted(toks, j)
+				if name == "" {
+					break
+				}
+				refs = append(refs, Ref{Line: t.line, Kind: "import", Name: name})
+				j = n
+				if at(j).kind == tName && at(j).text == "as" {
+					j += 2
+				}
+				if at(j).kind != tOp || at(j).text != "," {
+					break
+				}
+				j++
+			}
+		case t.text == "from" && stmtStart(i):
+			j, level := i+1, 0
+			for at(j).kind == tOp && at(j).text == "." {
+				level++
+				j++
+			}
+			name, n := "", j
+			if at(j).text != "import" {
+				name, n = dotted(toks, j)
+			}
+			if name == "" && level == 0 {
+				continue
+			}
+			j = n
+			if at(j).kind != tName || at(j).text != "import" {
+				continue
+			}
+			j++
+			var names []string
+			for ; j < len(toks) && at(j).kind != tNewline; j++ {
+				u := at(j)
+				if u.kind == tOp && u.text == ";" {
+					break
+				}
+				if u.kind == tName && u.text != "as" && at(j-1).text != "as" {
+					names = append(names, u.text)
+				}
+			}
+			refs = append(refs, Ref{Line: t.line, Kind: "from", Name: name, Level: level, Names: names})
+		case (t.text == "import_module" || t.text == "__import__") && at(i+1).text == "(" && at(i-1).text != "def":
+			end := matchParen(toks, i+1)
+			arg := at(i + 2)
+			after := at(i + 3)
+			lit := arg.kind == tString && !arg.dyn && (after.text == ")" || after.text == ",")
+			if t.text == "__import__" && lit && after.text == "," {
+				lit = true // __import__("a.b", globals(), ...): the name is still literal
+			}
+			if lit && strings.HasPrefix(arg.val, ".") {
+				lit = false // relative to a package named at run time
+			}
+			r := Ref{Line: t.line, Kind: t.text}
+			if lit {
+				r.Name = arg.val
+			} else {
+				r.Dynamic = true
+				r.Expr = clip(string(src[exprStart(toks, i):at(end).end]))
+			}
+			refs = append(refs, r)
+		}
+	}
+	return refs
+}
+
+// exprStart includes a call's receiver (importlib.import_module).
+func exprStart(toks []token, i int) int {
+	if i >= 2 && toks[i-1].text == "." && toks[i-2].kind == tName {
+		return toks[i-2].start
+	}
+	return toks[i].start
+}
+
+// dotted reads a dotted name at toks[i].
+func dotted(toks []token, i int) (string, int) {
+	var parts []string
+	for i < len(toks) && toks[i].kind == tName {
+		parts = append(parts, toks[i].text)
+		i++
+		if i+1 < len(toks) && toks[i].kind == tOp && toks[i].text == "." && toks[i+1].kind == tName {
+			i++
+			continue
+		}
+		break
+	}
+	return strings.Join(parts, "."), i
+}
+
+// matchParen returns the index of the parenthesis closing toks[i].
+func matchParen(toks []token, i int) int {
+	d := 0
+	for j := i; j < len(toks); j++ {
+		switch toks[j].text {
+		case "(", "[", "{":
+			if toks[j].kind == tOp {
+				d++
+			}
+		case ")", "]", "}":
+			if toks[j].kind == tOp {
+				d--
+				if d == 0 {
+					return j
+				}
+			}
+		}
+	}
+	return len(toks) - 1
+}
+
+// pyPaths is the image's Python module search path.
+type pyPaths struct {
+	dirs []string // in search order
+	tags []string // extension module suffixes: ".cpython-311-x86_64-linux-gnu.so", ".abi3.so", ".so"
+}
+
+var pyLibDir = regexp.MustCompile(`^(/usr(?:/local)?|/opt/[^/]+|)/lib(?:64)?/python3\.[0-9]+`)
+
+func (r *Resolver) pythonPaths() *pyPaths {
+	if r.py != nil {
+		return r.py
+	}
+	p := &pyPaths{}
+	if v, ok := envValue(r.env.Env, "PYTHONPATH"); ok {
+		for _, d := range strings.Split(v, ":") {
+			if strings.HasPrefix(d, "/") {
+				p.dirs = appendUniq(p.dirs, path.Clean(d))
+			}
+		}
+	}
+	var stdlibs []string
+	for _, f := range r.env.Seen {
+		if m := pyLibDir.FindString(f); m != "" {
+			stdlibs = appendUniq(stdlibs, m)
+		}
+	}
+	// sys.path[0]: the directory of a script that is not part of a
+	// library (the application's own).
+	for _, f := range r.env.Seen {
+		if strings.HasSuffix(f, ".py") && pyLibDir.FindString(f) == "" && !strings.Contains(f, "-packages/") {
+			p.dirs = appendUniq(p.dirs, path.Dir(f))
+		}
+	}
+	var sites []string
+	for _, lib := range stdlibs {
+		p.dirs = appendUniq(p.dirs, lib, lib+"/lib-dynload")
+		ver := path.Base(lib)
+		prefix := strings.TrimSuffix(path.Dir(path.Dir(lib)), "/")
+		for _, s := range []string{"/usr/local/lib/" + ver + "/dist-packages", "/usr/local/lib/python3/dist-packages",
+			"/usr/lib/python3/dist-packages", lib + "/dist-packages", lib + "/site-packages",
+			prefix + "/lib/" + ver + "/site-packages"} {
+			if r.isDir(s) {
+				sites = appendUniq(sites, s)
+			}
+		}
+		for _, n := range r.list(lib + "/lib-dynload") {
+			if i := strings.Index(n, ".cpython-"); i > 0 && strings.HasSuffix(n, ".so") {
+				p.tags = appendUniq(p.tags, n[i:])
+			}
+		}
+	}
+	for _, s := range sites {
+		p.dirs = appendUniq(p.dirs, s)
+		for _, n := range r.list(s) {
+			if !strings.HasSuffix(n, ".pth") {
+				continue
+			}
+			b, err := r.fs.ReadFile(s + "/" + n)
+			if err != nil {
+				continue
+			}
+			for _, l := range strings.Split(string(b), "\n") {
+				l = strings.TrimSpace(l)
+				if l == "" || strings.HasPrefix(l, "#") || strings.HasPrefix(l, "import ") || strings.HasPrefix(l, "import\t") {
+					continue
+				}
+				d := l
+				if !strings.HasPrefix(d, "/") {
+					d = s + "/" + d
+				}
+				if d = path.Clean(d); r.isDir(d) {
+					p.dirs = appendUniq(p.dirs, d)
+				}
+			}
+		}
+	}
+	p.tags = append(p.tags, ".abi3.so", ".so")
+	r.py = p
+	return p
+}
+
+// pyModule finds a module or package named by the dotted parts beneath
+// dir, with the __init__ files of the packages on the way.
+func (r *Resolver) pyModule(dir string, parts []string, tags []string) ([]string, bool) {
+	var files []string
+	for i, part := range parts {
+		base := dir + "/" + part
+		last := i == len(parts)-1
+		if last {
+			if f := r.pyFile(base, tags); f != "" {
+				return append(files, f), true
+			}
+		}
+		if !r.isDir(base) {
+			return nil, false
+		}
+		if f := r.pyFile(base+"/__init__", tags); f != "" {
+			files = append(files, f)
+		} else if last && len(files) == 0 && i == 0 && !r.nsPackage(base) {
+			return nil, false
+		}
+		dir = base
+	}
+	return files, true
+}
+
+// nsPackage reports whether a directory holds Python code (a namespace
+// package), not just any directory of the same name.
+func (r *Resolver) nsPackage(dir string) bool {
+	return slices.ContainsFunc(r.list(dir), func(n string) bool {
+		return strings.HasSuffix(n, ".py") || strings.HasSuffix(n, ".so")
+	})
+}
+
+// pyFile returns a module's file: source, else sourceless bytecode, else
+// an extension module.
+func (r *Resolver) pyFile(base string, tags []string) string {
+	for _, suf := range append([]string{".py", ".pyc"}, tags...) {
+		if r.isFile(base + suf) {
+			return base + suf
+		}
+	}
+	return ""
+}
+
+func (r *Resolver) resolvePython(from string, ref Ref) ([]string, bool) {
+	p := r.pythonPaths()
+	var roots []string
+	name := ref.Name
+	if ref.Level > 0 {
+		d := path.Dir(from)
+		for i := 1; i < ref.Level; i++ {
+			d = path.Dir(d)
+		}
+		roots = []string{d}
+	} else {
+		roots = p.dirs
+		if !slices.Contains(roots, path.Dir(from)) && !strings.Contains(from, "/python3") {
+			roots = append([]string{path.Dir(from)}, roots...)
+		}
+	}
+	var parts []string
+	if name != "" {
+		parts = strings.Split(name, ".")
+	}
+	for _, root := range roots {
+		var files []string
+		ok := true
+		if len(parts) > 0 {
+			files, ok = r.pyModule(root, parts, p.tags)
+		}
+		if !ok {
+			continue
+		}
+		if ref.Kind == "from" {
+			// "from pkg import mod": each name may be a submodule.
+			pkg := path.Join(root, strings.Join(parts, "/"))
+			if r.isDir(pkg) {
+				for _, n := range ref.Names {
+					if f := r.pyFile(pkg+"/"+n, p.tags); f != "" {
+						files = append(files, f)
+					} else if r.isDir(pkg + "/" + n) {
+						if f := r.pyFile(pkg+"/"+n+"/__init__", p.tags); f != "" {
+							files = append(files, f)
+						}
+					}
+				}
+			}
+		}
+		return files, len(files) > 0 || len(parts) == 0
+	}
+	return nil, false
+}

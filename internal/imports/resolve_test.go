@@ -1,0 +1,161 @@
+package imports
+
+import (
+	"io/fs"
+	"slices"
+	"strings"
+	"testing"
+	"testing/fstest"
+)
+
+// mapFS serves absolute names from an fstest.MapFS.
+type mapFS fstest.MapFS
+
+func (m mapFS) rel(name string) string {
+	if name = strings.TrimPrefix(name, "/"); name == "" {
+		return "."
+	}
+	return name
+}
+func (m mapFS) Stat(name string) (fs.FileInfo, error) { return fs.Stat(fstest.MapFS(m), m.rel(name)) }
+func (m mapFS) ReadFile(name string) ([]byte, error) {
+	return fs.ReadFile(fstest.MapFS(m), m.rel(name))
+}
+func (m mapFS) ReadDir(name string) ([]fs.DirEntry, error) {
+	return fs.ReadDir(fstest.MapFS(m), m.rel(name))
+}
+
+func files(paths ...string) mapFS {
+	m := mapFS{}
+	for _, p := range paths {
+		body := ""
+		p, body, _ = strings.Cut(p, "=")
+		m[strings.TrimPrefix(p, "/")] = &fstest.MapFile{Data: []byte(body), Mode: 0o644}
+	}
+	return m
+}
+
+type resolveCase struct {
+	name string
+	from string
+	ref  Ref
+	want []string // nil: not found
+}
+
+func runResolve(t *testing.T, r *Resolver, l Lang, cases []resolveCase) {
+	t.Helper()
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, found := r.Resolve(l, tc.from, tc.ref)
+			if found != (tc.want != nil) || !slices.Equal(got, tc.want) {
+				t.Errorf("Resolve(%q) = %q, %v; want %q", tc.ref.Name, got, found, tc.want)
+			}
+		})
+	}
+}
+
+func TestResolvePython(t *testing.T) {
+	fsys := files(
+		"/usr/lib/python3.11/os.py", "/usr/lib/python3.11/json/__init__.py", "/usr/lib/python3.11/json/decoder.py",
+		"/usr/lib/python3.11/sqlite3/__init__.py", "/usr/lib/python3.11/sqlite3/dbapi2.py",
+		"/usr/lib/python3.11/lib-dynload/_sqlite3.cpython-311-x86_64-linux-gnu.so",
+		"/usr/lib/python3.11/lib-dynload/_json.cpython-311-x86_64-linux-gnu.so",
+		"/usr/lib/python3/dist-packages/flask/__init__.py", "/usr/lib/python3/dist-packages/flask/app.py",
+		"/usr/lib/python3/dist-packages/flask/json/__init__.py",
+		"/usr/lib/python3/dist-packages/extra.pth=# comment\nimport site\n/opt/extra\n",
+		"/opt/extra/plugin.py", "/srv/lib/mine.py",
+		"/usr/lib/python3/dist-packages/nspkg/sub.py",
+		"/usr/lib/python3/dist-packages/compiled.pyc",
+		"/app/app.py", "/app/helpers/__init__.py", "/app/helpers/db.py",
+	)
+	r := NewResolver(fsys, Env{Env: []string{"PYTHONPATH=/srv/lib"},
+		Seen: []string{"/usr/lib/python3.11/os.py", "/app/app.py", "/usr/lib/python3/dist-packages/flask/app.py"}})
+	runResolve(t, r, Python, []resolveCase{
+		{"stdlib module", "/app/app.py", Ref{Kind: "import", Name: "os"}, []string{"/usr/lib/python3.11/os.py"}},
+		{"package", "/app/app.py", Ref{Kind: "import", Name: "json.decoder"},
+			[]string{"/usr/lib/python3.11/json/__init__.py", "/usr/lib/python3.11/json/decoder.py"}},
+		{"extension", "/usr/lib/python3.11/sqlite3/dbapi2.py", Ref{Kind: "from", Name: "_sqlite3", Names: []string{"*"}},
+			[]string{"/usr/lib/python3.11/lib-dynload/_sqlite3.cpython-311-x86_64-linux-gnu.so"}},
+		{"from package import submodule", "/app/app.py", Ref{Kind: "from", Name: "sqlite3", Names: []string{"dbapi2", "connect"}},
+			[]string{"/usr/lib/python3.11/sqlite3/__init__.py", "/usr/lib/python3.11/sqlite3/dbapi2.py"}},
+		{"dist-packages", "/app/app.py", Ref{Kind: "from", Name: "flask", Names: []string{"json"}},
+			[]string{"/usr/lib/python3/dist-packages/flask/__init__.py", "/usr/lib/python3/dist-packages/flask/json/__init__.py"}},
+		{"pth directory", "/app/app.py", Ref{Kind: "import", Name: "plugin"}, []string{"/opt/extra/plugin.py"}},
+		{"PYTHONPATH", "/app/app.py", Ref{Kind: "import", Name: "mine"}, []string{"/srv/lib/mine.py"}},
+		{"script directory", "/app/app.py", Ref{Kind: "import", Name: "helpers.db"}, []string{"/app/helpers/__init__.py", "/app/helpers/db.py"}},
+		{"relative", "/app/helpers/__init__.py", Ref{Kind: "from", Level: 1, Names: []string{"db"}}, []string{"/app/helpers/db.py"}},
+		{"relative parent", "/usr/lib/python3/dist-packages/flask/json/__init__.py", Ref{Kind: "from", Level: 2, Name: "app", Names: []string{"Flask"}},
+			[]string{"/usr/lib/python3/dist-packages/flask/app.py"}},
+		{"namespace package", "/app/app.py", Ref{Kind: "import", Name: "nspkg.sub"}, []string{"/usr/lib/python3/dist-packages/nspkg/sub.py"}},
+		{"sourceless", "/app/app.py", Ref{Kind: "import", Name: "compiled"}, []string{"/usr/lib/python3/dist-packages/compiled.pyc"}},
+		{"builtin", "/app/app.py", Ref{Kind: "import", Name: "sys"}, nil},
+		{"other platform", "/app/app.py", Ref{Kind: "import", Name: "msvcrt"}, nil},
+		{"dynamic", "/app/app.py", Ref{Kind: "import_module", Dynamic: true}, nil},
+	})
+}
+
+func TestResolveNode(t *testing.T) {
+	fsys := files(
+		"/app/server.js", "/app/lib/report.js", "/app/lib/dir/index.js", "/app/data.json",
+		"/app/node_modules/express/package.json={\"main\": \"index\"}", "/app/node_modules/express/index.js",
+		"/app/node_modules/express/lib/router.js",
+		"/app/node_modules/@scope/pkg/package.json={\"exports\": {\".\": {\"import\": \"./esm/i.mjs\", \"require\": \"./cjs/i.js\"}, \"./feature/*\": \"./f/*.js\"}}",
+		"/app/node_modules/@scope/pkg/cjs/i.js", "/app/node_modules/@scope/pkg/esm/i.mjs", "/app/node_modules/@scope/pkg/f/x.js",
+		"/app/node_modules/sugar/package.json={\"exports\": \"./main.js\"}", "/app/node_modules/sugar/main.js",
+		"/app/node_modules/express/node_modules/debug/src/index.js", "/app/node_modules/express/node_modules/debug/package.json={\"main\": \"./src\"}",
+		"/usr/share/nodejs/glob/package.json={}", "/usr/share/nodejs/glob/index.js",
+	)
+	r := NewResolver(fsys, Env{})
+	runResolve(t, r, Node, []resolveCase{
+		{"relative file", "/app/server.js", Ref{Name: "./lib/report"}, []string{"/app/lib/report.js"}},
+		{"relative dir", "/app/server.js", Ref{Name: "./lib/dir"}, []string{"/app/lib/dir/index.js"}},
+		{"json", "/app/lib/report.js", Ref{Name: "../data.json"}, []string{"/app/data.json"}},
+		{"main", "/app/server.js", Ref{Name: "express"}, []string{"/app/node_modules/express/index.js", "/app/node_modules/express/package.json"}},
+		{"deep file", "/app/server.js", Ref{Name: "express/lib/router"}, []string{"/app/node_modules/express/lib/router.js", "/app/node_modules/express/package.json"}},
+		{"nested node_modules, main dir", "/app/node_modules/express/lib/router.js", Ref{Name: "debug"},
+			[]string{"/app/node_modules/express/node_modules/debug/src/index.js", "/app/node_modules/express/node_modules/debug/package.json"}},
+		{"exports conditions", "/app/server.js", Ref{Name: "@scope/pkg"}, []string{"/app/node_modules/@scope/pkg/cjs/i.js", "/app/node_modules/@scope/pkg/package.json"}},
+		{"exports pattern", "/app/server.js", Ref{Name: "@scope/pkg/feature/x"}, []string{"/app/node_modules/@scope/pkg/f/x.js", "/app/node_modules/@scope/pkg/package.json"}},
+		{"exports string", "/app/server.js", Ref{Name: "sugar"}, []string{"/app/node_modules/sugar/main.js", "/app/node_modules/sugar/package.json"}},
+		{"global folder", "/app/server.js", Ref{Name: "glob"}, []string{"/usr/share/nodejs/glob/index.js", "/usr/share/nodejs/glob/package.json"}},
+		{"builtin", "/app/server.js", Ref{Name: "zlib"}, nil},
+		{"node: builtin", "/app/server.js", Ref{Name: "node:fs/promises"}, nil},
+		{"missing", "/app/server.js", Ref{Name: "left-pad"}, nil},
+	})
+}
+
+func TestResolveRuby(t *testing.T) {
+	fsys := files(
+		"/usr/lib/ruby/3.1.0/csv.rb", "/usr/lib/ruby/3.1.0/csv/parser.rb", "/usr/lib/ruby/3.1.0/json.rb",
+		"/usr/lib/x86_64-linux-gnu/ruby/3.1.0/json/ext/parser.so", "/usr/lib/x86_64-linux-gnu/ruby/3.1.0/etc.so",
+		"/usr/lib/ruby/vendor_ruby/sinatra/base.rb", "/usr/lib/ruby/vendor_ruby/rack/mime.rb",
+		"/var/lib/gems/3.1.0/gems/tilt-2.0.11/lib/tilt.rb",
+		"/usr/share/rubygems-integration/all/gems/mustermann-2.0.2/lib/mustermann.rb",
+		"/app/app.rb", "/app/lib/inventory.rb", "/app/tasks.rake",
+	)
+	r := NewResolver(fsys, Env{WorkingDir: "/app"})
+	runResolve(t, r, Ruby, []resolveCase{
+		{"stdlib", "/app/app.rb", Ref{Kind: "require", Name: "csv"}, []string{"/usr/lib/ruby/3.1.0/csv.rb"}},
+		{"stdlib nested", "/usr/lib/ruby/3.1.0/csv.rb", Ref{Kind: "require", Name: "csv/parser"}, []string{"/usr/lib/ruby/3.1.0/csv/parser.rb"}},
+		{"arch dir", "/app/app.rb", Ref{Kind: "require", Name: "json/ext/parser"}, []string{"/usr/lib/x86_64-linux-gnu/ruby/3.1.0/json/ext/parser.so"}},
+		{"explicit .so", "/app/app.rb", Ref{Kind: "require", Name: "etc.so"}, []string{"/usr/lib/x86_64-linux-gnu/ruby/3.1.0/etc.so"}},
+		{"vendor_ruby", "/app/app.rb", Ref{Kind: "autoload", Name: "rack/mime"}, []string{"/usr/lib/ruby/vendor_ruby/rack/mime.rb"}},
+		{"gem", "/app/app.rb", Ref{Kind: "require", Name: "tilt"}, []string{"/var/lib/gems/3.1.0/gems/tilt-2.0.11/lib/tilt.rb"}},
+		{"integration gem", "/app/app.rb", Ref{Kind: "require", Name: "mustermann"}, []string{"/usr/share/rubygems-integration/all/gems/mustermann-2.0.2/lib/mustermann.rb"}},
+		{"relative", "/app/app.rb", Ref{Kind: "autoload", Name: "lib/inventory", FromDir: true}, []string{"/app/lib/inventory.rb"}},
+		{"load needs the name", "/app/app.rb", Ref{Kind: "load", Name: "tasks.rake", FromDir: true}, []string{"/app/tasks.rake"}},
+		{"missing", "/app/app.rb", Ref{Kind: "require", Name: "win32ole"}, nil},
+	})
+}
+
+func TestResolvePHP(t *testing.T) {
+	fsys := files("/app/public/index.php", "/app/lib/Report.php", "/usr/share/php/Pear/Thing.php", "/app/public/conf.php")
+	r := NewResolver(fsys, Env{WorkingDir: "/app/public"})
+	runResolve(t, r, PHP, []resolveCase{
+		{"__DIR__", "/app/public/index.php", Ref{Name: "../lib/Report.php", FromDir: true}, []string{"/app/lib/Report.php"}},
+		{"include_path", "/app/public/index.php", Ref{Name: "Pear/Thing.php"}, []string{"/usr/share/php/Pear/Thing.php"}},
+		{"working dir", "/app/lib/Report.php", Ref{Name: "conf.php"}, []string{"/app/public/conf.php"}},
+		{"absolute", "/app/public/index.php", Ref{Name: "/app/lib/Report.php"}, []string{"/app/lib/Report.php"}},
+		{"missing", "/app/public/index.php", Ref{Name: "nope.php"}, nil},
+	})
+}
