@@ -26,6 +26,9 @@ const (
 	// maxHTMLBytes is how much of an HTML body is kept for the crawl; the
 	// rest is still read and hashed.
 	maxHTMLBytes = 4 << 20
+	// maxBodyBytes is how much of any body is kept in Request.Body, for
+	// comparing two runs' answers beyond their digests.
+	maxBodyBytes = 1 << 20
 	// maxRedirects bounds the same-host redirects followed per request.
 	maxRedirects = 10
 	userAgent    = "slimtrace-probe"
@@ -303,16 +306,17 @@ func (r *runner) roundTrip(ctx context.Context, u *url.URL, c Cmd) response {
 	resp.url = hr.Request.URL
 	resp.req.Status = hr.StatusCode
 	h := sha256.New()
-	kept := &capped{max: maxHTMLBytes}
+	kept := &capped{max: max(maxHTMLBytes, maxBodyBytes)}
 	n, err := io.Copy(io.MultiWriter(h, kept), hr.Body)
 	resp.req.Latency = time.Since(start)
 	resp.req.Size = n
 	resp.req.SHA256 = hex.EncodeToString(h.Sum(nil))
+	resp.req.Body = kept.Bytes()[:min(kept.Len(), maxBodyBytes)]
 	if err != nil {
 		return fail(fmt.Errorf("reading body: %w", err))
 	}
 	if isHTML(hr.Header.Get("Content-Type"), kept.Bytes()) {
-		resp.html = kept.Bytes()
+		resp.html = kept.Bytes()[:min(kept.Len(), maxHTMLBytes)]
 	}
 	return resp
 }

@@ -126,6 +126,9 @@ type HTTPProbe struct {
 	LatencyMS int64  `json:"latency_ms"`
 	SHA256    string `json:"sha256,omitempty"`
 	Error     string `json:"error,omitempty"`
+	// Body is the body's first MiB, kept in memory for Verify; not in
+	// creport.json.
+	Body []byte `json:"-"`
 }
 
 // ExecProbe is a command run against (--exec-probe, on the host) or inside
@@ -185,6 +188,9 @@ type Verify struct {
 	Image  string   `json:"image"`
 	Passed bool     `json:"passed"`
 	Diffs  []string `json:"diffs"`
+	// Notes are differences accepted as the same answer: bodies that
+	// differ only in numbers (a clock, a counter, an id).
+	Notes []string `json:"notes,omitempty"`
 }
 
 // KeptFile is one path of the slim image.
@@ -305,6 +311,9 @@ func (c *Container) Summary(w io.Writer) {
 			for _, d := range v.Diffs {
 				fmt.Fprintf(w, "           - %s\n", d)
 			}
+		}
+		for _, n := range v.Notes {
+			fmt.Fprintf(w, "           note: %s\n", n)
 		}
 	}
 	t := c.Timings

@@ -400,7 +400,7 @@ func runProbes(ctx context.Context, opts Options, t *target.Target, rep *report.
 					rep.Probe.HTTP = append(rep.Probe.HTTP, report.HTTPProbe{
 						Port: q.Port, Proto: q.Proto, Method: q.Method, Resource: q.Resource, Source: string(q.Source),
 						Status: q.Status, Size: q.Size, LatencyMS: q.Latency.Milliseconds(), SHA256: q.SHA256,
-						Error: q.Error,
+						Error: q.Error, Body: q.Body,
 					})
 				}
 				rep.Probe.Passed += r.Passed
