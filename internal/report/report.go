@@ -173,8 +173,11 @@ type Slim struct {
 	FatSize int64   `json:"fat_size"`
 	Size    int64   `json:"size"`
 	Ratio   float64 `json:"ratio"`
-	// ArchiveSize is the slim image's content as stored (compressed).
-	ArchiveSize int64 `json:"archive_size"`
+	// ArchiveSize is the slim image's content as stored (compressed);
+	// UnpackedSize the uncompressed size of its layers (the tar streams):
+	// Size plus the format's own bytes (headers, padding).
+	ArchiveSize  int64 `json:"archive_size"`
+	UnpackedSize int64 `json:"unpacked_size"`
 	// Output is the tarball written with --output, if any.
 	Output string `json:"output,omitempty"`
 	// Files is every path in the slim image, with why it is there.

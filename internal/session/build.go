@@ -160,7 +160,7 @@ func Build(ctx context.Context, opts Options, b BuildOptions) (*Result, error) {
 			return fmt.Errorf("building the slim image: %w", err)
 		}
 		slim.Name, slim.Digest, slim.ID = name, br.Digest.String(), br.ConfigDigest.String()
-		slim.Size, slim.ArchiveSize = br.FileBytes, br.Size
+		slim.Size, slim.ArchiveSize, slim.UnpackedSize = br.FileBytes, br.Size, br.UnpackedSize
 		if slim.Size > 0 {
 			slim.Ratio = float64(slim.FatSize) / float64(slim.Size)
 		}
