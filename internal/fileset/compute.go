@@ -50,6 +50,8 @@ type computer struct {
 	sites    []string           // Python site directories the application used
 	pySites  map[string]*pySite // their distributions
 	langDone map[string]bool    // language packages kept
+
+	imports ImportStats
 }
 
 func newComputer(in Input) (*computer, error) {
@@ -528,7 +530,7 @@ func (c *computer) overrides() {
 }
 
 func (c *computer) result() *Set {
-	s := &Set{Entries: make([]Entry, 0, len(c.entries)), Warnings: c.warnings}
+	s := &Set{Entries: make([]Entry, 0, len(c.entries)), Warnings: c.warnings, Imports: c.imports}
 	for _, e := range c.entries {
 		s.Entries = append(s.Entries, *e)
 	}

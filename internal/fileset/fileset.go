@@ -33,6 +33,7 @@ const (
 	ReasonAppDir       Reason = "app-dir"          // an application file beside a touched one
 	ReasonLangPackage  Reason = "language-package" // part of a touched Python, npm or Ruby package
 	ReasonPackageMeta  Reason = "package-metadata" // dist-info, .pth, package.json, gemspec
+	ReasonImport       Reason = "import"           // a module a kept source file imports (--include-imports)
 	ReasonIncludePath  Reason = "include-path"     // --include-path
 	ReasonIncludeBin   Reason = "include-bin"      // --include-bin
 	ReasonIncludeExe   Reason = "include-exe"      // --include-exe
@@ -110,6 +111,15 @@ type Options struct {
 	// AppDirCap is --app-dir-cap in bytes: 0 means DefaultAppDirCap, a
 	// negative value no cap.
 	AppDirCap int64
+	// NoImports is --include-imports=false: no modules beyond those the
+	// trace saw load, for Python, Node.js, Ruby and PHP source files.
+	NoImports bool
+	// ImportDepth is --imports-max-depth: 0 means DefaultImportDepth, a
+	// negative value no bound.
+	ImportDepth int
+	// ImportMaxBytes is --imports-max-size: 0 means
+	// DefaultImportMaxBytes, a negative value no bound.
+	ImportMaxBytes int64
 }
 
 // IncludePath is one --include-path: a file or directory, kept with all
@@ -145,6 +155,8 @@ type Entry struct {
 type Set struct {
 	Entries  []Entry  // sorted by path
 	Warnings []string // what the user should know, in the order met
+	// Imports is what the import closure did (--include-imports).
+	Imports ImportStats
 }
 
 // Paths returns every path to create in the slim image: files, symlinks
@@ -241,6 +253,7 @@ func Compute(in Input) (*Set, error) {
 	c.languagePackages()
 	c.appDirs()
 	c.drain()
+	c.importClosure()
 	c.nss()
 	c.drain()
 	c.certs()

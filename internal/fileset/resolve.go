@@ -9,8 +9,10 @@
 // with their symlinks and parent directories, the static ELF and "#!"
 // closure, the user database, CA certificates and resolver files users rely
 // on, whole language packages and application directories (told apart from
-// the OS's files by the image's own package database), and the user's
-// include and exclude rules.
+// the OS's files by the image's own package database), the modules the
+// traced Python, Node.js, Ruby and PHP files import with literal names
+// (package imports, bounded in depth and size), and the user's include and
+// exclude rules.
 package fileset
 
 import (

@@ -1,0 +1,217 @@
+package fileset
+
+import (
+	"fmt"
+	"io/fs"
+	"path"
+	"strings"
+
+	"github.com/slimtrace/slimtrace/internal/imports"
+)
+
+// Defaults of the import closure's bounds.
+const (
+	// DefaultImportDepth is --imports-max-depth: how many imports away
+	// from a traced source file a file is still read for more.
+	DefaultImportDepth = 4
+	// DefaultImportMaxBytes is --imports-max-size: the most bytes of
+	// files the closure adds.
+	DefaultImportMaxBytes = 32 << 20
+)
+
+// Bounds the import closure may reach.
+const (
+	BoundDepth = "depth"
+	BoundSize  = "size"
+)
+
+// ImportStats says what the import closure did.
+type ImportStats struct {
+	Parsed int // source files read
+	// Files and Bytes are what the closure added: the modules, with the
+	// parent directories and the ELF closure of extension modules.
+	Files int
+	Bytes int64
+	// NotFound counts literal names the image does not hold: builtin
+	// modules, other platforms' modules, optional dependencies.
+	NotFound int
+	// Unresolved are the imports whose names are computed at run time, in
+	// files no OS package owns (the application's and its language
+	// packages'); UnresolvedSystem counts those in OS packages' files.
+	Unresolved       []Unresolved
+	UnresolvedSystem int
+	// Bound is the bound reached (BoundDepth, BoundSize), "" for none; a
+	// file left out for the size bound is not read for the depth bound.
+	Bound string
+}
+
+// Unresolved is an import whose name is computed at run time.
+type Unresolved struct {
+	File string
+	Line int
+	Expr string
+}
+
+func (u Unresolved) String() string { return fmt.Sprintf("%s:%d: %s", u.File, u.Line, u.Expr) }
+
+// importFS is the image as the imports package reads it: names resolved
+// as the kernel would.
+type importFS struct{ c *computer }
+
+func (f importFS) Stat(name string) (fs.FileInfo, error) {
+	l := Resolve(f.c.fs, name)
+	if !l.Exists {
+		return nil, fs.ErrNotExist
+	}
+	return l.Info, nil
+}
+
+func (f importFS) ReadFile(name string) ([]byte, error) {
+	l := Resolve(f.c.fs, name)
+	if !l.Exists {
+		return nil, fs.ErrNotExist
+	}
+	return readFile(f.c.fs, l.Resolved, 16<<20)
+}
+
+func (f importFS) ReadDir(name string) ([]fs.DirEntry, error) {
+	l := Resolve(f.c.fs, name)
+	if !l.Exists {
+		return nil, fs.ErrNotExist
+	}
+	return f.c.readDirSorted(l.Resolved)
+}
+
+// maxSource is the largest source file read for imports.
+const maxSource = 4 << 20
+
+// source is a file to read for imports, depth imports away from a traced
+// one.
+type source struct {
+	path  string
+	lang  imports.Lang
+	depth int
+}
+
+// importClosure reads the traced source files of interpreted languages
+// for the modules they name with literals and keeps those modules,
+// transitively, within the depth and size bounds.
+func (c *computer) importClosure() {
+	if c.opts.NoImports {
+		return
+	}
+	maxDepth, maxBytes := c.opts.ImportDepth, c.opts.ImportMaxBytes
+	if maxDepth == 0 {
+		maxDepth = DefaultImportDepth
+	}
+	if maxBytes == 0 {
+		maxBytes = DefaultImportMaxBytes
+	}
+	st := &c.imports
+	var queue []source
+	queued := map[string]bool{}
+	push := func(p string, depth int) {
+		l, ok := imports.LangOf(p)
+		if !ok || queued[p] {
+			return
+		}
+		if maxDepth > 0 && depth >= maxDepth {
+			st.Bound = BoundDepth
+			return
+		}
+		queued[p] = true
+		queue = append(queue, source{path: p, lang: l, depth: depth})
+	}
+	var seen []string
+	for _, p := range c.touched {
+		if c.entries[p] == nil {
+			continue
+		}
+		seen = append(seen, p)
+		if src, ok := c.pycSource(p); ok {
+			push(src, 0)
+		} else {
+			push(p, 0)
+		}
+	}
+	if len(queue) == 0 {
+		return
+	}
+	if c.pkgs == nil {
+		c.pkgs = loadPackages(c.fs)
+	}
+	before := map[string]bool{}
+	for p := range c.entries {
+		before[p] = true
+	}
+	res := imports.NewResolver(importFS{c}, imports.Env{Env: c.cfg.Env, WorkingDir: c.cfg.WorkingDir, Seen: seen})
+	var added int64
+	for len(queue) > 0 {
+		s := queue[0]
+		queue = queue[1:]
+		b, err := readFile(c.fs, s.path, maxSource)
+		if err != nil {
+			continue
+		}
+		st.Parsed++
+		for _, ref := range imports.Parse(s.lang, b) {
+			if ref.Dynamic {
+				if c.pkgs.owns(s.path) {
+					st.UnresolvedSystem++
+				} else {
+					st.Unresolved = append(st.Unresolved, Unresolved{File: s.path, Line: ref.Line, Expr: ref.Expr})
+				}
+				continue
+			}
+			files, found := res.Resolve(s.lang, s.path, ref)
+			if !found {
+				st.NotFound++
+				continue
+			}
+			detail := fmt.Sprintf("imported by %s:%d", s.path, ref.Line)
+			for _, f := range files {
+				l := Resolve(c.fs, f)
+				if !l.Exists || !l.Info.Mode().IsRegular() {
+					continue
+				}
+				if c.entries[l.Resolved] == nil {
+					size := l.Info.Size()
+					if maxBytes > 0 && added+size > maxBytes {
+						st.Bound = BoundSize
+						continue
+					}
+					if _, e := c.keep(f, ReasonImport, detail); e == nil {
+						continue
+					}
+					added += size
+					c.enqueueIfObject(l.Resolved, l.Info.Mode())
+				}
+				push(l.Resolved, s.depth+1)
+			}
+		}
+	}
+	c.drain()
+	for p, e := range c.entries {
+		if !before[p] && e.Mode.IsRegular() {
+			st.Files++
+			st.Bytes += e.Size
+		}
+	}
+}
+
+// pycSource returns the source of a cached bytecode file
+// (dir/__pycache__/mod.cpython-311.pyc: dir/mod.py), when the image holds
+// it: Python reads the cache and only stats the source.
+func (c *computer) pycSource(p string) (string, bool) {
+	dir, name := path.Split(p)
+	dir = strings.TrimSuffix(dir, "/")
+	if path.Base(dir) != "__pycache__" || !strings.HasSuffix(name, ".pyc") {
+		return "", false
+	}
+	mod, _, _ := strings.Cut(name, ".")
+	src := path.Dir(dir) + "/" + mod + ".py"
+	if l := Resolve(c.fs, src); l.Exists && l.Info.Mode().IsRegular() {
+		return l.Resolved, true
+	}
+	return "", false
+}
