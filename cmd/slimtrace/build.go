@@ -29,6 +29,9 @@ type buildCmd struct {
 	IncludeZoneinfo  bool     `help:"Keep the time zone database." group:"Files"`
 	KeepAppDirs      bool     `help:"Keep whole the application's directories (files no OS package owns) beside the files it touched, and whole language packages." default:"true" negatable:"" group:"Files"`
 	AppDirCap        string   `help:"Largest application directory kept whole; above it only the touched files are kept (and a warning printed)." default:"64MB" group:"Files"`
+	IncludeImports   bool     `help:"Read the traced Python, Node.js, Ruby and PHP files for the modules they import with literal names, and keep those too (transitively), so code no probe reached still loads. Names computed at run time are listed in creport.json (slim.imports.unresolved)." default:"true" negatable:"" group:"Files"`
+	ImportsMaxDepth  int      `help:"How many imports away from a traced file the import closure still reads files (0: no bound)." default:"4" group:"Files"`
+	ImportsMaxSize   string   `help:"Most bytes of files the import closure adds (0: no bound)." default:"32MB" group:"Files"`
 
 	NewEntrypoint string   `help:"ENTRYPOINT of the slim image (shell words or a JSON array)." group:"Slim config"`
 	NewCmd        string   `help:"CMD of the slim image (shell words or a JSON array)." group:"Slim config"`
@@ -95,7 +98,21 @@ func (c *buildCmd) buildOptions(g *Globals) (session.BuildOptions, error) {
 	var errs []error
 	fo := fileset.Options{ExcludePaths: c.ExcludePath, IncludeBins: c.IncludeBin, IncludeExes: c.IncludeExe,
 		IncludeShell: c.IncludeShell, IncludeZoneinfo: c.IncludeZoneinfo, NoCertAll: !c.IncludeCertAll,
-		NoOSLibsNet: !c.IncludeOslibsNet, NoAppDirs: !c.KeepAppDirs}
+		NoOSLibsNet: !c.IncludeOslibsNet, NoAppDirs: !c.KeepAppDirs, NoImports: !c.IncludeImports,
+		ImportDepth: c.ImportsMaxDepth}
+	if c.ImportsMaxDepth == 0 {
+		fo.ImportDepth = -1
+	} else if c.ImportsMaxDepth < 0 {
+		errs = append(errs, fmt.Errorf("--imports-max-depth: %d is negative", c.ImportsMaxDepth))
+	}
+	switch n, err := parseSize(c.ImportsMaxSize); {
+	case err != nil:
+		errs = append(errs, fmt.Errorf("--imports-max-size: %w", err))
+	case n == 0:
+		fo.ImportMaxBytes = -1
+	default:
+		fo.ImportMaxBytes = n
+	}
 	for _, p := range c.IncludePath {
 		ip, err := fileset.ParseIncludePath(p)
 		if err != nil {

@@ -183,6 +183,36 @@ type Slim struct {
 	// Files is every path in the slim image, with why it is there.
 	Files    []KeptFile `json:"files"`
 	Warnings []string   `json:"warnings,omitempty"`
+	// Imports is what the import closure added (--include-imports).
+	Imports *Imports `json:"imports,omitempty"`
+}
+
+// Imports says what the static import closure of the traced Python,
+// Node.js, Ruby and PHP files did.
+type Imports struct {
+	Parsed int `json:"parsed"` // source files read
+	// Files and Bytes were added by the closure (modules, their parent
+	// directories and the libraries extension modules need).
+	Files int   `json:"files"`
+	Bytes int64 `json:"bytes"`
+	// NotFound counts literal names the image does not hold (builtins,
+	// other platforms' modules).
+	NotFound int `json:"not_found"`
+	// Unresolved are imports with names computed at run time, in files no
+	// OS package owns: add what they load with --include-path.
+	Unresolved []UnresolvedImport `json:"unresolved"`
+	// UnresolvedSystem counts those in OS packages' files.
+	UnresolvedSystem int `json:"unresolved_system"`
+	// Bound is the bound reached: "depth" (--imports-max-depth), "size"
+	// (--imports-max-size), or empty.
+	Bound string `json:"bound,omitempty"`
+}
+
+// UnresolvedImport is an import whose name is computed at run time.
+type UnresolvedImport struct {
+	File string `json:"file"`
+	Line int    `json:"line"`
+	Expr string `json:"expr"`
 }
 
 // Verify is the slim image run with the same settings and probes as the
@@ -302,6 +332,14 @@ func (c *Container) Summary(w io.Writer) {
 	if c.Slim != nil {
 		fmt.Fprintf(w, "slim:      %s: %s -> %s (%.1fx smaller), %d paths kept\n", c.Slim.Name, mib(c.Slim.FatSize),
 			mib(c.Slim.Size), c.Slim.Ratio, len(c.Slim.Files))
+		if im := c.Slim.Imports; im != nil {
+			fmt.Fprintf(w, "imports:   %d files (%s) added from %d source files read, %d dynamic names unresolved",
+				im.Files, mib(im.Bytes), im.Parsed, len(im.Unresolved))
+			if im.Bound != "" {
+				fmt.Fprintf(w, ", %s bound reached", im.Bound)
+			}
+			fmt.Fprintln(w)
+		}
 		for _, warn := range c.Slim.Warnings {
 			fmt.Fprintf(w, "warning:   %s\n", warn)
 		}

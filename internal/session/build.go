@@ -99,7 +99,12 @@ func Build(ctx context.Context, opts Options, b BuildOptions) (*Result, error) {
 		if err != nil {
 			return fmt.Errorf("measuring the image: %w", err)
 		}
-		slim := &report.Slim{FatSize: fatBytes, Size: set.Size(), Warnings: set.Warnings}
+		slim := &report.Slim{FatSize: fatBytes, Size: set.Size(), Warnings: set.Warnings, Imports: importsReport(set.Imports)}
+		if im := slim.Imports; im != nil {
+			step("import closure: %d files (%.1f MB) added from %d source files, %d dynamic names unresolved%s",
+				im.Files, float64(im.Bytes)/1e6, im.Parsed, len(im.Unresolved), map[string]string{"": "",
+					fileset.BoundDepth: ", depth bound reached", fileset.BoundSize: ", size bound reached"}[im.Bound])
+		}
 		for _, e := range set.Entries {
 			kf := report.KeptFile{Path: e.Path, Type: fileType(e.Mode), Size: e.Size, Detail: e.Detail}
 			for _, r := range e.Reasons {
@@ -193,6 +198,20 @@ func progressFunc(opts Options) func(string, ...any) {
 			fmt.Fprintf(opts.Progress, "slimtrace: "+format+"\n", a...)
 		}
 	}
+}
+
+// importsReport is creport.json's account of the import closure; nil when
+// it read nothing (off, or no source files traced).
+func importsReport(st fileset.ImportStats) *report.Imports {
+	if st.Parsed == 0 {
+		return nil
+	}
+	im := &report.Imports{Parsed: st.Parsed, Files: st.Files, Bytes: st.Bytes, NotFound: st.NotFound,
+		UnresolvedSystem: st.UnresolvedSystem, Bound: st.Bound, Unresolved: []report.UnresolvedImport{}}
+	for _, u := range st.Unresolved {
+		im.Unresolved = append(im.Unresolved, report.UnresolvedImport{File: u.File, Line: u.Line, Expr: u.Expr})
+	}
+	return im
 }
 
 func healthTest(h *builder.Healthcheck) []string {

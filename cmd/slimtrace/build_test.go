@@ -1,0 +1,52 @@
+package main
+
+import (
+	"testing"
+
+	"github.com/alecthomas/kong"
+
+	"github.com/slimtrace/slimtrace/internal/fileset"
+)
+
+func TestBuildImportFlags(t *testing.T) {
+	cases := []struct {
+		name  string
+		args  []string
+		ok    bool
+		off   bool
+		depth int
+		size  int64
+	}{
+		{"defaults", nil, true, false, fileset.DefaultImportDepth, fileset.DefaultImportMaxBytes},
+		{"off", []string{"--no-include-imports"}, true, true, fileset.DefaultImportDepth, fileset.DefaultImportMaxBytes},
+		{"off, the other spelling", []string{"--include-imports=false"}, true, true, fileset.DefaultImportDepth, fileset.DefaultImportMaxBytes},
+		{"bounds", []string{"--imports-max-depth", "2", "--imports-max-size", "1MB"}, true, false, 2, 1 << 20},
+		{"no bounds", []string{"--imports-max-depth", "0", "--imports-max-size", "0"}, true, false, -1, -1},
+		{"negative depth", []string{"--imports-max-depth=-1"}, false, false, 0, 0},
+		{"bad size", []string{"--imports-max-size", "lots"}, false, false, 0, 0},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var cl cli
+			p, err := kong.New(&cl, kong.Name("slimtrace"), kong.Exit(func(int) {}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := p.Parse(append(append([]string{"build"}, tc.args...), "img")); err != nil {
+				t.Fatal(err)
+			}
+			b, err := cl.Build.buildOptions(&Globals{})
+			if (err == nil) != tc.ok {
+				t.Fatalf("buildOptions: %v, want ok=%v", err, tc.ok)
+			}
+			if !tc.ok {
+				return
+			}
+			fo := b.Files
+			if fo.NoImports != tc.off || fo.ImportDepth != tc.depth || fo.ImportMaxBytes != tc.size {
+				t.Errorf("options: off %v depth %d size %d; want %v %d %d", fo.NoImports, fo.ImportDepth, fo.ImportMaxBytes,
+					tc.off, tc.depth, tc.size)
+			}
+		})
+	}
+}
