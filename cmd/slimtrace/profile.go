@@ -1,15 +1,28 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
+	"strings"
 
+	"github.com/moby/profiles/seccomp"
+
+	"github.com/slimtrace/slimtrace/internal/profile"
 	"github.com/slimtrace/slimtrace/internal/session"
 )
 
 type profileCmd struct {
 	runFlags
+	// More holds the second and later arguments: only --merge takes more
+	// than one (the first is runFlags.Image).
+	More []string `arg:"" optional:"" name:"profiles" help:"With --merge: the other profile files (the first is the <image> argument)."`
+
+	Merge  bool   `help:"Merge the seccomp profiles (Docker/moby JSON) given as arguments instead of running an image: the result allows what any of them allows. They must share their default action." group:"Merge"`
+	Output string `help:"With --merge: write the merged profile to this file instead of stdout." short:"o" type:"path" placeholder:"FILE" group:"Merge"`
 }
 
 func (c *profileCmd) Help() string {
@@ -18,17 +31,36 @@ with eBPF from its first instruction, exercises it with probes, and writes
 the container report and the security profiles. The image is not changed.
 
 Artifacts go to <state-path>/images/<image-id>/artifacts/:
-  creport.json              what ran, probes, files, execs, syscalls, timings
+  creport.json              what ran, probes, files, execs, syscalls, timings,
+                            and the seccomp profile against Docker's default
   <name>-seccomp.json       Docker/moby seccomp profile (--security-opt seccomp=FILE)
+  <name>-seccomp-k8s.json   the same for Kubernetes: copy it to every node as
+                            /var/lib/kubelet/seccomp/profiles/<name>.json
+  <name>-seccomp-pod.yaml   a pod using it (seccompProfile type Localhost)
+  <name>-seccomp-spo.yaml   a Security Profiles Operator SeccompProfile
   <name>-apparmor           AppArmor profile
+
+With --merge, the arguments are seccomp profiles (Docker/moby JSON, as
+<name>-seccomp.json) from runs of the same image with different probes,
+and no image is run: the merged profile is written to stdout or --output.
 
 Examples:
   slimtrace profile docker-archive:app.tar
   slimtrace profile --http-probe-cmd /api/info --continue-after probe my/app
-  slimtrace profile --cmd 'yq . /data/in.yaml' --mount $PWD:/data:ro --continue-after exit my/yq`
+  slimtrace profile --cmd 'yq . /data/in.yaml' --mount $PWD:/data:ro --continue-after exit my/yq
+  slimtrace profile --merge run1/app-seccomp.json run2/app-seccomp.json -o app-seccomp.json`
 }
 
 func (c *profileCmd) Run(ctx context.Context, g *Globals) error {
+	if c.Merge {
+		return c.merge()
+	}
+	if len(c.More) > 0 {
+		return fmt.Errorf("profile runs one image, got %d arguments (did you mean --merge?)", 1+len(c.More))
+	}
+	if c.Output != "" {
+		return errors.New("--output is for --merge; a run writes its artifacts to the state path (see --copy-meta-artifacts)")
+	}
 	opts, err := c.sessionOptions(g, "profile")
 	if err != nil {
 		return err
@@ -38,6 +70,58 @@ func (c *profileCmd) Run(ctx context.Context, g *Globals) error {
 		return err
 	}
 	return finishArtifacts(res, g, &c.runFlags)
+}
+
+// merge reads the profiles named by the arguments, merges them, and writes
+// the result.
+func (c *profileCmd) merge() error {
+	files := append([]string{c.Image}, c.More...)
+	if len(files) < 2 {
+		return errors.New("--merge needs at least two profiles")
+	}
+	var ps []*seccomp.Seccomp
+	for _, f := range files {
+		p, err := readSeccomp(f)
+		if err != nil {
+			return err
+		}
+		ps = append(ps, p)
+	}
+	m, err := profile.Merge(ps...)
+	if err != nil {
+		return fmt.Errorf("merging %s: %w", strings.Join(files, ", "), err)
+	}
+	if _, err := profile.OCI(m); err != nil {
+		return fmt.Errorf("the merged profile: %w", err)
+	}
+	var b bytes.Buffer
+	if err := profile.WriteJSON(&b, m); err != nil {
+		return err
+	}
+	if c.Output == "" {
+		_, err := os.Stdout.Write(b.Bytes())
+		return err
+	}
+	return writeFile(c.Output, b.Bytes())
+}
+
+// readSeccomp reads one profile in Docker/moby JSON, rejecting unknown
+// fields (an AppArmor profile, a report, a typo).
+func readSeccomp(path string) (*seccomp.Seccomp, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var p seccomp.Seccomp
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&p); err != nil {
+		return nil, fmt.Errorf("%s is not a seccomp profile (Docker/moby JSON): %w", path, err)
+	}
+	if p.DefaultAction == "" {
+		return nil, fmt.Errorf("%s is not a seccomp profile: it has no defaultAction", path)
+	}
+	return &p, nil
 }
 
 // finishArtifacts writes, copies and (if asked) removes the artifacts of a
