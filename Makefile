@@ -66,12 +66,17 @@ test: ## unit tests (no root, no daemons)
 
 test-privileged: need-root tracefs services fixtures ## all tests as root with BPF, containerd, buildkitd and fixtures; skips fail
 	@mkdir -p $(LOGDIR)
-	SLIMTRACE_TEST_PRIVILEGED=1 SLIMTRACE_E2E=1 $(GO) test -json -p 1 -count=1 ./... \
+	SLIMTRACE_TEST_PRIVILEGED=1 SLIMTRACE_E2E=1 $(GO) test -json -p 1 -count=1 -timeout 30m ./... \
 		| $(GO) run ./.ci/testcheck -log $(LOGDIR)/test-privileged.json
 
-# Placeholder until the end-to-end tests exist; they run the built binary.
-e2e: need-root build tracefs services fixtures ## end-to-end tests (tests named *E2E*) as root
-	SLIMTRACE_E2E=1 $(GO) test -p 1 -count=1 -run E2E ./...
+# The matrix runs bin/slimtrace on every sample app (E2E_APPS=a,b for some) and writes its table
+# to testdata/apps/e2e-results.md and into README.md. test-privileged runs it too, writing nothing.
+E2E_APPS ?=
+e2e: need-root build tracefs services fixtures ## build --verify every sample app; write the results table into README.md
+	SLIMTRACE_E2E=1 SLIMTRACE_TEST_PRIVILEGED=1 SLIMTRACE_BIN=bin/slimtrace SLIMTRACE_E2E_APPS=$(E2E_APPS) \
+		SLIMTRACE_E2E_RESULTS=$(CURDIR)/testdata/apps/e2e-results.md SLIMTRACE_E2E_README=$(CURDIR)/README.md \
+		$(GO) test -count=1 -timeout 60m -v -run 'E2E' ./internal/e2e
+	@cat testdata/apps/e2e-results.md
 
 services: ## start the test containerd and buildkitd (private state dirs; idempotent)
 	@$(AS_ROOT) .ci/services.sh start
