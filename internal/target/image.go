@@ -44,6 +44,9 @@ type Image struct {
 	// History is how the image was built, oldest step first, from its
 	// config.
 	History []History
+	// Reused is true when an archive named an image the store already held
+	// with the same config: nothing was imported.
+	Reused bool
 
 	ref images.Image
 }
@@ -87,6 +90,14 @@ func (r *Runtime) Resolve(ctx context.Context, src string) (_ *Image, err error)
 	case fromStore:
 		img, err = r.lookup(lctx, s.ref)
 	case fromDockerArchive, fromOCIArchive:
+		var ok bool
+		if img, ok = r.storedArchiveImage(lctx, s); ok {
+			out, err := r.prepare(lctx, img)
+			if out != nil {
+				out.Reused = true
+			}
+			return out, err
+		}
 		img, err = r.importFile(lctx, s)
 	case fromOCIDir:
 		img, err = r.importDir(lctx, s)
