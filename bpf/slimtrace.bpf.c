@@ -11,6 +11,9 @@
  *   root, adds the path of the file an open returned, deduplicates, and sends
  *   one file_event per new (path, access, result, process lineage).
  * - sched_process_exec/fork/exit keep the process tree and the execs.
+ * - sys_exit also counts socket(2)/socketpair(2) calls by (family, type),
+ *   and capability:cap_capable counts capability checks, granted or denied:
+ *   both in maps read once, no events.
  *
  * Each program has a tp_btf entry point and a raw_tp one; user space loads
  * the tp_btf set and falls back to raw_tp on kernels without it. Every entry
@@ -32,6 +35,8 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define OVERLAYFS_SUPER_MAGIC 0x794c7630
 #define TS_COMPAT 0x0002  /* x86: thread_info.status, a 32-bit syscall is active */
 #define TIF_32BIT 22      /* arm64: thread_info.flags, an AArch32 task */
+#define SYS_SOCKET 1      /* socketcall(2)'s call numbers */
+#define SYS_SOCKETPAIR 8
 
 /* Set by user space before load. */
 const volatile __u64 target_cgid = 0;
@@ -83,6 +88,20 @@ struct {
 	__type(key, __u32);   /* tgid */
 	__type(value, __u32); /* lineage */
 } lineages SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, SOCK_KEYS);
+	__type(key, struct sock_key);
+	__type(value, __u64);
+} socket_calls SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__type(value, struct cap_counts);
+} cap_checks SEC(".maps");
 
 /* Kernel pointers kept as integers: these structs live in maps. */
 struct path_ref {
@@ -137,6 +156,8 @@ const struct file_event *unused_file_event __attribute__((unused));
 const struct exec_event *unused_exec_event __attribute__((unused));
 const struct fork_event *unused_fork_event __attribute__((unused));
 const struct exit_event *unused_exit_event __attribute__((unused));
+const struct sock_key *unused_sock_key __attribute__((unused));
+const struct cap_counts *unused_cap_counts __attribute__((unused));
 
 static __always_inline bool in_target(void)
 {
@@ -583,6 +604,50 @@ static __always_inline int on_sys_enter(struct pt_regs *regs, long id, const boo
 	return 0;
 }
 
+/*
+ * count_socket counts one socket(2) or socketpair(2) call (or a socketcall
+ * of either) by family and type, and by whether the caller had a lineage.
+ * AppArmor checks the family and type before the kernel looks the family
+ * up, so failed calls count too.
+ */
+static __always_inline void count_socket(struct pt_regs *regs, __u8 op, long ret, bool compat, const bool btf)
+{
+	unsigned long family = sys_arg(regs, 0, compat, btf);
+	unsigned long type = sys_arg(regs, 1, compat, btf);
+	if (op == OP_SOCKETCALL) {
+		if (family != SYS_SOCKET && family != SYS_SOCKETPAIR)
+			return;
+		/* The arguments are an array of longs (32-bit ones in compat). */
+		void *args = (void *)type;
+		__u32 w[2] = {};
+		__u64 l[2] = {};
+		if (compat) {
+			if (bpf_probe_read_user(w, sizeof(w), args))
+				return;
+			family = w[0];
+			type = w[1];
+		} else {
+			if (bpf_probe_read_user(l, sizeof(l), args))
+				return;
+			family = l[0];
+			type = l[1];
+		}
+	}
+	struct sock_key key = {
+		.family = (__u32)family,
+		.type = (__u32)type & SOCK_TYPE_MASK,
+		.setup = lineage_of(bpf_get_current_pid_tgid() >> 32) == 0,
+		.failed = ret < 0,
+	};
+	__u64 *n = bpf_map_lookup_elem(&socket_calls, &key);
+	if (n) {
+		(*n)++;
+	} else {
+		__u64 one = 1;
+		bpf_map_update_elem(&socket_calls, &key, &one, BPF_NOEXIST);
+	}
+}
+
 static __always_inline int on_sys_exit(struct pt_regs *regs, long ret, const bool btf)
 {
 	if (!in_target())
@@ -595,6 +660,10 @@ static __always_inline int on_sys_exit(struct pt_regs *regs, long ret, const boo
 	struct sys_desc d = compat ? compat_desc[nr] : native_desc[nr];
 	if (d.op == OP_NONE)
 		return 0;
+	if (d.op == OP_SOCKET || d.op == OP_SOCKETCALL) {
+		count_socket(regs, d.op, ret, compat, btf);
+		return 0;
+	}
 	if (d.op == OP_EXEC && ret >= 0)
 		return 0; /* reported by sched_process_exec */
 
@@ -781,6 +850,31 @@ static __always_inline int on_exit(struct task_struct *p)
 	return 0;
 }
 
+/*
+ * on_cap_capable counts one capability check of a target process. The
+ * tracepoint fires in the kernel's capability code (cap_capable) for every
+ * check, audited or not: it does not carry the CAP_OPT_NOAUDIT option.
+ */
+static __always_inline int on_cap_capable(int cap, int ret)
+{
+	if (!in_target())
+		return 0;
+	__u32 idx = lineage_of(bpf_get_current_pid_tgid() >> 32) != 0;
+	struct cap_counts *c = bpf_map_lookup_elem(&cap_checks, &idx);
+	__u32 i = (__u32)cap;
+	if (c && i < CAP_SLOTS) {
+		/* The verifier loses the check above on the copy clang makes:
+		 * mask the index itself, after a barrier that keeps the mask. */
+		barrier_var(i);
+		i &= CAP_SLOTS - 1;
+		if (ret == 0)
+			c->granted[i]++;
+		else
+			c->denied[i]++;
+	}
+	return 0;
+}
+
 /* tp_btf entry points. */
 
 SEC("tp_btf/sys_enter")
@@ -813,6 +907,12 @@ int BPF_PROG(tp_btf_sched_process_exit, struct task_struct *p)
 	return on_exit(p);
 }
 
+SEC("tp_btf/cap_capable")
+int BPF_PROG(tp_btf_cap_capable, const void *cred, void *target_ns, const void *capable_ns, int cap, int ret)
+{
+	return on_cap_capable(cap, ret);
+}
+
 /* raw_tp entry points: the same, for kernels without tp_btf. */
 
 SEC("raw_tp/sys_enter")
@@ -843,4 +943,10 @@ SEC("raw_tp/sched_process_exit")
 int raw_tp_sched_process_exit(struct bpf_raw_tracepoint_args *ctx)
 {
 	return on_exit((struct task_struct *)ctx->args[0]);
+}
+
+SEC("raw_tp/cap_capable")
+int raw_tp_cap_capable(struct bpf_raw_tracepoint_args *ctx)
+{
+	return on_cap_capable((int)ctx->args[3], (int)ctx->args[4]);
 }

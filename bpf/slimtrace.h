@@ -17,6 +17,9 @@
 #define NR_MAX 512         /* syscall numbers described per ABI */
 #define COUNT_SLOTS 1024   /* NR_MAX native + NR_MAX compat; the last slot counts numbers >= NR_MAX */
 #define COUNT_OTHER (COUNT_SLOTS - 1)
+#define CAP_SLOTS 64       /* capability numbers counted (CAP_LAST_CAP is 40 in Linux 6.x) */
+#define SOCK_KEYS 256      /* distinct (family, type, ...) socket keys kept */
+#define SOCK_TYPE_MASK 0xf /* socket(2)'s type without SOCK_NONBLOCK and SOCK_CLOEXEC */
 
 enum event_type {
 	EVENT_FILE = 1,
@@ -55,6 +58,8 @@ enum sys_op {
 	OP_EXEC = 4,    /* execve/execveat: reported here only when they fail */
 	OP_CHDIR = 5,   /* chdir: a relative path is resolved against the cwd before the call */
 	OP_FD = 6,      /* the file behind an fd argument (fchdir, f*xattr) */
+	OP_SOCKET = 7,  /* socket/socketpair: (family, type) counted, no event */
+	OP_SOCKETCALL = 8, /* 32-bit socketcall: OP_SOCKET for its SYS_SOCKET and SYS_SOCKETPAIR calls */
 };
 
 struct sys_desc {
@@ -122,6 +127,23 @@ struct stats {
 	__u64 unreadable; /* a path argument could not be read */
 	__u64 deduped;    /* identical file events not sent again */
 	__u64 sent;
+};
+
+/* Key of the socket_calls map; the value is a per-CPU count of calls. */
+struct sock_key {
+	__u32 family; /* AF_* */
+	__u32 type;   /* SOCK_*, masked with SOCK_TYPE_MASK */
+	__u8 setup;   /* made by a process without a lineage (the runtime's setup) */
+	__u8 failed;  /* the call returned an error */
+	__u16 pad;
+};
+
+/* Capability checks (capability:cap_capable) by capability number: granted
+ * when the kernel's capability code returned 0. cap_checks holds two: index
+ * 0 for processes without a lineage (the runtime's setup), 1 for the rest. */
+struct cap_counts {
+	__u64 granted[CAP_SLOTS];
+	__u64 denied[CAP_SLOTS];
 };
 
 #endif /* __SLIMTRACE_H__ */

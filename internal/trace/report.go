@@ -25,7 +25,13 @@ type Report struct {
 	Execs     []Exec    `json:"execs"`
 	Processes []Process `json:"processes"`
 	Syscalls  []Syscall `json:"syscalls"`
-	Lost      Lost      `json:"lost"`
+	// NetworkFamilies are the kinds of socket made, sorted by family and
+	// type.
+	NetworkFamilies []NetworkFamily `json:"network_families"`
+	// Capabilities are the capabilities checked, sorted by number; empty
+	// when Tracer.CapabilitiesRecorded is false.
+	Capabilities []Capability `json:"capabilities"`
+	Lost         Lost         `json:"lost"`
 }
 
 // Target says what was traced.
@@ -43,6 +49,9 @@ type Tracer struct {
 	// one sent before and stayed in the kernel.
 	EventsSent    uint64 `json:"events_sent"`
 	EventsDeduped uint64 `json:"events_deduped"`
+	// CapabilitiesRecorded: capability checks were traced (the kernel has
+	// the capability:cap_capable tracepoint, Linux 6.14 and later).
+	CapabilitiesRecorded bool `json:"capabilities_recorded"`
 }
 
 // File is every use of one path.
@@ -245,6 +254,7 @@ func (c *Collector) Report(target Target, tracer Tracer, start, end time.Time, s
 	if r.Syscalls == nil {
 		r.Syscalls = []Syscall{}
 	}
+	r.NetworkFamilies, r.Capabilities = []NetworkFamily{}, []Capability{}
 	for _, f := range c.files {
 		file := f.File
 		for a := range f.accesses {

@@ -56,6 +56,20 @@ func WriteText(w io.Writer, r *Report) error {
 		fmt.Fprintf(tw, "  %s\t%d\n", name, s.Count)
 	}
 
+	fmt.Fprintf(tw, "\nNetwork families (%d):\n", len(r.NetworkFamilies))
+	for _, n := range r.NetworkFamilies {
+		fmt.Fprintf(tw, "  %s %s\t%d calls\t%s\n", n.Family, n.Type, n.Calls, securityNotes(n.Failed, n.Setup))
+	}
+
+	if r.Tracer.CapabilitiesRecorded {
+		fmt.Fprintf(tw, "\nCapabilities checked (%d):\n", len(r.Capabilities))
+		for _, c := range r.Capabilities {
+			fmt.Fprintf(tw, "  %s\t%d granted\t%d denied\t%s\n", c.Name, c.Granted, c.Denied, securityNotes(0, c.Setup))
+		}
+	} else {
+		fmt.Fprintln(tw, "\nCapabilities: not recorded (the kernel has no capability:cap_capable tracepoint)")
+	}
+
 	fmt.Fprintf(tw, "\nLost: %d events, %d skipped program runs, %d truncated paths, %d unreadable paths",
 		r.Lost.Events, r.Lost.Skipped, r.Lost.Truncated, r.Lost.Unreadable)
 	if r.Complete() {
@@ -64,6 +78,17 @@ func WriteText(w io.Writer, r *Report) error {
 		fmt.Fprintln(tw, " (INCOMPLETE)")
 	}
 	return tw.Flush()
+}
+
+func securityNotes(failed uint64, setup bool) string {
+	var n []string
+	if failed > 0 {
+		n = append(n, fmt.Sprintf("%d failed", failed))
+	}
+	if setup {
+		n = append(n, "[runtime setup]")
+	}
+	return strings.Join(n, " ")
 }
 
 func targetName(r *Report) string {

@@ -37,12 +37,22 @@ func Attached() ([]string, error) {
 			if err != nil {
 				continue
 			}
-			if pi, err := prog.Info(); err == nil &&
-				(strings.HasPrefix(pi.Name, "tp_btf_s") || strings.HasPrefix(pi.Name, "raw_tp_s")) {
+			if pi, err := prog.Info(); err == nil && ours(pi.Name) {
 				names = append(names, pi.Name)
 			}
 			prog.Close()
 		}
 	}
 	return names, nil
+}
+
+// ours reports whether a kernel program name is one of slimtrace's:
+// tp_btf_sys_enter, raw_tp_cap_capable... cut at 15 characters.
+func ours(name string) bool {
+	for _, p := range []string{"tp_btf_s", "raw_tp_s", "tp_btf_cap", "raw_tp_cap"} {
+		if strings.HasPrefix(name, p) {
+			return true
+		}
+	}
+	return false
 }

@@ -1,6 +1,9 @@
 package tracer
 
 import (
+	"fmt"
+
+	"github.com/cilium/ebpf/btf"
 	"github.com/cilium/ebpf/rlimit"
 
 	"github.com/slimtrace/slimtrace/internal/cgroup"
@@ -26,7 +29,21 @@ func Probe() []Feature {
 	for _, pt := range []string{TypeTPBTF, TypeRawTP} {
 		out = append(out, Feature{Name: pt, Err: probeLoad(pt, native, compat)})
 	}
-	return out
+	return append(out, Feature{Name: capTracepoint, Err: probeCaps()})
+}
+
+// probeCaps tells whether the kernel has the capability:cap_capable
+// tracepoint (its BTF type), which capability checks are recorded from.
+func probeCaps() error {
+	k, err := btf.LoadKernelSpec()
+	if err != nil {
+		return fmt.Errorf("reading kernel BTF: %w", err)
+	}
+	var fn *btf.Typedef
+	if err := k.TypeByName("btf_trace_"+capTracepoint, &fn); err != nil {
+		return fmt.Errorf("no capability:%s tracepoint (Linux 6.14 and later): capability checks are not recorded", capTracepoint)
+	}
+	return nil
 }
 
 func probeLoad(progType string, native, compat abi) error {

@@ -13,6 +13,12 @@ import (
 	"github.com/cilium/ebpf"
 )
 
+type slimtraceCapCounts struct {
+	_       structs.HostLayout
+	Granted [64]uint64
+	Denied  [64]uint64
+}
+
 type slimtraceDedupKey struct {
 	_       structs.HostLayout
 	Hash    uint64
@@ -100,6 +106,15 @@ type slimtracePathRef struct {
 	Mnt    uint64
 }
 
+type slimtraceSockKey struct {
+	_      structs.HostLayout
+	Family uint32
+	Type   uint32
+	Setup  uint8
+	Failed uint8
+	Pad    uint16
+}
+
 type slimtraceStats struct {
 	_          structs.HostLayout
 	Lost       uint64
@@ -163,11 +178,13 @@ type slimtraceSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type slimtraceProgramSpecs struct {
+	RawTpCapCapable       *ebpf.ProgramSpec `ebpf:"raw_tp_cap_capable"`
 	RawTpSchedProcessExec *ebpf.ProgramSpec `ebpf:"raw_tp_sched_process_exec"`
 	RawTpSchedProcessExit *ebpf.ProgramSpec `ebpf:"raw_tp_sched_process_exit"`
 	RawTpSchedProcessFork *ebpf.ProgramSpec `ebpf:"raw_tp_sched_process_fork"`
 	RawTpSysEnter         *ebpf.ProgramSpec `ebpf:"raw_tp_sys_enter"`
 	RawTpSysExit          *ebpf.ProgramSpec `ebpf:"raw_tp_sys_exit"`
+	TpBtfCapCapable       *ebpf.ProgramSpec `ebpf:"tp_btf_cap_capable"`
 	TpBtfSchedProcessExec *ebpf.ProgramSpec `ebpf:"tp_btf_sched_process_exec"`
 	TpBtfSchedProcessExit *ebpf.ProgramSpec `ebpf:"tp_btf_sched_process_exit"`
 	TpBtfSchedProcessFork *ebpf.ProgramSpec `ebpf:"tp_btf_sched_process_fork"`
@@ -179,12 +196,14 @@ type slimtraceProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type slimtraceMapSpecs struct {
+	CapChecks     *ebpf.MapSpec `ebpf:"cap_checks"`
 	ChdirCwd      *ebpf.MapSpec `ebpf:"chdir_cwd"`
 	Dedup         *ebpf.MapSpec `ebpf:"dedup"`
 	Events        *ebpf.MapSpec `ebpf:"events"`
 	ExecScratch   *ebpf.MapSpec `ebpf:"exec_scratch"`
 	FileScratch   *ebpf.MapSpec `ebpf:"file_scratch"`
 	Lineages      *ebpf.MapSpec `ebpf:"lineages"`
+	SocketCalls   *ebpf.MapSpec `ebpf:"socket_calls"`
 	SyscallCounts *ebpf.MapSpec `ebpf:"syscall_counts"`
 	TraceStats    *ebpf.MapSpec `ebpf:"trace_stats"`
 }
@@ -197,11 +216,13 @@ type slimtraceVariableSpecs struct {
 	NativeDesc      *ebpf.VariableSpec `ebpf:"native_desc"`
 	TargetCgid      *ebpf.VariableSpec `ebpf:"target_cgid"`
 	TargetLevel     *ebpf.VariableSpec `ebpf:"target_level"`
+	UnusedCapCounts *ebpf.VariableSpec `ebpf:"unused_cap_counts"`
 	UnusedEventHdr  *ebpf.VariableSpec `ebpf:"unused_event_hdr"`
 	UnusedExecEvent *ebpf.VariableSpec `ebpf:"unused_exec_event"`
 	UnusedExitEvent *ebpf.VariableSpec `ebpf:"unused_exit_event"`
 	UnusedFileEvent *ebpf.VariableSpec `ebpf:"unused_file_event"`
 	UnusedForkEvent *ebpf.VariableSpec `ebpf:"unused_fork_event"`
+	UnusedSockKey   *ebpf.VariableSpec `ebpf:"unused_sock_key"`
 }
 
 // slimtraceObjects contains all objects after they have been loaded into the kernel.
@@ -224,24 +245,28 @@ func (o *slimtraceObjects) Close() error {
 //
 // It can be passed to loadSlimtraceObjects or ebpf.CollectionSpec.LoadAndAssign.
 type slimtraceMaps struct {
+	CapChecks     *ebpf.Map `ebpf:"cap_checks"`
 	ChdirCwd      *ebpf.Map `ebpf:"chdir_cwd"`
 	Dedup         *ebpf.Map `ebpf:"dedup"`
 	Events        *ebpf.Map `ebpf:"events"`
 	ExecScratch   *ebpf.Map `ebpf:"exec_scratch"`
 	FileScratch   *ebpf.Map `ebpf:"file_scratch"`
 	Lineages      *ebpf.Map `ebpf:"lineages"`
+	SocketCalls   *ebpf.Map `ebpf:"socket_calls"`
 	SyscallCounts *ebpf.Map `ebpf:"syscall_counts"`
 	TraceStats    *ebpf.Map `ebpf:"trace_stats"`
 }
 
 func (m *slimtraceMaps) Close() error {
 	return _SlimtraceClose(
+		m.CapChecks,
 		m.ChdirCwd,
 		m.Dedup,
 		m.Events,
 		m.ExecScratch,
 		m.FileScratch,
 		m.Lineages,
+		m.SocketCalls,
 		m.SyscallCounts,
 		m.TraceStats,
 	)
@@ -255,22 +280,26 @@ type slimtraceVariables struct {
 	NativeDesc      *ebpf.Variable `ebpf:"native_desc"`
 	TargetCgid      *ebpf.Variable `ebpf:"target_cgid"`
 	TargetLevel     *ebpf.Variable `ebpf:"target_level"`
+	UnusedCapCounts *ebpf.Variable `ebpf:"unused_cap_counts"`
 	UnusedEventHdr  *ebpf.Variable `ebpf:"unused_event_hdr"`
 	UnusedExecEvent *ebpf.Variable `ebpf:"unused_exec_event"`
 	UnusedExitEvent *ebpf.Variable `ebpf:"unused_exit_event"`
 	UnusedFileEvent *ebpf.Variable `ebpf:"unused_file_event"`
 	UnusedForkEvent *ebpf.Variable `ebpf:"unused_fork_event"`
+	UnusedSockKey   *ebpf.Variable `ebpf:"unused_sock_key"`
 }
 
 // slimtracePrograms contains all programs after they have been loaded into the kernel.
 //
 // It can be passed to loadSlimtraceObjects or ebpf.CollectionSpec.LoadAndAssign.
 type slimtracePrograms struct {
+	RawTpCapCapable       *ebpf.Program `ebpf:"raw_tp_cap_capable"`
 	RawTpSchedProcessExec *ebpf.Program `ebpf:"raw_tp_sched_process_exec"`
 	RawTpSchedProcessExit *ebpf.Program `ebpf:"raw_tp_sched_process_exit"`
 	RawTpSchedProcessFork *ebpf.Program `ebpf:"raw_tp_sched_process_fork"`
 	RawTpSysEnter         *ebpf.Program `ebpf:"raw_tp_sys_enter"`
 	RawTpSysExit          *ebpf.Program `ebpf:"raw_tp_sys_exit"`
+	TpBtfCapCapable       *ebpf.Program `ebpf:"tp_btf_cap_capable"`
 	TpBtfSchedProcessExec *ebpf.Program `ebpf:"tp_btf_sched_process_exec"`
 	TpBtfSchedProcessExit *ebpf.Program `ebpf:"tp_btf_sched_process_exit"`
 	TpBtfSchedProcessFork *ebpf.Program `ebpf:"tp_btf_sched_process_fork"`
@@ -280,11 +309,13 @@ type slimtracePrograms struct {
 
 func (p *slimtracePrograms) Close() error {
 	return _SlimtraceClose(
+		p.RawTpCapCapable,
 		p.RawTpSchedProcessExec,
 		p.RawTpSchedProcessExit,
 		p.RawTpSchedProcessFork,
 		p.RawTpSysEnter,
 		p.RawTpSysExit,
+		p.TpBtfCapCapable,
 		p.TpBtfSchedProcessExec,
 		p.TpBtfSchedProcessExit,
 		p.TpBtfSchedProcessFork,

@@ -11,12 +11,14 @@ import (
 
 // Wire values of bpf/slimtrace.h's enum sys_op and NR_MAX.
 const (
-	opPath    = 1
-	opOpen    = 2
-	opOpenat2 = 3
-	opExec    = 4
-	opChdir   = 5
-	opFD      = 6
+	opPath     = 1
+	opOpen     = 2
+	opOpenat2  = 3
+	opExec     = 4
+	opChdir    = 5
+	opFD       = 6
+	opSocket   = 7
+	opSockcall = 8
 
 	nrMax      = 512
 	countSlots = 2 * nrMax
@@ -160,12 +162,21 @@ var fileSyscalls = map[string]slimtraceSysDesc{
 	"linkat":    d2(d(opPath, trace.AccessStat, 0, 1, -1), trace.AccessCreate, 2, 3),
 }
 
-// descTable lays fileSyscalls out by number for one ABI.
+// socketSyscalls are the calls whose (family, type) sys_exit counts.
+var socketSyscalls = map[string]slimtraceSysDesc{
+	"socket":     d(opSocket, 0, -1, -1, -1),
+	"socketpair": d(opSocket, 0, -1, -1, -1),
+	"socketcall": d(opSockcall, 0, -1, -1, -1),
+}
+
+// descTable lays fileSyscalls and socketSyscalls out by number for one ABI.
 func descTable(a abi) [nrMax]slimtraceSysDesc {
 	var t [nrMax]slimtraceSysDesc
-	for name, desc := range fileSyscalls {
-		if nr, ok := a.nums[name]; ok && nr >= 0 && nr < nrMax {
-			t[nr] = desc
+	for _, table := range []map[string]slimtraceSysDesc{fileSyscalls, socketSyscalls} {
+		for name, desc := range table {
+			if nr, ok := a.nums[name]; ok && nr >= 0 && nr < nrMax {
+				t[nr] = desc
+			}
 		}
 	}
 	return t

@@ -1,6 +1,8 @@
 package tracer
 
 import (
+	"iter"
+	"maps"
 	"testing"
 
 	"github.com/elastic/go-seccomp-bpf/arch"
@@ -10,7 +12,7 @@ import (
 // typo cannot silently disable path capture for a syscall.
 func TestFileSyscallNamesExist(t *testing.T) {
 	abis := []abi{newABI(arch.X86_64, nil), newABI(arch.I386, nil), newABI(arch.AARCH64, aarch64Names), newABI(arch.ARM, nil)}
-	for name := range fileSyscalls {
+	for name := range joinKeys(fileSyscalls, socketSyscalls) {
 		found := false
 		for _, a := range abis {
 			if _, ok := a.nums[name]; ok {
@@ -36,6 +38,12 @@ func TestDescTables(t *testing.T) {
 		{newABI(arch.I386, nil), "fstatat64", 300, opPath},
 		{newABI(arch.AARCH64, aarch64Names), "openat", 56, opOpen},
 		{newABI(arch.AARCH64, aarch64Names), "newfstatat", 79, opPath},
+		{newABI(arch.X86_64, nil), "socket", 41, opSocket},
+		{newABI(arch.X86_64, nil), "socketpair", 53, opSocket},
+		{newABI(arch.I386, nil), "socketcall", 102, opSockcall},
+		{newABI(arch.I386, nil), "socket", 359, opSocket},
+		{newABI(arch.AARCH64, aarch64Names), "socket", 198, opSocket},
+		{newABI(arch.AARCH64, aarch64Names), "socketpair", 199, opSocket},
 	}
 	for _, c := range cases {
 		if got := c.abi.syscallName(c.nr); got != c.name {
@@ -47,5 +55,17 @@ func TestDescTables(t *testing.T) {
 	}
 	if got := newABI(arch.X86_64, nil).syscallName(9999); got != "syscall_9999" {
 		t.Errorf("unknown number named %q", got)
+	}
+}
+
+func joinKeys[V any](ms ...map[string]V) iter.Seq[string] {
+	return func(yield func(string) bool) {
+		for _, m := range ms {
+			for k := range maps.Keys(m) {
+				if !yield(k) {
+					return
+				}
+			}
+		}
 	}
 }

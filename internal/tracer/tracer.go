@@ -50,6 +50,9 @@ type Tracer struct {
 	progs  []*ebpf.Program
 	links  []link.Link
 	reader *ringbuf.Reader
+	// capProg counts capability checks; nil when the kernel has no
+	// capability:cap_capable tracepoint. Attached after progs.
+	capProg *ebpf.Program
 
 	mu        sync.Mutex // guards collector and decodeErr until done
 	collector *trace.Collector
@@ -86,6 +89,20 @@ type rawTPPrograms struct {
 
 // tracepoints in the order of the programs above.
 var tracepoints = []string{"sys_enter", "sys_exit", "sched_process_exec", "sched_process_fork", "sched_process_exit"}
+
+// capTracepoint is optional (Linux 6.14 and later): without it tracing
+// works and the report says capabilities were not recorded.
+const capTracepoint = "cap_capable"
+
+// The capability program of each flavour, loaded on its own so that a
+// kernel without the tracepoint still loads the others.
+type tpBTFCapProgram struct {
+	Prog *ebpf.Program `ebpf:"tp_btf_cap_capable"`
+}
+
+type rawTPCapProgram struct {
+	Prog *ebpf.Program `ebpf:"raw_tp_cap_capable"`
+}
 
 // CheckHost says, in one line, what keeps this host from tracing, or nil.
 func CheckHost() error {
@@ -149,6 +166,10 @@ func Open(opts Options) (_ *Tracer, err error) {
 			}
 			return nil, fmt.Errorf("loading eBPF programs: %w", err2)
 		}
+	}
+
+	if err := t.loadCaps(spec); err != nil {
+		opts.Logger.Debug().Err(err).Msg("capability checks are not recorded")
 	}
 
 	t.reader, err = ringbuf.NewReader(t.maps.Events)
@@ -224,6 +245,31 @@ func (t *Tracer) load(spec *ebpf.CollectionSpec, progType string) error {
 	return nil
 }
 
+// loadCaps loads the capability program of the flavour loaded, sharing its
+// maps; on a kernel without the tracepoint the tp_btf one does not load.
+func (t *Tracer) loadCaps(spec *ebpf.CollectionSpec) error {
+	opts := &ebpf.CollectionOptions{MapReplacements: map[string]*ebpf.Map{
+		"cap_checks": t.maps.CapChecks, "lineages": t.maps.Lineages}}
+	var err error
+	if t.progType == TypeTPBTF {
+		var p tpBTFCapProgram
+		err = spec.LoadAndAssign(&p, opts)
+		t.capProg = p.Prog
+	} else {
+		var p rawTPCapProgram
+		err = spec.LoadAndAssign(&p, opts)
+		t.capProg = p.Prog
+	}
+	if err != nil {
+		var verr *ebpf.VerifierError
+		if errors.As(err, &verr) {
+			t.opts.Logger.Debug().Msgf("verifier log:\n%+v", verr)
+		}
+		return fmt.Errorf("loading the %s program: %w", capTracepoint, err)
+	}
+	return nil
+}
+
 func (t *Tracer) attach() error {
 	for i, p := range t.progs {
 		var l link.Link
@@ -238,6 +284,23 @@ func (t *Tracer) attach() error {
 		}
 		t.links = append(t.links, l)
 	}
+	if t.capProg == nil {
+		return nil
+	}
+	var l link.Link
+	var err error
+	if t.progType == TypeTPBTF {
+		l, err = link.AttachTracing(link.TracingOptions{Program: t.capProg})
+	} else {
+		l, err = link.AttachRawTracepoint(link.RawTracepointOptions{Name: capTracepoint, Program: t.capProg})
+	}
+	if err != nil {
+		t.opts.Logger.Debug().Err(err).Msg("capability checks are not recorded")
+		_ = t.capProg.Close()
+		t.capProg = nil
+		return nil
+	}
+	t.links = append(t.links, l)
 	return nil
 }
 
@@ -308,14 +371,94 @@ func (t *Tracer) finish() (*trace.Report, error) {
 	if err != nil {
 		errs = append(errs, err)
 	}
+	families, err := t.networkFamilies()
+	if err != nil {
+		errs = append(errs, err)
+	}
+	var caps []trace.Capability
+	if t.capProg != nil {
+		if caps, err = t.capabilities(); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	t.mu.Lock()
 	lost.Events += uint64(t.decodeErr)
 	r := t.collector.Report(
 		trace.Target{Cgroup: t.opts.Cgroup.Path, CgroupID: t.opts.Cgroup.ID, Command: t.opts.Command},
-		trace.Tracer{Arch: t.native.name, ProgramType: t.progType, EventsSent: sent, EventsDeduped: deduped},
+		trace.Tracer{Arch: t.native.name, ProgramType: t.progType, EventsSent: sent, EventsDeduped: deduped,
+			CapabilitiesRecorded: t.capProg != nil},
 		t.start, end, syscalls, lost)
 	t.mu.Unlock()
+	if families != nil {
+		r.NetworkFamilies = families
+	}
+	if caps != nil {
+		r.Capabilities = caps
+	}
 	return r, errors.Join(errs...)
+}
+
+// networkFamilies sums the per-CPU socket call counters by (family, type,
+// setup).
+func (t *Tracer) networkFamilies() ([]trace.NetworkFamily, error) {
+	type key struct {
+		family, typ string
+		setup       bool
+	}
+	byKey := map[key]*trace.NetworkFamily{}
+	var k slimtraceSockKey
+	var perCPU []uint64
+	it := t.maps.SocketCalls.Iterate()
+	for it.Next(&k, &perCPU) {
+		var n uint64
+		for _, c := range perCPU {
+			n += c
+		}
+		kk := key{trace.FamilyName(k.Family), trace.SocketTypeName(k.Type), k.Setup != 0}
+		f := byKey[kk]
+		if f == nil {
+			f = &trace.NetworkFamily{Family: kk.family, Type: kk.typ, Setup: kk.setup}
+			byKey[kk] = f
+		}
+		if k.Failed != 0 {
+			f.Failed += n
+		} else {
+			f.Calls += n
+		}
+	}
+	if err := it.Err(); err != nil {
+		return nil, fmt.Errorf("reading socket counts: %w", err)
+	}
+	out := []trace.NetworkFamily{}
+	for _, f := range byKey {
+		out = append(out, *f)
+	}
+	trace.SortNetworkFamilies(out)
+	return out, nil
+}
+
+// capabilities sums the per-CPU capability check counters: index 0 of
+// cap_checks holds the runtime's setup, 1 the processes with a lineage.
+func (t *Tracer) capabilities() ([]trace.Capability, error) {
+	out := []trace.Capability{}
+	for idx, setup := range []bool{true, false} {
+		var perCPU []slimtraceCapCounts
+		if err := t.maps.CapChecks.Lookup(uint32(idx), &perCPU); err != nil {
+			return nil, fmt.Errorf("reading capability counts: %w", err)
+		}
+		for nr := range len(slimtraceCapCounts{}.Granted) {
+			c := trace.Capability{Name: trace.CapabilityName(nr), Number: nr, Setup: setup}
+			for _, cpu := range perCPU {
+				c.Granted += cpu.Granted[nr]
+				c.Denied += cpu.Denied[nr]
+			}
+			if c.Granted+c.Denied > 0 {
+				out = append(out, c)
+			}
+		}
+	}
+	trace.SortCapabilities(out)
+	return out, nil
 }
 
 // syscalls sums the per-CPU syscall counters.
@@ -360,7 +503,10 @@ func (t *Tracer) counters() (lost trace.Lost, sent, deduped uint64, err error) {
 		sent += s.Sent
 		deduped += s.Deduped
 	}
-	for _, p := range t.progs {
+	for _, p := range append(t.progs, t.capProg) {
+		if p == nil {
+			continue
+		}
 		if st, err := p.Stats(); err == nil {
 			lost.Skipped += st.RecursionMisses
 		}
@@ -385,5 +531,8 @@ func (t *Tracer) release() {
 		_ = p.Close()
 	}
 	t.progs = nil
+	if t.capProg != nil {
+		_ = t.capProg.Close()
+	}
 	_ = t.maps.Close()
 }

@@ -100,6 +100,7 @@ var helpers = map[string]func(args []string) error{
 		}
 		return nil
 	},
+	"security": securityHelper,
 	// missing PATH: open a file that does not exist.
 	"missing": func(args []string) error {
 		_, err := unix.Open(args[0], unix.O_RDONLY, 0)
