@@ -67,6 +67,10 @@ func TestParsePython(t *testing.T) {
 			[]string{"1 dynamic importlib.import_module(name)", "2 dynamic importlib.import_module(f\"x.{y}\")",
 				"3 dynamic __import__('a' + b)", "4 dynamic importlib.import_module('.sub', __name__)"}},
 		{"def import_module", "def import_module(name, package=None):\n    pass\n", nil},
+		{"other OS", "import sys\nif sys.platform == 'win32':\n    from .windows_events import *\n    import msvcrt\nelse:\n    from .unix_events import *\n" +
+			"if os.name == \"nt\": import nt\nif _mswindows:\n    import _winapi\nif sys.platform != 'win32':\n    import fcntl\n" +
+			"if sys.platform.startswith('darwin') or sys.platform == 'linux':\n    import linuxish\nimport after\n",
+			[]string{"1 import sys", "6 from .unix_events", "11 import fcntl", "13 import linuxish", "14 import after"}},
 		{"byte prefix and line count", "x = b'''\n\n'''\nimport a\n", []string{"4 import a"}},
 	})
 }

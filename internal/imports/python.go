@@ -165,7 +165,8 @@ func pyString(s string, i int, prefix string) (token, int, int) {
 
 // parsePython finds import statements (at any nesting: in functions, try
 // blocks, after "if x:" on one line) and importlib.import_module and
-// __import__ calls.
+// __import__ calls. Imports in the body of a test for another OS ("if
+// sys.platform == 'win32':", "if os.name == 'nt':") are left out.
 func parsePython(src []byte) []Ref {
 	toks := lexPython(src)
 	var refs []Ref
@@ -179,9 +180,26 @@ func parsePython(src []byte) []Ref {
 		p := at(i - 1)
 		return i == 0 || p.kind == tNewline || p.kind == tOp && (p.text == ";" || p.text == ":")
 	}
+	col := func(t token) int { return t.start - strings.LastIndexByte(string(src[:t.start]), '\n') - 1 }
+	guard := -1 // the column of an "if" for another OS whose body we are in
 	for i := 0; i < len(toks); i++ {
 		t := toks[i]
 		if t.kind != tName {
+			continue
+		}
+		if i == 0 || at(i-1).kind == tNewline { // a line's first statement
+			if guard >= 0 && col(t) <= guard {
+				guard = -1
+			}
+			if guard < 0 && (t.text == "if" || t.text == "elif") {
+				if end, ok := otherOSTest(toks, i+1); ok {
+					guard = col(t)
+					i = end
+					continue
+				}
+			}
+		}
+		if guard >= 0 {
 			continue
 		}
 		switch {
@@ -253,6 +271,39 @@ func parsePython(src []byte) []Ref {
 		}
 	}
 	return refs
+}
+
+// otherOSNames are what a test for an OS other than Linux compares with.
+var otherOSNames = []string{"win32", "nt", "win", "darwin", "cygwin", "msys", "ios", "emscripten", "wasi", "java", "cli", "os2", "riscos"}
+
+// otherOSTest reports whether the condition from toks[i] to its ":" tests
+// for another OS; end is the index of the ":".
+func otherOSTest(toks []token, i int) (end int, ok bool) {
+	eq, other, d := false, false, 0
+	for j := i; j < len(toks); j++ {
+		t := toks[j]
+		switch {
+		case t.kind == tNewline:
+			return j, false
+		case t.kind == tOp && (t.text == "(" || t.text == "["):
+			d++
+		case t.kind == tOp && (t.text == ")" || t.text == "]"):
+			d--
+		case t.kind == tOp && t.text == ":" && d == 0:
+			return j, eq && other
+		case t.kind == tOp && t.text == "!", t.kind == tName && (t.text == "not" || t.text == "or"):
+			return j, false
+		case t.kind == tOp && t.text == "=":
+			eq = true
+		case t.kind == tName && t.text == "startswith":
+			eq = true
+		case t.kind == tString && slices.Contains(otherOSNames, t.val):
+			other = true
+		case t.kind == tName && slices.Contains([]string{"_MSWINDOWS", "_mswindows", "MS_WINDOWS", "_WINDOWS", "WINDOWS", "IS_WINDOWS", "_IS_WINDOWS"}, t.text):
+			eq, other = true, true
+		}
+	}
+	return len(toks) - 1, false
 }
 
 // exprStart includes a call's receiver (importlib.import_module).
