@@ -122,6 +122,14 @@ func TestParsePHP(t *testing.T) {
 		{"comments and strings", "<?php\n// include 'no1.php';\n# require 'no2.php';\n/* include 'no3.php'; */\n$s = \"include 'no4.php'\";\n", nil},
 		{"heredoc", "<?php\necho <<<HTML\ninclude 'no.php';\nHTML;\ninclude 'yes.php';\n", []string{"5 include yes.php"}},
 		{"in a case", "<?php\nswitch ($p) {\ncase '/r':\n    include __DIR__ . '/lib/R.php';\n    break;\n}\n", []string{"4 include lib/R.php (dir)"}},
+		{"composer static map", "<?php\nnamespace Composer\\Autoload;\nclass ComposerStaticInit123\n{\n    public static $files = array (\n" +
+			"        'abc' => __DIR__ . '/..' . '/symfony/polyfill/bootstrap.php',\n    );\n    public static $prefixDirsPsr4 = array (\n" +
+			"        'App\\\\' => array (0 => __DIR__ . '/../..' . '/src'),\n    );\n    public static $classMap = array (\n" +
+			"        'App\\\\Kernel' => __DIR__ . '/../..' . '/src/Kernel.php',\n    );\n}\n",
+			[]string{"6 autoload ../symfony/polyfill/bootstrap.php (dir)", "12 autoload ../../src/Kernel.php (dir)"}},
+		{"composer classmap", "<?php\n$vendorDir = dirname(__DIR__);\n$baseDir = dirname($vendorDir);\nreturn array(\n" +
+			"    'A' => $vendorDir . '/a/b/A.php',\n    'B' => $baseDir . '/src/B.php',\n);\n",
+			[]string{"5 autoload ../a/b/A.php (dir)", "6 autoload ../../src/B.php (dir)"}},
 		{"dynamic", "<?php\ninclude $file;\nrequire \"lib/$name.php\";\n", []string{"2 dynamic include $file", "3 dynamic require \"lib/$name.php\""}},
 	})
 }

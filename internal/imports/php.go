@@ -164,6 +164,56 @@ func parsePHP(src []byte) []Ref {
 		}
 		refs = append(refs, r)
 	}
+	if isComposerMap(src) {
+		refs = append(refs, composerRefs(toks)...)
+	}
+	return refs
+}
+
+// isComposerMap reports whether a file is one of composer's generated
+// autoload maps (vendor/composer/autoload_static.php, autoload_classmap.php,
+// autoload_files.php), which name the files the autoloader may include
+// later.
+func isComposerMap(src []byte) bool {
+	s := string(src)
+	return strings.Contains(s, "class ComposerStaticInit") || strings.Contains(s, "$vendorDir = dirname(")
+}
+
+// composerRefs returns the files an autoload map names: __DIR__ . '/..' .
+// '/pkg/src/X.php' (autoload_static.php), $vendorDir . '/pkg/x.php' and
+// $baseDir . '/src/x.php' (the others); the maps live in vendor/composer.
+// Directories (PSR-4 and PSR-0 prefixes) are not followed.
+func composerRefs(toks []token) []Ref {
+	var refs []Ref
+	for i := 0; i+2 < len(toks); i++ {
+		t := toks[i]
+		if t.kind != tName || toks[i+1].text != "." {
+			continue
+		}
+		var prefix string
+		switch t.text {
+		case "__DIR__":
+		case "$vendorDir":
+			prefix = ".."
+		case "$baseDir":
+			prefix = "../.."
+		default:
+			continue
+		}
+		var b strings.Builder
+		j := i + 2
+		for ; j < len(toks) && toks[j].kind == tString && !toks[j].dyn; j += 2 {
+			b.WriteString(toks[j].val)
+			if j+1 >= len(toks) || toks[j+1].text != "." {
+				break
+			}
+		}
+		name := path.Join(prefix, strings.TrimPrefix(b.String(), "/"))
+		if strings.HasSuffix(name, ".php") {
+			refs = append(refs, Ref{Line: t.line, Kind: "autoload", Name: name, FromDir: true})
+		}
+		i = j
+	}
 	return refs
 }
 

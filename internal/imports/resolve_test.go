@@ -149,7 +149,8 @@ func TestResolveRuby(t *testing.T) {
 }
 
 func TestResolvePHP(t *testing.T) {
-	fsys := files("/app/public/index.php", "/app/lib/Report.php", "/usr/share/php/Pear/Thing.php", "/app/public/conf.php")
+	fsys := files("/app/public/index.php", "/app/lib/Report.php", "/usr/share/php/Pear/Thing.php", "/app/public/conf.php",
+		"/app/vendor/composer/autoload_static.php", "/app/vendor/sym/poly/bootstrap.php", "/app/src/Kernel.php")
 	r := NewResolver(fsys, Env{WorkingDir: "/app/public"})
 	runResolve(t, r, PHP, []resolveCase{
 		{"__DIR__", "/app/public/index.php", Ref{Name: "../lib/Report.php", FromDir: true}, []string{"/app/lib/Report.php"}},
@@ -157,5 +158,9 @@ func TestResolvePHP(t *testing.T) {
 		{"working dir", "/app/lib/Report.php", Ref{Name: "conf.php"}, []string{"/app/public/conf.php"}},
 		{"absolute", "/app/public/index.php", Ref{Name: "/app/lib/Report.php"}, []string{"/app/lib/Report.php"}},
 		{"missing", "/app/public/index.php", Ref{Name: "nope.php"}, nil},
+		{"composer vendor", "/app/vendor/composer/autoload_static.php", Ref{Kind: "autoload", Name: "../sym/poly/bootstrap.php", FromDir: true},
+			[]string{"/app/vendor/sym/poly/bootstrap.php"}},
+		{"composer base", "/app/vendor/composer/autoload_static.php", Ref{Kind: "autoload", Name: "../../src/Kernel.php", FromDir: true},
+			[]string{"/app/src/Kernel.php"}},
 	})
 }
