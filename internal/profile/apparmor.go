@@ -109,9 +109,13 @@ type fileRule struct {
 //
 // Paths are normalised so that they match on the next run (normalisePath),
 // and a directory in which several files were written is allowed as a whole
-// (dir/*). Sockets, capabilities and signals are handled as the comments in
-// the profile say. AppArmor denies everything not allowed, so nothing is
-// denied explicitly.
+// (dir/*). Network rules allow the socket families and types the
+// application made (network inet stream,), capability rules the
+// capabilities the kernel granted it (writeCapabilities says which); what
+// the runtime's setup did before the entrypoint's exec is left out, since
+// the profile applies from that exec on. Signals are handled as the
+// comments in the profile say. AppArmor denies everything not allowed, so
+// nothing is denied explicitly.
 func AppArmor(r *trace.Report, opts AppArmorOptions) (string, error) {
 	if r == nil {
 		return "", errors.New("no trace report")
@@ -135,18 +139,8 @@ func AppArmor(r *trace.Report, opts AppArmorOptions) (string, error) {
 	fmt.Fprintf(&b, "profile %s flags=(attach_disconnected,mediate_deleted) {\n", opts.Name)
 	b.WriteString("  #include <abstractions/base>\n\n")
 
-	if usesSockets(r) {
-		b.WriteString("  # Sockets were used. The trace does not record socket families yet, so all are allowed.\n")
-		b.WriteString("  network,\n\n")
-	} else {
-		b.WriteString("  # No socket syscalls were seen: no network rules.\n\n")
-	}
-
-	b.WriteString("  # Capabilities are not recorded yet. Only setuid and setgid are allowed, which a process\n")
-	b.WriteString("  # started as root needs to drop privileges (setgroups, setgid, setuid); they do nothing for\n")
-	b.WriteString("  # a process that does not run as root. Chowning files is not part of dropping privileges.\n")
-	b.WriteString("  capability setgid,\n")
-	b.WriteString("  capability setuid,\n\n")
+	writeNetwork(&b, r)
+	writeCapabilities(&b, r)
 
 	b.WriteString("  # The runtime (unconfined) must be able to stop the container, and the application's own\n")
 	b.WriteString("  # processes signal each other. Signals are not recorded yet.\n")
@@ -173,6 +167,110 @@ func commentText(s string) string {
 		}
 		return r
 	}, s)
+}
+
+// Names the apparmor_parser of Debian 12 (AppArmor 3.0) does not know,
+// beside those the trace could not name (family_N, type_N).
+var (
+	unknownFamilies    = []string{"decnet"}
+	unknownSocketTypes = []string{"dccp"}
+)
+
+// writeNetwork writes a network rule per (family, type) of socket the
+// application made, failed calls included: AppArmor checks a socket before
+// the kernel looks its family up. With no family recorded but socket
+// syscalls seen (a trace from a tracer that did not record families, or
+// sockets only inherited), it allows all.
+func writeNetwork(b *strings.Builder, r *trace.Report) {
+	var rules, unnamed []string
+	for _, f := range r.NetworkFamilies {
+		if f.Setup {
+			continue
+		}
+		if strings.HasPrefix(f.Family, "family_") || strings.HasPrefix(f.Type, "type_") ||
+			slices.Contains(unknownFamilies, f.Family) || slices.Contains(unknownSocketTypes, f.Type) {
+			unnamed = append(unnamed, f.Family+" "+f.Type)
+			continue
+		}
+		rule := fmt.Sprintf("  network %s %s,\n", f.Family, f.Type)
+		if !slices.Contains(rules, rule) {
+			rules = append(rules, rule)
+		}
+	}
+	switch {
+	case len(rules) > 0 || len(unnamed) > 0:
+		b.WriteString("  # Sockets the application made (socket, socketpair), by family and type.\n")
+		for _, rule := range rules {
+			b.WriteString(rule)
+		}
+		if len(unnamed) > 0 {
+			fmt.Fprintf(b, "  # Also made, with no AppArmor rule to allow them (so denied): %s.\n",
+				strings.Join(unnamed, ", "))
+		}
+	case usesSockets(r):
+		b.WriteString("  # Socket syscalls were seen but no socket was made: the trace does not say which\n")
+		b.WriteString("  # families the sockets used have, so all are allowed.\n")
+		b.WriteString("  network,\n")
+	default:
+		b.WriteString("  # No socket syscalls were seen: no network rules.\n")
+	}
+	b.WriteString("\n")
+}
+
+// writeCapabilities writes a capability rule per capability the kernel
+// granted the application's processes. The capability:cap_capable
+// tracepoint reports every check of the kernel's capability code, audited
+// or not (it does not carry CAP_OPT_NOAUDIT): AppArmor mediates the
+// unaudited checks too (it only does not log them), so granted checks are
+// allowed whichever they were. A few direct checks that bypass the security
+// modules (the CAP_SYS_ADMIN test of memory overcommit) are included
+// too, for processes that have the capability. Denied checks never reach
+// AppArmor (the capability set refused first) and get no rule.
+func writeCapabilities(b *strings.Builder, r *trace.Report) {
+	if !r.Tracer.CapabilitiesRecorded {
+		b.WriteString("  # Capabilities were not recorded (the kernel has no capability:cap_capable tracepoint).\n")
+		b.WriteString("  # Only setuid and setgid are allowed, which a process started as root needs to drop\n")
+		b.WriteString("  # privileges (setgroups, setgid, setuid); they do nothing for a process that does not run\n")
+		b.WriteString("  # as root. Chowning files is not part of dropping privileges.\n")
+		b.WriteString("  capability setgid,\n")
+		b.WriteString("  capability setuid,\n\n")
+		return
+	}
+	var granted, unnamed, denied, setup []string
+	for _, c := range r.Capabilities {
+		switch {
+		case c.Setup:
+			if c.Granted > 0 && !slices.Contains(setup, c.Name) {
+				setup = append(setup, c.Name)
+			}
+		case c.Granted > 0 && strings.HasPrefix(c.Name, "cap_"):
+			unnamed = append(unnamed, c.Name)
+		case c.Granted > 0:
+			granted = append(granted, c.Name)
+		case c.Denied > 0:
+			denied = append(denied, c.Name)
+		}
+	}
+	if len(granted) == 0 {
+		b.WriteString("  # The kernel granted the application no capability: no capability rules.\n")
+	} else {
+		b.WriteString("  # Capabilities the kernel granted the application (audited checks or not).\n")
+	}
+	for _, c := range granted {
+		fmt.Fprintf(b, "  capability %s,\n", c)
+	}
+	if len(unnamed) > 0 {
+		fmt.Fprintf(b, "  # Also granted, with no name AppArmor knows (so denied): %s.\n", strings.Join(unnamed, ", "))
+	}
+	if len(denied) > 0 {
+		fmt.Fprintf(b, "  # Checked but denied by the container's capability set (AppArmor never sees those): %s.\n",
+			strings.Join(denied, ", "))
+	}
+	if len(setup) > 0 {
+		fmt.Fprintf(b, "  # Used only by the runtime's setup before the entrypoint's exec, not allowed: %s.\n",
+			strings.Join(setup, ", "))
+	}
+	b.WriteString("\n")
 }
 
 func usesSockets(r *trace.Report) bool {

@@ -20,6 +20,7 @@ func TestAppArmorGolden(t *testing.T) {
 		opts   AppArmorOptions
 	}{
 		{"python-http-server", pythonServer(), AppArmorOptions{Name: ProfileName("python:3.12-slim")}},
+		{"python-http-server-recorded", withSecurity(pythonServer()), AppArmorOptions{Name: "slimtrace-python-recorded"}},
 		{"aarch64-static", arm64Static(), AppArmorOptions{Name: "slimtrace-static"}},
 		{"awkward-paths", awkwardPaths(), AppArmorOptions{Name: "slimtrace-awkward"}},
 		{"empty", emptyReport("x86_64"), AppArmorOptions{Name: "slimtrace-empty"}},
@@ -85,6 +86,93 @@ func TestAppArmorRules(t *testing.T) {
 		if strings.Contains(p, absent) {
 			t.Errorf("profile contains %q:\n%s", absent, p)
 		}
+	}
+}
+
+// withSecurity adds what a tracer on a kernel with capability:cap_capable
+// records for the python server: started as root, it binds port 80 and
+// drops to nobody; runc init chrooted before the exec; Python probed
+// CAP_SYS_ADMIN (denied, as in a default container).
+func withSecurity(r *trace.Report) *trace.Report {
+	r.Tracer.CapabilitiesRecorded = true
+	r.NetworkFamilies = []trace.NetworkFamily{
+		{Family: "inet", Type: "stream", Calls: 3},
+		{Family: "inet6", Type: "stream", Failed: 1},
+		{Family: "netlink", Type: "raw", Calls: 1},
+		{Family: "unix", Type: "stream", Calls: 2},
+		{Family: "unix", Type: "dgram", Calls: 1, Setup: true},
+	}
+	r.Capabilities = []trace.Capability{
+		{Name: "setgid", Number: 6, Granted: 2},
+		{Name: "setuid", Number: 7, Granted: 1},
+		{Name: "net_bind_service", Number: 10, Granted: 1},
+		{Name: "sys_chroot", Number: 18, Granted: 1, Setup: true},
+		{Name: "sys_admin", Number: 21, Denied: 12},
+		{Name: "sys_admin", Number: 21, Denied: 3, Setup: true},
+	}
+	return r
+}
+
+func TestAppArmorNetworkAndCapabilities(t *testing.T) {
+	for _, tc := range []struct {
+		name           string
+		edit           func(r *trace.Report)
+		want, unwanted []string
+	}{
+		{"recorded", func(r *trace.Report) {},
+			[]string{"network inet stream,", "network inet6 stream,", "network netlink raw,", "network unix stream,",
+				"capability net_bind_service,", "capability setgid,", "capability setuid,",
+				"# Checked but denied by the container's capability set (AppArmor never sees those): sys_admin.",
+				"# Used only by the runtime's setup before the entrypoint's exec, not allowed: sys_chroot."},
+			[]string{"network,", "network unix dgram,", "capability sys_chroot,", "capability sys_admin,", "Capabilities were not recorded"}},
+		{"capabilities not recorded", func(r *trace.Report) { r.Tracer.CapabilitiesRecorded = false },
+			[]string{"# Capabilities were not recorded (the kernel has no capability:cap_capable tracepoint).",
+				"capability setgid,", "capability setuid,"},
+			[]string{"capability net_bind_service,"}},
+		{"no capability granted", func(r *trace.Report) { r.Capabilities = nil },
+			[]string{"# The kernel granted the application no capability: no capability rules."},
+			[]string{"capability setgid,", "capability setuid,", "capability net_bind_service,"}},
+		{"families AppArmor cannot name", func(r *trace.Report) {
+			r.NetworkFamilies = []trace.NetworkFamily{{Family: "family_99", Type: "stream", Calls: 1},
+				{Family: "inet", Type: "dccp", Calls: 1}, {Family: "decnet", Type: "seqpacket", Failed: 1}}
+		}, []string{"# Also made, with no AppArmor rule to allow them (so denied): family_99 stream, inet dccp, decnet seqpacket."},
+			[]string{"network,", "network inet", "network decnet", "network family_99"}},
+		{"only setup sockets", func(r *trace.Report) {
+			r.NetworkFamilies = []trace.NetworkFamily{{Family: "unix", Type: "dgram", Calls: 1, Setup: true}}
+			r.Syscalls = syscalls(false, "socket", "read")
+		}, []string{"network,"}, []string{"network unix"}},
+		{"unnamed capability", func(r *trace.Report) {
+			r.Capabilities = []trace.Capability{{Name: "cap_41", Number: 41, Granted: 1}}
+		}, []string{"# Also granted, with no name AppArmor knows (so denied): cap_41."}, []string{"capability cap_41"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := withSecurity(pythonServer())
+			tc.edit(r)
+			p, err := AppArmor(r, AppArmorOptions{Name: "x"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			all := lines(p, "")
+			for _, w := range tc.want {
+				if !slices.Contains(all, w) {
+					t.Errorf("profile lacks %q:\n%s", w, p)
+				}
+			}
+			for _, u := range tc.unwanted {
+				if strings.Contains(p, u) {
+					t.Errorf("profile contains %q:\n%s", u, p)
+				}
+			}
+			if parser := apparmorParserIfAny(); parser != "" {
+				f := filepath.Join(t.TempDir(), "x")
+				if err := os.WriteFile(f, []byte(p), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				if out, err := parse(t, parser, f); err != nil {
+					t.Errorf("apparmor_parser rejects the profile: %v\n%s\n%s", err, out, p)
+				}
+			}
+		})
 	}
 }
 
@@ -185,12 +273,20 @@ func TestPermString(t *testing.T) {
 // apparmorParser returns the path of apparmor_parser, or skips the test.
 func apparmorParser(t *testing.T) string {
 	t.Helper()
+	if p := apparmorParserIfAny(); p != "" {
+		return p
+	}
+	privtest.Skip(t, "apparmor_parser not installed")
+	return ""
+}
+
+// apparmorParserIfAny returns the path of apparmor_parser, or "".
+func apparmorParserIfAny() string {
 	for _, p := range []string{"apparmor_parser", "/sbin/apparmor_parser", "/usr/sbin/apparmor_parser"} {
 		if path, err := exec.LookPath(p); err == nil {
 			return path
 		}
 	}
-	privtest.Skip(t, "apparmor_parser not installed")
 	return ""
 }
 

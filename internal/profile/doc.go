@@ -4,7 +4,8 @@
 // returns values and text, makes no syscalls and imports no eBPF, containerd
 // or BuildKit code, so it tests in milliseconds from hand-built reports.
 //
-// What the trace does not record yet (socket families, capabilities, file
-// locks, whether a path is a directory) is stated in the generated profiles
-// and handled by documented, conservative rules.
+// What the trace does not record (signals, file locks, whether a path is a
+// directory; capabilities on kernels without the capability:cap_capable
+// tracepoint) is stated in the generated profiles and handled by
+// documented, conservative rules.
 package profile
