@@ -93,11 +93,45 @@ type Resolver struct {
 	py  *pyPaths
 	rb  *rbPaths
 	nd  *nodePaths
+
+	// Lookups are many and repeat (every module name in every search
+	// directory): directory listings and stats are remembered.
+	names map[string]map[string]bool
+	stats map[string]fs.FileInfo // nil: missing
 }
 
 // NewResolver returns a resolver over fsys.
 func NewResolver(fsys FS, env Env) *Resolver {
-	return &Resolver{fs: fsys, env: env}
+	return &Resolver{fs: fsys, env: env, names: map[string]map[string]bool{}, stats: map[string]fs.FileInfo{}}
+}
+
+// stat looks p up, first in its directory's listing.
+func (r *Resolver) stat(p string) fs.FileInfo {
+	p = path.Clean(p)
+	if fi, ok := r.stats[p]; ok {
+		return fi
+	}
+	var fi fs.FileInfo
+	if dir, name := path.Split(p); p == "/" || r.dirNames(path.Clean(dir))[name] {
+		fi, _ = r.fs.Stat(p)
+	}
+	r.stats[p] = fi
+	return fi
+}
+
+// dirNames returns the names in a directory (none when it is not one).
+func (r *Resolver) dirNames(dir string) map[string]bool {
+	if m, ok := r.names[dir]; ok {
+		return m
+	}
+	m := map[string]bool{}
+	if ents, err := r.fs.ReadDir(dir); err == nil {
+		for _, e := range ents {
+			m[e.Name()] = true
+		}
+	}
+	r.names[dir] = m
+	return m
 }
 
 // Resolve returns the image files ref names, from the file from of
@@ -122,13 +156,13 @@ func (r *Resolver) Resolve(l Lang, from string, ref Ref) (files []string, found 
 }
 
 func (r *Resolver) isFile(p string) bool {
-	fi, err := r.fs.Stat(p)
-	return err == nil && fi.Mode().IsRegular()
+	fi := r.stat(p)
+	return fi != nil && fi.Mode().IsRegular()
 }
 
 func (r *Resolver) isDir(p string) bool {
-	fi, err := r.fs.Stat(p)
-	return err == nil && fi.IsDir()
+	fi := r.stat(p)
+	return fi != nil && fi.IsDir()
 }
 
 func (r *Resolver) list(dir string) []string {
