@@ -56,15 +56,44 @@ func TestProfileArtifacts(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d\n%s", code, stderr)
 	}
-	for _, w := range []string{"probes:    1 passed, 0 failed", "busybox-httpd-seccomp.json", "creport.json"} {
+	for _, w := range []string{"probes:    1 passed, 0 failed", "busybox-httpd-seccomp.json", "creport.json",
+		"seccomp:   ", "of Docker's default"} {
 		if !strings.Contains(stdout, w) {
 			t.Errorf("summary lacks %q:\n%s", w, stdout)
 		}
 	}
-	for _, f := range []string{"creport.json", "busybox-httpd-seccomp.json", "busybox-httpd-apparmor"} {
+	for _, f := range []string{"creport.json", "busybox-httpd-seccomp.json", "busybox-httpd-seccomp-k8s.json",
+		"busybox-httpd-seccomp-pod.yaml", "busybox-httpd-seccomp-spo.yaml", "busybox-httpd-apparmor"} {
 		if _, err := os.Stat(filepath.Join(copyTo, f)); err != nil {
 			t.Errorf("not copied: %v", err)
 		}
+	}
+	var rep struct {
+		Seccomp struct {
+			Arch                 string
+			Allowed              int
+			DockerDefaultAllowed int      `json:"docker_default_allowed"`
+			NotInDockerDefault   []string `json:"not_in_docker_default"`
+		}
+		Artifacts struct {
+			SeccompKubelet string `json:"seccomp_kubelet"`
+			SeccompPod     string `json:"seccomp_pod"`
+			SeccompSPO     string `json:"seccomp_spo"`
+		}
+	}
+	if b, err := os.ReadFile(filepath.Join(copyTo, "creport.json")); err != nil || json.Unmarshal(b, &rep) != nil {
+		t.Fatalf("creport.json: %v", err)
+	}
+	if s := rep.Seccomp; s.Allowed < 20 || s.Allowed >= s.DockerDefaultAllowed || s.Arch == "" {
+		t.Errorf("creport.json seccomp: %+v", s)
+	}
+	if a := rep.Artifacts; !strings.HasSuffix(a.SeccompKubelet, "busybox-httpd-seccomp-k8s.json") ||
+		!strings.HasSuffix(a.SeccompPod, "-seccomp-pod.yaml") || !strings.HasSuffix(a.SeccompSPO, "-seccomp-spo.yaml") {
+		t.Errorf("creport.json artifacts: %+v", a)
+	}
+	pod, _ := os.ReadFile(filepath.Join(copyTo, "busybox-httpd-seccomp-pod.yaml"))
+	if !strings.Contains(string(pod), "localhostProfile: profiles/busybox-httpd.json") {
+		t.Errorf("pod snippet:\n%s", pod)
 	}
 	left, _ := filepath.Glob(filepath.Join(state, "images", "*", "artifacts", "*"))
 	if len(left) > 0 {

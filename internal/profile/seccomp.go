@@ -104,20 +104,29 @@ var libseccompNames = map[specs.Arch]map[string]string{
 //     heap).
 //
 // Where the filter goes in decides how much of this list runc needs.
-// Measured with runc 1.1.5 (Debian 12) and containerd's default spec, which
-// sets NoNewPrivileges (as Kubernetes does with allowPrivilegeEscalation:
-// false), by removing each name in turn from a profile of the baseline and
-// a static entrypoint that makes only write and exit_group
-// (internal/session BenchmarkSeccompRuntimeBaseline): the filter is
-// installed after finalizeNamespace, and runc then needs only close (the
-// pipes), openat and write (the exec fifo through /proc/self/fd), fstatfs
-// and getdents64 (UnsafeCloseFrom's walk of /proc/self/fd), futex (the Go
-// runtime) and execve. Without any one of them the container never runs
-// its entrypoint; every other name was not needed there. Without
-// NoNewPrivileges (Docker's default) the filter goes in before
-// finalizeNamespace, so the capability, setgroups/setuid/setgid, chdir,
-// getcwd, stat and fchown calls above run under it too: the baseline keeps
-// them for that case and for other runc versions.
+// Measured with runc 1.1.5 (Debian 12) by removing each name in turn from a
+// profile of the baseline and a static entrypoint that makes only write and
+// exit_group (internal/session BenchmarkSeccompRuntimeBaseline):
+//
+//   - with noNewPrivileges (containerd's default spec; Kubernetes with
+//     allowPrivilegeEscalation: false) the filter goes in after
+//     finalizeNamespace, and runc needs only close (the pipes), openat and
+//     write (the exec fifo through /proc/self/fd), fstatfs and getdents64
+//     (UnsafeCloseFrom's walk of /proc/self/fd), futex (the Go runtime) and
+//     execve;
+//   - without it (docker run's default) the filter goes in first, and runc
+//     also needs capget, capset, prctl and read (/proc/self/status; the
+//     bounding set), setgroups, setgid, setuid, fstat and newfstatat
+//     (setupUser, fixStdioPermissions), chdir and getcwd (the cwd and its
+//     CVE-2024-21626 check), getppid, and rt_sigreturn (a Go signal
+//     handler returning, needed in one run of two).
+//
+// Without any of these the container never runs its entrypoint: runc
+// create fails ("unable to apply caps: operation not permitted") or init
+// dies. The other names (close_range, fcntl, getpid, tgkill, the Go
+// runtime's memory and scheduling calls) were not needed by this runc; they
+// stay for runc 1.2 and later (close_range), other Go versions and the
+// runtime's timing-dependent paths.
 //
 // Peers do not keep such a list: inspektor-gadget's advise_seccomp gadget
 // and containers/oci-seccomp-bpf-hook record runc's syscalls from its first

@@ -204,12 +204,36 @@ func kubeletForm(t *testing.T, p *seccomp.Seccomp) *specs.LinuxSeccomp {
 	return &out
 }
 
+// dockerForm renders p as the moby JSON file and loads it as dockerd does
+// for docker run --security-opt seccomp=FILE (moby/profiles LoadProfile,
+// which picks the host's architecture from the archMap).
+func dockerForm(t *testing.T, p *seccomp.Seccomp) *specs.LinuxSeccomp {
+	t.Helper()
+	var b bytes.Buffer
+	if err := profile.WriteJSON(&b, p); err != nil {
+		t.Fatal(err)
+	}
+	spec := &specs.Spec{Process: &specs.Process{Capabilities: &specs.LinuxCapabilities{}}}
+	out, err := seccomp.LoadProfile(b.String(), spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
 // TestSeccompEnforcedApps profiles three sample apps, builds their slim
 // images, and runs the fat and the slim image with the generated profile
 // enforced by runc: every probe answers as expect.json says, a bounded
 // sustained load (wrk) gets no errors and the app still answers after it,
 // and calls the app never made (unshare, mount, ptrace, keyctl, bpf) get
 // EPERM, which they do not get without the profile.
+//
+// The fat image runs as docker run --security-opt seccomp=FILE would run
+// it: the moby JSON loaded by moby's loader, noNewPrivileges off, so runc
+// installs the filter before it drops privileges. The slim image runs as a
+// kubelet would run it with a Localhost profile and
+// allowPrivilegeEscalation: false: the kubelet file decoded into the
+// runtime-spec struct, noNewPrivileges on (containerd's default).
 func TestSeccompEnforcedApps(t *testing.T) {
 	needTools(t, "wrk", "nsenter", "curl")
 	attack := buildAttack(t)
@@ -246,12 +270,11 @@ func TestSeccompEnforcedApps(t *testing.T) {
 			}
 			t.Logf("%s: %d syscalls allowed (%d only for runc), Docker's default %d (%.2f); not in Docker's: %v",
 				app, len(sum.Allowed), len(sum.RuntimeOnly), tight.DockerDefault, tight.Fraction, tight.NotInDockerDefault)
-			enforced := kubeletForm(t, sec)
-
-			run := func(image string, sec *specs.LinuxSeccomp, load bool) *Result {
+			run := func(image string, sec *specs.LinuxSeccomp, newPrivs, load bool) *Result {
 				r := o
 				r.Image = image
 				r.Run.Seccomp = sec
+				r.Run.NewPrivileges = newPrivs
 				r.Run.Mounts = []string{attack + ":" + attackPath + ":ro"}
 				r.Execs = [][]string{{attackPath}}
 				if load {
@@ -264,8 +287,16 @@ func TestSeccompEnforcedApps(t *testing.T) {
 				return res
 			}
 
-			for _, image := range []string{o.Image, slim} {
-				res := run(image, enforced, true)
+			for _, c := range []struct {
+				image    string
+				sec      *specs.LinuxSeccomp
+				newPrivs bool
+			}{
+				{o.Image, dockerForm(t, sec), true},
+				{slim, kubeletForm(t, sec), false},
+			} {
+				image := c.image
+				res := run(image, c.sec, c.newPrivs, true)
 				rep := res.Report
 				checkExpected(t, image, exp, rep.Probe)
 				if len(rep.Probe.Exec) != 3 {
@@ -293,7 +324,7 @@ func TestSeccompEnforcedApps(t *testing.T) {
 
 			// The same calls without the profile: none is refused with
 			// EPERM, so the EPERM above came from the filter.
-			res := run(o.Image, nil, false)
+			res := run(o.Image, nil, true, false)
 			got := attackResults(t, res.Report.Probe.Exec[0].Output)
 			for name, want := range attacks {
 				if got[name] != want {
@@ -341,9 +372,10 @@ func newAttackRun(ctx context.Context, t testing.TB) *attackRun {
 
 // run starts the container; it returns the exit code and output, or the
 // error that kept it from starting.
-func (a *attackRun) run(ctx context.Context, sec *specs.LinuxSeccomp) (code int, out []string, err error) {
+func (a *attackRun) run(ctx context.Context, sec *specs.LinuxSeccomp, newPrivs bool) (code int, out []string, err error) {
 	tg, err := a.rt.Create(ctx, a.img, target.RunConfig{Entrypoint: []string{attackPath},
-		Mounts: []string{a.attack + ":" + attackPath + ":ro"}, Network: target.NetworkHost, Seccomp: sec})
+		Mounts: []string{a.attack + ":" + attackPath + ":ro"}, Network: target.NetworkHost, Seccomp: sec,
+		NewPrivileges: newPrivs})
 	if err != nil {
 		return 0, nil, err
 	}
@@ -370,77 +402,97 @@ func (a *attackRun) run(ctx context.Context, sec *specs.LinuxSeccomp) (code int,
 	}
 }
 
-// lateTrace is what a tracer attached after runc init had exec'd the
-// entrypoint would see of the attack binary: its write and exit_group.
+// lateTrace is what a tracer attached as runc init execs the entrypoint
+// would see of the attack binary: the execve, its writes and exit_group.
 func lateTrace() *trace.Report {
 	arch := map[string]string{"amd64": "x86_64", "arm64": "aarch64"}[runtime.GOARCH]
 	return trace.NewCollector().Report(trace.Target{}, trace.Tracer{Arch: arch}, time.Now(), time.Now(),
-		[]trace.Syscall{{Name: "write", Count: 5}, {Name: "exit_group", Count: 1}}, trace.Lost{})
+		[]trace.Syscall{{Name: "execve", Count: 1}, {Name: "write", Count: 5}, {Name: "exit_group", Count: 1}}, trace.Lost{})
+}
+
+// privilegeModes are where runc installs the filter: with
+// noNewPrivileges (containerd's default, Kubernetes with
+// allowPrivilegeEscalation: false) just before the exec; without it
+// (docker run's default) before it drops privileges and capabilities.
+var privilegeModes = []struct {
+	name     string
+	newPrivs bool
+}{
+	{"no-new-privileges", false},
+	{"new-privileges", true},
 }
 
 // TestSeccompRuntimeBaseline: a profile of only what the entrypoint made
 // (OmitRuntime, from a trace that missed runc init) keeps the container
 // from starting; the same trace with the runtime baseline starts it, and
-// the attack is still refused.
+// the attack is still refused. Both ways runc may install the filter.
 func TestSeccompRuntimeBaseline(t *testing.T) {
 	ctx := testContext(t)
 	a := newAttackRun(ctx, t)
 	defer assertClean(t, a.rt.Address())
-	for _, tc := range []struct {
-		name  string
-		opts  profile.SeccompOptions
-		start bool
-	}{
-		{"without the baseline", profile.SeccompOptions{OmitRuntime: true}, false},
-		{"with the baseline", profile.SeccompOptions{}, true},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			p, err := profile.Seccomp(lateTrace(), tc.opts)
-			if err != nil {
-				t.Fatal(err)
-			}
-			oci, err := profile.OCI(p)
-			if err != nil {
-				t.Fatal(err)
-			}
-			code, out, err := a.run(ctx, oci)
-			switch {
-			case !tc.start:
-				if err == nil {
-					t.Fatalf("the container started (exit %d, %q) without runc's syscalls", code, out)
+	for _, mode := range privilegeModes {
+		for _, tc := range []struct {
+			name  string
+			opts  profile.SeccompOptions
+			start bool
+		}{
+			{"without the baseline", profile.SeccompOptions{OmitRuntime: true}, false},
+			{"with the baseline", profile.SeccompOptions{}, true},
+		} {
+			t.Run(mode.name+"/"+tc.name, func(t *testing.T) {
+				p, err := profile.Seccomp(lateTrace(), tc.opts)
+				if err != nil {
+					t.Fatal(err)
 				}
-				// runc init dies under the filter; how it is reported
-				// depends on where (runc create's error, or the init
-				// gone before its cgroup is read).
-				t.Logf("refused as expected: %v", err)
-			case err != nil:
-				t.Fatalf("did not start with the baseline: %v", err)
-			default:
-				if code != 0 {
-					t.Errorf("exit %d, output %q", code, out)
+				oci, err := profile.OCI(p)
+				if err != nil {
+					t.Fatal(err)
 				}
-				for name, ret := range attackResults(t, out) {
-					if ret != eperm {
-						t.Errorf("%s returned %d, want EPERM", name, ret)
+				code, out, err := a.run(ctx, oci, mode.newPrivs)
+				switch {
+				case !tc.start:
+					if err == nil && code == 0 && len(out) > 0 {
+						t.Fatalf("the entrypoint ran (exit %d, %q) without runc's syscalls", code, out)
+					}
+					// runc init dies under the filter; how it is reported
+					// depends on where (runc create's error, the init gone
+					// before its cgroup is read, a start that fails).
+					t.Logf("refused as expected: exit %d, output %q, %v", code, out, err)
+				case err != nil:
+					t.Fatalf("did not start with the baseline: %v", err)
+				default:
+					if code != 0 {
+						t.Errorf("exit %d, output %q", code, out)
+					}
+					for name, ret := range attackResults(t, out) {
+						if ret != eperm {
+							t.Errorf("%s returned %d, want EPERM", name, ret)
+						}
 					}
 				}
+			})
+		}
+	}
+}
+
+// BenchmarkSeccompRuntimeBaseline measures which names of the runtime
+// baseline this machine's runc really needs, in each privilege mode: it
+// removes each in turn from a profile of the baseline plus the attack's
+// write and exit_group and starts the attack under it. A measurement, not a
+// test (2 x 38 container starts):
+//
+//	go test -run '^$' -bench SeccompRuntimeBaseline -benchtime 1x ./internal/session
+func BenchmarkSeccompRuntimeBaseline(b *testing.B) {
+	for _, mode := range privilegeModes {
+		b.Run(mode.name, func(b *testing.B) {
+			for range b.N {
+				measureBaseline(b, mode.newPrivs)
 			}
 		})
 	}
 }
 
-// BenchmarkSeccompRuntimeBaseline measures which names of the runtime
-// baseline this machine's runc really needs: it removes each in turn from
-// a profile of the baseline plus the attack's write and exit_group and
-// starts the attack under it. A measurement, not a test (38 container
-// starts): go test -run '^$' -bench SeccompRuntimeBaseline -benchtime 1x.
-func BenchmarkSeccompRuntimeBaseline(b *testing.B) {
-	for range b.N {
-		measureBaseline(b)
-	}
-}
-
-func measureBaseline(b *testing.B) {
+func measureBaseline(b *testing.B, newPrivs bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	a := newAttackRun(ctx, b)
@@ -458,7 +510,7 @@ func measureBaseline(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		code, out, err := a.run(ctx, oci)
+		code, out, err := a.run(ctx, oci, newPrivs)
 		if err == nil && code == 0 && len(out) == len(attacks) {
 			spare = append(spare, name)
 		} else {

@@ -83,6 +83,10 @@ type RunConfig struct {
 	// Seccomp, when set, is enforced on the container's processes (runc
 	// installs it just before the entrypoint's exec). Nil: unconfined.
 	Seccomp *specs.LinuxSeccomp
+	// NewPrivileges clears the spec's noNewPrivileges, as docker run does by
+	// default: runc then installs Seccomp before it drops privileges, not
+	// just before the exec.
+	NewPrivileges bool
 }
 
 // runPlan is a RunConfig checked and parsed, before anything is created.
@@ -279,6 +283,9 @@ func (r *Runtime) Create(ctx context.Context, img *Image, cfg RunConfig) (_ *Tar
 	if cfg.User != "" {
 		name, _, _ := strings.Cut(cfg.User, ":")
 		specOpts = append(specOpts, oci.WithUser(cfg.User), oci.WithAdditionalGIDs(name))
+	}
+	if cfg.NewPrivileges {
+		specOpts = append(specOpts, oci.WithNewPrivileges)
 	}
 	if cfg.Seccomp != nil {
 		profile := cfg.Seccomp
