@@ -118,7 +118,10 @@ type SPOOptions struct {
 // syscalls {names, action, errnoRet, args}, but no defaultErrnoRet: a
 // profile whose default action is SCMP_ACT_ERRNO returns EPERM there, the
 // runtime's default, so a profile with another default errno is refused
-// rather than silently changed.
+// rather than silently changed. A rule's errnoRet is written as a number
+// (the CRD has had it as an integer and, in some releases, a string);
+// profiles made from a trace have no such rule, only merged or hand-written
+// ones may.
 func WriteSPO(w io.Writer, p *seccomp.Seccomp, o SPOOptions) error {
 	if !dnsLabel.MatchString(o.Name) {
 		return fmt.Errorf("SeccompProfile name %q is not a DNS-1123 label", o.Name)
