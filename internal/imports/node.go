@@ -17,7 +17,7 @@ var jsRegexAfter = []string{"return", "typeof", "instanceof", "in", "of", "new",
 // told from divisions by the token before the slash.
 func lexJS(src []byte) []token {
 	s := string(src)
-	var toks []token
+	toks := make([]token, 0, len(src)/8)
 	line := 1
 	var tmpl []int // brace depths at which a template's substitution closes
 	depth := 0

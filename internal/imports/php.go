@@ -12,7 +12,7 @@ import (
 // "?>" ends a statement, as ";" does.
 func lexPHP(src []byte) []token {
 	s := string(src)
-	var toks []token
+	toks := make([]token, 0, len(src)/8)
 	line := 1
 	code := false
 	for i := 0; i < len(s); {

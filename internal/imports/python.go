@@ -1,6 +1,7 @@
 package imports
 
 import (
+	"bytes"
 	"path"
 	"regexp"
 	"slices"
@@ -11,7 +12,7 @@ import (
 // prefix (raw, bytes, f-strings with nested fields), triple quotes,
 // explicit and implicit line joining. Newline tokens end logical lines.
 func lexPython(src []byte) []token {
-	var toks []token
+	toks := make([]token, 0, len(src)/8)
 	line, depth := 1, 0
 	s := string(src)
 	emit := func(t token) { toks = append(toks, t) }
@@ -180,7 +181,7 @@ func parsePython(src []byte) []Ref {
 		p := at(i - 1)
 		return i == 0 || p.kind == tNewline || p.kind == tOp && (p.text == ";" || p.text == ":")
 	}
-	col := func(t token) int { return t.start - strings.LastIndexByte(string(src[:t.start]), '\n') - 1 }
+	col := func(t token) int { return t.start - bytes.LastIndexByte(src[:t.start], '\n') - 1 }
 	guard := -1 // the column of an "if" for another OS whose body we are in
 	for i := 0; i < len(toks); i++ {
 		t := toks[i]

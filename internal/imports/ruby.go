@@ -17,7 +17,7 @@ var rubyPair = map[byte]byte{'(': ')', '[': ']', '{': '}', '<': '>'}
 // <<~ID, quoted IDs), symbols and regular expressions.
 func lexRuby(src []byte) []token {
 	s := string(src)
-	var toks []token
+	toks := make([]token, 0, len(src)/8)
 	line := 1
 	var heredocs []string // terminators of heredocs whose bodies start at the next line
 	lastNL := true
