@@ -98,7 +98,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 2);
+	__uint(max_entries, CAP_WHO);
 	__type(key, __u32);
 	__type(value, struct cap_counts);
 } cap_checks SEC(".maps");
@@ -854,12 +854,18 @@ static __always_inline int on_exit(struct task_struct *p)
  * on_cap_capable counts one capability check of a target process. The
  * tracepoint fires in the kernel's capability code (cap_capable) for every
  * check, audited or not: it does not carry the CAP_OPT_NOAUDIT option.
+ * Checks of credentials other than the task's own (overlayfs works on its
+ * layers with the mounter's) are counted apart: a security module judges
+ * those by the credentials' owner, not by the task's profile.
  */
-static __always_inline int on_cap_capable(int cap, int ret)
+static __always_inline int on_cap_capable(const void *cred, int cap, int ret, const bool btf)
 {
 	if (!in_target())
 		return 0;
-	__u32 idx = lineage_of(bpf_get_current_pid_tgid() >> 32) != 0;
+	struct task_struct *task = current_task(btf);
+	__u32 idx = CAP_OTHER;
+	if (cred == (const void *)RD(btf, task, real_cred))
+		idx = lineage_of(bpf_get_current_pid_tgid() >> 32) ? CAP_APP : CAP_SETUP;
 	struct cap_counts *c = bpf_map_lookup_elem(&cap_checks, &idx);
 	__u32 i = (__u32)cap;
 	if (c && i < CAP_SLOTS) {
@@ -910,7 +916,7 @@ int BPF_PROG(tp_btf_sched_process_exit, struct task_struct *p)
 SEC("tp_btf/cap_capable")
 int BPF_PROG(tp_btf_cap_capable, const void *cred, void *target_ns, const void *capable_ns, int cap, int ret)
 {
-	return on_cap_capable(cap, ret);
+	return on_cap_capable(cred, cap, ret, true);
 }
 
 /* raw_tp entry points: the same, for kernels without tp_btf. */
@@ -948,5 +954,5 @@ int raw_tp_sched_process_exit(struct bpf_raw_tracepoint_args *ctx)
 SEC("raw_tp/cap_capable")
 int raw_tp_cap_capable(struct bpf_raw_tracepoint_args *ctx)
 {
-	return on_cap_capable((int)ctx->args[3], (int)ctx->args[4]);
+	return on_cap_capable((const void *)ctx->args[0], (int)ctx->args[3], (int)ctx->args[4], false);
 }

@@ -139,8 +139,16 @@ struct sock_key {
 };
 
 /* Capability checks (capability:cap_capable) by capability number: granted
- * when the kernel's capability code returned 0. cap_checks holds two: index
- * 0 for processes without a lineage (the runtime's setup), 1 for the rest. */
+ * when the kernel's capability code returned 0. cap_checks holds one per
+ * enum cap_who. */
+enum cap_who {
+	CAP_SETUP = 0, /* a process without a lineage (the runtime's setup), its own credentials */
+	CAP_APP = 1,   /* a process with a lineage, its own credentials */
+	CAP_OTHER = 2, /* credentials other than the process's own: overlayfs acting with the
+			* mounter's (override_creds), a file opener's, another task's */
+	CAP_WHO = 3,
+};
+
 struct cap_counts {
 	__u64 granted[CAP_SLOTS];
 	__u64 denied[CAP_SLOTS];

@@ -153,6 +153,7 @@ struct task_struct {
 	struct files_struct *files;
 	struct mm_struct *mm;
 	struct signal_struct *signal;
+	const struct cred *real_cred;
 };
 
 struct linux_binprm {

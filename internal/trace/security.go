@@ -43,6 +43,11 @@ type Capability struct {
 	// before the entrypoint's exec, or processes already running when
 	// tracing began).
 	Setup bool `json:"setup,omitempty"`
+	// OtherCreds: checks of credentials other than the process's own,
+	// made on its behalf (overlayfs works on its layers with the
+	// mounter's credentials): a security module judges those by the
+	// credentials' owner, not by the process's profile.
+	OtherCreds bool `json:"other_creds,omitempty"`
 }
 
 // capabilityNames are capabilities(7) by number (Linux 6.x,
@@ -105,9 +110,10 @@ func SortNetworkFamilies(f []NetworkFamily) {
 	})
 }
 
-// SortCapabilities orders capabilities by number, then setup last.
+// SortCapabilities orders capabilities by number, then the application's
+// own checks, the setup's, and those of other credentials.
 func SortCapabilities(c []Capability) {
 	slices.SortFunc(c, func(a, b Capability) int {
-		return cmp.Or(cmp.Compare(a.Number, b.Number), boolCmp(a.Setup, b.Setup))
+		return cmp.Or(cmp.Compare(a.Number, b.Number), boolCmp(a.OtherCreds, b.OtherCreds), boolCmp(a.Setup, b.Setup))
 	})
 }

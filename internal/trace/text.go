@@ -64,7 +64,11 @@ func WriteText(w io.Writer, r *Report) error {
 	if r.Tracer.CapabilitiesRecorded {
 		fmt.Fprintf(tw, "\nCapabilities checked (%d):\n", len(r.Capabilities))
 		for _, c := range r.Capabilities {
-			fmt.Fprintf(tw, "  %s\t%d granted\t%d denied\t%s\n", c.Name, c.Granted, c.Denied, securityNotes(0, c.Setup))
+			notes := securityNotes(0, c.Setup)
+			if c.OtherCreds {
+				notes = "[other credentials]"
+			}
+			fmt.Fprintf(tw, "  %s\t%d granted\t%d denied\t%s\n", c.Name, c.Granted, c.Denied, notes)
 		}
 	} else {
 		fmt.Fprintln(tw, "\nCapabilities: not recorded (the kernel has no capability:cap_capable tracepoint)")

@@ -168,3 +168,36 @@ func lowerNice() error {
 	}
 	return unix.Setpriority(unix.PRIO_PROCESS, tid, nice)
 }
+
+// TestCapabilityOtherCreds: overlayfs reads its trusted.* attributes with
+// the mounter's credentials (CAP_SYS_ADMIN checks); those count apart from
+// the process's own checks.
+func TestCapabilityOtherCreds(t *testing.T) {
+	if err := probeCaps(); err != nil {
+		privtest.Skip(t, err.Error())
+	}
+	dir := t.TempDir()
+	for _, d := range []string{"lower/sub", "upper", "work", "merged"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mustWrite(t, filepath.Join(dir, "lower", "sub", "file.txt"))
+	script := "set -e; cd " + dir + "; mount -t overlay overlay -o lowerdir=lower,upperdir=upper,workdir=work merged; " +
+		"cat merged/sub/file.txt >/dev/null; echo x > merged/sub/new.txt"
+	r := runTraced(t, RunOptions{Args: []string{"unshare", "--mount", "--propagation", "private", "sh", "-c", script}})
+	t.Logf("capabilities: %+v", r.Capabilities)
+	other := slices.IndexFunc(r.Capabilities, func(c trace.Capability) bool {
+		return c.OtherCreds && c.Name == "sys_admin" && c.Granted > 0
+	})
+	if other < 0 {
+		t.Errorf("no sys_admin check with the overlay mounter's credentials: %+v", r.Capabilities)
+	}
+	// The mount itself is the shell's own check.
+	own := slices.IndexFunc(r.Capabilities, func(c trace.Capability) bool {
+		return !c.OtherCreds && !c.Setup && c.Name == "sys_admin" && c.Granted > 0
+	})
+	if own < 0 {
+		t.Errorf("the mount's own sys_admin check is missing: %+v", r.Capabilities)
+	}
+}

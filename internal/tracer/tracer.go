@@ -437,17 +437,18 @@ func (t *Tracer) networkFamilies() ([]trace.NetworkFamily, error) {
 	return out, nil
 }
 
-// capabilities sums the per-CPU capability check counters: index 0 of
-// cap_checks holds the runtime's setup, 1 the processes with a lineage.
+// capabilities sums the per-CPU capability check counters, by whose they
+// were (bpf/slimtrace.h's enum cap_who).
 func (t *Tracer) capabilities() ([]trace.Capability, error) {
 	out := []trace.Capability{}
-	for idx, setup := range []bool{true, false} {
+	for idx, who := range []trace.Capability{{Setup: true}, {}, {OtherCreds: true}} {
 		var perCPU []slimtraceCapCounts
 		if err := t.maps.CapChecks.Lookup(uint32(idx), &perCPU); err != nil {
 			return nil, fmt.Errorf("reading capability counts: %w", err)
 		}
 		for nr := range len(slimtraceCapCounts{}.Granted) {
-			c := trace.Capability{Name: trace.CapabilityName(nr), Number: nr, Setup: setup}
+			c := who
+			c.Name, c.Number = trace.CapabilityName(nr), nr
 			for _, cpu := range perCPU {
 				c.Granted += cpu.Granted[nr]
 				c.Denied += cpu.Denied[nr]
