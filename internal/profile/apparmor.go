@@ -236,9 +236,13 @@ func writeCapabilities(b *strings.Builder, r *trace.Report) {
 		b.WriteString("  capability setuid,\n\n")
 		return
 	}
-	var granted, unnamed, denied, setup []string
+	var granted, unnamed, denied, setup, others []string
 	for _, c := range r.Capabilities {
 		switch {
+		case c.OtherCreds:
+			if c.Granted > 0 && !slices.Contains(others, c.Name) {
+				others = append(others, c.Name)
+			}
 		case c.Setup:
 			if c.Granted > 0 && !slices.Contains(setup, c.Name) {
 				setup = append(setup, c.Name)
@@ -269,6 +273,10 @@ func writeCapabilities(b *strings.Builder, r *trace.Report) {
 	if len(setup) > 0 {
 		fmt.Fprintf(b, "  # Used only by the runtime's setup before the entrypoint's exec, not allowed: %s.\n",
 			strings.Join(setup, ", "))
+	}
+	if len(others) > 0 {
+		fmt.Fprintf(b, "  # Granted to other credentials on the application's behalf (overlayfs uses the mounter's),\n")
+		fmt.Fprintf(b, "  # which their own profile governs, not allowed here: %s.\n", strings.Join(others, ", "))
 	}
 	b.WriteString("\n")
 }

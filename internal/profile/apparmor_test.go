@@ -92,7 +92,8 @@ func TestAppArmorRules(t *testing.T) {
 // withSecurity adds what a tracer on a kernel with capability:cap_capable
 // records for the python server: started as root, it binds port 80 and
 // drops to nobody; runc init chrooted before the exec; Python probed
-// CAP_SYS_ADMIN (denied, as in a default container).
+// CAP_SYS_ADMIN (denied, as in a default container); overlayfs checked
+// capabilities with the mounter's credentials.
 func withSecurity(r *trace.Report) *trace.Report {
 	r.Tracer.CapabilitiesRecorded = true
 	r.NetworkFamilies = []trace.NetworkFamily{
@@ -109,6 +110,8 @@ func withSecurity(r *trace.Report) *trace.Report {
 		{Name: "sys_chroot", Number: 18, Granted: 1, Setup: true},
 		{Name: "sys_admin", Number: 21, Denied: 12},
 		{Name: "sys_admin", Number: 21, Denied: 3, Setup: true},
+		{Name: "sys_admin", Number: 21, Granted: 40, OtherCreds: true}, // overlayfs, as the mounter
+		{Name: "dac_override", Number: 1, Granted: 2, OtherCreds: true},
 	}
 	return r
 }
@@ -123,8 +126,10 @@ func TestAppArmorNetworkAndCapabilities(t *testing.T) {
 			[]string{"network inet stream,", "network inet6 stream,", "network netlink raw,", "network unix stream,",
 				"capability net_bind_service,", "capability setgid,", "capability setuid,",
 				"# Checked but denied by the container's capability set (AppArmor never sees those): sys_admin.",
-				"# Used only by the runtime's setup before the entrypoint's exec, not allowed: sys_chroot."},
-			[]string{"network,", "network unix dgram,", "capability sys_chroot,", "capability sys_admin,", "Capabilities were not recorded"}},
+				"# Used only by the runtime's setup before the entrypoint's exec, not allowed: sys_chroot.",
+				"# which their own profile governs, not allowed here: sys_admin, dac_override."},
+			[]string{"network,", "network unix dgram,", "capability sys_chroot,", "capability sys_admin,",
+				"capability dac_override,", "Capabilities were not recorded"}},
 		{"capabilities not recorded", func(r *trace.Report) { r.Tracer.CapabilitiesRecorded = false },
 			[]string{"# Capabilities were not recorded (the kernel has no capability:cap_capable tracepoint).",
 				"capability setgid,", "capability setuid,"},
