@@ -339,6 +339,13 @@ func (c *Container) Summary(w io.Writer) {
 				fmt.Fprintf(w, ", %s bound reached", im.Bound)
 			}
 			fmt.Fprintln(w)
+			for i, u := range im.Unresolved {
+				if i == 5 {
+					fmt.Fprintf(w, "           ... %d more in creport.json (slim.imports.unresolved)\n", len(im.Unresolved)-i)
+					break
+				}
+				fmt.Fprintf(w, "           unresolved %s:%d: %s (--include-path what it loads)\n", u.File, u.Line, u.Expr)
+			}
 		}
 		for _, warn := range c.Slim.Warnings {
 			fmt.Fprintf(w, "warning:   %s\n", warn)
