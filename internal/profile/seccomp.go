@@ -45,8 +45,13 @@ type SeccompSummary struct {
 	// the tracer could not name ("syscall_451", "out_of_range"). A profile
 	// with skipped entries may deny something the application needs.
 	Skipped []trace.Syscall
-	// Allowed is every name the profile allows, sorted.
+	// Allowed is every name the profile allows, sorted ("socket" included
+	// when it is allowed only for SocketFamilies).
 	Allowed []string
+	// SocketFamilies, when set, are the address families (AF_ numbers)
+	// socket(2) is allowed for: those the trace saw. Empty: socket, if
+	// allowed, is allowed for any family.
+	SocketFamilies []uint64
 	// Complete is false when the trace lost events (trace.Report.Complete).
 	Complete bool
 }
@@ -239,16 +244,59 @@ func SeccompWithSummary(r *trace.Report, opts SeccompOptions) (*seccomp.Seccomp,
 	}
 	slices.Sort(sum.Allowed)
 
+	names := sum.Allowed
+	if allowed["socket"] {
+		if fams, ok := socketFamilies(r); ok {
+			sum.SocketFamilies = fams
+			names = slices.DeleteFunc(slices.Clone(names), func(n string) bool { return n == "socket" })
+		}
+	}
+
 	errno := errnoEPERM
 	p := &seccomp.Seccomp{
 		LinuxSeccomp: specs.LinuxSeccomp{DefaultAction: specs.ActErrno, DefaultErrnoRet: &errno},
 		ArchMap:      []seccomp.Architecture{{Arch: arch.Arch, SubArches: slices.Clone(arch.SubArches)}},
 		Syscalls: []*seccomp.Syscall{{
-			LinuxSyscall: specs.LinuxSyscall{Names: sum.Allowed, Action: specs.ActAllow},
+			LinuxSyscall: specs.LinuxSyscall{Names: names, Action: specs.ActAllow},
 			Comment:      seccompComment(sum),
 		}},
 	}
+	for _, f := range sum.SocketFamilies {
+		p.Syscalls = append(p.Syscalls, &seccomp.Syscall{
+			LinuxSyscall: specs.LinuxSyscall{Names: []string{"socket"}, Action: specs.ActAllow,
+				Args: []specs.LinuxSeccompArg{{Index: 0, Value: f, Op: specs.OpEqualTo}}},
+			Comment: fmt.Sprintf("slimtrace: socket(AF_%s, ...) seen in the trace", strings.ToUpper(trace.FamilyName(uint32(f)))),
+		})
+	}
 	return p, sum, nil
+}
+
+// socketFamilies returns the address families the trace saw socket(2) or
+// socketpair(2) ask for, as numbers, the way Docker's default profile
+// filters socket's first argument (it refuses AF_VSOCK). ok is false when
+// the trace has socket calls but no families: a tracer that did not record
+// them, so socket stays allowed for every family. socketpair is left
+// unfiltered (its families are AF_UNIX in practice), and so is a 32-bit
+// socketcall, whose arguments are behind a pointer a filter cannot read.
+func socketFamilies(r *trace.Report) (fams []uint64, ok bool) {
+	if len(r.NetworkFamilies) == 0 {
+		return nil, false
+	}
+	numbers := map[string]uint64{}
+	for n := range uint32(256) {
+		numbers[trace.FamilyName(n)] = uint64(n)
+	}
+	for _, f := range r.NetworkFamilies {
+		n, known := numbers[f.Family]
+		if !known {
+			return nil, false
+		}
+		if !slices.Contains(fams, n) {
+			fams = append(fams, n)
+		}
+	}
+	slices.Sort(fams)
+	return fams, true
 }
 
 // seccompComment says, inside the profile, where its names came from.
@@ -260,6 +308,9 @@ func seccompComment(s *SeccompSummary) string {
 	}
 	if len(s.RuntimeOnly) > 0 {
 		fmt.Fprintf(&b, "; added for runc init between seccomp and execve: %s", strings.Join(s.RuntimeOnly, ", "))
+	}
+	if len(s.SocketFamilies) > 0 {
+		fmt.Fprintf(&b, "; socket is allowed only for the %d address families seen (rules below)", len(s.SocketFamilies))
 	}
 	if len(s.Skipped) > 0 {
 		fmt.Fprintf(&b, "; %d unnamed syscalls could not be allowed", len(s.Skipped))

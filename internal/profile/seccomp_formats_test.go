@@ -315,3 +315,71 @@ func TestSeccompTightness(t *testing.T) {
 		t.Error("a profile without architecture was accepted")
 	}
 }
+
+// TestSeccompSocketFamilies: with the families the trace saw, socket is
+// allowed only for them; without (a tracer that did not record them), for
+// any.
+func TestSeccompSocketFamilies(t *testing.T) {
+	r := pythonServer()
+	r.NetworkFamilies = []trace.NetworkFamily{{Family: "inet", Type: "stream"}, {Family: "inet6", Type: "stream"},
+		{Family: "unix", Type: "dgram", Setup: true}, {Family: "inet", Type: "dgram"}, {Family: "family_250", Type: "raw"}}
+	p, sum, err := SeccompWithSummary(r, SeccompOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(sum.SocketFamilies, []uint64{1, 2, 10, 250}) || !slices.Contains(sum.Allowed, "socket") {
+		t.Errorf("families %v, allowed has socket: %v", sum.SocketFamilies, slices.Contains(sum.Allowed, "socket"))
+	}
+	if slices.Contains(p.Syscalls[0].Names, "socket") || !slices.Contains(p.Syscalls[0].Names, "accept4") {
+		t.Errorf("the unconditional rule: %v", p.Syscalls[0].Names)
+	}
+	if len(p.Syscalls) != 5 {
+		t.Fatalf("%d rules, want 1 + 4 socket rules", len(p.Syscalls))
+	}
+	for i, want := range []uint64{1, 2, 10, 250} {
+		s := p.Syscalls[1+i]
+		if !slices.Equal(s.Names, []string{"socket"}) || s.Action != specs.ActAllow || len(s.Args) != 1 ||
+			s.Args[0] != (specs.LinuxSeccompArg{Index: 0, Value: want, Op: specs.OpEqualTo}) {
+			t.Errorf("rule %d: %+v", 1+i, s)
+		}
+	}
+	if !strings.Contains(p.Syscalls[1].Comment, "AF_UNIX") {
+		t.Errorf("comment %q", p.Syscalls[1].Comment)
+	}
+	oci, err := OCI(p)
+	if err != nil || len(oci.Syscalls) != 5 || oci.Syscalls[2].Args[0].Value != 2 {
+		t.Errorf("OCI: %+v %v", oci, err)
+	}
+	var spo bytes.Buffer
+	if err := WriteSPO(&spo, p, SPOOptions{Name: "x"}); err != nil || !strings.Contains(spo.String(),
+		"      names:\n        - socket\n      args:\n        - index: 0\n          value: 10\n          op: SCMP_CMP_EQ\n") {
+		t.Errorf("SPO (%v):\n%s", err, spo.String())
+	}
+	tt, err := SeccompTightness(p)
+	if err != nil || slices.Contains(tt.NotInDockerDefault, "socket") {
+		t.Errorf("tightness counts a filtered socket as unconditional: %+v %v", tt, err)
+	}
+
+	// Two runs that saw different families merge into a profile that
+	// allows both.
+	r2 := pythonServer()
+	r2.NetworkFamilies = []trace.NetworkFamily{{Family: "netlink", Type: "raw"}}
+	p2, _ := Seccomp(r2, SeccompOptions{})
+	m, err := Merge(p, p2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fams []uint64
+	for _, s := range m.Syscalls[1:] {
+		fams = append(fams, s.Args[0].Value)
+	}
+	if !slices.Equal(fams, []uint64{1, 2, 10, 250, 16}) {
+		t.Errorf("merged socket families %v", fams)
+	}
+
+	// No families recorded: socket for any family, as before.
+	p, sum, _ = SeccompWithSummary(pythonServer(), SeccompOptions{})
+	if len(p.Syscalls) != 1 || !slices.Contains(p.Syscalls[0].Names, "socket") || sum.SocketFamilies != nil {
+		t.Errorf("without families: %+v %v", p.Syscalls, sum.SocketFamilies)
+	}
+}
