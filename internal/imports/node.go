@@ -309,7 +309,11 @@ func (r *Resolver) resolveNode(from string, ref Ref) ([]string, bool) {
 		if !r.isDir(root) {
 			continue
 		}
-		if files, ok := r.nodeExports(root, sub); ok {
+		conds := []string{"node", "require", "import", "default"}
+		if ref.Kind == "import" || ref.Kind == "import()" {
+			conds = []string{"node", "import", "require", "default"} // what an ES module is given
+		}
+		if files, ok := r.nodeExports(root, sub, conds); ok {
 			return files, true
 		}
 		if sub == "" {
@@ -374,7 +378,7 @@ func (r *Resolver) nodeIndex(p string) string {
 }
 
 // nodeExports resolves a package's "exports" map, when it has one.
-func (r *Resolver) nodeExports(root, sub string) ([]string, bool) {
+func (r *Resolver) nodeExports(root, sub string, conds []string) ([]string, bool) {
 	b, err := r.fs.ReadFile(root + "/package.json")
 	if err != nil {
 		return nil, false
@@ -412,14 +416,14 @@ func (r *Resolver) nodeExports(root, sub string) ([]string, bool) {
 				pre, post, ok := strings.Cut(k, "*")
 				if ok && strings.HasPrefix(key, pre) && strings.HasSuffix(key, post) && len(key) >= len(pre)+len(post) {
 					star := key[len(pre) : len(key)-len(post)]
-					if s := exportTarget(t); s != "" {
+					if s := exportTarget(t, conds); s != "" {
 						target = strings.ReplaceAll(s, "*", star)
 					}
 				}
 			}
 		}
 	}
-	s := exportTarget(target)
+	s := exportTarget(target, conds)
 	if s == "" {
 		return nil, false
 	}
@@ -430,22 +434,22 @@ func (r *Resolver) nodeExports(root, sub string) ([]string, bool) {
 	return []string{f, root + "/package.json"}, true
 }
 
-// exportTarget picks an export's target under Node's conditions for
-// require and import.
-func exportTarget(t any) string {
+// exportTarget picks an export's target under the first of conds the
+// export has.
+func exportTarget(t any, conds []string) string {
 	switch v := t.(type) {
 	case string:
 		return v
 	case []any:
 		for _, x := range v {
-			if s := exportTarget(x); s != "" {
+			if s := exportTarget(x, conds); s != "" {
 				return s
 			}
 		}
 	case map[string]any:
-		for _, cond := range []string{"node", "require", "import", "default"} {
+		for _, cond := range conds {
 			if x, ok := v[cond]; ok {
-				if s := exportTarget(x); s != "" {
+				if s := exportTarget(x, conds); s != "" {
 					return s
 				}
 			}

@@ -115,6 +115,8 @@ func TestResolveNode(t *testing.T) {
 		{"nested node_modules, main dir", "/app/node_modules/express/lib/router.js", Ref{Name: "debug"},
 			[]string{"/app/node_modules/express/node_modules/debug/src/index.js", "/app/node_modules/express/node_modules/debug/package.json"}},
 		{"exports conditions", "/app/server.js", Ref{Name: "@scope/pkg"}, []string{"/app/node_modules/@scope/pkg/cjs/i.js", "/app/node_modules/@scope/pkg/package.json"}},
+		{"exports conditions, ES module", "/app/server.mjs", Ref{Kind: "import", Name: "@scope/pkg"},
+			[]string{"/app/node_modules/@scope/pkg/esm/i.mjs", "/app/node_modules/@scope/pkg/package.json"}},
 		{"exports pattern", "/app/server.js", Ref{Name: "@scope/pkg/feature/x"}, []string{"/app/node_modules/@scope/pkg/f/x.js", "/app/node_modules/@scope/pkg/package.json"}},
 		{"exports string", "/app/server.js", Ref{Name: "sugar"}, []string{"/app/node_modules/sugar/main.js", "/app/node_modules/sugar/package.json"}},
 		{"global folder", "/app/server.js", Ref{Name: "glob"}, []string{"/usr/share/nodejs/glob/index.js", "/usr/share/nodejs/glob/package.json"}},
@@ -129,7 +131,7 @@ func TestResolveRuby(t *testing.T) {
 		"/usr/lib/ruby/3.1.0/csv.rb", "/usr/lib/ruby/3.1.0/csv/parser.rb", "/usr/lib/ruby/3.1.0/json.rb",
 		"/usr/lib/x86_64-linux-gnu/ruby/3.1.0/json/ext/parser.so", "/usr/lib/x86_64-linux-gnu/ruby/3.1.0/etc.so",
 		"/usr/lib/ruby/vendor_ruby/sinatra/base.rb", "/usr/lib/ruby/vendor_ruby/rack/mime.rb",
-		"/var/lib/gems/3.1.0/gems/tilt-2.0.11/lib/tilt.rb",
+		"/var/lib/gems/3.1.0/gems/tilt-2.0.11/lib/tilt.rb", "/var/lib/gems/3.1.0/gems/tilt-2.0.10/lib/tilt.rb",
 		"/usr/share/rubygems-integration/all/gems/mustermann-2.0.2/lib/mustermann.rb",
 		"/app/app.rb", "/app/lib/inventory.rb", "/app/tasks.rake",
 	)

@@ -427,7 +427,10 @@ func (r *Resolver) rubyPaths() *rbPaths {
 		gemDirs = append(gemDirs, path.Clean(v)+"/gems")
 	}
 	for _, gd := range gemDirs {
-		for _, g := range r.list(gd) {
+		gems := r.list(gd)
+		slices.Sort(gems)
+		slices.Reverse(gems) // the newest version first, as RubyGems activates it (near enough: by name)
+		for _, g := range gems {
 			if d := gd + "/" + g + "/lib"; r.isDir(d) {
 				p.dirs = appendUniq(p.dirs, d)
 			}
