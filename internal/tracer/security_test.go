@@ -201,3 +201,36 @@ func TestCapabilityOtherCreds(t *testing.T) {
 		t.Errorf("the mount's own sys_admin check is missing: %+v", r.Capabilities)
 	}
 }
+
+// TestNoCapTracepoint: where the kernel has no capability:cap_capable
+// tracepoint (stood in for by a name no kernel has), tracing works and the
+// report says capabilities were not recorded; sockets are still counted.
+func TestNoCapTracepoint(t *testing.T) {
+	for _, raw := range []bool{false, true} {
+		name := TypeTPBTF
+		if raw {
+			name = TypeRawTP
+		}
+		t.Run(name, func(t *testing.T) {
+			file := filepath.Join(t.TempDir(), "owned")
+			mustWrite(t, file)
+			r := runTraced(t, RunOptions{
+				Options: Options{ForceRawTP: raw, capTracepoint: "slimtrace_no_such_tracepoint"},
+				Args:    []string{os.Args[0], file},
+				Env:     append(os.Environ(), helperEnv+"=security"),
+			})
+			if r.Tracer.ProgramType != name {
+				t.Errorf("program type %s, want %s", r.Tracer.ProgramType, name)
+			}
+			if r.Tracer.CapabilitiesRecorded || len(r.Capabilities) != 0 {
+				t.Errorf("capabilities recorded without the tracepoint: %v %+v", r.Tracer.CapabilitiesRecorded, r.Capabilities)
+			}
+			if !slices.ContainsFunc(r.NetworkFamilies, func(f trace.NetworkFamily) bool { return f.Family == "inet" }) {
+				t.Errorf("sockets not counted: %+v", r.NetworkFamilies)
+			}
+			if r.File(file) == nil {
+				t.Errorf("%s missing from the trace", file)
+			}
+		})
+	}
+}

@@ -4,6 +4,7 @@
 package tracer
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"os"
@@ -36,6 +37,10 @@ type Options struct {
 	// ForceRawTP loads the raw_tp programs even where tp_btf works (tests).
 	ForceRawTP bool
 	Logger     zerolog.Logger
+
+	// capTracepoint replaces cap_capable (tests: a name no kernel has
+	// stands for a kernel without the tracepoint).
+	capTracepoint string
 }
 
 // Tracer traces one cgroup from Open until Close.
@@ -251,6 +256,10 @@ func (t *Tracer) loadCaps(spec *ebpf.CollectionSpec) error {
 	opts := &ebpf.CollectionOptions{MapReplacements: map[string]*ebpf.Map{
 		"cap_checks": t.maps.CapChecks, "lineages": t.maps.Lineages}}
 	var err error
+	if tp := t.opts.capTracepoint; tp != "" {
+		spec = spec.Copy()
+		spec.Programs["tp_btf_cap_capable"].AttachTo = tp
+	}
 	if t.progType == TypeTPBTF {
 		var p tpBTFCapProgram
 		err = spec.LoadAndAssign(&p, opts)
@@ -292,7 +301,8 @@ func (t *Tracer) attach() error {
 	if t.progType == TypeTPBTF {
 		l, err = link.AttachTracing(link.TracingOptions{Program: t.capProg})
 	} else {
-		l, err = link.AttachRawTracepoint(link.RawTracepointOptions{Name: capTracepoint, Program: t.capProg})
+		l, err = link.AttachRawTracepoint(link.RawTracepointOptions{Name: cmp.Or(t.opts.capTracepoint, capTracepoint),
+			Program: t.capProg})
 	}
 	if err != nil {
 		t.opts.Logger.Debug().Err(err).Msg("capability checks are not recorded")
