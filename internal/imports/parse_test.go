@@ -71,6 +71,8 @@ func TestParsePython(t *testing.T) {
 			"if os.name == \"nt\": import nt\nif _mswindows:\n    import _winapi\nif sys.platform != 'win32':\n    import fcntl\n" +
 			"if sys.platform.startswith('darwin') or sys.platform == 'linux':\n    import linuxish\nimport after\n",
 			[]string{"1 import sys", "6 from .unix_events", "11 import fcntl", "13 import linuxish", "14 import after"}},
+		{"main block", "def f():\n    import lazy\n\nif __name__ == \"__main__\":\n    import doctest\n    doctest.testmod()\nimport after\nif '__main__' == __name__: import x\n",
+			[]string{"2 import lazy", "7 import after"}},
 		{"byte prefix and line count", "x = b'''\n\n'''\nimport a\n", []string{"4 import a"}},
 	})
 }

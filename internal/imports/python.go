@@ -167,7 +167,9 @@ func pyString(s string, i int, prefix string) (token, int, int) {
 // parsePython finds import statements (at any nesting: in functions, try
 // blocks, after "if x:" on one line) and importlib.import_module and
 // __import__ calls. Imports in the body of a test for another OS ("if
-// sys.platform == 'win32':", "if os.name == 'nt':") are left out.
+// sys.platform == 'win32':", "if os.name == 'nt':") are left out, and so
+// are those under "if __name__ == '__main__':", which runs only when the
+// module is the program (and then it ran while traced).
 func parsePython(src []byte) []Ref {
 	toks := lexPython(src)
 	var refs []Ref
@@ -193,7 +195,7 @@ func parsePython(src []byte) []Ref {
 				guard = -1
 			}
 			if guard < 0 && (t.text == "if" || t.text == "elif") {
-				if end, ok := otherOSTest(toks, i+1); ok {
+				if end, ok := otherOSTest(toks, i+1); ok || mainTest(toks, i+1) {
 					guard = col(t)
 					i = end
 					continue
@@ -305,6 +307,17 @@ func otherOSTest(toks []token, i int) (end int, ok bool) {
 		}
 	}
 	return len(toks) - 1, false
+}
+
+// mainTest reports whether the condition from toks[i] is
+// __name__ == "__main__".
+func mainTest(toks []token, i int) bool {
+	if i+4 >= len(toks) || toks[i+1].text != "=" || toks[i+2].text != "=" || toks[i+4].text != ":" {
+		return false
+	}
+	a, b := toks[i], toks[i+3]
+	return a.kind == tName && a.text == "__name__" && b.kind == tString && b.val == "__main__" ||
+		b.kind == tName && b.text == "__name__" && a.kind == tString && a.val == "__main__"
 }
 
 // exprStart includes a call's receiver (importlib.import_module).
