@@ -35,6 +35,9 @@ type ImportStats struct {
 	// NotFound counts literal names the image does not hold: builtin
 	// modules, other platforms' modules, optional dependencies.
 	NotFound int
+	// Deferred counts imports inside functions of files the closure added
+	// (not traced), which are not followed.
+	Deferred int
 	// Unresolved are the imports whose names are computed at run time, in
 	// files no OS package owns (the application's and its language
 	// packages'); UnresolvedSystem counts those in OS packages' files.
@@ -155,6 +158,14 @@ func (c *computer) importClosure() {
 		}
 		st.Parsed++
 		for _, ref := range imports.Parse(s.lang, b) {
+			if ref.Deferred && s.depth > 0 {
+				// A file the closure added runs its top-level imports when it
+				// is loaded; those inside its functions only if they are
+				// called: lazy twice over, and mostly noise (pdb's help ->
+				// pydoc -> 750 KB of topics).
+				st.Deferred++
+				continue
+			}
 			if ref.Dynamic {
 				if c.pkgs.owns(s.path) {
 					st.UnresolvedSystem++

@@ -51,6 +51,9 @@ type Ref struct {
 	// FromDir: Name is a path relative to the directory of the file that
 	// names it (Ruby's require_relative and __dir__ forms, PHP's __DIR__).
 	FromDir bool
+	// Deferred: the reference runs only when a function holding it is
+	// called, not when the file is loaded (Python: inside a "def").
+	Deferred bool
 }
 
 // Parse returns the references of a source file of language l.

@@ -135,3 +135,25 @@ func TestParsePHP(t *testing.T) {
 		{"dynamic", "<?php\ninclude $file;\nrequire \"lib/$name.php\";\n", []string{"2 dynamic include $file", "3 dynamic require \"lib/$name.php\""}},
 	})
 }
+
+// Deferred marks what runs only when a function is called, not when the
+// module is loaded: a "def" body, at any depth, until the code dedents.
+func TestParsePythonDeferred(t *testing.T) {
+	src := "import top\n" +
+		"class C:\n    import in_class\n    def m(self):\n        import in_method\n    x = 1\n    import class_again\n" +
+		"def f(): import one_line\n" +
+		"async def g():\n    if x:\n        from a import b\n    return (1,\n2)\n" +
+		"try:\n    import guarded\nexcept ImportError:\n    pass\n" +
+		"@decorator\ndef h():\n    m = importlib.import_module('lazy')\nimport bottom\n"
+	want := map[string]bool{"top": false, "in_class": false, "in_method": true, "class_again": false, "one_line": true,
+		"a": true, "guarded": false, "lazy": true, "bottom": false}
+	refs := Parse(Python, []byte(src))
+	if len(refs) != len(want) {
+		t.Fatalf("got %d refs, want %d: %+v", len(refs), len(want), refs)
+	}
+	for _, r := range refs {
+		if d, ok := want[r.Name]; !ok || d != r.Deferred {
+			t.Errorf("%s (line %d): deferred %v, want %v", r.Name, r.Line, r.Deferred, d)
+		}
+	}
+}

@@ -184,7 +184,12 @@ func parsePython(src []byte) []Ref {
 		return i == 0 || p.kind == tNewline || p.kind == tOp && (p.text == ";" || p.text == ":")
 	}
 	col := func(t token) int { return t.start - bytes.LastIndexByte(src[:t.start], '\n') - 1 }
-	guard := -1 // the column of an "if" for another OS whose body we are in
+	guard := -1    // the column of an "if" for another OS whose body we are in
+	var defs []int // the columns of the "def"s whose body we are in
+	add := func(r Ref) {
+		r.Deferred = len(defs) > 0
+		refs = append(refs, r)
+	}
 	for i := 0; i < len(toks); i++ {
 		t := toks[i]
 		if t.kind != tName {
@@ -193,6 +198,12 @@ func parsePython(src []byte) []Ref {
 		if i == 0 || at(i-1).kind == tNewline { // a line's first statement
 			if guard >= 0 && col(t) <= guard {
 				guard = -1
+			}
+			for len(defs) > 0 && col(t) <= defs[len(defs)-1] {
+				defs = defs[:len(defs)-1]
+			}
+			if t.text == "def" || t.text == "async" && at(i+1).text == "def" {
+				defs = append(defs, col(t))
 			}
 			if guard < 0 && (t.text == "if" || t.text == "elif") {
 				if end, ok := otherOSTest(toks, i+1); ok || mainTest(toks, i+1) {
@@ -213,7 +224,7 @@ func parsePython(src []byte) []Ref {
 				if name == "" {
 					break
 				}
-				refs = append(refs, Ref{Line: t.line, Kind: "import", Name: name})
+				add(Ref{Line: t.line, Kind: "import", Name: name})
 				j = n
 				if at(j).kind == tName && at(j).text == "as" {
 					j += 2
@@ -251,7 +262,7 @@ func parsePython(src []byte) []Ref {
 					names = append(names, u.text)
 				}
 			}
-			refs = append(refs, Ref{Line: t.line, Kind: "from", Name: name, Level: level, Names: names})
+			add(Ref{Line: t.line, Kind: "from", Name: name, Level: level, Names: names})
 		case (t.text == "import_module" || t.text == "__import__") && at(i+1).text == "(" && at(i-1).text != "def":
 			end := matchParen(toks, i+1)
 			arg := at(i + 2)
@@ -270,7 +281,7 @@ func parsePython(src []byte) []Ref {
 				r.Dynamic = true
 				r.Expr = clip(string(src[exprStart(toks, i):at(end).end]))
 			}
-			refs = append(refs, r)
+			add(r)
 		}
 	}
 	return refs

@@ -198,6 +198,9 @@ type Imports struct {
 	// NotFound counts literal names the image does not hold (builtins,
 	// other platforms' modules).
 	NotFound int `json:"not_found"`
+	// Deferred counts imports inside functions of files the closure added
+	// (lazy twice over): not followed.
+	Deferred int `json:"deferred"`
 	// Unresolved are imports with names computed at run time, in files no
 	// OS package owns: add what they load with --include-path.
 	Unresolved []UnresolvedImport `json:"unresolved"`

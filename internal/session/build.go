@@ -207,7 +207,7 @@ func importsReport(st fileset.ImportStats) *report.Imports {
 		return nil
 	}
 	im := &report.Imports{Parsed: st.Parsed, Files: st.Files, Bytes: st.Bytes, NotFound: st.NotFound,
-		UnresolvedSystem: st.UnresolvedSystem, Bound: st.Bound, Unresolved: []report.UnresolvedImport{}}
+		UnresolvedSystem: st.UnresolvedSystem, Deferred: st.Deferred, Bound: st.Bound, Unresolved: []report.UnresolvedImport{}}
 	for _, u := range st.Unresolved {
 		im.Unresolved = append(im.Unresolved, report.UnresolvedImport{File: u.File, Line: u.Line, Expr: u.Expr})
 	}
