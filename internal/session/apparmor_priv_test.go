@@ -51,18 +51,17 @@ func TestAppArmorApps(t *testing.T) {
 	} {
 		t.Run(c.app, func(t *testing.T) {
 			addr, tar := env(t, c.app)
-			defer assertCleanIn(t, addr, apparmorNamespace)
 			cmds, err := probe.ParseFile(filepath.Join(appDir(c.app), "probes.json"))
 			if err != nil {
 				t.Fatal(err)
 			}
 			o := options(t, addr, "docker-archive:"+tar)
-			o.Target.Namespace = apparmorNamespace
 			o.Probe.Cmds = cmds
 			res, err := Profile(testContext(t), o)
 			if err != nil {
 				t.Fatal(err)
 			}
+			assertGone(t, addr, res.Report.Run.ContainerID)
 			if res.Report.Probe.Failed != 0 {
 				t.Errorf("probes failed: %+v", res.Report.Probe.HTTP)
 			}
@@ -133,23 +132,21 @@ func TestAppArmorApps(t *testing.T) {
 	}
 }
 
-// apparmorNamespace is this test's own: other session tests may run at the
-// same time in theirs.
-const apparmorNamespace = "slimtrace-apparmor-test"
-
-// assertCleanIn checks that no container, task or snapshot of ours is left
-// in namespace ns, and no program of ours is attached.
-func assertCleanIn(t *testing.T, addr, ns string) {
+// assertGone checks that the container id, its task and its snapshot are
+// gone, and no program of ours is attached. (Other tests may run beside
+// this one in the namespace: assertClean would see their containers.)
+func assertGone(t *testing.T, addr, id string) {
 	t.Helper()
+	if id == "" {
+		t.Fatal("no container id in the report")
+	}
 	for _, what := range [][]string{{"containers", "ls", "-q"}, {"tasks", "ls"}, {"snapshots", "ls"}} {
-		out, err := exec.Command("ctr", append([]string{"-a", addr, "-n", ns}, what...)...).CombinedOutput()
+		out, err := exec.Command("ctr", append([]string{"-a", addr, "-n", testNamespace}, what...)...).CombinedOutput()
 		if err != nil {
 			t.Fatalf("ctr %v: %v\n%s", what, err, out)
 		}
-		for _, line := range strings.Split(string(out), "\n") {
-			if strings.Contains(line, "slimtrace-") {
-				t.Errorf("left behind (%s): %s", what[0], line)
-			}
+		if strings.Contains(string(out), id) {
+			t.Errorf("left behind (%s): %s", what[0], id)
 		}
 	}
 	if names, err := tracer.Attached(); err != nil || len(names) > 0 {
