@@ -43,6 +43,11 @@ const volatile __u64 target_cgid = 0;
 const volatile __u32 target_level = 0;
 const volatile struct sys_desc native_desc[NR_MAX] = {};
 const volatile struct sys_desc compat_desc[NR_MAX] = {};
+/* [start, end) of the functions that call cap_capable for the memory
+ * overcommit test: cap_vm_enough_memory, or security_vm_enough_memory_mm
+ * where the static call to it is inlined; from /proc/kallsyms, 0 when
+ * unknown. */
+const volatile __u64 overcommit_text[OVERCOMMIT_FUNCS][2] = {};
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -856,15 +861,35 @@ static __always_inline int on_exit(struct task_struct *p)
  * check, audited or not: it does not carry the CAP_OPT_NOAUDIT option.
  * Checks of credentials other than the task's own (overlayfs works on its
  * layers with the mounter's) are counted apart: a security module judges
- * those by the credentials' owner, not by the task's profile.
+ * those by the credentials' owner, not by the task's profile. So is the
+ * memory overcommit test of CAP_SYS_ADMIN, which calls cap_capable directly
+ * (no security module sees it), found by its caller in the kernel stack.
  */
-static __always_inline int on_cap_capable(const void *cred, int cap, int ret, const bool btf)
+static __always_inline bool from_overcommit(void *ctx)
+{
+	__u64 ips[STACK_DEPTH] = {};
+	long n = bpf_get_stack(ctx, ips, sizeof(ips), 0);
+	for (int i = 0; i < STACK_DEPTH; i++) {
+		if (i * 8 >= n)
+			break;
+		for (int j = 0; j < OVERCOMMIT_FUNCS; j++)
+			if (ips[i] >= overcommit_text[j][0] && ips[i] < overcommit_text[j][1])
+				return true;
+	}
+	return false;
+}
+
+static __always_inline int on_cap_capable(void *ctx, const void *cred, int cap, int ret, const bool btf)
 {
 	if (!in_target())
 		return 0;
 	struct task_struct *task = current_task(btf);
-	__u32 idx = CAP_OTHER;
-	if (cred == (const void *)RD(btf, task, real_cred))
+	__u32 idx;
+	if (cred != (const void *)RD(btf, task, real_cred))
+		idx = CAP_OTHER;
+	else if (cap == CAP_SYS_ADMIN && overcommit_text[0][0] && from_overcommit(ctx))
+		idx = CAP_UNMEDIATED;
+	else
 		idx = lineage_of(bpf_get_current_pid_tgid() >> 32) ? CAP_APP : CAP_SETUP;
 	struct cap_counts *c = bpf_map_lookup_elem(&cap_checks, &idx);
 	__u32 i = (__u32)cap;
@@ -916,7 +941,7 @@ int BPF_PROG(tp_btf_sched_process_exit, struct task_struct *p)
 SEC("tp_btf/cap_capable")
 int BPF_PROG(tp_btf_cap_capable, const void *cred, void *target_ns, const void *capable_ns, int cap, int ret)
 {
-	return on_cap_capable(cred, cap, ret, true);
+	return on_cap_capable(ctx, cred, cap, ret, true);
 }
 
 /* raw_tp entry points: the same, for kernels without tp_btf. */
@@ -954,5 +979,5 @@ int raw_tp_sched_process_exit(struct bpf_raw_tracepoint_args *ctx)
 SEC("raw_tp/cap_capable")
 int raw_tp_cap_capable(struct bpf_raw_tracepoint_args *ctx)
 {
-	return on_cap_capable((const void *)ctx->args[0], (int)ctx->args[3], (int)ctx->args[4], false);
+	return on_cap_capable(ctx, (const void *)ctx->args[0], (int)ctx->args[3], (int)ctx->args[4], false);
 }

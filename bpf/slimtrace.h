@@ -146,8 +146,14 @@ enum cap_who {
 	CAP_APP = 1,   /* a process with a lineage, its own credentials */
 	CAP_OTHER = 2, /* credentials other than the process's own: overlayfs acting with the
 			* mounter's (override_creds), a file opener's, another task's */
-	CAP_WHO = 3,
+	CAP_UNMEDIATED = 3, /* the capability code checking for itself, which no security module
+			     * sees: the CAP_SYS_ADMIN test of memory overcommit (cap_vm_enough_memory) */
+	CAP_WHO = 4,
 };
+
+#define CAP_SYS_ADMIN 21
+#define STACK_DEPTH 8 /* kernel frames looked at to find the overcommit test */
+#define OVERCOMMIT_FUNCS 2
 
 struct cap_counts {
 	__u64 granted[CAP_SLOTS];

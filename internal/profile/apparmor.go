@@ -222,10 +222,12 @@ func writeNetwork(b *strings.Builder, r *trace.Report) {
 // tracepoint reports every check of the kernel's capability code, audited
 // or not (it does not carry CAP_OPT_NOAUDIT): AppArmor mediates the
 // unaudited checks too (it only does not log them), so granted checks are
-// allowed whichever they were. A few direct checks that bypass the security
-// modules (the CAP_SYS_ADMIN test of memory overcommit) are included
-// too, for processes that have the capability. Denied checks never reach
-// AppArmor (the capability set refused first) and get no rule.
+// allowed whichever they were. Left out: checks that never reach AppArmor,
+// because the capability set denied them or because the capability code
+// made them for itself (the CAP_SYS_ADMIN test of memory overcommit on
+// every mapping); checks of the runtime's setup before the exec; and
+// checks of other credentials made on the application's behalf (overlayfs
+// uses the mounter's), which those credentials' own profile governs.
 func writeCapabilities(b *strings.Builder, r *trace.Report) {
 	if !r.Tracer.CapabilitiesRecorded {
 		b.WriteString("  # Capabilities were not recorded (the kernel has no capability:cap_capable tracepoint).\n")
@@ -239,6 +241,8 @@ func writeCapabilities(b *strings.Builder, r *trace.Report) {
 	var granted, unnamed, denied, setup, others []string
 	for _, c := range r.Capabilities {
 		switch {
+		case c.Unmediated:
+			// The overcommit test: no security module sees it.
 		case c.OtherCreds:
 			if c.Granted > 0 && !slices.Contains(others, c.Name) {
 				others = append(others, c.Name)

@@ -112,6 +112,7 @@ func withSecurity(r *trace.Report) *trace.Report {
 		{Name: "sys_admin", Number: 21, Denied: 3, Setup: true},
 		{Name: "sys_admin", Number: 21, Granted: 40, OtherCreds: true}, // overlayfs, as the mounter
 		{Name: "dac_override", Number: 1, Granted: 2, OtherCreds: true},
+		{Name: "sys_admin", Number: 21, Granted: 300, Unmediated: true}, // overcommit, for a privileged container
 	}
 	return r
 }

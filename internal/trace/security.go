@@ -48,6 +48,10 @@ type Capability struct {
 	// mounter's credentials): a security module judges those by the
 	// credentials' owner, not by the process's profile.
 	OtherCreds bool `json:"other_creds,omitempty"`
+	// Unmediated: checks the capability code made for itself, which no
+	// security module sees (the CAP_SYS_ADMIN test of memory overcommit
+	// on every private writable mapping).
+	Unmediated bool `json:"unmediated,omitempty"`
 }
 
 // capabilityNames are capabilities(7) by number (Linux 6.x,
@@ -114,6 +118,7 @@ func SortNetworkFamilies(f []NetworkFamily) {
 // own checks, the setup's, and those of other credentials.
 func SortCapabilities(c []Capability) {
 	slices.SortFunc(c, func(a, b Capability) int {
-		return cmp.Or(cmp.Compare(a.Number, b.Number), boolCmp(a.OtherCreds, b.OtherCreds), boolCmp(a.Setup, b.Setup))
+		return cmp.Or(cmp.Compare(a.Number, b.Number), boolCmp(a.Unmediated, b.Unmediated),
+			boolCmp(a.OtherCreds, b.OtherCreds), boolCmp(a.Setup, b.Setup))
 	})
 }

@@ -68,6 +68,9 @@ func WriteText(w io.Writer, r *Report) error {
 			if c.OtherCreds {
 				notes = "[other credentials]"
 			}
+			if c.Unmediated {
+				notes = "[memory overcommit test]"
+			}
 			fmt.Fprintf(tw, "  %s\t%d granted\t%d denied\t%s\n", c.Name, c.Granted, c.Denied, notes)
 		}
 	} else {

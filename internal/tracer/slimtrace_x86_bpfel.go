@@ -214,6 +214,7 @@ type slimtraceMapSpecs struct {
 type slimtraceVariableSpecs struct {
 	CompatDesc      *ebpf.VariableSpec `ebpf:"compat_desc"`
 	NativeDesc      *ebpf.VariableSpec `ebpf:"native_desc"`
+	OvercommitText  *ebpf.VariableSpec `ebpf:"overcommit_text"`
 	TargetCgid      *ebpf.VariableSpec `ebpf:"target_cgid"`
 	TargetLevel     *ebpf.VariableSpec `ebpf:"target_level"`
 	UnusedCapCounts *ebpf.VariableSpec `ebpf:"unused_cap_counts"`
@@ -278,6 +279,7 @@ func (m *slimtraceMaps) Close() error {
 type slimtraceVariables struct {
 	CompatDesc      *ebpf.Variable `ebpf:"compat_desc"`
 	NativeDesc      *ebpf.Variable `ebpf:"native_desc"`
+	OvercommitText  *ebpf.Variable `ebpf:"overcommit_text"`
 	TargetCgid      *ebpf.Variable `ebpf:"target_cgid"`
 	TargetLevel     *ebpf.Variable `ebpf:"target_level"`
 	UnusedCapCounts *ebpf.Variable `ebpf:"unused_cap_counts"`

@@ -202,6 +202,13 @@ func configure(spec *ebpf.CollectionSpec, opts Options, native, compat abi) erro
 		}
 		return nil
 	}
+	if text, err := overcommitText(); err == nil {
+		if err := set("overcommit_text", text); err != nil {
+			return err
+		}
+	} else {
+		opts.Logger.Debug().Err(err).Msg("memory overcommit checks of CAP_SYS_ADMIN are not told apart")
+	}
 	if err := errors.Join(
 		set("target_cgid", opts.Cgroup.ID),
 		set("target_level", uint32(opts.Cgroup.Level)),
@@ -451,7 +458,7 @@ func (t *Tracer) networkFamilies() ([]trace.NetworkFamily, error) {
 // were (bpf/slimtrace.h's enum cap_who).
 func (t *Tracer) capabilities() ([]trace.Capability, error) {
 	out := []trace.Capability{}
-	for idx, who := range []trace.Capability{{Setup: true}, {}, {OtherCreds: true}} {
+	for idx, who := range []trace.Capability{{Setup: true}, {}, {OtherCreds: true}, {Unmediated: true}} {
 		var perCPU []slimtraceCapCounts
 		if err := t.maps.CapChecks.Lookup(uint32(idx), &perCPU); err != nil {
 			return nil, fmt.Errorf("reading capability counts: %w", err)
