@@ -245,3 +245,21 @@ func TestNoCapTracepoint(t *testing.T) {
 		})
 	}
 }
+
+// The overcommit test's callers are found in /proc/kallsyms, each a range
+// of text that holds its own start.
+func TestOvercommitText(t *testing.T) {
+	privtest.Root(t) // addresses are hidden from other users
+	text, err := overcommitText()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range text {
+		if r[0] == 0 || r[1] <= r[0] || r[1]-r[0] > 1<<16 {
+			t.Errorf("%s: text [%#x, %#x)", overcommitFuncs[i], r[0], r[1])
+		}
+	}
+	if _, err := kernelSymbols([]string{"slimtrace_no_such_function"}); err != nil {
+		t.Errorf("a missing symbol is an error of overcommitText, not of kernelSymbols: %v", err)
+	}
+}
