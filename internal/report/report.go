@@ -44,9 +44,14 @@ type Container struct {
 	Execs     []trace.Exec    `json:"execs"`
 	Processes []trace.Process `json:"processes"`
 	Syscalls  []trace.Syscall `json:"syscalls"`
-	Tracer    trace.Tracer    `json:"tracer"`
-	Lost      trace.Lost      `json:"lost"`
-	Complete  bool            `json:"complete"`
+	// NetworkFamilies are the kinds of socket made; Capabilities the
+	// capability checks the kernel made for the processes (empty when
+	// Tracer.CapabilitiesRecorded is false).
+	NetworkFamilies []trace.NetworkFamily `json:"network_families"`
+	Capabilities    []trace.Capability    `json:"capabilities"`
+	Tracer          trace.Tracer          `json:"tracer"`
+	Lost            trace.Lost            `json:"lost"`
+	Complete        bool                  `json:"complete"`
 
 	// Slim describes the slim image, for build.
 	Slim *Slim `json:"slim,omitempty"`

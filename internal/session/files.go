@@ -26,6 +26,7 @@ func fillTrace(rep *report.Container, tr *trace.Report, res *Result, img fileset
 		}
 	}
 	rep.Execs, rep.Processes, rep.Syscalls = tr.Execs, tr.Processes, tr.Syscalls
+	rep.NetworkFamilies, rep.Capabilities = tr.NetworkFamilies, tr.Capabilities
 	rep.Tracer, rep.Lost, rep.Complete = tr.Tracer, tr.Lost, tr.Complete()
 }
 

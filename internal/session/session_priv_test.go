@@ -15,6 +15,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/slimtrace/slimtrace/internal/privtest"
+	"github.com/slimtrace/slimtrace/internal/trace"
 	"github.com/slimtrace/slimtrace/internal/probe"
 	"github.com/slimtrace/slimtrace/internal/profile"
 	"github.com/slimtrace/slimtrace/internal/report"
@@ -106,6 +107,12 @@ func TestProfileBusybox(t *testing.T) {
 	}
 	if !rep.Complete {
 		t.Errorf("incomplete trace: %+v", rep.Lost)
+	}
+	// busybox httpd listens on an IPv6 stream socket; the report says so.
+	if !slices.ContainsFunc(rep.NetworkFamilies, func(f trace.NetworkFamily) bool {
+		return f.Family == "inet6" && f.Type == "stream" && f.Calls > 0 && !f.Setup
+	}) || !rep.Tracer.CapabilitiesRecorded {
+		t.Errorf("network families %+v, capabilities recorded %v", rep.NetworkFamilies, rep.Tracer.CapabilitiesRecorded)
 	}
 
 	dir := t.TempDir()
