@@ -73,7 +73,7 @@ test-privileged: need-root tracefs services fixtures ## all tests as root with B
 # to testdata/apps/e2e-results.md and into README.md. test-privileged runs it too, writing nothing.
 E2E_APPS ?=
 e2e: need-root build tracefs services fixtures ## build --verify every sample app; write the results table into README.md
-	SLIMTRACE_E2E=1 SLIMTRACE_TEST_PRIVILEGED=1 SLIMTRACE_BIN=bin/slimtrace SLIMTRACE_E2E_APPS=$(E2E_APPS) \
+	SLIMTRACE_E2E=1 SLIMTRACE_TEST_PRIVILEGED=1 SLIMTRACE_BIN=$(CURDIR)/bin/slimtrace SLIMTRACE_E2E_APPS=$(E2E_APPS) \
 		SLIMTRACE_E2E_RESULTS=$(CURDIR)/testdata/apps/e2e-results.md SLIMTRACE_E2E_README=$(CURDIR)/README.md \
 		$(GO) test -count=1 -timeout 60m -v -run 'E2E' ./internal/e2e
 	@cat testdata/apps/e2e-results.md
