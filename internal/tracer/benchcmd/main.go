@@ -75,16 +75,17 @@ func workload(args []string) {
 	fmt.Println(time.Since(start).Nanoseconds())
 }
 
-// attachNoop attaches two empty tp_btf programs to raw_syscalls: the floor
-// any syscall tracer pays on this host, whatever it does in its programs.
-func attachNoop() (func(), error) {
+// attachNoop attaches empty tp_btf programs to the raw_syscalls tracepoints
+// tps: the floor any syscall tracer pays on this host, whatever it does in
+// its programs.
+func attachNoop(tps ...string) (func(), error) {
 	var links []link.Link
 	closeAll := func() {
 		for _, l := range links {
 			l.Close()
 		}
 	}
-	for _, tp := range []string{"sys_enter", "sys_exit"} {
+	for _, tp := range tps {
 		prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{
 			Name: "noop_" + tp, Type: ebpf.Tracing, AttachType: ebpf.AttachTraceRawTp, AttachTo: tp,
 			License:      "GPL",
@@ -161,11 +162,15 @@ func bench(kind string, calls, rounds, straceCalls int) error {
 	}
 	defer other.Remove()
 
-	var untraced, noop, traced, elsewhere []time.Duration
+	var untraced, noop, noop1, traced, elsewhere []time.Duration
 	measure := func(into *[]time.Duration, traceGroup *cgroup.Group) error {
 		var t *tracer.Tracer
-		if into == &noop {
-			detach, err := attachNoop()
+		if into == &noop || into == &noop1 {
+			tps := []string{"sys_enter", "sys_exit"}
+			if into == &noop1 {
+				tps = tps[1:]
+			}
+			detach, err := attachNoop(tps...)
 			if err != nil {
 				return err
 			}
@@ -190,12 +195,12 @@ func bench(kind string, calls, rounds, straceCalls int) error {
 		*into = append(*into, d)
 		return err
 	}
-	// Interleave the three so drift hits them alike.
+	// Interleave them so drift hits them alike.
 	for range rounds {
 		for _, m := range []struct {
 			into *[]time.Duration
 			g    *cgroup.Group
-		}{{&untraced, nil}, {&noop, nil}, {&traced, work}, {&elsewhere, other}} {
+		}{{&untraced, nil}, {&noop, nil}, {&noop1, nil}, {&traced, work}, {&elsewhere, other}} {
 			if err := measure(m.into, m.g); err != nil {
 				return err
 			}
@@ -215,6 +220,8 @@ func bench(kind string, calls, rounds, straceCalls int) error {
 		median(elsewhere).Seconds(), float64(median(elsewhere))/float64(base))
 	fmt.Printf("  %-38s %8.3f s  %6.3f   floor: any raw_syscalls tracer\n", "empty programs on raw_syscalls",
 		median(noop).Seconds(), float64(median(noop))/float64(base))
+	fmt.Printf("  %-38s %8.3f s  %6.3f   the floor of a one-program design\n", "one empty program (sys_exit only)",
+		median(noop1).Seconds(), float64(median(noop1))/float64(base))
 
 	if straceCalls == 0 {
 		return nil
