@@ -52,6 +52,10 @@ type SeccompSummary struct {
 	// socket(2) is allowed for: those the trace saw. Empty: socket, if
 	// allowed, is allowed for any family.
 	SocketFamilies []uint64
+	// NamespacesDenied: the application showed no sign of making
+	// namespaces, so clone is allowed only without CLONE_NEW* flags and
+	// clone3 fails with ENOSYS (see namespaceRules).
+	NamespacesDenied bool
 	// Complete is false when the trace lost events (trace.Report.Complete).
 	Complete bool
 }
@@ -245,6 +249,16 @@ func SeccompWithSummary(r *trace.Report, opts SeccompOptions) (*seccomp.Seccomp,
 	slices.Sort(sum.Allowed)
 
 	names := sum.Allowed
+	if (allowed["clone"] || allowed["clone3"]) && !makesNamespaces(r, allowed) {
+		sum.NamespacesDenied = true
+		names = slices.DeleteFunc(slices.Clone(names), func(n string) bool { return n == "clone" || n == "clone3" })
+		if !allowed["clone"] {
+			// libc falls back to clone when clone3 fails with ENOSYS.
+			allowed["clone"] = true
+			sum.Allowed = append(sum.Allowed, "clone")
+			slices.Sort(sum.Allowed)
+		}
+	}
 	if allowed["socket"] {
 		if fams, ok := socketFamilies(r); ok {
 			sum.SocketFamilies = fams
@@ -260,6 +274,9 @@ func SeccompWithSummary(r *trace.Report, opts SeccompOptions) (*seccomp.Seccomp,
 			LinuxSyscall: specs.LinuxSyscall{Names: names, Action: specs.ActAllow},
 			Comment:      seccompComment(sum),
 		}},
+	}
+	if sum.NamespacesDenied {
+		p.Syscalls = append(p.Syscalls, namespaceRules(allowed)...)
 	}
 	for _, f := range sum.SocketFamilies {
 		p.Syscalls = append(p.Syscalls, &seccomp.Syscall{
@@ -278,6 +295,55 @@ func SeccompWithSummary(r *trace.Report, opts SeccompOptions) (*seccomp.Seccomp,
 // them, so socket stays allowed for every family. socketpair is left
 // unfiltered (its families are AF_UNIX in practice), and so is a 32-bit
 // socketcall, whose arguments are behind a pointer a filter cannot read.
+// cloneNewFlags are clone's namespace flags: CLONE_NEWNS, CLONE_NEWCGROUP,
+// CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET
+// (moby's default profile masks the same bits).
+const cloneNewFlags = 0x7E020000
+
+// errnoENOSYS is what clone3 returns when namespaces are denied: its flags
+// are in a struct seccomp cannot read, and on ENOSYS glibc falls back to
+// clone, whose flags it can.
+const errnoENOSYS uint = 38
+
+// makesNamespaces reports whether the application may make namespaces
+// with clone: it called unshare or setns, or the kernel granted it
+// CAP_SYS_ADMIN (which every namespace but a user namespace needs). The
+// trace does not hold clone's flags, so this is what tells.
+func makesNamespaces(r *trace.Report, allowed map[string]bool) bool {
+	if allowed["unshare"] || allowed["setns"] {
+		return true
+	}
+	return slices.ContainsFunc(r.Capabilities, func(c trace.Capability) bool {
+		return c.Name == "sys_admin" && c.Granted > 0 && !c.Setup && !c.OtherCreds && !c.Unmediated
+	})
+}
+
+// namespaceRules allow clone without namespace flags and make clone3 fail
+// with ENOSYS, as moby's default profile does for a container without
+// CAP_SYS_ADMIN: a process of the application cannot make a namespace
+// (clone(CLONE_NEWUSER) gets EPERM), every thread and child still can be
+// made. clone's flags are its first argument on x86_64, aarch64 and their
+// 32-bit ABIs alike. An application seen using only clone3 gets clone too
+// (allowed["clone"] is set by the caller): glibc falls back to it.
+func namespaceRules(allowed map[string]bool) []*seccomp.Syscall {
+	var rules []*seccomp.Syscall
+	if allowed["clone"] {
+		rules = append(rules, &seccomp.Syscall{
+			LinuxSyscall: specs.LinuxSyscall{Names: []string{"clone"}, Action: specs.ActAllow,
+				Args: []specs.LinuxSeccompArg{{Index: 0, Value: cloneNewFlags, ValueTwo: 0, Op: specs.OpMaskedEqual}}},
+			Comment: "slimtrace: clone without CLONE_NEW* flags: the application made no namespace (no unshare, setns or CAP_SYS_ADMIN in the trace)",
+		})
+	}
+	if allowed["clone3"] {
+		enosys := errnoENOSYS
+		rules = append(rules, &seccomp.Syscall{
+			LinuxSyscall: specs.LinuxSyscall{Names: []string{"clone3"}, Action: specs.ActErrno, ErrnoRet: &enosys},
+			Comment:      "slimtrace: clone3 fails with ENOSYS, so that libc falls back to clone, whose flags the filter can read",
+		})
+	}
+	return rules
+}
+
 func socketFamilies(r *trace.Report) (fams []uint64, ok bool) {
 	if len(r.NetworkFamilies) == 0 {
 		return nil, false
@@ -308,6 +374,9 @@ func seccompComment(s *SeccompSummary) string {
 	}
 	if len(s.RuntimeOnly) > 0 {
 		fmt.Fprintf(&b, "; added for runc init between seccomp and execve: %s", strings.Join(s.RuntimeOnly, ", "))
+	}
+	if s.NamespacesDenied {
+		b.WriteString("; clone is allowed without namespace flags only, clone3 gets ENOSYS (rules below)")
 	}
 	if len(s.SocketFamilies) > 0 {
 		fmt.Fprintf(&b, "; socket is allowed only for the %d address families seen (rules below)", len(s.SocketFamilies))

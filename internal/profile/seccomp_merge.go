@@ -122,6 +122,24 @@ func Merge(ps ...*seccomp.Seccomp) (*seccomp.Seccomp, error) {
 			}
 		}
 	}
+	// A name one profile allows outright is allowed: rules that only
+	// allow it under conditions, or refuse it with another errno (clone
+	// without namespace flags, clone3's ENOSYS), would conflict.
+	plain := map[string]bool{}
+	for _, r := range out.Syscalls {
+		if r.Action == specs.ActAllow && len(r.Args) == 0 && r.Includes == nil && r.Excludes == nil {
+			for _, n := range r.Names {
+				plain[n] = true
+			}
+		}
+	}
+	out.Syscalls = slices.DeleteFunc(out.Syscalls, func(r *seccomp.Syscall) bool {
+		if r.Action == specs.ActAllow && len(r.Args) == 0 {
+			return false
+		}
+		r.Names = slices.DeleteFunc(r.Names, func(n string) bool { return plain[n] })
+		return len(r.Names) == 0
+	})
 	for _, r := range out.Syscalls {
 		slices.Sort(r.Names)
 	}

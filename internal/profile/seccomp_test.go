@@ -88,8 +88,9 @@ func TestSeccompAllowsObservedAndRuntime(t *testing.T) {
 			if len(p.Architectures) != 0 {
 				t.Errorf("architectures %v set next to archMap", p.Architectures)
 			}
-			if len(p.Syscalls) != 1 || p.Syscalls[0].Action != specs.ActAllow {
-				t.Fatalf("want one allow rule, got %+v", p.Syscalls)
+			// One unconditional rule, then clone's and clone3's own.
+			if len(p.Syscalls) < 1 || p.Syscalls[0].Action != specs.ActAllow || len(p.Syscalls[0].Args) != 0 {
+				t.Fatalf("want an unconditional allow rule first, got %+v", p.Syscalls)
 			}
 			want := observedNames(tc.report)
 			if tc.runtime {
@@ -97,15 +98,29 @@ func TestSeccompAllowsObservedAndRuntime(t *testing.T) {
 				slices.Sort(want)
 				want = slices.Compact(want)
 			}
+			var rest []string
+			for _, r := range p.Syscalls[1:] {
+				rest = append(rest, r.Names...)
+			}
+			clones := slices.ContainsFunc(observedNames(tc.report), func(n string) bool { return n == "clone" || n == "clone3" })
+			if clones != sum.NamespacesDenied || clones && !slices.Equal(rest, []string{"clone", "clone3"}) && !slices.Equal(rest, []string{"clone"}) ||
+				!clones && len(rest) > 0 {
+				t.Errorf("rules after the first: %v (namespaces denied: %v)", rest, sum.NamespacesDenied)
+			}
+			if slices.Contains(rest, "clone3") && !slices.Contains(want, "clone") {
+				want = append(want, "clone") // the fallback libc uses when clone3 gets ENOSYS
+				slices.Sort(want)
+			}
+			if !slices.Equal(sum.Allowed, want) {
+				t.Errorf("summary allows %v, want %v", sum.Allowed, want)
+			}
+			want = slices.DeleteFunc(want, func(n string) bool { return slices.Contains(rest, n) })
 			got := p.Syscalls[0].Names
 			if !slices.Equal(got, want) {
 				t.Errorf("allowed names:\n got %v\nwant %v", got, want)
 			}
 			if !slices.IsSorted(got) {
 				t.Errorf("names not sorted: %v", got)
-			}
-			if !slices.Equal(sum.Allowed, got) {
-				t.Errorf("summary allows %v, profile %v", sum.Allowed, got)
 			}
 			for _, n := range sum.RuntimeOnly {
 				if slices.Contains(observedNames(tc.report), n) || !slices.Contains(runtimeBaseline, n) {
@@ -300,5 +315,64 @@ func TestSeccompNamesInKernelTables(t *testing.T) {
 		if _, ok := arch.X86_64.SyscallNames[to]; !ok {
 			t.Errorf("alias target %s is not a syscall name elsewhere", to)
 		}
+	}
+}
+
+// clone may make namespaces only when the trace shows the application
+// makes them; otherwise its namespace flags are refused and clone3, whose
+// flags seccomp cannot read, gets ENOSYS (libc then uses clone).
+func TestSeccompNamespaces(t *testing.T) {
+	sysAdmin := func(c trace.Capability) *trace.Report {
+		r := pythonServer()
+		r.Capabilities = []trace.Capability{c}
+		return r
+	}
+	withUnshare := pythonServer()
+	withUnshare.Syscalls = append(withUnshare.Syscalls, trace.Syscall{Name: "unshare", Count: 1})
+	for _, c := range []struct {
+		name   string
+		r      *trace.Report
+		denied bool
+	}{
+		{"no sign", pythonServer(), true},
+		{"unshare", withUnshare, false},
+		{"sys_admin granted", sysAdmin(trace.Capability{Name: "sys_admin", Number: 21, Granted: 2}), false},
+		{"sys_admin denied", sysAdmin(trace.Capability{Name: "sys_admin", Number: 21, Denied: 2}), true},
+		{"sys_admin in setup", sysAdmin(trace.Capability{Name: "sys_admin", Number: 21, Granted: 2, Setup: true}), true},
+		{"sys_admin overcommit", sysAdmin(trace.Capability{Name: "sys_admin", Number: 21, Granted: 9, Unmediated: true}), true},
+		{"sys_admin for overlayfs", sysAdmin(trace.Capability{Name: "sys_admin", Number: 21, Granted: 9, OtherCreds: true}), true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			p, sum, err := SeccompWithSummary(c.r, SeccompOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sum.NamespacesDenied != c.denied {
+				t.Fatalf("namespaces denied %v, want %v", sum.NamespacesDenied, c.denied)
+			}
+			plain := p.Syscalls[0].Names
+			if !c.denied {
+				// The trace saw clone3 only; it is allowed as it is.
+				if !slices.Contains(plain, "clone3") || slices.Contains(sum.Allowed, "clone") || len(p.Syscalls) != 1 {
+					t.Errorf("clone3 not plainly allowed: %+v", p.Syscalls)
+				}
+				return
+			}
+			if slices.Contains(plain, "clone") || slices.Contains(plain, "clone3") || len(p.Syscalls) != 3 ||
+				!slices.Contains(sum.Allowed, "clone") {
+				t.Fatalf("rules %+v", p.Syscalls)
+			}
+			cl, c3 := p.Syscalls[1], p.Syscalls[2]
+			if !slices.Equal(cl.Names, []string{"clone"}) || cl.Action != specs.ActAllow ||
+				!slices.Equal(cl.Args, []specs.LinuxSeccompArg{{Index: 0, Value: 0x7E020000, Op: specs.OpMaskedEqual}}) {
+				t.Errorf("clone rule %+v", cl)
+			}
+			if !slices.Equal(c3.Names, []string{"clone3"}) || c3.Action != specs.ActErrno || c3.ErrnoRet == nil || *c3.ErrnoRet != 38 {
+				t.Errorf("clone3 rule %+v", c3)
+			}
+			if !strings.Contains(p.Syscalls[0].Comment, "clone is allowed without namespace flags") {
+				t.Errorf("comment %q", p.Syscalls[0].Comment)
+			}
+		})
 	}
 }

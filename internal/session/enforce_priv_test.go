@@ -42,11 +42,12 @@ var attacks = map[string]int{
 	"keyctl":  -95,   // EOPNOTSUPP: no such operation
 	"bpf":     -22,   // EINVAL: no such command
 	"socket":  anyFD, // socket(AF_PACKET, SOCK_RAW): CAP_NET_RAW allows it
+	"clone":   anyFD, // clone(CLONE_NEWUSER): a child's pid; user namespaces need no capability
 }
 
 const (
 	eperm = -1
-	// anyFD stands for a file descriptor (any number >= 0).
+	// anyFD stands for a file descriptor or a pid (any number >= 0).
 	anyFD = 1 << 30
 )
 
@@ -238,9 +239,9 @@ func dockerForm(t *testing.T, p *seccomp.Seccomp) *specs.LinuxSeccomp {
 // images, and runs the fat and the slim image with the generated profile
 // enforced by runc: every probe answers as expect.json says, a bounded
 // sustained load (wrk) gets no errors and the app still answers after it,
-// and calls the app never made (unshare, mount, ptrace, keyctl, bpf, and
-// socket for AF_PACKET) get EPERM, which they do not get without the
-// profile.
+// and calls the app never made (unshare, mount, ptrace, keyctl, bpf,
+// socket for AF_PACKET, clone with CLONE_NEWUSER) get EPERM, which they do
+// not get without the profile.
 //
 // The fat image runs as docker run --security-opt seccomp=FILE would run
 // it: the moby JSON loaded by moby's loader, noNewPrivileges off, so runc
@@ -274,9 +275,14 @@ func TestSeccompEnforcedApps(t *testing.T) {
 				t.Fatal(err)
 			}
 			for name := range attacks {
-				if slices.Contains(sum.Allowed, name) && name != "socket" {
+				if slices.Contains(sum.Allowed, name) && name != "socket" && name != "clone" {
 					t.Fatalf("the profile allows %s: the app made it, so it cannot be attacked with it", name)
 				}
+			}
+			// clone is allowed without namespace flags: the app made no
+			// namespace.
+			if !sum.NamespacesDenied {
+				t.Fatalf("the profile lets clone make namespaces")
 			}
 			// socket is allowed for the families the app used, which
 			// AF_PACKET is not.
