@@ -10,7 +10,6 @@ import (
 	"path"
 
 	"github.com/containerd/containerd/v2/core/images"
-	"github.com/containerd/errdefs"
 	"github.com/containerd/platforms"
 	"github.com/distribution/reference"
 	"github.com/opencontainers/go-digest"
@@ -77,8 +76,8 @@ func (r *Runtime) storedArchiveImage(ctx context.Context, s source) (img images.
 		return images.Image{}, false
 	}
 	stored, err := r.client.ImageService().Get(ctx, name)
-	if errdefs.IsNotFound(err) || err != nil {
-		return images.Image{}, false
+	if err != nil {
+		return images.Image{}, false // not there (or the store cannot say): import
 	}
 	cs := r.client.ContentStore()
 	desc, err := images.Config(ctx, cs, stored.Target, platforms.Default())
