@@ -224,6 +224,25 @@ func isIdent(c byte) bool {
 }
 
 // token is one lexical token of any of the languages.
+// tokenAt returns toks[i], or a newline before the first and past the last.
+func tokenAt(toks []token, i int) token {
+	if i >= 0 && i < len(toks) {
+		return toks[i]
+	}
+	return token{kind: tNewline}
+}
+
+// skipBlockComment skips the /* comment */ that starts at s[i]: it returns
+// the index after it (past the end of s when it is not closed) and the
+// newlines in it.
+func skipBlockComment(s string, i int) (next, newlines int) {
+	j := strings.Index(s[i+2:], "*/")
+	if j < 0 {
+		j = len(s) - i - 2
+	}
+	return i + j + 4, strings.Count(s[i:i+2+j], "\n")
+}
+
 type token struct {
 	kind  tokKind
 	text  string // a name or operator as written

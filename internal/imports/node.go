@@ -81,12 +81,9 @@ func lexJS(src []byte) []token {
 				i++
 			}
 		case c == '/' && i+1 < len(s) && s[i+1] == '*':
-			j := strings.Index(s[i+2:], "*/")
-			if j < 0 {
-				j = len(s) - i - 2
-			}
-			line += strings.Count(s[i:i+2+j], "\n")
-			i += j + 4
+			var n int
+			i, n = skipBlockComment(s, i)
+			line += n
 		case c == '#' && i == 0 && i+1 < len(s) && s[i+1] == '!':
 			for i < len(s) && s[i] != '\n' {
 				i++
@@ -168,12 +165,7 @@ func lexJS(src []byte) []token {
 // export ... from "x" and import("x").
 func parseNode(src []byte) []Ref {
 	toks := lexJS(src)
-	at := func(i int) token {
-		if i >= 0 && i < len(toks) {
-			return toks[i]
-		}
-		return token{kind: tNewline}
-	}
+	at := func(i int) token { return tokenAt(toks, i) }
 	var refs []Ref
 	call := func(i int, kind string) {
 		end := matchParen(toks, i+1)

@@ -47,12 +47,9 @@ func lexPHP(src []byte) []token {
 				i++
 			}
 		case c == '/' && i+1 < len(s) && s[i+1] == '*':
-			j := strings.Index(s[i+2:], "*/")
-			if j < 0 {
-				j = len(s) - i - 2
-			}
-			line += strings.Count(s[i:i+2+j], "\n")
-			i += j + 4
+			var n int
+			i, n = skipBlockComment(s, i)
+			line += n
 		case c == '\'' || c == '"':
 			j := i + 1
 			var b strings.Builder

@@ -173,12 +173,7 @@ func pyString(s string, i int, prefix string) (token, int, int) {
 func parsePython(src []byte) []Ref {
 	toks := lexPython(src)
 	var refs []Ref
-	at := func(i int) token {
-		if i >= 0 && i < len(toks) {
-			return toks[i]
-		}
-		return token{kind: tNewline}
-	}
+	at := func(i int) token { return tokenAt(toks, i) }
 	stmtStart := func(i int) bool {
 		p := at(i - 1)
 		return i == 0 || p.kind == tNewline || p.kind == tOp && (p.text == ";" || p.text == ":")

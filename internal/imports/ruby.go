@@ -246,12 +246,7 @@ func byteAt(s string, i int) byte {
 // File.join(__dir__, "x"), __dir__ + "/x".
 func parseRuby(src []byte) []Ref {
 	toks := lexRuby(src)
-	at := func(i int) token {
-		if i >= 0 && i < len(toks) {
-			return toks[i]
-		}
-		return token{kind: tNewline}
-	}
+	at := func(i int) token { return tokenAt(toks, i) }
 	var refs []Ref
 	for i, t := range toks {
 		if t.kind != tName {
