@@ -155,3 +155,45 @@ func TestBusyboxRun(t *testing.T) {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+// The container's /etc/passwd, not the host's, names an exec's user, even
+// when the image makes it an absolute symlink pointing at a host path.
+func TestExecUserStaysInContainer(t *testing.T) {
+	rt, ctx := testRuntime(t)
+	img, err := rt.Resolve(ctx, "docker-archive:"+fixture(t, "busybox-httpd"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	host := filepath.Join(t.TempDir(), "passwd")
+	if err := os.WriteFile(host, []byte("hostonly:x:4242:4242::/:/bin/sh\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tg, err := rt.Create(ctx, img, RunConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	left := track(tg)
+	defer func() {
+		if err := tg.Close(ctx); err != nil {
+			t.Error(err)
+		}
+		assertClean(t, ctx, rt, left)
+	}()
+	if err := tg.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := execOut(t, ctx, tg, ExecConfig{Args: []string{"/bin/busybox", "id", "-u"}, User: "www-data"}); got != "33\n" {
+		t.Fatalf("www-data from the image's /etc/passwd: uid %q", got)
+	}
+	execOut(t, ctx, tg, ExecConfig{Args: []string{"/bin/busybox", "ln", "-sf", host, "/etc/passwd"}})
+	_, _, err = tg.Exec(ctx, ExecConfig{Args: []string{"/bin/busybox", "id", "-u"}, User: "hostonly"})
+	if err == nil || !strings.Contains(err.Error(), "hostonly") {
+		t.Errorf("user hostonly, defined only in the host file the container's /etc/passwd points at: err %v", err)
+	}
+	// A relative symlink inside the container is followed as the container would.
+	execOut(t, ctx, tg, ExecConfig{Args: []string{"/bin/busybox", "sh", "-c",
+		"echo 'inside:x:4343:4343::/:/bin/sh' > /etc/passwd.real && ln -sf passwd.real /etc/passwd"}})
+	if got := execOut(t, ctx, tg, ExecConfig{Args: []string{"/bin/busybox", "id", "-u"}, User: "inside"}); got != "4343\n" {
+		t.Errorf("user through a relative link: uid %q", got)
+	}
+}

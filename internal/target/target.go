@@ -1,6 +1,7 @@
 package target
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -19,6 +20,7 @@ import (
 	"github.com/containerd/errdefs"
 	"github.com/moby/sys/user"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 // Target is a container run of an image: created by Runtime.Create, started
@@ -286,8 +288,20 @@ func (t *Target) Exec(ctx context.Context, cfg ExecConfig) (int, ExitStatus, err
 // lookupUser resolves a user spec against the running container's
 // /etc/passwd and /etc/group.
 func (t *Target) lookupUser(spec string) (specs.User, error) {
-	root := fmt.Sprintf("/proc/%d/root", t.Pid)
-	u, err := user.GetExecUserPath(spec, &user.ExecUser{}, filepath.Join(root, "etc/passwd"), filepath.Join(root, "etc/group"))
+	root, err := os.Open(fmt.Sprintf("/proc/%d/root", t.Pid))
+	if err != nil {
+		return specs.User{}, fmt.Errorf("user %q: opening the container's root: %w", spec, err)
+	}
+	defer root.Close()
+	passwd, err := readInRoot(root, "etc/passwd")
+	if err != nil {
+		return specs.User{}, fmt.Errorf("user %q: %w", spec, err)
+	}
+	group, err := readInRoot(root, "etc/group")
+	if err != nil {
+		return specs.User{}, fmt.Errorf("user %q: %w", spec, err)
+	}
+	u, err := user.GetExecUser(spec, &user.ExecUser{}, passwd, group)
 	if err != nil {
 		return specs.User{}, fmt.Errorf("user %q: %w", spec, err)
 	}
@@ -296,6 +310,28 @@ func (t *Target) lookupUser(spec string) (specs.User, error) {
 		gids = append(gids, uint32(g))
 	}
 	return specs.User{UID: uint32(u.Uid), GID: uint32(u.Gid), AdditionalGids: gids}, nil
+}
+
+// readInRoot reads name, resolved inside root as the container would
+// (RESOLVE_IN_ROOT: an absolute symlink or ".." never leaves it, never
+// reaches the host's files); nil, without an error, when it does not
+// exist there.
+func readInRoot(root *os.File, name string) (io.Reader, error) {
+	fd, err := unix.Openat2(int(root.Fd()), name, &unix.OpenHow{
+		Flags: unix.O_RDONLY | unix.O_CLOEXEC, Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS})
+	if errors.Is(err, unix.ENOENT) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("opening the container's /%s: %w", name, err)
+	}
+	f := os.NewFile(uintptr(fd), "/"+name)
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, 16<<20))
+	if err != nil {
+		return nil, fmt.Errorf("reading the container's /%s: %w", name, err)
+	}
+	return bytes.NewReader(b), nil
 }
 
 // mergeEnv sets the KEY=VAL entries of over on top of base.
