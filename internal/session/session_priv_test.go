@@ -15,11 +15,11 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/slimtrace/slimtrace/internal/privtest"
-	"github.com/slimtrace/slimtrace/internal/trace"
 	"github.com/slimtrace/slimtrace/internal/probe"
 	"github.com/slimtrace/slimtrace/internal/profile"
 	"github.com/slimtrace/slimtrace/internal/report"
 	"github.com/slimtrace/slimtrace/internal/target"
+	"github.com/slimtrace/slimtrace/internal/trace"
 	"github.com/slimtrace/slimtrace/internal/tracer"
 )
 
