@@ -28,7 +28,7 @@ const (
 	maxHTMLBytes = 4 << 20
 	// maxBodyBytes is how much of any body is kept in Request.Body, for
 	// comparing two runs' answers beyond their digests.
-	maxBodyBytes = 1 << 20
+	maxBodyBytes = 256 << 10
 	// maxRedirects bounds the same-host redirects followed per request.
 	maxRedirects = 10
 	userAgent    = "slimtrace-probe"
@@ -311,7 +311,7 @@ func (r *runner) roundTrip(ctx context.Context, u *url.URL, c Cmd) response {
 	resp.req.Latency = time.Since(start)
 	resp.req.Size = n
 	resp.req.SHA256 = hex.EncodeToString(h.Sum(nil))
-	resp.req.Body = kept.Bytes()[:min(kept.Len(), maxBodyBytes)]
+	resp.req.Body = bytes.Clone(kept.Bytes()[:min(kept.Len(), maxBodyBytes)]) // not the whole buffer
 	if err != nil {
 		return fail(fmt.Errorf("reading body: %w", err))
 	}

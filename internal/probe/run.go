@@ -170,7 +170,7 @@ type Request struct {
 	Size     int64         `json:"size"`             // body bytes read
 	Latency  time.Duration `json:"latency"`          // from sending to the end of the body
 	SHA256   string        `json:"sha256,omitempty"` // hex digest of the body read
-	// Body is the body's first MiB (all of it when Size is no larger):
+	// Body is the body's first 256 KiB (all of it when Size is no larger):
 	// kept in memory for comparisons, never written out.
 	Body  []byte `json:"-"`
 	Error string `json:"error,omitempty"`

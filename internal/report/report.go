@@ -131,7 +131,7 @@ type HTTPProbe struct {
 	LatencyMS int64  `json:"latency_ms"`
 	SHA256    string `json:"sha256,omitempty"`
 	Error     string `json:"error,omitempty"`
-	// Body is the body's first MiB, kept in memory for Verify; not in
+	// Body is the body's first 256 KiB, kept in memory for Verify; not in
 	// creport.json.
 	Body []byte `json:"-"`
 }

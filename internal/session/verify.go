@@ -155,7 +155,7 @@ func firstDiff(f, s []byte) string {
 			return fmt.Sprintf("line %d: fat %s, slim %s", i+1, excerpt(a), excerpt(b))
 		}
 	}
-	return "same first MiB"
+	return "same first 256 KiB"
 }
 
 func excerpt(b []byte) string {

@@ -66,7 +66,7 @@ func TestCompareBodies(t *testing.T) {
 			}
 		})
 	}
-	// A body cut at the kept MiB is never accepted on its numbers alone.
+	// A body cut at the kept 256 KiB is never accepted on its numbers alone.
 	f, s := probe("/", "n=1"), probe("/", "n=2")
 	f.Size, s.Size = 5<<20, 5<<20
 	if diffs, _ := Compare(&report.Container{Probe: report.Probes{HTTP: []report.HTTPProbe{f}}},
