@@ -106,8 +106,8 @@ func reverseInput(img *target.Image) (dockerfile.Config, []dockerfile.History) {
 		cfg.ExposedPorts = append(cfg.ExposedPorts, p.String())
 	}
 	if h := c.Healthcheck; h != nil {
-		cfg.Healthcheck = &dockerfile.Healthcheck{Test: h.Test, Interval: h.Interval, Timeout: h.Timeout,
-			StartPeriod: h.StartPeriod, StartInterval: h.StartInterval, Retries: h.Retries}
+		hc := dockerfile.Healthcheck(*h)
+		cfg.Healthcheck = &hc
 	}
 	var history []dockerfile.History
 	next := 0 // the first layer no step made

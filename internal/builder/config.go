@@ -28,15 +28,7 @@ type Config struct {
 }
 
 // Healthcheck is docker's HEALTHCHECK as stored in an image config.
-type Healthcheck struct {
-	// Test is ["CMD", args...], ["CMD-SHELL", command] or ["NONE"].
-	Test          []string
-	Interval      time.Duration
-	Timeout       time.Duration
-	StartPeriod   time.Duration
-	StartInterval time.Duration
-	Retries       int
-}
+type Healthcheck = dockerspec.HealthcheckConfig
 
 // imageConfig renders c as the image config JSON BuildKit's exporters take
 // (containerimage.config). BuildKit fills in rootfs and keeps every other
@@ -64,14 +56,8 @@ func imageConfig(c Config, now time.Time) ([]byte, error) {
 		Config: dockerspec.DockerOCIImageConfig{ImageConfig: c.ImageConfig},
 	}
 	if h := c.Healthcheck; h != nil {
-		img.Config.Healthcheck = &dockerspec.HealthcheckConfig{
-			Test:          h.Test,
-			Interval:      h.Interval,
-			Timeout:       h.Timeout,
-			StartPeriod:   h.StartPeriod,
-			StartInterval: h.StartInterval,
-			Retries:       h.Retries,
-		}
+		hc := *h
+		img.Config.Healthcheck = &hc
 	}
 	dt, err := json.Marshal(img)
 	if err != nil {

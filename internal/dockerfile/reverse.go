@@ -27,6 +27,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 )
 
 // Config is the image config Reverse describes.
@@ -47,16 +49,9 @@ type Config struct {
 	OS string
 }
 
-// Healthcheck is the image's HEALTHCHECK as docker's config stores it.
-type Healthcheck struct {
-	// Test is ["CMD", args...], ["CMD-SHELL", command] or ["NONE"].
-	Test          []string
-	Interval      time.Duration
-	Timeout       time.Duration
-	StartPeriod   time.Duration
-	StartInterval time.Duration
-	Retries       int
-}
+// Healthcheck is the image's HEALTHCHECK as docker's config stores it:
+// Test is ["CMD", args...], ["CMD-SHELL", command] or ["NONE"].
+type Healthcheck dockerspec.HealthcheckConfig
 
 func (h *Healthcheck) equal(o *Healthcheck) bool {
 	if h == nil || o == nil {

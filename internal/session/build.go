@@ -332,8 +332,8 @@ func slimConfig(img *target.Image, ch ConfigChanges) (builder.Config, error) {
 	}
 	cfg := builder.Config{ImageConfig: oc}
 	if h := c.Healthcheck; h != nil {
-		cfg.Healthcheck = &builder.Healthcheck{Test: h.Test, Interval: h.Interval, Timeout: h.Timeout,
-			StartPeriod: h.StartPeriod, StartInterval: h.StartInterval, Retries: h.Retries}
+		hc := builder.Healthcheck(*h)
+		cfg.Healthcheck = &hc
 	}
 	os, arch, _ := strings.Cut(img.Platform, "/")
 	if c.OS != "" {

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 )
 
 // Config is the part of an image's configuration that decides how it runs.
@@ -28,16 +30,9 @@ type Config struct {
 }
 
 // Healthcheck is the image's HEALTHCHECK, from the docker config's
-// Healthcheck field.
-type Healthcheck struct {
-	// Test is as stored: ["CMD", args...], ["CMD-SHELL", command] or ["NONE"].
-	Test          []string
-	Interval      time.Duration
-	Timeout       time.Duration
-	StartPeriod   time.Duration
-	StartInterval time.Duration
-	Retries       int
-}
+// Healthcheck field. Test is as stored: ["CMD", args...], ["CMD-SHELL",
+// command] or ["NONE"].
+type Healthcheck dockerspec.HealthcheckConfig
 
 // Command returns the argument vector to run through Exec: the arguments of
 // CMD, or /bin/sh -c COMMAND for CMD-SHELL. It returns nil for NONE, an
