@@ -190,6 +190,19 @@ func envValue(env []string, key string) (string, bool) {
 	return v, ok
 }
 
+// envDirs returns the absolute directories of a colon-separated search
+// path in env (PYTHONPATH, NODE_PATH, RUBYLIB), cleaned, in order.
+func envDirs(env []string, key string) []string {
+	v, _ := envValue(env, key)
+	var dirs []string
+	for _, d := range strings.Split(v, ":") {
+		if strings.HasPrefix(d, "/") {
+			dirs = appendUniq(dirs, path.Clean(d))
+		}
+	}
+	return dirs
+}
+
 func appendUniq(list []string, s ...string) []string {
 	for _, x := range s {
 		dup := false

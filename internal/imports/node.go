@@ -243,13 +243,7 @@ func (r *Resolver) nodePaths() *nodePaths {
 		return r.nd
 	}
 	n := &nodePaths{}
-	if v, ok := envValue(r.env.Env, "NODE_PATH"); ok {
-		for _, d := range strings.Split(v, ":") {
-			if strings.HasPrefix(d, "/") {
-				n.global = appendUniq(n.global, path.Clean(d))
-			}
-		}
-	}
+	n.global = appendUniq(n.global, envDirs(r.env.Env, "NODE_PATH")...)
 	if h, ok := envValue(r.env.Env, "HOME"); ok && strings.HasPrefix(h, "/") {
 		n.global = appendUniq(n.global, h+"/.node_modules", h+"/.node_libraries")
 	}

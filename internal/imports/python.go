@@ -383,13 +383,7 @@ func (r *Resolver) pythonPaths() *pyPaths {
 		return r.py
 	}
 	p := &pyPaths{}
-	if v, ok := envValue(r.env.Env, "PYTHONPATH"); ok {
-		for _, d := range strings.Split(v, ":") {
-			if strings.HasPrefix(d, "/") {
-				p.dirs = appendUniq(p.dirs, path.Clean(d))
-			}
-		}
-	}
+	p.dirs = appendUniq(p.dirs, envDirs(r.env.Env, "PYTHONPATH")...)
 	var stdlibs []string
 	for _, f := range r.env.Seen {
 		if m := pyLibDir.FindString(f); m != "" {

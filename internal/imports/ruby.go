@@ -362,13 +362,7 @@ func (r *Resolver) rubyPaths() *rbPaths {
 		return r.rb
 	}
 	p := &rbPaths{}
-	if v, ok := envValue(r.env.Env, "RUBYLIB"); ok {
-		for _, d := range strings.Split(v, ":") {
-			if strings.HasPrefix(d, "/") {
-				p.dirs = appendUniq(p.dirs, path.Clean(d))
-			}
-		}
-	}
+	p.dirs = appendUniq(p.dirs, envDirs(r.env.Env, "RUBYLIB")...)
 	// The interpreter's own directories, for each version in the image:
 	// site_ruby, vendor_ruby, the library and its arch directory.
 	for _, prefix := range []string{"/usr/local/lib", "/usr/lib"} {
