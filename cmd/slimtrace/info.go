@@ -217,12 +217,12 @@ func (info imageInfo) print(out io.Writer, noTrunc bool) error {
 	fmt.Fprintf(w, "ID:\t%s\n", info.ID)
 	fmt.Fprintf(w, "Digest:\t%s\n", info.Digest)
 	fmt.Fprintf(w, "Platform:\t%s\n", info.Platform)
-	fmt.Fprintf(w, "Size:\t%s (%d bytes)\n", humanBytes(info.Size), info.Size)
+	fmt.Fprintf(w, "Size:\t%s (%d bytes)\n", dockerfile.HumanSize(info.Size), info.Size)
 
 	fmt.Fprintf(w, "\nLayers (%d):\n", len(info.Layers))
 	fmt.Fprintf(w, "  #\tDIGEST\tSIZE\tMEDIA TYPE\n")
 	for i, l := range info.Layers {
-		fmt.Fprintf(w, "  %d\t%s\t%s\t%s\n", i+1, l.Digest, humanBytes(l.Size), l.MediaType)
+		fmt.Fprintf(w, "  %d\t%s\t%s\t%s\n", i+1, l.Digest, dockerfile.HumanSize(l.Size), l.MediaType)
 	}
 
 	fmt.Fprintf(w, "\nConfig:\n")
@@ -318,17 +318,4 @@ func nonEmpty(s string) []string {
 		return nil
 	}
 	return []string{s}
-}
-
-// humanBytes writes a byte count in decimal units, as docker does.
-func humanBytes(n int64) string {
-	switch {
-	case n < 1000:
-		return fmt.Sprintf("%d B", n)
-	case n < 1e6:
-		return fmt.Sprintf("%.1f kB", float64(n)/1e3)
-	case n < 1e9:
-		return fmt.Sprintf("%.1f MB", float64(n)/1e6)
-	}
-	return fmt.Sprintf("%.2f GB", float64(n)/1e9)
 }

@@ -193,7 +193,7 @@ func (w *writer) step(h History) {
 		w.layer++
 		w.line("")
 		if h.LayerSize > 0 {
-			w.comment(fmt.Sprintf("layer %d: %s", w.layer, humanSize(h.LayerSize)))
+			w.comment(fmt.Sprintf("layer %d: %s", w.layer, HumanSize(h.LayerSize)))
 		} else {
 			w.comment(fmt.Sprintf("layer %d", w.layer))
 		}
@@ -561,8 +561,8 @@ func nonNil(s []string) []string {
 	return s
 }
 
-// humanSize writes a byte count as docker does, in decimal units.
-func humanSize(n int64) string {
+// HumanSize writes a byte count as docker does, in decimal units.
+func HumanSize(n int64) string {
 	switch {
 	case n < 1000:
 		return fmt.Sprintf("%d B", n)
