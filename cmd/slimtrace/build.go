@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/slimtrace/slimtrace/internal/builder"
+	"github.com/slimtrace/slimtrace/internal/creport"
 	"github.com/slimtrace/slimtrace/internal/fileset"
 	"github.com/slimtrace/slimtrace/internal/session"
 )
@@ -73,21 +74,25 @@ func (c *buildCmd) Run(ctx context.Context, g *Globals) error {
 	if err != nil {
 		return err
 	}
-	res, err := session.Build(ctx, opts, b)
+	run, err := session.Trace(ctx, opts)
 	if err != nil {
 		return err
 	}
-	if c.Verify {
-		v, err := session.Verify(ctx, opts, res.Report, res.Report.Slim.Name)
-		if err != nil {
-			return err
-		}
-		res.Report.Verify = v
-	}
-	if err := finishArtifacts(res, g, &c.runFlags); err != nil {
+	defer run.Close(context.WithoutCancel(ctx))
+	slim, err := session.Slim(ctx, run, b)
+	if err != nil {
 		return err
 	}
-	if v := res.Report.Verify; v != nil && !v.Passed {
+	var v *creport.Verify
+	if c.Verify {
+		if v, err = session.Verify(ctx, run, slim.Report.Name); err != nil {
+			return err
+		}
+	}
+	if err := finish(run, slim, v, g, &c.runFlags); err != nil {
+		return err
+	}
+	if v != nil && !v.Passed {
 		return errors.New("verification failed: the slim image does not behave as the fat one (see above); it was kept as " + v.Image)
 	}
 	return nil

@@ -14,9 +14,12 @@ import (
 	"text/tabwriter"
 	"time"
 
+	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
+
+	"github.com/slimtrace/slimtrace/internal/container"
 	"github.com/slimtrace/slimtrace/internal/dockerfile"
+	"github.com/slimtrace/slimtrace/internal/image"
 	"github.com/slimtrace/slimtrace/internal/session"
-	"github.com/slimtrace/slimtrace/internal/target"
 )
 
 // imageFlags say where an image comes from; named and defaulted as in
@@ -53,7 +56,7 @@ Examples:
 }
 
 func (c *infoCmd) Run(ctx context.Context, g *Globals) error {
-	rt, err := target.Connect(ctx, target.Options{Address: c.Containerd, Namespace: c.Namespace,
+	rt, err := image.Connect(ctx, image.Options{Address: c.Containerd, Namespace: c.Namespace,
 		StatePath: g.StatePath, DockerHost: c.DockerHost})
 	if err != nil {
 		return err
@@ -63,11 +66,11 @@ func (c *infoCmd) Run(ctx context.Context, g *Globals) error {
 	if err != nil {
 		return err
 	}
-	fat, err := dockerfile.Reverse(reverseInput(img))
+	fat, err := dockerfile.Reverse(img.Config, img.Manifest.Layers)
 	if err != nil {
 		return fmt.Errorf("reverse-engineering the Dockerfile: %w", err)
 	}
-	path := filepath.Join(session.ArtifactDir(g.StatePath, img.ID), fatName)
+	path := filepath.Join(session.ArtifactDir(g.StatePath, img.ID().String()), fatName)
 	if err := writeFile(path, fat); err != nil {
 		return err
 	}
@@ -95,47 +98,17 @@ func writeFile(path string, b []byte) error {
 	return nil
 }
 
-// reverseInput is img as package dockerfile reads it. Each step that made a
-// layer carries the layer's size; layers the history does not account for
-// come last, as steps with no record.
-func reverseInput(img *target.Image) (dockerfile.Config, []dockerfile.History) {
-	c := img.Config
-	cfg := dockerfile.Config{Entrypoint: c.Entrypoint, Cmd: c.Cmd, Env: c.Env, WorkingDir: c.WorkingDir, User: c.User,
-		Volumes: c.Volumes, Labels: c.Labels, StopSignal: c.StopSignal, OS: c.OS}
-	for _, p := range c.ExposedPorts {
-		cfg.ExposedPorts = append(cfg.ExposedPorts, p.String())
-	}
-	if h := c.Healthcheck; h != nil {
-		hc := dockerfile.Healthcheck(*h)
-		cfg.Healthcheck = &hc
-	}
-	var history []dockerfile.History
-	next := 0 // the first layer no step made
-	for _, h := range img.History {
-		d := dockerfile.History{CreatedBy: h.CreatedBy, Comment: h.Comment, Author: h.Author, EmptyLayer: h.Layer < 0}
-		if h.Layer >= 0 {
-			d.LayerSize = img.Layers[h.Layer].Size
-			next = h.Layer + 1
-		}
-		history = append(history, d)
-	}
-	for _, l := range img.Layers[next:] {
-		history = append(history, dockerfile.History{LayerSize: l.Size})
-	}
-	return cfg, history
-}
-
 // imageInfo is what info prints, and its JSON form.
 type imageInfo struct {
-	Name       string        `json:"name"`
-	ID         string        `json:"id"`
-	Digest     string        `json:"digest"`
-	Platform   string        `json:"platform"`
-	Size       int64         `json:"size"`
-	Layers     []layerInfo   `json:"layers"`
-	Config     configInfo    `json:"config"`
-	History    []historyInfo `json:"history"`
-	Dockerfile string        `json:"dockerfile_fat"`
+	Name       string                          `json:"name"`
+	ID         string                          `json:"id"`
+	Digest     string                          `json:"digest"`
+	Platform   string                          `json:"platform"`
+	Size       int64                           `json:"size"`
+	Layers     []layerInfo                     `json:"layers"`
+	Config     dockerspec.DockerOCIImageConfig `json:"config"`
+	History    []historyInfo                   `json:"history"`
+	Dockerfile string                          `json:"dockerfile_fat"`
 }
 
 type layerInfo struct {
@@ -143,28 +116,6 @@ type layerInfo struct {
 	DiffID    string `json:"diff_id,omitempty"`
 	Size      int64  `json:"size"`
 	MediaType string `json:"media_type"`
-}
-
-type configInfo struct {
-	Entrypoint   []string          `json:"entrypoint,omitempty"`
-	Cmd          []string          `json:"cmd,omitempty"`
-	Env          []string          `json:"env,omitempty"`
-	WorkingDir   string            `json:"working_dir,omitempty"`
-	User         string            `json:"user,omitempty"`
-	ExposedPorts []string          `json:"exposed_ports,omitempty"`
-	Volumes      []string          `json:"volumes,omitempty"`
-	Labels       map[string]string `json:"labels,omitempty"`
-	StopSignal   string            `json:"stop_signal,omitempty"`
-	Healthcheck  *healthcheckInfo  `json:"healthcheck,omitempty"`
-}
-
-type healthcheckInfo struct {
-	Test          []string `json:"test"`
-	Interval      string   `json:"interval,omitempty"`
-	Timeout       string   `json:"timeout,omitempty"`
-	StartPeriod   string   `json:"start_period,omitempty"`
-	StartInterval string   `json:"start_interval,omitempty"`
-	Retries       int      `json:"retries,omitempty"`
 }
 
 type historyInfo struct {
@@ -177,30 +128,36 @@ type historyInfo struct {
 	Layer int `json:"layer,omitempty"`
 }
 
-func newImageInfo(img *target.Image, fatPath string) imageInfo {
-	c := img.Config
-	info := imageInfo{Name: img.Name, ID: img.ID, Digest: img.Digest, Platform: img.Platform, Size: img.Size,
-		Layers: []layerInfo{}, History: []historyInfo{}, Dockerfile: fatPath,
-		Config: configInfo{Entrypoint: c.Entrypoint, Cmd: c.Cmd, Env: c.Env, WorkingDir: c.WorkingDir, User: c.User,
-			Volumes: c.Volumes, Labels: c.Labels, StopSignal: c.StopSignal}}
-	for _, p := range c.ExposedPorts {
-		info.Config.ExposedPorts = append(info.Config.ExposedPorts, p.String())
-	}
-	if h := c.Healthcheck; h != nil {
-		info.Config.Healthcheck = &healthcheckInfo{Test: h.Test, Interval: duration(h.Interval), Timeout: duration(h.Timeout),
-			StartPeriod: duration(h.StartPeriod), StartInterval: duration(h.StartInterval), Retries: h.Retries}
-	}
-	for _, l := range img.Layers {
-		info.Layers = append(info.Layers, layerInfo{Digest: l.Digest, DiffID: l.DiffID, Size: l.Size, MediaType: l.MediaType})
-	}
-	for _, h := range img.History {
-		hi := historyInfo{CreatedBy: h.CreatedBy, Comment: h.Comment, Author: h.Author, EmptyLayer: h.EmptyLayer, Layer: h.Layer + 1}
-		if !h.Created.IsZero() {
-			hi.Created = &h.Created
+func newImageInfo(img *image.Image, fatPath string) imageInfo {
+	info := imageInfo{Name: img.Name, ID: img.ID().String(), Digest: img.Digest().String(), Platform: img.Platform(),
+		Size: img.Size, Layers: []layerInfo{}, History: []historyInfo{}, Dockerfile: fatPath, Config: img.Config.Config}
+	diffIDs := img.Config.RootFS.DiffIDs
+	for i, l := range img.Manifest.Layers {
+		li := layerInfo{Digest: l.Digest.String(), Size: l.Size, MediaType: l.MediaType}
+		if i < len(diffIDs) {
+			li.DiffID = diffIDs[i].String()
 		}
-		info.History = append(info.History, hi)
+		info.Layers = append(info.Layers, li)
+	}
+	// Layers the history does not account for are listed, not steps.
+	for _, s := range dockerfile.Steps(img.Config.History, len(img.Manifest.Layers))[:len(img.Config.History)] {
+		info.History = append(info.History, historyInfo{Created: s.Created, CreatedBy: s.CreatedBy, Comment: s.Comment,
+			Author: s.Author, EmptyLayer: s.EmptyLayer, Layer: s.Layer + 1})
 	}
 	return info
+}
+
+// portList is the exposed ports, by number.
+func portList(c dockerspec.DockerOCIImageConfig) []string {
+	ps, err := container.ImagePorts(c)
+	if err != nil {
+		return slices.Sorted(maps.Keys(c.ExposedPorts))
+	}
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = p.String()
+	}
+	return out
 }
 
 func duration(d time.Duration) string {
@@ -245,8 +202,8 @@ func (info imageInfo) print(out io.Writer, noTrunc bool) error {
 	field("Env", c.Env...)
 	field("WorkingDir", nonEmpty(c.WorkingDir)...)
 	field("User", nonEmpty(c.User)...)
-	field("ExposedPorts", nonEmpty(strings.Join(c.ExposedPorts, " "))...)
-	field("Volumes", c.Volumes...)
+	field("ExposedPorts", nonEmpty(strings.Join(portList(c), " "))...)
+	field("Volumes", slices.Sorted(maps.Keys(c.Volumes))...)
 	var labels []string
 	for _, k := range slices.Sorted(maps.Keys(c.Labels)) {
 		labels = append(labels, k+"="+c.Labels[k])
@@ -255,8 +212,8 @@ func (info imageInfo) print(out io.Writer, noTrunc bool) error {
 	field("StopSignal", nonEmpty(c.StopSignal)...)
 	if h := c.Healthcheck; h != nil {
 		s := argvString(h.Test)
-		for _, o := range []struct{ name, v string }{{"interval", h.Interval}, {"timeout", h.Timeout},
-			{"start-period", h.StartPeriod}, {"start-interval", h.StartInterval}} {
+		for _, o := range []struct{ name, v string }{{"interval", duration(h.Interval)}, {"timeout", duration(h.Timeout)},
+			{"start-period", duration(h.StartPeriod)}, {"start-interval", duration(h.StartInterval)}} {
 			if o.v != "" {
 				s += " " + o.name + "=" + o.v
 			}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/moby/profiles/seccomp"
 
+	"github.com/slimtrace/slimtrace/internal/creport"
 	"github.com/slimtrace/slimtrace/internal/profile"
 	"github.com/slimtrace/slimtrace/internal/session"
 )
@@ -65,11 +66,12 @@ func (c *profileCmd) Run(ctx context.Context, g *Globals) error {
 	if err != nil {
 		return err
 	}
-	res, err := session.Profile(ctx, opts)
+	run, err := session.Trace(ctx, opts)
 	if err != nil {
 		return err
 	}
-	return finishArtifacts(res, g, &c.runFlags)
+	defer run.Close(context.WithoutCancel(ctx))
+	return finish(run, nil, nil, g, &c.runFlags)
 }
 
 // merge reads the profiles named by the arguments, merges them, and writes
@@ -124,25 +126,31 @@ func readSeccomp(path string) (*seccomp.Seccomp, error) {
 	return &p, nil
 }
 
-// finishArtifacts writes, copies and (if asked) removes the artifacts of a
-// run, printing the summary between.
-func finishArtifacts(res *session.Result, g *Globals, f *runFlags) error {
-	dir := session.ArtifactDir(g.StatePath, res.Image.ID)
-	if err := session.WriteArtifacts(res, dir); err != nil {
+// finish makes the profiles of a run, assembles its report, writes the
+// artifacts, copies and (if asked) removes them, printing the summary
+// between.
+func finish(run *session.Run, slim *session.SlimResult, v *creport.Verify, g *Globals, f *runFlags) error {
+	prof, err := session.MakeProfiles(run)
+	if err != nil {
+		return err
+	}
+	arts := session.Artifacts(session.ArtifactDir(g.StatePath, run.Image.ID().String()), run.Image.Name)
+	rep := session.Report(run, slim, prof, v, arts)
+	if err := session.WriteArtifacts(rep, prof); err != nil {
 		return err
 	}
 	if f.CopyMetaArtifacts != "" {
-		if err := session.CopyArtifacts(res, f.CopyMetaArtifacts); err != nil {
+		if err := session.CopyArtifacts(arts, f.CopyMetaArtifacts); err != nil {
 			return err
 		}
 	}
-	res.Report.Summary(os.Stdout)
+	rep.Summary(os.Stdout)
 	if f.RemoveFileArtifacts {
-		if err := session.RemoveArtifacts(res); err != nil {
+		if err := session.RemoveArtifacts(arts); err != nil {
 			return fmt.Errorf("removing the artifacts: %w", err)
 		}
 	}
-	if !res.Report.Complete {
+	if !rep.Complete {
 		return exitError{code: 3}
 	}
 	return nil

@@ -12,7 +12,8 @@ import (
 
 	"github.com/slimtrace/slimtrace/internal/probe"
 	"github.com/slimtrace/slimtrace/internal/session"
-	"github.com/slimtrace/slimtrace/internal/target"
+	"github.com/slimtrace/slimtrace/internal/container"
+	"github.com/slimtrace/slimtrace/internal/image"
 )
 
 // runFlags are the flags of the commands that run the image (profile,
@@ -81,17 +82,17 @@ func (f *runFlags) sessionOptions(g *Globals, command string) (session.Options, 
 		cmds = append(cmds, fc...)
 	}
 	for _, m := range f.Mount {
-		if _, err := target.ParseMount(m); err != nil {
+		if _, err := container.ParseMount(m); err != nil {
 			errs = append(errs, fmt.Errorf("--mount %q: %w", m, err))
 		}
 	}
 	for _, p := range f.Expose {
-		if _, err := target.ParsePort(p); err != nil {
+		if _, err := container.ParsePort(p); err != nil {
 			errs = append(errs, fmt.Errorf("--expose %q: %w", p, err))
 		}
 	}
 	for _, h := range f.EtcHostsMap {
-		if _, err := target.ParseHostEntry(h); err != nil {
+		if _, err := container.ParseHostEntry(h); err != nil {
 			errs = append(errs, fmt.Errorf("--etc-hosts-map %q: %w", h, err))
 		}
 	}
@@ -121,10 +122,10 @@ func (f *runFlags) sessionOptions(g *Globals, command string) (session.Options, 
 	}
 	var progress = os.Stderr
 	return session.Options{
-		Target: target.Options{Address: f.Containerd, Namespace: f.Namespace, StatePath: g.StatePath,
+		Store: image.Options{Address: f.Containerd, Namespace: f.Namespace, StatePath: g.StatePath,
 			DockerHost: f.DockerHost},
 		Image: f.Image,
-		Run: target.RunConfig{Entrypoint: entrypoint, Cmd: cmd, Env: f.Env, Workdir: f.Workdir, User: f.User,
+		Run: container.RunConfig{Entrypoint: entrypoint, Cmd: cmd, Env: f.Env, Workdir: f.Workdir, User: f.User,
 			Mounts: f.Mount, Expose: f.Expose, Hostname: f.Hostname, EtcHostsMap: f.EtcHostsMap, DNS: f.ContainerDNS,
 			DNSSearch: f.ContainerDNSSearch, Network: f.Network, LogWriter: logWriter(f.ShowClogs),
 			LogPrefix: "container: "},

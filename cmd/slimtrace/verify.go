@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 
+	"github.com/slimtrace/slimtrace/internal/creport"
 	"github.com/slimtrace/slimtrace/internal/session"
 )
 
@@ -28,16 +29,16 @@ func (c *verifyCmd) Run(ctx context.Context, g *Globals) error {
 	if err != nil {
 		return err
 	}
-	fat, err := session.Profile(ctx, opts)
+	fat, err := session.Trace(ctx, opts)
 	if err != nil {
 		return err
 	}
-	v, err := session.Verify(ctx, opts, fat.Report, c.Slim)
+	defer fat.Close(context.WithoutCancel(ctx))
+	v, err := session.Verify(ctx, fat, c.Slim)
 	if err != nil {
 		return err
 	}
-	fat.Report.Verify = v
-	fat.Report.Summary(os.Stdout)
+	session.Report(fat, nil, nil, v, creport.Artifacts{}).Summary(os.Stdout)
 	if !v.Passed {
 		return errors.New("verification failed: the slim image does not behave as the fat one")
 	}

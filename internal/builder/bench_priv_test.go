@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/moby/buildkit/client/llb"
-	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 // BenchmarkBuilder builds slim images of 5,000 and more paths and prints the
@@ -102,7 +101,7 @@ func (e *env) benchOnce(t *testing.B, what string, src Source, paths []string, g
 	opts.NoCache = noCache
 	opts.Compression = compression
 	start := time.Now()
-	res, err := Build(e.ctx, Spec{Source: src, Paths: paths, Config: Config{Platform: ocispec.Platform{OS: goos, Architecture: arch}}}, opts)
+	res, err := Build(e.ctx, Spec{Source: src, Paths: paths, Config: platformConfig(goos, arch)}, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -221,11 +221,16 @@ func Build(ctx context.Context, spec Spec, opts Options) (_ *Result, err error) 
 		files = append(files, filepath.Join(tmp, fmt.Sprintf("output-%d.tar", i)))
 		exports = append(exports, export(o.Type, opts.Name, opts.compression(), files[i+1]))
 	}
+	store, conn, err := openSource(spec.Source.Containerd, spec.Source.Namespace)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
 	tl := newTimeline(ops, logger(ctx))
 	logger(ctx).Info().Str("source", spec.Source.Name).Int("paths", len(spec.Paths)).Str("buildkitd", bk.addr).Msg("building slim image")
 	if err := solve(ctx, bk, def, cfg, client.SolveOpt{
 		Exports:   exports,
-		OCIStores: map[string]content.Store{sourceStoreID: readOnly{spec.Source.Store}},
+		OCIStores: map[string]content.Store{sourceStoreID: store},
 	}, tl, opts.Progress); err != nil {
 		if msg := err.Error(); strings.Contains(msg, "failed to calculate checksum") && strings.Contains(msg, "not found") {
 			// RequiredPaths: BuildKit names the path.
@@ -252,8 +257,8 @@ func Build(ctx context.Context, spec Spec, opts Options) (_ *Result, err error) 
 
 // check refuses what cannot work before anything starts.
 func check(spec Spec, opts Options) error {
-	if spec.Source.Store == nil {
-		return errors.New("source image has no content store")
+	if spec.Source.Containerd == "" || spec.Source.Namespace == "" {
+		return errors.New("source image has no containerd address and namespace")
 	}
 	if opts.Load != nil && opts.Name == "" {
 		return errors.New("loading the slim image needs a name for it")

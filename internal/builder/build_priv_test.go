@@ -21,13 +21,15 @@ import (
 	"testing"
 	"time"
 
-	digest "github.com/opencontainers/go-digest"
+	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
+
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/rs/zerolog"
 	"golang.org/x/sys/unix"
 
+	"github.com/slimtrace/slimtrace/internal/container"
+	"github.com/slimtrace/slimtrace/internal/image"
 	"github.com/slimtrace/slimtrace/internal/privtest"
-	"github.com/slimtrace/slimtrace/internal/target"
 )
 
 // Privileged tests: a real containerd (CONTAINERD_ADDRESS) and buildkitd
@@ -39,7 +41,7 @@ const imageNamespace = "slimtrace-builder-test"
 
 type env struct {
 	ctx      context.Context
-	rt       *target.Runtime
+	rt       *image.Store
 	buildkit string
 	state    string
 }
@@ -55,7 +57,7 @@ func testEnv(t testing.TB) *env {
 	t.Cleanup(cancel)
 	ctx = zerolog.New(zerolog.NewTestWriter(t)).Level(testLogLevel()).WithContext(ctx)
 	state := t.TempDir()
-	rt, err := target.Connect(ctx, target.Options{Address: addr, Namespace: imageNamespace, StatePath: filepath.Join(state, "target")})
+	rt, err := image.Connect(ctx, image.Options{Address: addr, Namespace: imageNamespace, StatePath: filepath.Join(state, "target")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,13 +75,13 @@ func testLogLevel() zerolog.Level {
 func fixture(t testing.TB, name string) string { return privtest.Fixture(t, name) }
 
 // source resolves an image for building from.
-func (e *env) source(t testing.TB, ref string) (*target.Image, Source) {
+func (e *env) source(t testing.TB, ref string) (*image.Image, Source) {
 	t.Helper()
 	img, err := e.rt.Resolve(e.ctx, ref)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return img, Source{Name: img.Name, Digest: digest.Digest(img.Digest), Store: e.rt.ContentStore()}
+	return img, Source{Name: img.Name, Digest: img.Digest(), Containerd: e.rt.Address(), Namespace: e.rt.Namespace()}
 }
 
 // options builds through the buildkitd under test and loads the result
@@ -91,7 +93,7 @@ func (e *env) options(name string) Options {
 		StateDir: filepath.Join(e.state, "builder"),
 		Name:     name,
 		Load: func(ctx context.Context, archive string) error {
-			_, err := e.rt.ImportSlim(ctx, archive, name)
+			_, err := e.rt.Load(ctx, archive, name)
 			return err
 		},
 	}
@@ -238,19 +240,19 @@ func TestBuildBusybox(t *testing.T) {
 	dockerTar := filepath.Join(e.state, "slim.docker.tar")
 	ociTar := filepath.Join(e.state, "slim.oci.tar")
 	opts.Outputs = []Output{{Type: "docker", Dest: dockerTar}, {Type: "oci", Dest: ociTar}}
-	hc := &Healthcheck{Test: []string{"CMD", "/bin/busybox", "wget", "-q", "-O-", "http://127.0.0.1:8080/"}, Interval: 5 * time.Second, Retries: 3}
-	cfg := Config{
+	hc := &dockerspec.HealthcheckConfig{Test: []string{"CMD", "/bin/busybox", "wget", "-q", "-O-", "http://127.0.0.1:8080/"}, Interval: 5 * time.Second, Retries: 3}
+	cfg := dockerspec.DockerOCIImage{Config: dockerspec.DockerOCIImageConfig{
 		ImageConfig: ocispec.ImageConfig{
-			Entrypoint:   fatImg.Config.Entrypoint,
+			Entrypoint:   fatImg.Config.Config.Entrypoint,
 			Env:          []string{"PATH=/bin"},
-			WorkingDir:   fatImg.Config.WorkingDir,
+			WorkingDir:   fatImg.Config.Config.WorkingDir,
 			ExposedPorts: map[string]struct{}{"8080/tcp": {}},
 			Labels:       map[string]string{"io.slimtrace.slim": "true"},
 			StopSignal:   "SIGKILL",
 		},
-		Healthcheck: hc,
-		Platform:    ocispec.Platform{OS: fatImg.Config.OS, Architecture: fatImg.Config.Architecture},
-	}
+		DockerOCIImageConfigExt: dockerspec.DockerOCIImageConfigExt{Healthcheck: hc},
+	}}
+	cfg.Platform = fatImg.Config.Platform
 	res, err := Build(e.ctx, Spec{Source: src, Paths: paths, Config: cfg}, opts)
 	if err != nil {
 		t.Fatal(err)
@@ -277,12 +279,13 @@ func TestBuildBusybox(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if slimImg.Digest != res.Digest.String() || slimImg.ID != res.ConfigDigest.String() {
-		t.Errorf("store has %s (config %s), build reported %s (%s)", slimImg.Digest, slimImg.ID, res.Digest, res.ConfigDigest)
+	if slimImg.Digest() != res.Digest || slimImg.ID() != res.ConfigDigest {
+		t.Errorf("store has %s (config %s), build reported %s (%s)", slimImg.Digest(), slimImg.ID(), res.Digest, res.ConfigDigest)
 	}
-	c := slimImg.Config
-	if !slices.Equal(c.Entrypoint, cfg.Entrypoint) || c.WorkingDir != cfg.WorkingDir || c.Labels["io.slimtrace.slim"] != "true" ||
-		len(c.ExposedPorts) != 1 || c.ExposedPorts[0].Number != 8080 || c.StopSignal != "SIGKILL" || !slices.Equal(c.Env, cfg.Env) {
+	c := slimImg.Config.Config
+	_, exposed := c.ExposedPorts["8080/tcp"]
+	if !slices.Equal(c.Entrypoint, cfg.Config.Entrypoint) || c.WorkingDir != cfg.Config.WorkingDir || c.Labels["io.slimtrace.slim"] != "true" ||
+		len(c.ExposedPorts) != 1 || !exposed || c.StopSignal != "SIGKILL" || !slices.Equal(c.Env, cfg.Config.Env) {
 		t.Errorf("slim config %+v", c)
 	}
 	if c.Healthcheck == nil || !slices.Equal(c.Healthcheck.Test, hc.Test) || c.Healthcheck.Interval != hc.Interval || c.Healthcheck.Retries != 3 {
@@ -300,7 +303,7 @@ func TestBuildBusybox(t *testing.T) {
 	}
 
 	t.Run("serves", func(t *testing.T) {
-		tg, err := e.rt.Create(e.ctx, slimImg, target.RunConfig{})
+		tg, err := container.NewRuntime(e.rt).Create(e.ctx, slimImg, container.RunConfig{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -348,7 +351,7 @@ func TestBuildBusybox(t *testing.T) {
 
 // httpGet fetches url from inside tg's network namespace, retrying until
 // the server answers.
-func httpGet(t *testing.T, ctx context.Context, tg *target.Target, url string) string {
+func httpGet(t *testing.T, ctx context.Context, tg *container.Container, url string) string {
 	t.Helper()
 	client := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 		return tg.DialContext(ctx, "tcp", "127.0.0.1:8080")
@@ -482,7 +485,7 @@ func TestBuildMetadata(t *testing.T) {
 	opts := e.options(name)
 	var progress bytes.Buffer
 	opts.Progress = &progress
-	res, err := Build(e.ctx, Spec{Source: src, Paths: paths, Overrides: overrides, Config: Config{Platform: ocispec.Platform{OS: "linux", Architecture: fatImg.Config.Architecture}}}, opts)
+	res, err := Build(e.ctx, Spec{Source: src, Paths: paths, Overrides: overrides, Config: platformConfig("linux", fatImg.Config.Architecture)}, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -525,7 +528,7 @@ func TestBuildMetadata(t *testing.T) {
 func TestBuildFailures(t *testing.T) {
 	e := testEnv(t)
 	_, src := e.source(t, "docker-archive:"+fixture(t, "busybox-httpd"))
-	cfg := Config{Platform: ocispec.Platform{OS: "linux", Architecture: runtimeArch(t, e)}}
+	cfg := platformConfig("linux", runtimeArch(t, e))
 
 	t.Run("missing path", func(t *testing.T) {
 		name := "docker.io/slimtrace-test/missing:slim"
@@ -580,7 +583,7 @@ func runtimeArch(t *testing.T, e *env) string {
 
 func (e *env) checkNoImage(t *testing.T, name string) {
 	t.Helper()
-	if _, err := e.rt.Resolve(e.ctx, name); !errors.Is(err, target.ErrImageNotFound) {
+	if _, err := e.rt.Resolve(e.ctx, name); !errors.Is(err, image.ErrImageNotFound) {
 		t.Errorf("%s after a failed build: %v", name, err)
 	}
 }
@@ -641,7 +644,7 @@ func TestBuildAutoStart(t *testing.T) {
 		privtest.Skip(t, err.Error())
 	}
 	fatImg, src := e.source(t, "docker-archive:"+fixture(t, "busybox-httpd"))
-	cfg := Config{Platform: ocispec.Platform{OS: "linux", Architecture: fatImg.Config.Architecture}}
+	cfg := platformConfig("linux", fatImg.Config.Architecture)
 	nowhere := "unix://" + filepath.Join(e.state, "nothing-here.sock")
 	auto := func(name string) Options {
 		opts := e.options(name)
@@ -747,4 +750,11 @@ func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 func sessionStarted(stateDir string) bool {
 	m, _ := filepath.Glob(filepath.Join(stateDir, "build-*"))
 	return len(m) > 0
+}
+
+// platformConfig is a config with only a platform.
+func platformConfig(os, arch string) dockerspec.DockerOCIImage {
+	var c dockerspec.DockerOCIImage
+	c.OS, c.Architecture = os, arch
+	return c
 }

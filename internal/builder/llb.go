@@ -10,8 +10,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/containerd/containerd/v2/core/content"
 	"github.com/moby/buildkit/client/llb"
+	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 	digest "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -30,10 +30,11 @@ type Source struct {
 	// Platform picks a manifest when Digest names an index; nil means
 	// buildkitd's own platform.
 	Platform *ocispec.Platform
-	// Store holds the image's blobs: containerd's content store in the
-	// image's namespace (read only; buildkitd reads through the session).
-	// Only Build needs it.
-	Store content.Store
+	// Containerd is the socket of the containerd whose content store holds
+	// the image's blobs, in Namespace: buildkitd reads them (only reads)
+	// through the session. Only Build needs them.
+	Containerd string
+	Namespace  string
 }
 
 // Override changes the mode or owner of a kept path. A nil field keeps
@@ -97,7 +98,9 @@ type Spec struct {
 	// Overrides by absolute path; an overridden path is kept even if Paths
 	// lacks it.
 	Overrides map[string]Override
-	Config    Config
+	// Config is the slim image's config: the fat image's, with the user's
+	// changes (see imageConfig for what Build fills in).
+	Config dockerspec.DockerOCIImage
 }
 
 // Definition marshals the LLB graph of spec, without a daemon.

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
+
 	"github.com/moby/buildkit/client/llb"
 	"github.com/moby/buildkit/solver/pb"
 	"github.com/moby/patternmatcher"
@@ -315,7 +317,7 @@ func TestParseOutput(t *testing.T) {
 
 func TestImageConfig(t *testing.T) {
 	created := time.Date(2020, 1, 2, 3, 4, 5, 0, time.UTC)
-	cfg := Config{
+	cfg := dockerspec.DockerOCIImage{Config: dockerspec.DockerOCIImageConfig{
 		ImageConfig: ocispec.ImageConfig{
 			Entrypoint:   []string{"/bin/app"},
 			Cmd:          []string{"--serve"},
@@ -327,10 +329,11 @@ func TestImageConfig(t *testing.T) {
 			Labels:       map[string]string{"a": "b"},
 			StopSignal:   "SIGINT",
 		},
-		Healthcheck: &Healthcheck{Test: []string{"CMD", "/bin/app", "check"}, Interval: 5 * time.Second, Retries: 3},
-		Platform:    ocispec.Platform{OS: "linux", Architecture: "arm64", Variant: "v8"},
-		Created:     created,
-	}
+		DockerOCIImageConfigExt: dockerspec.DockerOCIImageConfigExt{
+			Healthcheck: &dockerspec.HealthcheckConfig{Test: []string{"CMD", "/bin/app", "check"}, Interval: 5 * time.Second, Retries: 3}},
+	}}
+	cfg.Platform = ocispec.Platform{OS: "linux", Architecture: "arm64", Variant: "v8"}
+	cfg.Created = &created
 	dt, err := imageConfig(cfg, time.Now())
 	if err != nil {
 		t.Fatal(err)
@@ -357,17 +360,17 @@ func TestImageConfig(t *testing.T) {
 		t.Errorf("config header: %s", dt)
 	}
 	c := got.Config
-	if !slices.Equal(c.Entrypoint, cfg.Entrypoint) || !slices.Equal(c.Cmd, cfg.Cmd) || c.WorkingDir != "/srv" || c.User != "1000:1000" ||
+	if !slices.Equal(c.Entrypoint, cfg.Config.Entrypoint) || !slices.Equal(c.Cmd, cfg.Config.Cmd) || c.WorkingDir != "/srv" || c.User != "1000:1000" ||
 		c.StopSignal != "SIGINT" || len(c.ExposedPorts) != 1 || len(c.Volumes) != 1 || c.Labels["a"] != "b" {
 		t.Errorf("config: %s", dt)
 	}
-	if !slices.Equal(c.Healthcheck.Test, cfg.Healthcheck.Test) || c.Healthcheck.Interval != int64(5*time.Second) || c.Healthcheck.Retries != 3 {
+	if !slices.Equal(c.Healthcheck.Test, cfg.Config.Healthcheck.Test) || c.Healthcheck.Interval != int64(5*time.Second) || c.Healthcheck.Retries != 3 {
 		t.Errorf("healthcheck lost: %s", dt)
 	}
-	if len(got.History) != 1 || got.History[0].CreatedBy == "" {
+	if len(got.History) != 1 || got.History[0].CreatedBy != DefaultHistory {
 		t.Errorf("history: %s", dt)
 	}
-	if _, err := imageConfig(Config{}, time.Now()); err == nil {
+	if _, err := imageConfig(dockerspec.DockerOCIImage{}, time.Now()); err == nil {
 		t.Error("a config without platform was accepted")
 	}
 }

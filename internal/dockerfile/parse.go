@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 )
 
 // step is a history entry read as a Dockerfile instruction.
@@ -323,13 +325,13 @@ func exposes(rs []portRange, p string) bool {
 //
 // The quoted durations are, in order, interval, timeout, start period and
 // start interval (older docker wrote fewer); the rune is the retry count.
-func parseHealthcheck(s string) (*Healthcheck, bool) {
+func parseHealthcheck(s string) (*dockerspec.HealthcheckConfig, bool) {
 	s = strings.TrimSpace(s)
 	if !strings.HasPrefix(s, "&{[") || !strings.HasSuffix(s, "}") {
 		return nil, false
 	}
 	s = s[3 : len(s)-1]
-	h := &Healthcheck{}
+	h := &dockerspec.HealthcheckConfig{}
 	for {
 		s = strings.TrimLeft(s, " ")
 		if rest, ok := strings.CutPrefix(s, "]"); ok {

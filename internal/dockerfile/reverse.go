@@ -21,39 +21,20 @@ package dockerfile
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"maps"
 	"path"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
-// Config is the image config Reverse describes.
-type Config struct {
-	Entrypoint []string
-	Cmd        []string
-	// Env entries are KEY=VALUE.
-	Env        []string
-	WorkingDir string
-	User       string
-	// ExposedPorts are PORT/PROTO, e.g. 8080/tcp.
-	ExposedPorts []string
-	Volumes      []string
-	Labels       map[string]string
-	StopSignal   string
-	Healthcheck  *Healthcheck
-	// OS of the image; "windows" changes the default shell.
-	OS string
-}
-
-// Healthcheck is the image's HEALTHCHECK as docker's config stores it:
-// Test is ["CMD", args...], ["CMD-SHELL", command] or ["NONE"].
-type Healthcheck dockerspec.HealthcheckConfig
-
-func (h *Healthcheck) equal(o *Healthcheck) bool {
+func healthEqual(h, o *dockerspec.HealthcheckConfig) bool {
 	if h == nil || o == nil {
 		return h == o
 	}
@@ -61,17 +42,33 @@ func (h *Healthcheck) equal(o *Healthcheck) bool {
 		h.StartPeriod == o.StartPeriod && h.StartInterval == o.StartInterval && h.Retries == o.Retries
 }
 
-// History is one step of the image's build history, oldest first.
-type History struct {
-	// CreatedBy is what the building tool recorded for the step.
-	CreatedBy string
-	Comment   string
-	Author    string
-	// EmptyLayer is set for steps that made no layer.
-	EmptyLayer bool
-	// LayerSize is the size of the layer the step made, as stored; 0 when
-	// unknown.
-	LayerSize int64
+// Step is one step of an image's build history with the layer it made.
+type Step struct {
+	ocispec.History
+	// Layer is the index in the manifest's layers of the layer the step
+	// made; -1 for an empty-layer step and for a step the image has no
+	// layer left for.
+	Layer int
+}
+
+// Steps pairs an image's history with its layers, oldest first: the steps
+// that are not empty layers made the layers, in order. Layers the history
+// does not account for come last, as steps with no record.
+func Steps(history []ocispec.History, layers int) []Step {
+	steps := make([]Step, 0, len(history))
+	next := 0
+	for _, h := range history {
+		s := Step{History: h, Layer: -1}
+		if !h.EmptyLayer && next < layers {
+			s.Layer = next
+			next++
+		}
+		steps = append(steps, s)
+	}
+	for ; next < layers; next++ {
+		steps = append(steps, Step{Layer: next})
+	}
+	return steps
 }
 
 // Labels that name the base image (set by some builders and by hand).
@@ -81,14 +78,21 @@ const (
 )
 
 // Reverse writes a Dockerfile that describes an image from its config and
-// its history. The error is reserved for input Reverse cannot describe;
+// its history (both in img). The error is reserved for input Reverse cannot describe;
 // today every input can be, with comments where an instruction cannot say
 // what the history says.
-func Reverse(cfg Config, history []History) ([]byte, error) {
-	w := newWriter(cfg)
+//
+// layers are the manifest's, bottom first: each step's comment gives the
+// size of the layer it made.
+func Reverse(img dockerspec.DockerOCIImage, layers []ocispec.Descriptor) ([]byte, error) {
+	w := newWriter(img)
 	w.header()
-	for _, h := range history {
-		w.step(h)
+	for _, s := range Steps(img.History, len(layers)) {
+		var size int64
+		if s.Layer >= 0 {
+			size = layers[s.Layer].Size
+		}
+		w.step(s.History, size)
 	}
 	w.fromConfig()
 	return w.buf.Bytes(), nil
@@ -98,7 +102,7 @@ func Reverse(cfg Config, history []History) ([]byte, error) {
 // as a single-stage build of it would.
 type writer struct {
 	buf bytes.Buffer
-	cfg Config
+	cfg dockerspec.DockerOCIImageConfig
 	// finalEnv is the config's env: with cfg.Labels it splits ambiguous
 	// ENV and LABEL records ("LABEL a=x y b=z") the way the image ended up.
 	finalEnv map[string]string
@@ -117,14 +121,14 @@ type writer struct {
 	entrypoint []string
 	cmd        []string
 	cmdSet     bool
-	health     *Healthcheck
+	health     *dockerspec.HealthcheckConfig
 	// healthUnread is set when the history set a HEALTHCHECK that could
 	// not be read back, so the config's cannot be compared with it.
 	healthUnread bool
 }
 
-func newWriter(cfg Config) *writer {
-	w := &writer{cfg: cfg, finalEnv: envMap(cfg.Env), shell: defaultShell(cfg.OS),
+func newWriter(img dockerspec.DockerOCIImage) *writer {
+	w := &writer{cfg: img.Config, finalEnv: envMap(img.Config.Env), shell: defaultShell(img.OS),
 		args: map[string]string{}, env: map[string]string{}, labels: map[string]string{},
 		volumes: map[string]bool{}}
 	return w
@@ -182,7 +186,7 @@ func (w *writer) header() {
 }
 
 // step writes one history step.
-func (w *writer) step(h History) {
+func (w *writer) step(h ocispec.History, layerSize int64) {
 	base, isBase := strings.CutPrefix(h.Comment, "FROM ")
 	if isBase {
 		// buildah notes the base on the first step it added.
@@ -192,8 +196,8 @@ func (w *writer) step(h History) {
 	if !h.EmptyLayer {
 		w.layer++
 		w.line("")
-		if h.LayerSize > 0 {
-			w.comment(fmt.Sprintf("layer %d: %s", w.layer, HumanSize(h.LayerSize)))
+		if layerSize > 0 {
+			w.comment(fmt.Sprintf("layer %d: %s", w.layer, HumanSize(layerSize)))
 		} else {
 			w.comment(fmt.Sprintf("layer %d", w.layer))
 		}
@@ -438,7 +442,7 @@ func (w *writer) healthcheck(st step) {
 
 // healthLine writes a HEALTHCHECK instruction, with only the options that
 // differ from docker's defaults (0 means the default).
-func (w *writer) healthLine(h *Healthcheck) string {
+func (w *writer) healthLine(h *dockerspec.HealthcheckConfig) string {
 	if len(h.Test) > 0 && h.Test[0] == "NONE" {
 		return "HEALTHCHECK NONE"
 	}
@@ -502,7 +506,7 @@ func (w *writer) fromConfig() {
 		add("LABEL " + quoteKey(k) + "=" + quoteValue(v))
 	}
 	var ports []string
-	for _, p := range w.cfg.ExposedPorts {
+	for _, p := range sortedPorts(w.cfg.ExposedPorts) {
 		if !exposes(w.ports, p) {
 			ports = append(ports, p)
 		}
@@ -511,7 +515,7 @@ func (w *writer) fromConfig() {
 		add("EXPOSE " + strings.Join(ports, " "))
 	}
 	var vols []string
-	for _, v := range w.cfg.Volumes {
+	for _, v := range slices.Sorted(maps.Keys(w.cfg.Volumes)) {
 		if !w.volumes[v] {
 			vols = append(vols, v)
 		}
@@ -528,7 +532,7 @@ func (w *writer) fromConfig() {
 	if s := w.cfg.StopSignal; s != "" && s != w.stopSignal {
 		add("STOPSIGNAL " + escapeVars(s))
 	}
-	if h := w.cfg.Healthcheck; h != nil && !w.healthUnread && !h.equal(w.health) {
+	if h := w.cfg.Healthcheck; h != nil && !w.healthUnread && !healthEqual(h, w.health) {
 		add(w.healthLine(h))
 	}
 	if !slices.Equal(w.cfg.Entrypoint, w.entrypoint) {
@@ -572,4 +576,18 @@ func HumanSize(n int64) string {
 		return fmt.Sprintf("%.1f MB", float64(n)/1e6)
 	}
 	return fmt.Sprintf("%.2f GB", float64(n)/1e9)
+}
+
+// sortedPorts returns the exposed ports (PORT/PROTO) by number, then
+// protocol.
+func sortedPorts(m map[string]struct{}) []string {
+	ps := slices.Collect(maps.Keys(m))
+	slices.SortFunc(ps, func(a, b string) int {
+		an, ap, _ := strings.Cut(a, "/")
+		bn, bp, _ := strings.Cut(b, "/")
+		x, _ := strconv.Atoi(an)
+		y, _ := strconv.Atoi(bn)
+		return cmp.Or(cmp.Compare(x, y), strings.Compare(an, bn), strings.Compare(ap, bp))
+	})
+	return ps
 }

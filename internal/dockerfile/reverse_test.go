@@ -11,7 +11,59 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
+
+// testConfig is an image config written as the cases read best; testImage
+// turns it into docker's.
+type testConfig struct {
+	Entrypoint, Cmd, Env  []string
+	WorkingDir, User      string
+	ExposedPorts, Volumes []string
+	Labels                map[string]string
+	StopSignal            string
+	Healthcheck           *dockerspec.HealthcheckConfig
+	OS                    string
+}
+
+// testStep is a history step with the size of the layer it made.
+type testStep struct {
+	CreatedBy, Comment, Author string
+	EmptyLayer                 bool
+	LayerSize                  int64
+}
+
+// testImage returns the image config and manifest layers Reverse reads.
+func testImage(c testConfig, steps []testStep) (dockerspec.DockerOCIImage, []ocispec.Descriptor) {
+	img := dockerspec.DockerOCIImage{Config: dockerspec.DockerOCIImageConfig{ImageConfig: ocispec.ImageConfig{
+		Entrypoint: c.Entrypoint, Cmd: c.Cmd, Env: c.Env, WorkingDir: c.WorkingDir, User: c.User,
+		Labels: c.Labels, StopSignal: c.StopSignal},
+		DockerOCIImageConfigExt: dockerspec.DockerOCIImageConfigExt{Healthcheck: c.Healthcheck}}}
+	img.OS = c.OS
+	for _, p := range c.ExposedPorts {
+		if img.Config.ExposedPorts == nil {
+			img.Config.ExposedPorts = map[string]struct{}{}
+		}
+		img.Config.ExposedPorts[p] = struct{}{}
+	}
+	for _, v := range c.Volumes {
+		if img.Config.Volumes == nil {
+			img.Config.Volumes = map[string]struct{}{}
+		}
+		img.Config.Volumes[v] = struct{}{}
+	}
+	var layers []ocispec.Descriptor
+	for _, s := range steps {
+		img.History = append(img.History, ocispec.History{CreatedBy: s.CreatedBy, Comment: s.Comment, Author: s.Author,
+			EmptyLayer: s.EmptyLayer})
+		if !s.EmptyLayer {
+			layers = append(layers, ocispec.Descriptor{Size: s.LayerSize})
+		}
+	}
+	return img, layers
+}
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
@@ -157,11 +209,11 @@ var createdBy = []struct {
 func TestCreatedBy(t *testing.T) {
 	var out bytes.Buffer
 	for _, c := range createdBy {
-		var hist []History
+		var hist []testStep
 		for _, s := range c.steps {
-			hist = append(hist, History{CreatedBy: s, EmptyLayer: true})
+			hist = append(hist, testStep{CreatedBy: s, EmptyLayer: true})
 		}
-		b, err := Reverse(Config{}, hist)
+		b, err := Reverse(testImage(testConfig{}, hist))
 		if err != nil {
 			t.Fatalf("%s: %v", c.name, err)
 		}
@@ -189,13 +241,13 @@ func TestCreatedBy(t *testing.T) {
 // images are whole images: config and history as their tools wrote them.
 var images = []struct {
 	name    string
-	cfg     Config
-	history []History
+	cfg     testConfig
+	history []testStep
 }{
 	{
 		// testdata/images/build.sh's python-app, built with umoci.
 		name: "python-app-umoci",
-		cfg: Config{
+		cfg: testConfig{
 			Cmd:          []string{"python3", "/app/server.py"},
 			Env:          []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "PYTHONUNBUFFERED=1"},
 			WorkingDir:   "/app",
@@ -205,7 +257,7 @@ var images = []struct {
 				"org.opencontainers.image.title":       "python-app"},
 			OS: "linux",
 		},
-		history: []History{
+		history: []testStep{
 			{CreatedBy: "debootstrap --variant=minbase --include=python3 bookworm", LayerSize: 120_332_800},
 			{CreatedBy: "build.sh: COPY app /app", LayerSize: 6_656},
 			{CreatedBy: "build.sh: config", EmptyLayer: true},
@@ -214,7 +266,7 @@ var images = []struct {
 	{
 		// nginx:1.21 as docker's classic builder recorded it.
 		name: "nginx-classic",
-		cfg: Config{
+		cfg: testConfig{
 			Entrypoint:   []string{"/docker-entrypoint.sh"},
 			Cmd:          []string{"nginx", "-g", "daemon off;"},
 			Env:          []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "NGINX_VERSION=1.21.6", "NJS_VERSION=0.7.3", "PKG_RELEASE=1~bullseye"},
@@ -223,7 +275,7 @@ var images = []struct {
 			StopSignal:   "SIGQUIT",
 			OS:           "linux",
 		},
-		history: []History{
+		history: []testStep{
 			{CreatedBy: "/bin/sh -c #(nop) ADD file:5d673d25da3a14ce1f6cf66e4c7fd4f4b85a3759a9d93efb3fd9ff852b5b56e4 in / ", LayerSize: 31_366_757},
 			{CreatedBy: `/bin/sh -c #(nop)  CMD ["bash"]`, EmptyLayer: true},
 			{CreatedBy: `/bin/sh -c #(nop)  LABEL maintainer=NGINX Docker Maintainers <docker-maint@nginx.com>`, EmptyLayer: true},
@@ -242,7 +294,7 @@ var images = []struct {
 	{
 		// A BuildKit multi-stage build of a Python service on a debian base.
 		name: "python-buildkit",
-		cfg: Config{
+		cfg: testConfig{
 			Entrypoint:   []string{"/tini", "--"},
 			Cmd:          []string{"gunicorn", "-b", ":8080", "app:app"},
 			Env:          []string{"PATH=/opt/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C.UTF-8", "GPG_KEY=7169605F62C751356D054A26A821E680E5FA6305", "PYTHON_VERSION=3.12.2", "PIP_NO_CACHE_DIR=1"},
@@ -253,11 +305,11 @@ var images = []struct {
 			Labels: map[string]string{"org.opencontainers.image.source": "https://github.com/example/app",
 				"org.opencontainers.image.base.name": "docker.io/library/python:3.12-slim",
 				"org.opencontainers.image.version":   "1.4.0"},
-			Healthcheck: &Healthcheck{Test: []string{"CMD-SHELL", "curl -fsS http://localhost:8080/healthz || exit 1"},
+			Healthcheck: &dockerspec.HealthcheckConfig{Test: []string{"CMD-SHELL", "curl -fsS http://localhost:8080/healthz || exit 1"},
 				Interval: 30 * time.Second, Timeout: 5 * time.Second, Retries: 3},
 			OS: "linux",
 		},
-		history: []History{
+		history: []testStep{
 			{CreatedBy: "/bin/sh -c #(nop) ADD file:b86ae1c7ca3586d8feedcd9ff1b2b1e8ab872caf6587618f1da689045a5d7ae4 in / ", LayerSize: 29_150_412},
 			{CreatedBy: `/bin/sh -c #(nop)  CMD ["bash"]`, EmptyLayer: true},
 			{CreatedBy: `ENV PATH=/usr/local/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`, EmptyLayer: true, Comment: "buildkit.dockerfile.v0"},
@@ -289,12 +341,12 @@ var images = []struct {
 		// after the base's CMD clears it in the image, which a
 		// single-stage Dockerfile would not: the config says so.
 		name: "buildah-entrypoint",
-		cfg: Config{
+		cfg: testConfig{
 			Entrypoint: []string{"/usr/bin/app"},
 			Env:        []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
 			OS:         "linux",
 		},
-		history: []History{
+		history: []testStep{
 			{CreatedBy: "/bin/sh -c #(nop) ADD file:9f4f01b7d1b1d5b3a3d1a2f1e1c9d0b8a7f6e5d4c3b2a1f0e9d8c7b6a5f4e3d2 in / ", LayerSize: 3_408_729},
 			{CreatedBy: `/bin/sh -c #(nop)  CMD ["/bin/sh"]`, EmptyLayer: true},
 			{CreatedBy: `/bin/sh -c apk add --no-cache ca-certificates`, LayerSize: 1_210_331, Comment: "FROM docker.io/library/alpine:3.19"},
@@ -305,12 +357,12 @@ var images = []struct {
 	{
 		// A squashed or imported image: layers without history.
 		name: "no-history",
-		cfg: Config{
+		cfg: testConfig{
 			Cmd: []string{"/bin/sh"}, Env: []string{"PATH=/bin", "MOTD=hello $USER"}, User: "1000:1000",
 			StopSignal: "SIGINT", Volumes: []string{"/home/user"}, ExposedPorts: []string{"53/udp", "8080/tcp"},
 			Labels: map[string]string{"description": "imported\nby hand", "vendor": "ACME Inc."}, OS: "linux",
 		},
-		history: []History{
+		history: []testStep{
 			{Comment: "Imported from -", LayerSize: 2_730_000},
 			{LayerSize: 1_000_000_000 + 234_000_000},
 		},
@@ -321,7 +373,7 @@ var images = []struct {
 func TestReverse(t *testing.T) {
 	for _, c := range images {
 		t.Run(c.name, func(t *testing.T) {
-			b, err := Reverse(c.cfg, c.history)
+			b, err := Reverse(testImage(c.cfg, c.history))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -335,7 +387,7 @@ func TestReverse(t *testing.T) {
 // its size.
 func TestReverseKeepsHistory(t *testing.T) {
 	c := images[0]
-	b, err := Reverse(c.cfg, c.history)
+	b, err := Reverse(testImage(c.cfg, c.history))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -380,20 +432,20 @@ func TestParseList(t *testing.T) {
 func TestParseHealthcheck(t *testing.T) {
 	cases := []struct {
 		in   string
-		want *Healthcheck
+		want *dockerspec.HealthcheckConfig
 	}{
 		{`&{["CMD-SHELL" "curl -f http://localhost/ || exit 1"] "30s" "3s" "0s" '\x03'}`,
-			&Healthcheck{Test: []string{"CMD-SHELL", "curl -f http://localhost/ || exit 1"}, Interval: 30 * time.Second, Timeout: 3 * time.Second, Retries: 3}},
+			&dockerspec.HealthcheckConfig{Test: []string{"CMD-SHELL", "curl -f http://localhost/ || exit 1"}, Interval: 30 * time.Second, Timeout: 3 * time.Second, Retries: 3}},
 		{`&{["CMD" "/hc" "a]b"] "1m30s" "10s" "5s" "1s" '\n'}`,
-			&Healthcheck{Test: []string{"CMD", "/hc", "a]b"}, Interval: 90 * time.Second, Timeout: 10 * time.Second, StartPeriod: 5 * time.Second, StartInterval: time.Second, Retries: 10}},
-		{`&{[] "0s" "0s" "0s" "0s" '\x00'}`, &Healthcheck{}},
+			&dockerspec.HealthcheckConfig{Test: []string{"CMD", "/hc", "a]b"}, Interval: 90 * time.Second, Timeout: 10 * time.Second, StartPeriod: 5 * time.Second, StartInterval: time.Second, Retries: 10}},
+		{`&{[] "0s" "0s" "0s" "0s" '\x00'}`, &dockerspec.HealthcheckConfig{}},
 		{`&{["CMD" "x"] "soon"}`, nil},
 		{`&{["CMD" "x"] "1s" "1s" "1s" "1s" "1s"}`, nil},
 		{`--interval=5m CMD curl -f http://localhost/`, nil},
 	}
 	for _, c := range cases {
 		got, ok := parseHealthcheck(c.in)
-		if ok != (c.want != nil) || ok && !got.equal(c.want) {
+		if ok != (c.want != nil) || ok && !healthEqual(got, c.want) {
 			t.Errorf("parseHealthcheck(%q) = %+v, %v; want %+v", c.in, got, ok, c.want)
 		}
 	}
@@ -520,8 +572,8 @@ func FuzzReverse(f *testing.F) {
 		}
 	}
 	f.Fuzz(func(t *testing.T, createdBy, env string) {
-		b, err := Reverse(Config{Env: []string{env}, Labels: map[string]string{"k": env}, Cmd: []string{env}},
-			[]History{{CreatedBy: createdBy}, {CreatedBy: createdBy, EmptyLayer: true}})
+		b, err := Reverse(testImage(testConfig{Env: []string{env}, Labels: map[string]string{"k": env}, Cmd: []string{env}},
+			[]testStep{{CreatedBy: createdBy}, {CreatedBy: createdBy, EmptyLayer: true}}))
 		if err != nil {
 			t.Fatal(err)
 		}

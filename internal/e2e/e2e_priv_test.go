@@ -17,7 +17,7 @@ import (
 	"github.com/containerd/containerd/v2/pkg/namespaces"
 
 	"github.com/slimtrace/slimtrace/internal/privtest"
-	"github.com/slimtrace/slimtrace/internal/report"
+	"github.com/slimtrace/slimtrace/internal/creport"
 )
 
 // namespace is where the matrix imports the fat images and builds the slim
@@ -114,7 +114,7 @@ var knownMiss = map[string]string{
 		"library the loader maps at every start, before any PHP code runs",
 }
 
-// buildApp runs `slimtrace build --verify` of one app and reads its report.
+// buildApp runs `slimtrace build --verify` of one app and reads its creport.
 func buildApp(t *testing.T, bin, address, state string, app App) Result {
 	dir, err := filepath.Abs(filepath.Join("../../testdata/apps", app.Name))
 	if err != nil {
@@ -141,9 +141,9 @@ func buildApp(t *testing.T, bin, address, state string, app App) Result {
 	if runErr != nil {
 		t.Logf("slimtrace %s: %v\n%s", strings.Join(args, " "), runErr, out.String())
 	}
-	var rep *report.Container
+	var rep *creport.Container
 	if b, err := os.ReadFile(filepath.Join(artifacts, "creport.json")); err == nil {
-		rep = new(report.Container)
+		rep = new(creport.Container)
 		if err := json.Unmarshal(b, rep); err != nil {
 			t.Fatalf("creport.json: %v", err)
 		}
@@ -154,7 +154,7 @@ func buildApp(t *testing.T, bin, address, state string, app App) Result {
 
 // checkFat compares the fat run's answers with expect.json's statuses, so a
 // broken fixture cannot pass verification by failing the same way twice.
-func checkFat(t *testing.T, dir string, rep *report.Container) {
+func checkFat(t *testing.T, dir string, rep *creport.Container) {
 	b, err := os.ReadFile(filepath.Join(dir, "expect.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -172,7 +172,7 @@ func checkFat(t *testing.T, dir string, rep *report.Container) {
 	if err := json.Unmarshal(b, &want); err != nil {
 		t.Fatalf("expect.json: %v", err)
 	}
-	var got []report.HTTPProbe
+	var got []creport.HTTPProbe
 	for _, p := range rep.Probe.HTTP {
 		if p.Source == "cmd" {
 			got = append(got, p)

@@ -17,7 +17,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/slimtrace/slimtrace/internal/report"
+	"github.com/slimtrace/slimtrace/internal/creport"
 )
 
 // App is one sample app of the matrix (testdata/apps/matrix.json).
@@ -77,14 +77,14 @@ type Result struct {
 	BuildSeconds                   float64 // the build, verification excluded
 	Verified                       bool
 	Notes                          []string          // differences verification accepted
-	Largest                        []report.KeptFile // the largest kept files, largest first
+	Largest                        []creport.KeptFile // the largest kept files, largest first
 	// Failure is why the build or its verification failed, if it did.
 	Failure string
 }
 
 // FromReport fills a Result from a build's creport.json (nil when the
 // build wrote none).
-func FromReport(app App, c *report.Container, buildErr error) Result {
+func FromReport(app App, c *creport.Container, buildErr error) Result {
 	r := Result{App: app}
 	if buildErr != nil {
 		r.Failure = buildErr.Error()
@@ -98,8 +98,8 @@ func FromReport(app App, c *report.Container, buildErr error) Result {
 	r.BuildSeconds = float64(c.Timings.TotalMS) / 1000
 	if s := c.Slim; s != nil {
 		r.FatBytes, r.FileBytes, r.SlimBytes, r.Paths = s.FatSize, s.Size, s.UnpackedSize, len(s.Files)
-		files := slices.DeleteFunc(slices.Clone(s.Files), func(f report.KeptFile) bool { return f.Type != "file" })
-		slices.SortStableFunc(files, func(a, b report.KeptFile) int { return int(b.Size - a.Size) })
+		files := slices.DeleteFunc(slices.Clone(s.Files), func(f creport.KeptFile) bool { return f.Type != "file" })
+		slices.SortStableFunc(files, func(a, b creport.KeptFile) int { return int(b.Size - a.Size) })
 		r.Largest = files[:min(5, len(files))]
 	}
 	if v := c.Verify; v != nil {

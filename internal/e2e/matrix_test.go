@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/slimtrace/slimtrace/internal/report"
+	"github.com/slimtrace/slimtrace/internal/creport"
 )
 
 func TestLoadApps(t *testing.T) {
@@ -30,17 +30,17 @@ func TestLoadApps(t *testing.T) {
 }
 
 func TestResults(t *testing.T) {
-	files := []report.KeptFile{{Path: "/a", Type: "file", Size: 5e6}, {Path: "/d", Type: "dir"},
+	files := []creport.KeptFile{{Path: "/a", Type: "file", Size: 5e6}, {Path: "/d", Type: "dir"},
 		{Path: "/b", Type: "file", Size: 20e6}, {Path: "/c", Type: "file", Size: 1e6}}
-	rep := func(size, unpacked int64, passed bool) *report.Container {
-		v := &report.Verify{Passed: passed}
+	rep := func(size, unpacked int64, passed bool) *creport.Container {
+		v := &creport.Verify{Passed: passed}
 		if !passed {
 			v.Diffs = []string{"GET /x: status fat 200, slim 500"}
 		}
-		return &report.Container{
-			Slim:    &report.Slim{FatSize: 120e6, Size: size, UnpackedSize: unpacked, Files: files},
+		return &creport.Container{
+			Slim:    &creport.Slim{FatSize: 120e6, Size: size, UnpackedSize: unpacked, Files: files},
 			Verify:  v,
-			Timings: report.Timings{TotalMS: 12300},
+			Timings: creport.Timings{TotalMS: 12300},
 		}
 	}
 	py := App{Name: "py", Base: "minbase + python3", Language: "python"}

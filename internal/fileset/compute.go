@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 
+	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
+
 	"github.com/slimtrace/slimtrace/internal/trace"
 )
 
@@ -20,7 +22,7 @@ const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bi
 // computer holds the state of one Compute.
 type computer struct {
 	fs   ReadFS
-	cfg  Config
+	cfg  dockerspec.DockerOCIImageConfig
 	opts Options
 	in   Input
 
@@ -314,10 +316,10 @@ func (c *computer) commands() {
 		// Entrypoint scripts commonly end with exec "$@".
 		c.command(c.cfg.Cmd, ReasonEntrypoint, false)
 	}
-	hc := c.cfg.Healthcheck
-	if len(hc) == 0 {
+	if c.cfg.Healthcheck == nil || len(c.cfg.Healthcheck.Test) == 0 {
 		return
 	}
+	hc := c.cfg.Healthcheck.Test
 	switch hc[0] {
 	case "NONE":
 	case "CMD":

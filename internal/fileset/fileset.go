@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 
+	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
+
 	"github.com/slimtrace/slimtrace/internal/trace"
 )
 
@@ -55,8 +57,10 @@ type Input struct {
 	// Execs are the paths those processes executed: each exec's Filename
 	// (as named) and Binary (what the kernel ran).
 	Execs []string
-	// Config is the image's configuration.
-	Config Config
+	// Config is the image's run configuration: its user, working
+	// directory, PATH and LD_LIBRARY_PATH, entrypoint, command and
+	// healthcheck decide what the set holds.
+	Config dockerspec.DockerOCIImageConfig
 	// Mounts are container paths mounted over at run time (--mount
 	// targets, and the image's VOLUMEs if the caller wants them empty):
 	// nothing beneath them is kept. /proc, /sys and /dev always are.
@@ -71,18 +75,6 @@ type Used struct {
 	Path  string         // absolute, as named (symlinks not resolved)
 	Kinds []trace.Access // how it was used (exec counts for "#!" lines)
 	OK    bool           // some use succeeded
-}
-
-// Config is the part of the image's configuration the set depends on.
-type Config struct {
-	User       string
-	WorkingDir string
-	Env        []string // KEY=value; PATH and LD_LIBRARY_PATH are used
-	Entrypoint []string
-	Cmd        []string
-	// Healthcheck is the image's HEALTHCHECK test: ["CMD", arg...],
-	// ["CMD-SHELL", line] or ["NONE"].
-	Healthcheck []string
 }
 
 // Options are the user's controls. The zero value is the defaults: CA

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"testing/fstest"
 
+	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
+
 	"github.com/slimtrace/slimtrace/internal/trace"
 )
 
@@ -446,7 +448,7 @@ func TestComputeCommands(t *testing.T) {
 		img:  img,
 		in: func(in *Input) {
 			alone(in)
-			in.Config.Healthcheck = []string{"CMD-SHELL", "curl -fsS http://localhost:8000/healthz >/dev/null || exit 1"}
+			in.Config.Healthcheck = &dockerspec.HealthcheckConfig{Test: []string{"CMD-SHELL", "curl -fsS http://localhost:8000/healthz >/dev/null || exit 1"}}
 		},
 		want: map[string]Reason{"/usr/bin/sh": ReasonSymlink, "/usr/bin/dash": ReasonHealthcheck,
 			"/usr/bin/curl": ReasonHealthcheck},
@@ -456,7 +458,7 @@ func TestComputeCommands(t *testing.T) {
 		img:  img,
 		in: func(in *Input) {
 			alone(in)
-			in.Config.Healthcheck = []string{"CMD", "/app/hc.sh", "--port", "8000"}
+			in.Config.Healthcheck = &dockerspec.HealthcheckConfig{Test: []string{"CMD", "/app/hc.sh", "--port", "8000"}}
 		},
 		want: map[string]Reason{"/app/hc.sh": ReasonHealthcheck},
 		warn: []string{"/app/hc.sh: interpreter /bin/bash is not in the image"},
@@ -465,7 +467,7 @@ func TestComputeCommands(t *testing.T) {
 		img:  img,
 		in: func(in *Input) {
 			alone(in)
-			in.Config.Healthcheck = []string{"CMD-SHELL", "wget -q -O- localhost || exit 1"}
+			in.Config.Healthcheck = &dockerspec.HealthcheckConfig{Test: []string{"CMD-SHELL", "wget -q -O- localhost || exit 1"}}
 		},
 		warn: []string{"healthcheck: wget is not in the image"},
 	}, {
@@ -473,7 +475,7 @@ func TestComputeCommands(t *testing.T) {
 		img:  img,
 		in: func(in *Input) {
 			alone(in)
-			in.Config.Healthcheck = []string{"NONE"}
+			in.Config.Healthcheck = &dockerspec.HealthcheckConfig{Test: []string{"NONE"}}
 		},
 		not: []string{"/usr/bin/dash"},
 	}, {

@@ -6,6 +6,9 @@ import (
 	"testing"
 	"testing/fstest"
 	"time"
+
+	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 // largeImage is a 100k-file image: 90k files of 300 dpkg packages under
@@ -47,7 +50,7 @@ func largeImage() (*memImage, []Used) {
 func TestComputeLargeImage(t *testing.T) {
 	img, used := largeImage()
 	start := time.Now()
-	s, err := Compute(Input{FS: img, Files: used, Config: Config{WorkingDir: "/app"}})
+	s, err := Compute(Input{FS: img, Files: used, Config: dockerspec.DockerOCIImageConfig{ImageConfig: ocispec.ImageConfig{WorkingDir: "/app"}}})
 	if err != nil {
 		t.Fatal(err)
 	}

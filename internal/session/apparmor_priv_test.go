@@ -57,7 +57,7 @@ func TestAppArmorApps(t *testing.T) {
 			}
 			o := options(t, addr, "docker-archive:"+tar)
 			o.Probe.Cmds = cmds
-			res, err := Profile(testContext(t), o)
+			res, err := profileRun(testContext(t), o)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -65,7 +65,7 @@ func TestAppArmorApps(t *testing.T) {
 			if res.Report.Probe.Failed != 0 {
 				t.Errorf("probes failed: %+v", res.Report.Probe.HTTP)
 			}
-			if err := WriteArtifacts(res, t.TempDir()); err != nil {
+			if err := writeArtifacts(res, t.TempDir()); err != nil {
 				t.Fatal(err)
 			}
 			path := res.Report.Artifacts.AppArmor

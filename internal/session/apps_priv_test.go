@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/slimtrace/slimtrace/internal/probe"
-	"github.com/slimtrace/slimtrace/internal/report"
 )
 
 // appDir is a sample app's directory under testdata/apps.
@@ -38,10 +37,10 @@ func varyingRoutes(t *testing.T, app string) map[string]bool {
 	return v
 }
 
-func blankVarying(rep *report.Container, varying map[string]bool) {
-	for i, p := range rep.Probe.HTTP {
+func blankVarying(run *Run, varying map[string]bool) {
+	for i, p := range run.Probes.HTTP {
 		if varying[p.Method+" "+p.Resource] {
-			rep.Probe.HTTP[i].SHA256, rep.Probe.HTTP[i].Size = "", 0
+			run.Probes.HTTP[i].SHA256, run.Probes.HTTP[i].Size = "", 0
 		}
 	}
 }
@@ -77,7 +76,7 @@ func TestBuildAppsDefaultProbe(t *testing.T) {
 			if !c.defaultProbe {
 				o.Probe.Cmds = cmds
 			}
-			res, err := Build(ctx, o, buildOptions(t))
+			res, err := buildRun(ctx, o, buildOptions(t))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -92,7 +91,7 @@ func TestBuildAppsDefaultProbe(t *testing.T) {
 				}
 			}
 			o.Probe.Cmds = checked
-			fat, err := Profile(ctx, o)
+			fat, err := profileRun(ctx, o)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -100,14 +99,14 @@ func TestBuildAppsDefaultProbe(t *testing.T) {
 				t.Fatalf("the fat image fails its own probes: %+v", fat.Report.Probe.HTTP)
 			}
 			o.Image = slim.Name
-			thin, err := Profile(ctx, o)
+			thin, err := profileRun(ctx, o)
 			if err != nil {
 				t.Fatalf("the slim image: %v", err)
 			}
 			varying := varyingRoutes(t, c.app)
-			blankVarying(fat.Report, varying)
-			blankVarying(thin.Report, varying)
-			if diffs, _ := Compare(fat.Report, thin.Report); len(diffs) > 0 {
+			blankVarying(fat.Run, varying)
+			blankVarying(thin.Run, varying)
+			if diffs, _ := Compare(fat.Run, thin.Run); len(diffs) > 0 {
 				t.Errorf("the slim image differs: %v", diffs)
 			}
 		})

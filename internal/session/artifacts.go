@@ -1,42 +1,44 @@
 package session
 
 import (
+	"bytes"
 	"fmt"
+	"io"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 
+	"github.com/distribution/reference"
+
+	"github.com/slimtrace/slimtrace/internal/creport"
 	"github.com/slimtrace/slimtrace/internal/profile"
-	"github.com/slimtrace/slimtrace/internal/report"
 )
 
+// SlimName is the default tag of the slim image of name: ".slim" appended to
+// the repository, the tag kept (app:1.2 -> docker.io/library/app.slim:1.2;
+// a digest reference gets "latest").
+func SlimName(name string) string {
+	n, err := reference.ParseDockerRef(name)
+	if err != nil {
+		return name + ".slim"
+	}
+	tag := "latest"
+	if t, ok := n.(reference.Tagged); ok {
+		tag = t.Tag()
+	}
+	return n.Name() + ".slim:" + tag
+}
+
 // ArtifactName is the short name artifacts of an image are named after:
-// the last component of its repository ("python-app" for
+// the last component of its repository's path ("python-app" for
 // docker.io/library/python-app:latest).
 func ArtifactName(image string) string {
-	name := image
-	if i := strings.LastIndexByte(name, '@'); i >= 0 {
-		name = name[:i]
-	}
-	if i := strings.LastIndexByte(name, '/'); i >= 0 {
-		name = name[i+1:]
-	}
-	if i := strings.IndexByte(name, ':'); i >= 0 {
-		name = name[:i]
-	}
-	var b strings.Builder
-	for _, r := range name {
-		switch {
-		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_', r == '.':
-			b.WriteRune(r)
-		default:
-			b.WriteByte('-')
-		}
-	}
-	if b.Len() == 0 {
+	n, err := reference.ParseDockerRef(image)
+	if err != nil {
 		return "image"
 	}
-	return b.String()
+	return path.Base(reference.Path(n))
 }
 
 // ArtifactDir is where a run of the image with id keeps its artifacts.
@@ -44,91 +46,59 @@ func ArtifactDir(statePath, imageID string) string {
 	return filepath.Join(statePath, "images", strings.TrimPrefix(imageID, "sha256:"), "artifacts")
 }
 
-// WriteArtifacts writes creport.json, the seccomp profile (moby JSON, the
-// kubelet's file with a pod using it, an SPO SeccompProfile) and the
-// AppArmor profile of res into dir, and records their paths in the report.
-func WriteArtifacts(res *Result, dir string) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+// Artifacts names the artifact files of image in dir: creport.json, the
+// seccomp profile in moby's JSON, for the kubelet with a pod using it and
+// as an SPO SeccompProfile, and the AppArmor profile.
+func Artifacts(dir, image string) creport.Artifacts {
+	name := ArtifactName(image)
+	return creport.Artifacts{
+		Dir:            dir,
+		Report:         filepath.Join(dir, "creport.json"),
+		Seccomp:        filepath.Join(dir, name+"-seccomp.json"),
+		SeccompKubelet: filepath.Join(dir, name+"-seccomp-k8s.json"),
+		SeccompPod:     filepath.Join(dir, name+"-seccomp-pod.yaml"),
+		SeccompSPO:     filepath.Join(dir, name+"-seccomp-spo.yaml"),
+		AppArmor:       filepath.Join(dir, name+"-apparmor"),
+	}
+}
+
+// WriteArtifacts writes the report and the profiles to the files the
+// report's Artifacts name.
+func WriteArtifacts(rep *creport.Container, p *Profiles) error {
+	a := rep.Artifacts
+	if err := os.MkdirAll(a.Dir, 0o755); err != nil {
 		return fmt.Errorf("creating the artifact directory: %w", err)
 	}
-	name := ArtifactName(res.Image.Name)
-	rep := res.Report
-	rep.Artifacts.Dir = dir
-	rep.Artifacts.Report = filepath.Join(dir, "creport.json")
-	rep.Artifacts.Seccomp = filepath.Join(dir, name+"-seccomp.json")
-	rep.Artifacts.SeccompKubelet = filepath.Join(dir, name+"-seccomp-k8s.json")
-	rep.Artifacts.SeccompPod = filepath.Join(dir, name+"-seccomp-pod.yaml")
-	rep.Artifacts.SeccompSPO = filepath.Join(dir, name+"-seccomp-spo.yaml")
-	rep.Artifacts.AppArmor = filepath.Join(dir, name+"-apparmor")
-
-	if err := writeSeccomp(res, name); err != nil {
-		return err
+	k8sName := profile.KubernetesName(ArtifactName(rep.Image.Name))
+	pod := profile.PodOptions{Name: k8sName, Image: rep.Image.Name, LocalhostProfile: profile.KubeletProfilePath(k8sName)}
+	writes := []struct {
+		path  string
+		write func(io.Writer) error
+	}{
+		{a.Seccomp, func(w io.Writer) error { return profile.WriteJSON(w, p.Seccomp) }},
+		{a.SeccompKubelet, func(w io.Writer) error { return profile.WriteKubelet(w, p.Seccomp) }},
+		{a.SeccompPod, func(w io.Writer) error { return profile.KubernetesPod(w, pod) }},
+		{a.SeccompSPO, func(w io.Writer) error { return profile.WriteSPO(w, p.Seccomp, profile.SPOOptions{Name: k8sName}) }},
+		{a.AppArmor, func(w io.Writer) error { _, err := io.WriteString(w, p.AppArmor); return err }},
 	}
-	aa, err := profile.AppArmor(withoutSetup(res.Trace), profile.AppArmorOptions{Name: profile.ProfileName(res.Image.Name),
-		IsDir: res.isDir})
-	if err != nil {
-		return fmt.Errorf("making the AppArmor profile: %w", err)
+	for _, f := range writes {
+		var b bytes.Buffer
+		if err := f.write(&b); err != nil {
+			return fmt.Errorf("writing %s: %w", f.path, err)
+		}
+		if err := os.WriteFile(f.path, b.Bytes(), 0o644); err != nil {
+			return fmt.Errorf("writing %s: %w", f.path, err)
+		}
 	}
-	if err := os.WriteFile(rep.Artifacts.AppArmor, []byte(aa), 0o644); err != nil {
-		return fmt.Errorf("writing %s: %w", rep.Artifacts.AppArmor, err)
-	}
-	return rep.Write(rep.Artifacts.Report)
-}
-
-// writeSeccomp writes the seccomp artifacts and fills the report's
-// comparison with Docker's default profile.
-func writeSeccomp(res *Result, name string) error {
-	a := &res.Report.Artifacts
-	sec, err := profile.Seccomp(res.Trace, profile.SeccompOptions{})
-	if err != nil {
-		return fmt.Errorf("making the seccomp profile: %w", err)
-	}
-	if err := writeWith(a.Seccomp, func(f *os.File) error { return profile.WriteJSON(f, sec) }); err != nil {
-		return err
-	}
-	if err := writeWith(a.SeccompKubelet, func(f *os.File) error { return profile.WriteKubelet(f, sec) }); err != nil {
-		return err
-	}
-	k8sName := profile.KubernetesName(name)
-	image := res.Image.Name
-	if image == "" {
-		image = name
-	}
-	pod := profile.PodOptions{Name: k8sName, Image: image, LocalhostProfile: profile.KubeletProfilePath(k8sName)}
-	if err := writeWith(a.SeccompPod, func(f *os.File) error { return profile.KubernetesPod(f, pod) }); err != nil {
-		return err
-	}
-	spo := profile.SPOOptions{Name: k8sName}
-	if err := writeWith(a.SeccompSPO, func(f *os.File) error { return profile.WriteSPO(f, sec, spo) }); err != nil {
-		return err
-	}
-	t, err := profile.SeccompTightness(sec)
-	if err != nil {
-		return fmt.Errorf("comparing the seccomp profile with Docker's: %w", err)
-	}
-	res.Report.Seccomp = &report.Seccomp{Arch: string(t.Arch), Allowed: t.Allowed, DockerDefault: t.DockerDefault,
-		Fraction: t.Fraction, NotInDockerDefault: t.NotInDockerDefault}
-	return nil
-}
-
-func writeWith(path string, write func(*os.File) error) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := write(f); err != nil {
-		f.Close()
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	return f.Close()
+	return rep.Write(a.Report)
 }
 
 // CopyArtifacts copies the artifact files into dir (--copy-meta-artifacts).
-func CopyArtifacts(res *Result, dir string) error {
+func CopyArtifacts(a creport.Artifacts, dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("creating %s: %w", dir, err)
 	}
-	for _, src := range res.Report.Artifacts.Files() {
+	for _, src := range a.Files() {
 		b, err := os.ReadFile(src)
 		if err != nil {
 			return err
@@ -141,8 +111,7 @@ func CopyArtifacts(res *Result, dir string) error {
 }
 
 // RemoveArtifacts removes the artifact files (--remove-file-artifacts).
-func RemoveArtifacts(res *Result) error {
-	a := res.Report.Artifacts
+func RemoveArtifacts(a creport.Artifacts) error {
 	for _, p := range a.Files() {
 		if err := os.Remove(p); err != nil && !os.IsNotExist(err) {
 			return err

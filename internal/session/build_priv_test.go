@@ -13,9 +13,9 @@ import (
 
 	"github.com/slimtrace/slimtrace/internal/builder"
 	"github.com/slimtrace/slimtrace/internal/fileset"
+	"github.com/slimtrace/slimtrace/internal/image"
 	"github.com/slimtrace/slimtrace/internal/privtest"
 	"github.com/slimtrace/slimtrace/internal/probe"
-	"github.com/slimtrace/slimtrace/internal/target"
 )
 
 func buildkitAddress(t *testing.T) string {
@@ -42,15 +42,15 @@ type entry struct {
 }
 
 // listImage mounts image and lists every path in it.
-func listImage(t *testing.T, addr, image string) map[string]entry {
+func listImage(t *testing.T, addr, name string) map[string]entry {
 	t.Helper()
 	ctx := testContext(t)
-	rt, err := target.Connect(ctx, target.Options{Address: addr, Namespace: testNamespace, StatePath: t.TempDir()})
+	rt, err := image.Connect(ctx, image.Options{Address: addr, Namespace: testNamespace, StatePath: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer rt.Close()
-	img, err := rt.Resolve(ctx, image)
+	img, err := rt.Resolve(ctx, name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,7 +128,7 @@ func TestBuild(t *testing.T) {
 				o.Probe.Cmds = append(o.Probe.Cmds, cmd)
 			}
 			ctx := testContext(t)
-			res, err := Build(ctx, o, buildOptions(t))
+			res, err := buildRun(ctx, o, buildOptions(t))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -136,7 +136,7 @@ func TestBuild(t *testing.T) {
 			if slim.Ratio < c.minRatio || slim.Size >= slim.FatSize {
 				t.Errorf("%s: %d -> %d bytes (%.1fx), want at least %.1fx", c.fixture, slim.FatSize, slim.Size, slim.Ratio, c.minRatio)
 			}
-			v, err := Verify(ctx, o, res.Report, slim.Name)
+			v, err := Verify(ctx, res.Run, slim.Name)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -175,7 +175,7 @@ func TestBuildControls(t *testing.T) {
 	b.Changes = ConfigChanges{Cmd: []string{"-p", "9090"}, Labels: map[string]string{"slimmed": "yes"}}
 	out := filepath.Join(t.TempDir(), "slim.tar")
 	b.Builder.Outputs = []builder.Output{{Type: "docker", Dest: out}}
-	res, err := Build(testContext(t), o, b)
+	res, err := buildRun(testContext(t), o, b)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,7 +204,7 @@ func TestBuildControls(t *testing.T) {
 	o.Image = b.Tag
 	o.Run.Expose = []string{"9090"}
 	o.Probe.OnlyPorts = []int{9090}
-	run, err := Profile(testContext(t), o)
+	run, err := profileRun(testContext(t), o)
 	if err != nil {
 		t.Fatalf("running the slim image with its new CMD: %v", err)
 	}
@@ -226,7 +226,7 @@ func TestBuildFailureLeavesNoTag(t *testing.T) {
 	b.Tag = "docker.io/slimtrace-test/never:slim"
 	b.Builder.Address = "unix:///nonexistent/buildkitd.sock"
 	b.Builder.NoStart = true
-	_, err := Build(testContext(t), o, b)
+	_, err := buildRun(testContext(t), o, b)
 	if err == nil {
 		t.Fatal("build without buildkitd succeeded")
 	}

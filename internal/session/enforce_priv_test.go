@@ -21,11 +21,12 @@ import (
 	"github.com/moby/profiles/seccomp"
 	"github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/slimtrace/slimtrace/internal/container"
+	"github.com/slimtrace/slimtrace/internal/creport"
+	"github.com/slimtrace/slimtrace/internal/image"
 	"github.com/slimtrace/slimtrace/internal/privtest"
 	"github.com/slimtrace/slimtrace/internal/probe"
 	"github.com/slimtrace/slimtrace/internal/profile"
-	"github.com/slimtrace/slimtrace/internal/report"
-	"github.com/slimtrace/slimtrace/internal/target"
 	"github.com/slimtrace/slimtrace/internal/trace"
 )
 
@@ -129,13 +130,13 @@ func readExpected(t *testing.T, app string) expected {
 // checkExpected compares the probes of a run with expect.json: every route
 // answered with its status, and with its exact body where expect.json has
 // one (by digest: the report keeps the body's SHA-256).
-func checkExpected(t *testing.T, what string, exp expected, probes report.Probes) {
+func checkExpected(t *testing.T, what string, exp expected, probes creport.Probes) {
 	t.Helper()
 	if probes.Failed != 0 {
 		t.Errorf("%s: %d probes failed: %+v", what, probes.Failed, probes)
 	}
 	for _, r := range exp.Responses {
-		i := slices.IndexFunc(probes.HTTP, func(p report.HTTPProbe) bool {
+		i := slices.IndexFunc(probes.HTTP, func(p creport.HTTPProbe) bool {
 			return p.Method == r.Method && p.Resource == r.Resource && p.Port == exp.Port
 		})
 		if i < 0 {
@@ -264,7 +265,7 @@ func TestSeccompEnforcedApps(t *testing.T) {
 			}
 			o := options(t, addr, "docker-archive:"+tar)
 			o.Probe.Cmds = cmds
-			built, err := Build(ctx, o, buildOptions(t))
+			built, err := buildRun(ctx, o, buildOptions(t))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -296,9 +297,9 @@ func TestSeccompEnforcedApps(t *testing.T) {
 			t.Logf("%s: %d syscalls allowed (%d only for runc, socket for families %v), Docker's default %d (%.2f); not in Docker's: %v",
 				app, len(sum.Allowed), len(sum.RuntimeOnly), sum.SocketFamilies, tight.DockerDefault, tight.Fraction,
 				tight.NotInDockerDefault)
-			run := func(image string, sec *specs.LinuxSeccomp, newPrivs, load bool) *Result {
+			run := func(img string, sec *specs.LinuxSeccomp, newPrivs, load bool) *result {
 				r := o
-				r.Image = image
+				r.Image = img
 				r.Run.Seccomp = sec
 				r.Run.NewPrivileges = newPrivs
 				r.Run.Mounts = []string{attack + ":" + attackPath + ":ro"}
@@ -306,9 +307,9 @@ func TestSeccompEnforcedApps(t *testing.T) {
 				if load {
 					r.ExecProbes = []string{loadLine, stillUpLine}
 				}
-				res, err := Profile(ctx, r)
+				res, err := profileRun(ctx, r)
 				if err != nil {
-					t.Fatalf("%s: %v", image, err)
+					t.Fatalf("%s: %v", img, err)
 				}
 				return res
 			}
@@ -375,8 +376,8 @@ func removeImage(t *testing.T, addr, name string) {
 // container, with sec enforced, untraced: what runc needs between the
 // filter and the exec is all that runs besides the attack itself.
 type attackRun struct {
-	rt     *target.Runtime
-	img    *target.Image
+	st     *image.Store
+	img    *image.Image
 	attack string
 }
 
@@ -384,7 +385,7 @@ func newAttackRun(ctx context.Context, t testing.TB) *attackRun {
 	t.Helper()
 	addr, tar := privtest.ContainerdAddress(t), privtest.Fixture(t, "busybox-httpd")
 	attack := buildAttack(t)
-	rt, err := target.Connect(ctx, target.Options{Address: addr, Namespace: testNamespace, StatePath: t.TempDir()})
+	rt, err := image.Connect(ctx, image.Options{Address: addr, Namespace: testNamespace, StatePath: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -393,14 +394,14 @@ func newAttackRun(ctx context.Context, t testing.TB) *attackRun {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &attackRun{rt: rt, img: img, attack: attack}
+	return &attackRun{st: rt, img: img, attack: attack}
 }
 
 // run starts the container; it returns the exit code and output, or the
 // error that kept it from starting.
 func (a *attackRun) run(ctx context.Context, sec *specs.LinuxSeccomp, newPrivs bool) (code int, out []string, err error) {
-	tg, err := a.rt.Create(ctx, a.img, target.RunConfig{Entrypoint: []string{attackPath},
-		Mounts: []string{a.attack + ":" + attackPath + ":ro"}, Network: target.NetworkHost, Seccomp: sec,
+	tg, err := container.NewRuntime(a.st).Create(ctx, a.img, container.RunConfig{Entrypoint: []string{attackPath},
+		Mounts: []string{a.attack + ":" + attackPath + ":ro"}, Network: container.NetworkHost, Seccomp: sec,
 		NewPrivileges: newPrivs})
 	if err != nil {
 		return 0, nil, err
@@ -455,7 +456,7 @@ var privilegeModes = []struct {
 func TestSeccompRuntimeBaseline(t *testing.T) {
 	ctx := testContext(t)
 	a := newAttackRun(ctx, t)
-	defer assertClean(t, a.rt.Address())
+	defer assertClean(t, a.st.Address())
 	for _, mode := range privilegeModes {
 		for _, tc := range []struct {
 			name  string

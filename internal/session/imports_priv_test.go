@@ -11,10 +11,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/slimtrace/slimtrace/internal/creport"
 	"github.com/slimtrace/slimtrace/internal/fileset"
 	"github.com/slimtrace/slimtrace/internal/privtest"
 	"github.com/slimtrace/slimtrace/internal/probe"
-	"github.com/slimtrace/slimtrace/internal/report"
 )
 
 // importNamespace is the containerd namespace of the import closure's
@@ -25,7 +25,7 @@ const importNamespace = "slimtrace-imports-test"
 // importOptions are options() in importNamespace.
 func importOptions(t *testing.T, addr, image string) Options {
 	o := options(t, addr, image)
-	o.Target.Namespace = importNamespace
+	o.Store.Namespace = importNamespace
 	return o
 }
 
@@ -88,11 +88,11 @@ func importAnswers(t *testing.T, addr, app, image string) (wrong []string) {
 	}
 	o := importOptions(t, addr, image)
 	o.Probe.Cmds = cmds
-	res, err := Profile(testContext(t), o)
+	res, err := profileRun(testContext(t), o)
 	if err != nil {
 		t.Fatalf("running %s: %v", image, err)
 	}
-	var got []report.HTTPProbe
+	var got []creport.HTTPProbe
 	for _, h := range res.Report.Probe.HTTP {
 		if h.Source == "cmd" {
 			got = append(got, h)
@@ -131,13 +131,13 @@ func importDropImage(t *testing.T, addr, name string) {
 
 // importBuild builds app with only the default probe (GET /) and the
 // given file options, under a tag of the test's own.
-func importBuild(t *testing.T, addr, tar, app, variant string, fo fileset.Options) *report.Slim {
+func importBuild(t *testing.T, addr, tar, app, variant string, fo fileset.Options) *creport.Slim {
 	t.Helper()
 	o := importOptions(t, addr, "docker-archive:"+tar)
 	b := buildOptions(t)
 	b.Files = fo
 	b.Tag = "docker.io/slimtrace-test/imports-" + app + "-" + variant + ":slim"
-	res, err := Build(testContext(t), o, b)
+	res, err := buildRun(testContext(t), o, b)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,8 +156,8 @@ func importBuild(t *testing.T, addr, tar, app, variant string, fo fileset.Option
 	return slim
 }
 
-func importKept(slim *report.Slim, p string) *report.KeptFile {
-	i := slices.IndexFunc(slim.Files, func(f report.KeptFile) bool { return f.Path == p })
+func importKept(slim *creport.Slim, p string) *creport.KeptFile {
+	i := slices.IndexFunc(slim.Files, func(f creport.KeptFile) bool { return f.Path == p })
 	if i < 0 {
 		return nil
 	}
@@ -170,7 +170,7 @@ func importKept(slim *report.Slim, p string) *report.KeptFile {
 // importlib.import_module("json"), Express's require("zlib") and
 // require("./lib/report"), Sinatra's lazy require "csv" and autoloaded
 // Inventory, PHP's lazy include. Without the closure the lazy standard
-// library routes fail; with keep-app-dirs off, Express's lib/report.js is
+// library routes fail; with keep-app-dirs off, Express's lib/creport.js is
 // in only because of the closure. Flask's slim image stays within 1.3x of
 // its size without the closure.
 func TestBuildImportClosure(t *testing.T) {
@@ -194,9 +194,9 @@ func TestBuildImportClosure(t *testing.T) {
 		// probe never asks for a file there), so its route fails; the lazy
 		// module is kept by the closure alone.
 		{app: "express", variant: "no-app-dirs", files: fileset.Options{NoAppDirs: true},
-			imported: []string{"/app/lib/report.js"}, fail: []string{"GET /static/app.css"}},
+			imported: []string{"/app/lib/creport.js"}, fail: []string{"GET /static/app.css"}},
 		{app: "ruby-app", variant: "imports", imported: []string{"/usr/lib/ruby/3.1.0/csv.rb"}},
-		{app: "ruby-app", variant: "no-imports", files: fileset.Options{NoImports: true}, fail: []string{"GET /report.csv"}},
+		{app: "ruby-app", variant: "no-imports", files: fileset.Options{NoImports: true}, fail: []string{"GET /creport.csv"}},
 		// The same without the app-dir rule: the autoloaded lib/inventory.rb
 		// and the included lib/Report.php come from the closure alone (and
 		// the static files no probe asked for are gone).

@@ -14,11 +14,11 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/slimtrace/slimtrace/internal/creport"
+	"github.com/slimtrace/slimtrace/internal/image"
 	"github.com/slimtrace/slimtrace/internal/privtest"
 	"github.com/slimtrace/slimtrace/internal/probe"
 	"github.com/slimtrace/slimtrace/internal/profile"
-	"github.com/slimtrace/slimtrace/internal/report"
-	"github.com/slimtrace/slimtrace/internal/target"
 	"github.com/slimtrace/slimtrace/internal/trace"
 	"github.com/slimtrace/slimtrace/internal/tracer"
 )
@@ -31,10 +31,10 @@ func env(t *testing.T, fixture string) (addr, tar string) {
 	return privtest.ContainerdAddress(t), privtest.Fixture(t, fixture)
 }
 
-func options(t *testing.T, addr, image string) Options {
+func options(t *testing.T, addr, ref string) Options {
 	return Options{
-		Target:        target.Options{Address: addr, Namespace: testNamespace, StatePath: t.TempDir()},
-		Image:         image,
+		Store:         image.Options{Address: addr, Namespace: testNamespace, StatePath: t.TempDir()},
+		Image:         ref,
 		HTTPProbe:     true,
 		Probe:         probe.Options{RetryCount: 4, RetryWait: 250 * time.Millisecond},
 		ContinueAfter: ContinueProbe,
@@ -71,7 +71,7 @@ func assertClean(t *testing.T, addr string) {
 	}
 }
 
-func fileOf(rep *report.Container, path string) *report.File {
+func fileOf(rep *creport.Container, path string) *creport.File {
 	for i := range rep.Files {
 		if rep.Files[i].Path == path {
 			return &rep.Files[i]
@@ -83,7 +83,7 @@ func fileOf(rep *report.Container, path string) *report.File {
 func TestProfileBusybox(t *testing.T) {
 	addr, tar := env(t, "busybox-httpd")
 	defer assertClean(t, addr)
-	res, err := Profile(testContext(t), options(t, addr, "docker-archive:"+tar))
+	res, err := profileRun(testContext(t), options(t, addr, "docker-archive:"+tar))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +116,7 @@ func TestProfileBusybox(t *testing.T) {
 	}
 
 	dir := t.TempDir()
-	if err := WriteArtifacts(res, dir); err != nil {
+	if err := writeArtifacts(res, dir); err != nil {
 		t.Fatal(err)
 	}
 	var sec struct {
@@ -160,7 +160,7 @@ func TestProfilePython(t *testing.T) {
 		t.Fatal(err)
 	}
 	opts.Probe.Cmds = []probe.Cmd{info}
-	res, err := Profile(testContext(t), opts)
+	res, err := profileRun(testContext(t), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -216,7 +216,7 @@ func TestProfileFailures(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			o := options(t, addr, "docker-archive:"+tar)
 			c.edit(&o)
-			_, err := Profile(testContext(t), o)
+			_, err := profileRun(testContext(t), o)
 			if err == nil {
 				t.Fatal("no error")
 			}
@@ -246,7 +246,7 @@ func TestProfileCancel(t *testing.T) {
 		}
 	}}
 	start := time.Now()
-	_, err := Profile(ctx, o)
+	_, err := profileRun(ctx, o)
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("err %v, want context.Canceled", err)
 	}
@@ -272,7 +272,7 @@ func TestExecKeptApart(t *testing.T) {
 	defer assertClean(t, addr)
 	o := options(t, addr, "docker-archive:"+tar)
 	o.Execs = [][]string{{"/bin/busybox", "cat", "/www/about.html"}}
-	res, err := Profile(testContext(t), o)
+	res, err := profileRun(testContext(t), o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -302,7 +302,7 @@ func TestSeccompProfileEnforced(t *testing.T) {
 			addr, tar := env(t, fixture)
 			defer assertClean(t, addr)
 			o := options(t, addr, "docker-archive:"+tar)
-			first, err := Profile(testContext(t), o)
+			first, err := profileRun(testContext(t), o)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -317,11 +317,11 @@ func TestSeccompProfileEnforced(t *testing.T) {
 			o.Run.Seccomp = oci
 			// mkdir(2) was never made by the app: refused under the profile.
 			o.Execs = [][]string{{"/bin/busybox", "mkdir", "/slimtrace-test-dir"}}
-			second, err := Profile(testContext(t), o)
+			second, err := profileRun(testContext(t), o)
 			if err != nil {
 				t.Fatalf("under its own seccomp profile: %v", err)
 			}
-			http := func(p report.Probes) (pass int) {
+			http := func(p creport.Probes) (pass int) {
 				for _, q := range p.HTTP {
 					if q.Error == "" && q.Status < 400 {
 						pass++
@@ -354,13 +354,13 @@ func TestConcurrentRuns(t *testing.T) {
 	_, python := env(t, "python-app")
 	defer assertClean(t, addr)
 	type out struct {
-		res *Result
+		res *result
 		err error
 	}
 	run := func(img string) chan out {
 		c := make(chan out, 1)
 		go func() {
-			r, err := Profile(testContext(t), options(t, addr, "docker-archive:"+img))
+			r, err := profileRun(testContext(t), options(t, addr, "docker-archive:"+img))
 			c <- out{r, err}
 		}()
 		return c
@@ -399,7 +399,7 @@ func TestContinueAfterExit(t *testing.T) {
 	o.ContinueAfter = ContinueExit
 	o.Run.Entrypoint = []string{"/bin/busybox", "cat", "/data/in.txt", "/www/about.html"}
 	o.Run.Mounts = []string{data + ":/data:ro"}
-	res, err := Profile(testContext(t), o)
+	res, err := profileRun(testContext(t), o)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/slimtrace/slimtrace/internal/report"
+	"github.com/slimtrace/slimtrace/internal/creport"
 )
 
 // Verify runs image (the slim one) with the same settings and probes as the
@@ -15,13 +15,13 @@ import (
 // slim container must not exit where the fat one kept running. It returns
 // the comparison; an error only when the slim run could not be compared at
 // all.
-func Verify(ctx context.Context, opts Options, fat *report.Container, image string) (*report.Verify, error) {
+func Verify(ctx context.Context, fat *Run, image string) (*creport.Verify, error) {
+	opts := fat.Options
 	opts.Image = image
-	opts.inspect = nil
 	step := progressFunc(opts)
 	step("verifying %s against the fat image's probes", image)
-	v := &report.Verify{Image: image}
-	res, err := Profile(ctx, opts)
+	v := &creport.Verify{Image: image}
+	slim, err := Trace(ctx, opts)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
@@ -29,7 +29,10 @@ func Verify(ctx context.Context, opts Options, fat *report.Container, image stri
 		v.Diffs = append(v.Diffs, "the slim image failed: "+err.Error())
 		return v, nil
 	}
-	v.Diffs, v.Notes = Compare(fat, res.Report)
+	if err := slim.Close(ctx); err != nil {
+		return nil, err
+	}
+	v.Diffs, v.Notes = Compare(fat, slim)
 	v.Passed = len(v.Diffs) == 0
 	return v, nil
 }
@@ -37,7 +40,7 @@ func Verify(ctx context.Context, opts Options, fat *report.Container, image stri
 // Compare lists how the slim run's probes differ from the fat run's, and
 // the differences it accepts (notes): a body that differs only in its
 // numbers, as a clock, a counter or an id do from one run to the next.
-func Compare(fat, slim *report.Container) (diffs, notes []string) {
+func Compare(fat, slim *Run) (diffs, notes []string) {
 	if fat.Exit != nil && slim.Exit != nil && fat.Exit.Reason != slim.Exit.Reason {
 		d := fmt.Sprintf("exit: fat %s (%d), slim %s (%d)", fat.Exit.Reason, fat.Exit.Code, slim.Exit.Reason, slim.Exit.Code)
 		if len(slim.Logs) > 0 {
@@ -47,19 +50,19 @@ func Compare(fat, slim *report.Container) (diffs, notes []string) {
 	} else if fat.Exit != nil && slim.Exit != nil && fat.Exit.Reason == "exited by itself" && fat.Exit.Code != slim.Exit.Code {
 		diffs = append(diffs, fmt.Sprintf("exit code: fat %d, slim %d", fat.Exit.Code, slim.Exit.Code))
 	}
-	key := func(p report.HTTPProbe) string {
+	key := func(p creport.HTTPProbe) string {
 		return fmt.Sprintf("%s %s://:%d%s", p.Method, p.Proto, p.Port, p.Resource)
 	}
 	// The same request may be sent several times with other bodies or
 	// headers: the n-th of a key in one run matches the n-th in the other.
-	got := map[string][]report.HTTPProbe{}
-	for _, p := range slim.Probe.HTTP {
+	got := map[string][]creport.HTTPProbe{}
+	for _, p := range slim.Probes.HTTP {
 		got[key(p)] = append(got[key(p)], p)
 	}
 	seen := map[string]int{}
-	for _, f := range fat.Probe.HTTP {
+	for _, f := range fat.Probes.HTTP {
 		k := key(f)
-		var s report.HTTPProbe
+		var s creport.HTTPProbe
 		ok := seen[k] < len(got[k])
 		if ok {
 			s = got[k][seen[k]]
@@ -83,17 +86,17 @@ func Compare(fat, slim *report.Container) (diffs, notes []string) {
 			diffs = append(diffs, d)
 		}
 	}
-	for i, f := range fat.Probe.Exec {
-		if i >= len(slim.Probe.Exec) {
+	for i, f := range fat.Probes.Exec {
+		if i >= len(slim.Probes.Exec) {
 			diffs = append(diffs, fmt.Sprintf("exec %q: not run in the slim image", strings.Join(f.Command, " ")))
 			continue
 		}
-		if s := slim.Probe.Exec[i]; s.ExitCode != f.ExitCode {
+		if s := slim.Probes.Exec[i]; s.ExitCode != f.ExitCode {
 			diffs = append(diffs, fmt.Sprintf("exec %q: exit fat %d, slim %d%s", strings.Join(f.Command, " "),
 				f.ExitCode, s.ExitCode, errSuffix(strings.Join(lastN(s.Output, 5), " | "))))
 		}
 	}
-	if f, s := fat.Probe.Healthcheck, slim.Probe.Healthcheck; f != nil && (s == nil || s.ExitCode != f.ExitCode) {
+	if f, s := fat.Probes.Healthcheck, slim.Probes.Healthcheck; f != nil && (s == nil || s.ExitCode != f.ExitCode) {
 		code := -1
 		if s != nil {
 			code = s.ExitCode
@@ -106,7 +109,7 @@ func Compare(fat, slim *report.Container) (diffs, notes []string) {
 // sameBesideNumbers reports whether two whole bodies are equal once every
 // run of hex digits holding a decimal digit is masked: "12:03:59",
 // "pid 4711", "3f9a2c7e" vary between runs; words do not.
-func sameBesideNumbers(f, s report.HTTPProbe) bool {
+func sameBesideNumbers(f, s creport.HTTPProbe) bool {
 	if int64(len(f.Body)) != f.Size || int64(len(s.Body)) != s.Size || f.Size == 0 {
 		return false // not all of a body is at hand
 	}

@@ -4,25 +4,25 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/slimtrace/slimtrace/internal/report"
+	"github.com/slimtrace/slimtrace/internal/creport"
 )
 
 func TestCompare(t *testing.T) {
-	probe := func(res string, status int, sha string) report.HTTPProbe {
-		return report.HTTPProbe{Port: 80, Proto: "http", Method: "POST", Resource: res, Status: status, SHA256: sha}
+	probe := func(res string, status int, sha string) creport.HTTPProbe {
+		return creport.HTTPProbe{Port: 80, Proto: "http", Method: "POST", Resource: res, Status: status, SHA256: sha}
 	}
-	fat := &report.Container{Exit: &report.Exit{Reason: "stopped by slimtrace"}, Probe: report.Probes{
-		HTTP: []report.HTTPProbe{probe("/echo", 200, "a"), probe("/echo", 200, "b"), probe("/x", 200, "c")},
-		Exec: []report.ExecProbe{{Command: []string{"true"}}},
+	fat := &Run{Exit: &creport.Exit{Reason: "stopped by slimtrace"}, Probes: creport.Probes{
+		HTTP: []creport.HTTPProbe{probe("/echo", 200, "a"), probe("/echo", 200, "b"), probe("/x", 200, "c")},
+		Exec: []creport.ExecProbe{{Command: []string{"true"}}},
 	}}
-	same := &report.Container{Exit: &report.Exit{Reason: "stopped by slimtrace"}, Probe: fat.Probe}
+	same := &Run{Exit: &creport.Exit{Reason: "stopped by slimtrace"}, Probes: fat.Probes}
 	if d, _ := Compare(fat, same); len(d) != 0 {
 		t.Errorf("identical runs differ: %v", d)
 	}
-	slim := &report.Container{Exit: &report.Exit{Reason: "exited by itself", Code: 1}, Logs: []string{"boom"},
-		Probe: report.Probes{
-			HTTP: []report.HTTPProbe{probe("/echo", 200, "a"), probe("/echo", 200, "z"), probe("/x", 500, "")},
-			Exec: []report.ExecProbe{{Command: []string{"true"}, ExitCode: 127}},
+	slim := &Run{Exit: &creport.Exit{Reason: "exited by itself", Code: 1}, Logs: []string{"boom"},
+		Probes: creport.Probes{
+			HTTP: []creport.HTTPProbe{probe("/echo", 200, "a"), probe("/echo", 200, "z"), probe("/x", 500, "")},
+			Exec: []creport.ExecProbe{{Command: []string{"true"}, ExitCode: 127}},
 		}}
 	diffs, _ := Compare(fat, slim)
 	d := strings.Join(diffs, "\n")
@@ -38,8 +38,8 @@ func TestCompare(t *testing.T) {
 }
 
 func TestCompareBodies(t *testing.T) {
-	probe := func(res, body string) report.HTTPProbe {
-		return report.HTTPProbe{Port: 80, Proto: "http", Method: "GET", Resource: res, Status: 200,
+	probe := func(res, body string) creport.HTTPProbe {
+		return creport.HTTPProbe{Port: 80, Proto: "http", Method: "GET", Resource: res, Status: 200,
 			SHA256: body, Size: int64(len(body)), Body: []byte(body)}
 	}
 	for _, c := range []struct {
@@ -55,8 +55,8 @@ func TestCompareBodies(t *testing.T) {
 		{"extra number", "a 1", "a 1 2", false, "line 1"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			fat := &report.Container{Probe: report.Probes{HTTP: []report.HTTPProbe{probe("/", c.fat)}}}
-			slim := &report.Container{Probe: report.Probes{HTTP: []report.HTTPProbe{probe("/", c.slim)}}}
+			fat := &Run{Probes: creport.Probes{HTTP: []creport.HTTPProbe{probe("/", c.fat)}}}
+			slim := &Run{Probes: creport.Probes{HTTP: []creport.HTTPProbe{probe("/", c.slim)}}}
 			diffs, notes := Compare(fat, slim)
 			if c.accepted != (len(diffs) == 0) || c.accepted != (len(notes) == 1) {
 				t.Fatalf("diffs %q, notes %q; want accepted=%v", diffs, notes, c.accepted)
@@ -69,8 +69,8 @@ func TestCompareBodies(t *testing.T) {
 	// A body cut at the kept 256 KiB is never accepted on its numbers alone.
 	f, s := probe("/", "n=1"), probe("/", "n=2")
 	f.Size, s.Size = 5<<20, 5<<20
-	if diffs, _ := Compare(&report.Container{Probe: report.Probes{HTTP: []report.HTTPProbe{f}}},
-		&report.Container{Probe: report.Probes{HTTP: []report.HTTPProbe{s}}}); len(diffs) != 1 {
+	if diffs, _ := Compare(&Run{Probes: creport.Probes{HTTP: []creport.HTTPProbe{f}}},
+		&Run{Probes: creport.Probes{HTTP: []creport.HTTPProbe{s}}}); len(diffs) != 1 {
 		t.Errorf("a partial body was accepted: %q", diffs)
 	}
 }

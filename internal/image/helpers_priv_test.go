@@ -1,0 +1,74 @@
+package image
+
+import (
+	"context"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/slimtrace/slimtrace/internal/privtest"
+)
+
+// Privileged tests: real containerd (CONTAINERD_ADDRESS), as root, with the
+// fixture tarballs from testdata/images/build.sh.
+
+// testNamespace is the containerd namespace tests use unless
+// CONTAINERD_NAMESPACE names another.
+const testNamespace = "slimtrace-test"
+
+func testContext(t *testing.T) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	t.Cleanup(cancel)
+	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.DebugLevel)
+	return log.WithContext(ctx)
+}
+
+// testRuntime connects to the containerd under test, with a state path
+// private to the test.
+func testRuntime(t *testing.T) (*Store, context.Context) {
+	t.Helper()
+	privtest.Root(t)
+	addr := os.Getenv("CONTAINERD_ADDRESS")
+	if addr == "" {
+		privtest.Skip(t, "CONTAINERD_ADDRESS is not set (start one with .ci/services.sh start)")
+	}
+	ns := os.Getenv("CONTAINERD_NAMESPACE")
+	if ns == "" {
+		ns = testNamespace
+	}
+	ctx := testContext(t)
+	rt, err := Connect(ctx, Options{Address: addr, Namespace: ns, StatePath: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rt.Close() })
+	return rt, ctx
+}
+
+// fixture returns the path of a fixture image tarball.
+func fixture(t *testing.T, name string) string { return privtest.Fixture(t, name) }
+
+// storeState lists images and leases, to check a failed Resolve changed
+// neither.
+func storeState(t *testing.T, ctx context.Context, rt *Store) (imgs, lss []string) {
+	t.Helper()
+	ctx = rt.nsctx(ctx)
+	is, err := rt.client.ImageService().List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, i := range is {
+		imgs = append(imgs, i.Name+"@"+i.Target.Digest.String())
+	}
+	ls, err := rt.client.LeasesService().List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range ls {
+		lss = append(lss, l.ID)
+	}
+	return imgs, lss
+}

@@ -1,0 +1,93 @@
+package session
+
+import (
+	"io/fs"
+	"slices"
+	"time"
+
+	"github.com/slimtrace/slimtrace/internal/creport"
+	"github.com/slimtrace/slimtrace/internal/fileset"
+	"github.com/slimtrace/slimtrace/internal/trace"
+)
+
+// Report assembles creport.json from the stages' results; slim, profiles
+// and verify may be nil (profile has no slim image, and --verify is
+// optional), arts empty when no artifact is written.
+func Report(run *Run, slim *SlimResult, profiles *Profiles, verify *creport.Verify, arts creport.Artifacts) *creport.Container {
+	img := run.Image
+	rep := &creport.Container{Version: creport.Version, Tool: run.Options.Tool, Command: run.Options.Command,
+		StartedAt: run.StartedAt,
+		Image: creport.Image{Name: img.Name, ID: img.ID().String(), Digest: img.Digest().String(), Size: img.Size,
+			Platform: img.Platform(), Config: img.Config.Config},
+		Run: run.Container, Exit: run.Exit, Probe: run.Probes, Logs: run.Logs, Verify: verify, Artifacts: arts,
+		Timings: run.Timings}
+	run.fillTrace(rep)
+	if slim != nil {
+		rep.Slim = &slim.Report
+		rep.Timings.FilesetMS, rep.Timings.SolveMS, rep.Timings.ExportMS = slim.FilesetMS, slim.SolveMS, slim.ExportMS
+	}
+	if profiles != nil {
+		rep.Seccomp = &profiles.Tightness
+	}
+	rep.Timings.TotalMS = time.Since(run.StartedAt).Milliseconds()
+	return rep
+}
+
+// fillTrace copies the trace into the report, splitting the files between
+// the application (its lineage), --exec and healthcheck processes (their
+// own lineages) and the runtime's setup before the entrypoint's exec
+// (lineage 0), and says what each application path is in the image.
+func (r *Run) fillTrace(rep *creport.Container) {
+	tr := r.Trace
+	rep.Files, rep.ExecFiles, rep.SetupFiles = []creport.File{}, []creport.File{}, []string{}
+	for _, f := range tr.Files {
+		switch {
+		case slices.Contains(f.Lineages, r.AppLineage):
+			rep.Files = append(rep.Files, r.fileReport(f))
+		case slices.ContainsFunc(f.Lineages, func(l uint32) bool { return l != 0 }):
+			rep.ExecFiles = append(rep.ExecFiles, r.fileReport(f))
+		default:
+			rep.SetupFiles = append(rep.SetupFiles, f.Path)
+		}
+	}
+	rep.Execs, rep.Processes, rep.Syscalls = tr.Execs, tr.Processes, tr.Syscalls
+	rep.NetworkFamilies, rep.Capabilities = tr.NetworkFamilies, tr.Capabilities
+	rep.Tracer, rep.Lost, rep.Complete = tr.Tracer, tr.Lost, tr.Complete()
+}
+
+func (r *Run) fileReport(f trace.File) creport.File {
+	out := creport.File{Path: f.Path, Volume: f.OnMount, Written: f.Upper}
+	for _, a := range f.Accesses {
+		if k := a.Kind.String(); !slices.Contains(out.Kinds, k) {
+			out.Kinds = append(out.Kinds, k)
+		}
+		if !slices.Contains(out.Results, a.Result) {
+			out.Results = append(out.Results, a.Result)
+		}
+	}
+	l := fileset.Resolve(r.FS(), f.Path)
+	if !l.Exists {
+		return out
+	}
+	out.InImage = true
+	if l.Resolved != trace.CleanPath(f.Path) {
+		out.Resolved = l.Resolved
+	}
+	out.Type = fileType(l.Info.Mode())
+	if out.Type == "file" {
+		out.Size = l.Info.Size()
+	}
+	return out
+}
+
+func fileType(m fs.FileMode) string {
+	switch {
+	case m.IsRegular():
+		return "file"
+	case m.IsDir():
+		return "dir"
+	case m&fs.ModeSymlink != 0:
+		return "symlink"
+	}
+	return "other"
+}

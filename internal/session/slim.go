@@ -1,0 +1,296 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/slimtrace/slimtrace/internal/builder"
+	"github.com/slimtrace/slimtrace/internal/container"
+	"github.com/slimtrace/slimtrace/internal/creport"
+	"github.com/slimtrace/slimtrace/internal/fileset"
+)
+
+// BuildOptions are what build adds to a traced run.
+type BuildOptions struct {
+	// Files are the user's controls over the file set.
+	Files fileset.Options
+	// Tag names the slim image; empty means the fat image's repository
+	// with ".slim" appended (docker.io/library/app.slim:latest).
+	Tag string
+	// Changes to the slim image's configuration.
+	Changes ConfigChanges
+	// Builder says where and how to build (buildkitd address, outputs,
+	// progress); Name and Load are set by Slim.
+	Builder builder.Options
+}
+
+// ConfigChanges edit the configuration the slim image carries over from the
+// fat one. --entrypoint and --cmd used while tracing do not change it; these
+// do.
+type ConfigChanges struct {
+	Entrypoint, Cmd []string // nil: keep
+	Env             []string // KEY=VALUE, added or replacing
+	Workdir         string
+	Expose          []string // PORT[/PROTO]
+	Labels          map[string]string
+	RemoveExpose    []string
+	RemoveEnv       []string // names
+	RemoveLabels    []string
+	RemoveVolumes   []string
+}
+
+// ErrNotSmaller is returned when the slim image would not be smaller than
+// the fat one: nothing is built or tagged.
+var ErrNotSmaller = errors.New("the slim image would not be smaller than the fat one")
+
+// SlimResult is the slim image Slim built: the report's account of it and the
+// time each of its phases took.
+type SlimResult struct {
+	Report                       creport.Slim
+	FilesetMS, SolveMS, ExportMS int64
+}
+
+// Slim computes the set of files the slim image keeps from the run's trace
+// and the image's filesystem, then builds the image through BuildKit from
+// the fat one, into the same containerd namespace.
+func Slim(ctx context.Context, run *Run, b BuildOptions) (*SlimResult, error) {
+	step := progressFunc(run.Options)
+	start := time.Now()
+	cfg, err := slimConfig(run.Image.Config, b.Changes)
+	if err != nil {
+		return nil, err
+	}
+	step("computing the file set")
+	files, execs := fileset.FromTrace(run.Trace, run.AppLineage, run.HealthLineage)
+	mounts := slices.Clone(run.Options.Run.Mounts)
+	for i, m := range mounts {
+		if pm, err := container.ParseMount(m); err == nil {
+			mounts[i] = pm.Destination
+		}
+	}
+	set, err := fileset.Compute(fileset.Input{FS: run.FS(), Files: files, Execs: execs, Mounts: mounts,
+		Config: cfg.Config, Options: b.Files})
+	if err != nil {
+		return nil, fmt.Errorf("computing the file set: %w", err)
+	}
+	fatBytes, err := fileBytes(run.FS())
+	if err != nil {
+		return nil, fmt.Errorf("measuring the image: %w", err)
+	}
+	out := &SlimResult{Report: creport.Slim{FatSize: fatBytes, Size: set.Size(), Warnings: set.Warnings,
+		Imports: importsReport(set.Imports)}}
+	slim := &out.Report
+	if im := slim.Imports; im != nil {
+		step("import closure: %d files (%.1f MB) added from %d source files, %d dynamic names unresolved%s",
+			im.Files, float64(im.Bytes)/1e6, im.Parsed, len(im.Unresolved), map[string]string{"": "",
+				fileset.BoundDepth: ", depth bound reached", fileset.BoundSize: ", size bound reached"}[im.Bound])
+	}
+	for _, e := range set.Entries {
+		kf := creport.KeptFile{Path: e.Path, Type: fileType(e.Mode), Size: e.Size, Detail: e.Detail}
+		for _, r := range e.Reasons {
+			kf.Reasons = append(kf.Reasons, string(r))
+		}
+		slim.Files = append(slim.Files, kf)
+	}
+	out.FilesetMS = time.Since(start).Milliseconds()
+	if set.Size() >= fatBytes {
+		return nil, fmt.Errorf("%w: %d bytes of files kept, %d in the image", ErrNotSmaller, set.Size(), fatBytes)
+	}
+
+	name := b.Tag
+	if name == "" {
+		name = SlimName(run.Image.Name)
+	}
+	store := run.store
+	bo := b.Builder
+	bo.Name = name
+	bo.Load = func(ctx context.Context, archive string) error {
+		_, err := store.Load(ctx, archive, name)
+		return err
+	}
+	if bo.ContainerdAddress == "" {
+		bo.ContainerdAddress = store.Address()
+	}
+	overrides, err := overrides(run, set)
+	if err != nil {
+		return nil, err
+	}
+	step("building %s with BuildKit (%d paths, %.1f MB of files)", name, len(set.Entries), float64(set.Size())/1e6)
+	br, err := builder.Build(ctx, builder.Spec{
+		Source: builder.Source{Name: run.Image.Name, Digest: run.Image.Digest(), Containerd: store.Address(),
+			Namespace: store.Namespace()},
+		Paths:     set.Paths(),
+		Overrides: overrides,
+		Config:    cfg,
+	}, bo)
+	if err != nil {
+		return nil, fmt.Errorf("building the slim image: %w", err)
+	}
+	slim.Name, slim.Digest, slim.ID = name, br.Digest.String(), br.ConfigDigest.String()
+	slim.Size, slim.ArchiveSize, slim.UnpackedSize = br.FileBytes, br.Size, br.UnpackedSize
+	if slim.Size > 0 {
+		slim.Ratio = float64(slim.FatSize) / float64(slim.Size)
+	}
+	for _, o := range br.Outputs {
+		slim.Output = o.Dest
+	}
+	out.SolveMS = (br.Timings.Resolve + br.Timings.Copy).Milliseconds()
+	out.ExportMS = br.Timings.Export.Milliseconds()
+	return out, nil
+}
+
+// overrides are the modes and owners --include-path sets.
+func overrides(run *Run, set *fileset.Set) (map[string]builder.Override, error) {
+	out := map[string]builder.Override{}
+	for _, e := range set.Entries {
+		if e.Override == nil {
+			continue
+		}
+		o := builder.Override{Mode: e.Override.Mode}
+		if e.Override.UID != nil || e.Override.GID != nil {
+			// The copy makes a new file: an owner given in part takes the
+			// rest from the fat image.
+			uid, gid, err := owner(run.FS(), e.Path)
+			if err != nil {
+				return nil, fmt.Errorf("--include-path %s: %w", e.Path, err)
+			}
+			if e.Override.UID != nil {
+				uid = *e.Override.UID
+			}
+			if e.Override.GID != nil {
+				gid = *e.Override.GID
+			}
+			o.Owner = &builder.Owner{UID: uid, GID: gid}
+		}
+		out[e.Path] = o
+	}
+	return out, nil
+}
+
+// owner reads a path's uid and gid in the image.
+func owner(fsys fileset.FS, p string) (uid, gid int, err error) {
+	info, err := fsys.Lstat(p)
+	if err != nil {
+		return 0, 0, err
+	}
+	st, ok := info.Sys().(*syscall.Stat_t)
+	if !ok {
+		return 0, 0, fmt.Errorf("no owner for %s", p)
+	}
+	return int(st.Uid), int(st.Gid), nil
+}
+
+// importsReport is creport.json's account of the import closure; nil when
+// it read nothing (off, or no source files traced).
+func importsReport(st fileset.ImportStats) *creport.Imports {
+	if st.Parsed == 0 {
+		return nil
+	}
+	im := &creport.Imports{Parsed: st.Parsed, Files: st.Files, Bytes: st.Bytes, NotFound: st.NotFound,
+		UnresolvedSystem: st.UnresolvedSystem, Deferred: st.Deferred, Bound: st.Bound, Unresolved: []creport.UnresolvedImport{}}
+	for _, u := range st.Unresolved {
+		im.Unresolved = append(im.Unresolved, creport.UnresolvedImport{File: u.File, Line: u.Line, Expr: u.Expr})
+	}
+	return im
+}
+
+// fileBytes sums the sizes of the image's regular files.
+func fileBytes(fsys fileset.ReadFS) (int64, error) {
+	var total int64
+	var walk func(dir string) error
+	walk = func(dir string) error {
+		entries, err := fsys.ReadDir(dir)
+		if err != nil {
+			return err
+		}
+		for _, e := range entries {
+			p := strings.TrimSuffix(dir, "/") + "/" + e.Name()
+			switch {
+			case e.IsDir():
+				if err := walk(p); err != nil {
+					return err
+				}
+			case e.Type().IsRegular():
+				info, err := e.Info()
+				if err != nil {
+					return err
+				}
+				total += info.Size()
+			}
+		}
+		return nil
+	}
+	return total, walk("/")
+}
+
+// slimConfig is the fat image's configuration with the changes applied, as
+// the slim image carries it: the platform and run configuration, no
+// history or rootfs (the builder writes those).
+func slimConfig(fat dockerspec.DockerOCIImage, ch ConfigChanges) (dockerspec.DockerOCIImage, error) {
+	c := fat.Config
+	c.Env = slices.Clone(c.Env)
+	c.Labels = maps.Clone(c.Labels)
+	c.ExposedPorts = maps.Clone(c.ExposedPorts)
+	c.Volumes = maps.Clone(c.Volumes)
+	if ch.Entrypoint != nil {
+		c.Entrypoint = ch.Entrypoint
+		if ch.Cmd == nil {
+			c.Cmd = nil // as docker: a new ENTRYPOINT drops the old CMD
+		}
+	}
+	if ch.Cmd != nil {
+		c.Cmd = ch.Cmd
+	}
+	if ch.Workdir != "" {
+		c.WorkingDir = ch.Workdir
+	}
+	for _, kv := range ch.Env {
+		k, _, _ := strings.Cut(kv, "=")
+		c.Env = slices.DeleteFunc(c.Env, func(e string) bool { return strings.HasPrefix(e, k+"=") })
+		c.Env = append(c.Env, kv)
+	}
+	for _, k := range ch.RemoveEnv {
+		c.Env = slices.DeleteFunc(c.Env, func(e string) bool { return e == k || strings.HasPrefix(e, k+"=") })
+	}
+	for _, e := range ch.Expose {
+		ports, err := container.ParsePort(e)
+		if err != nil {
+			return dockerspec.DockerOCIImage{}, fmt.Errorf("--new-expose %q: %w", e, err)
+		}
+		if c.ExposedPorts == nil {
+			c.ExposedPorts = map[string]struct{}{}
+		}
+		for _, p := range ports {
+			c.ExposedPorts[p.String()] = struct{}{}
+		}
+	}
+	for _, e := range ch.RemoveExpose {
+		ports, err := container.ParsePort(e)
+		if err != nil {
+			return dockerspec.DockerOCIImage{}, fmt.Errorf("--remove-expose %q: %w", e, err)
+		}
+		for _, p := range ports {
+			delete(c.ExposedPorts, p.String())
+		}
+	}
+	if len(ch.Labels) > 0 && c.Labels == nil {
+		c.Labels = map[string]string{}
+	}
+	maps.Copy(c.Labels, ch.Labels)
+	for _, l := range ch.RemoveLabels {
+		delete(c.Labels, l)
+	}
+	for _, v := range ch.RemoveVolumes {
+		delete(c.Volumes, v)
+	}
+	return dockerspec.DockerOCIImage{Image: ocispec.Image{Platform: fat.Platform}, Config: c}, nil
+}
