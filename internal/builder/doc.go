@@ -21,22 +21,26 @@
 // worker, when none answers, and stops it afterwards), solves the graph with
 // the image config as the result's metadata, exports an OCI archive and the
 // requested docker or OCI tarballs, and hands the archive to Options.Load,
-// which puts it into the user's containerd namespace (target.ImportSlim).
+// which puts it into the user's containerd namespace (image.Store.Load).
 // Solve, progress and outputs run under one errgroup; BuildKit's progress
 // display goes to Options.Progress, or else one log line per phase goes to
 // the zerolog logger in the context.
 //
-//	rt, _ := target.Connect(ctx, target.Options{Namespace: ns})
-//	img, _ := rt.Resolve(ctx, ref)
+//	st, _ := image.Connect(ctx, image.Options{Namespace: ns})
+//	img, _ := st.Resolve(ctx, ref)
 //	res, err := builder.Build(ctx, builder.Spec{
-//		Source: builder.Source{Name: img.Name, Digest: digest.Digest(img.Digest), Store: rt.ContentStore()},
+//		Source: builder.Source{Name: img.Name, Digest: img.Digest(), Containerd: st.Address(), Namespace: ns},
 //		Paths:  keep,
-//		Config: cfg,
+//		Config: slimConfig, // a dockerspec.DockerOCIImage
 //	}, builder.Options{
-//		Name: img.Name + ".slim",
+//		Name: "app.slim",
 //		Load: func(ctx context.Context, archive string) error {
-//			_, err := rt.ImportSlim(ctx, archive, img.Name+".slim")
+//			_, err := st.Load(ctx, archive, "app.slim")
 //			return err
 //		},
 //	})
+//
+// It may import BuildKit (the only package that does) and, of containerd,
+// only the content API BuildKit's session is typed with; no other internal
+// package: what it builds from comes as plain values.
 package builder

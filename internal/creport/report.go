@@ -1,13 +1,9 @@
-// Package creport defines creport.json, the container report a profile or
-// build run writes, and the short summary printed at the end. It is pure:
-// callers fill it from the trace, the probes and the image.
 package creport
 
 import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -18,7 +14,7 @@ import (
 )
 
 // Version is bumped when a field of Container changes meaning.
-const Version = 1
+const Version = 2 // 2: image.config is docker's own config type
 
 // Container is creport.json. Its fields are documented in the README
 // ("creport.json"); names are stable.
@@ -289,16 +285,11 @@ type Timings struct {
 	TotalMS   int64 `json:"total_ms"`
 }
 
-// Write writes the report as indented JSON to path.
-func (c *Container) Write(path string) error {
-	b, err := json.MarshalIndent(c, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	return nil
+// Encode writes the report as indented JSON (creport.json).
+func (c *Container) Encode(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(c)
 }
 
 // Summary writes the lines a user reads at the end of a run.

@@ -80,6 +80,7 @@ func WriteArtifacts(rep *creport.Container, p *Profiles) error {
 		{a.SeccompPod, func(w io.Writer) error { return profile.KubernetesPod(w, pod) }},
 		{a.SeccompSPO, func(w io.Writer) error { return profile.WriteSPO(w, p.Seccomp, profile.SPOOptions{Name: k8sName}) }},
 		{a.AppArmor, func(w io.Writer) error { _, err := io.WriteString(w, p.AppArmor); return err }},
+		{a.Report, rep.Encode},
 	}
 	for _, f := range writes {
 		var b bytes.Buffer
@@ -90,7 +91,7 @@ func WriteArtifacts(rep *creport.Container, p *Profiles) error {
 			return fmt.Errorf("writing %s: %w", f.path, err)
 		}
 	}
-	return rep.Write(a.Report)
+	return nil
 }
 
 // CopyArtifacts copies the artifact files into dir (--copy-meta-artifacts).
