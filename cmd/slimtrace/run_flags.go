@@ -10,10 +10,10 @@ import (
 
 	"github.com/mattn/go-isatty"
 
-	"github.com/slimtrace/slimtrace/internal/probe"
-	"github.com/slimtrace/slimtrace/internal/session"
 	"github.com/slimtrace/slimtrace/internal/container"
 	"github.com/slimtrace/slimtrace/internal/image"
+	"github.com/slimtrace/slimtrace/internal/probe"
+	"github.com/slimtrace/slimtrace/internal/session"
 )
 
 // runFlags are the flags of the commands that run the image (profile,

@@ -16,8 +16,8 @@ import (
 	"github.com/containerd/containerd/v2/core/images"
 	"github.com/containerd/containerd/v2/pkg/namespaces"
 
-	"github.com/slimtrace/slimtrace/internal/privtest"
 	"github.com/slimtrace/slimtrace/internal/creport"
+	"github.com/slimtrace/slimtrace/internal/privtest"
 )
 
 // namespace is where the matrix imports the fat images and builds the slim

@@ -76,7 +76,7 @@ type Result struct {
 	Paths                          int     // paths kept
 	BuildSeconds                   float64 // the build, verification excluded
 	Verified                       bool
-	Notes                          []string          // differences verification accepted
+	Notes                          []string           // differences verification accepted
 	Largest                        []creport.KeptFile // the largest kept files, largest first
 	// Failure is why the build or its verification failed, if it did.
 	Failure string
