@@ -28,6 +28,9 @@ type Globals struct {
 	LogFormat string `help:"Log format: text (console) or json. Default: text on a terminal, json otherwise." enum:"text,json," default:""`
 	Log       string `help:"Write logs to this file instead of stderr." type:"path" placeholder:"FILE"`
 	StatePath string `help:"Where slimtrace keeps state and artifacts." default:"/var/lib/slimtrace" type:"path" env:"SLIMTRACE_STATE_PATH"`
+	// ShowVersion is the predecessor's global --version; the version
+	// command says more (kernel, eBPF features).
+	ShowVersion kong.VersionFlag `name:"version" help:"Print the version and exit (the version command also checks the kernel's eBPF features)."`
 }
 
 type cli struct {
@@ -52,6 +55,7 @@ func main() {
 		kong.Name("slimtrace"),
 		kong.Description("Make container images small and secure without changing them: trace them from the host with eBPF."),
 		kong.UsageOnError(),
+		kong.Vars{"version": "slimtrace " + version},
 		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
 	)
 	logger, closeLog, err := newLogger(c.Globals)

@@ -23,6 +23,13 @@ type Cmd struct {
 	Body     string            // request body, if any
 	Headers  map[string]string // extra request headers; "Host" sets the request's host
 	Port     int               // only this port when non-zero; every probed port otherwise
+	// Username and Password, when Username is set, go as HTTP basic
+	// authentication (mint's probe files); they never appear in logs or
+	// reports.
+	Username, Password string
+	// Crawl follows the same-origin links of this command's page, as
+	// Options.Crawl does for every command's.
+	Crawl bool
 }
 
 // method returns the command's method, GET by default.

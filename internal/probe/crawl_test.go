@@ -188,3 +188,37 @@ func TestLinks(t *testing.T) {
 		})
 	}
 }
+
+// TestCrawlPerCommand: a command with Crawl (mint's "crawl": true) is
+// crawled from, the others are not, and its basic-auth credentials reach
+// the server.
+func TestCrawlPerCommand(t *testing.T) {
+	site := pages(map[string]string{"/": `<a href="/from-root">r</a>`, "/docs": `<a href="/from-docs">d</a>`,
+		"/from-root": "r", "/from-docs": "d", "/private": "p"})
+	var auth []string
+	s := newSite(t, false, func(w http.ResponseWriter, r *http.Request) {
+		if u, p, ok := r.BasicAuth(); ok {
+			auth = append(auth, r.URL.Path+" "+u+":"+p)
+		}
+		site(w, r)
+	})
+	o := fast(newDialer(t, map[int]string{8080: s.addr()}))
+	o.Ports = []int{8080}
+	o.Cmds = []Cmd{{Resource: "/docs", Crawl: true}, {Resource: "/private", Username: "admin", Password: "s3cret"}}
+	res, err := Run(t.Context(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"GET /", "GET /docs", "GET /private", "GET /from-docs"}
+	if got := s.requests(); !slices.Equal(got, want) {
+		t.Errorf("server got %q, want %q", got, want)
+	}
+	if !slices.Equal(auth, []string{"/private admin:s3cret"}) {
+		t.Errorf("basic auth seen: %q", auth)
+	}
+	for _, q := range res.Requests {
+		if strings.Contains(fmt.Sprintf("%+v", q), "s3cret") {
+			t.Errorf("the password is in a result: %+v", q)
+		}
+	}
+}

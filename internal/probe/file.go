@@ -31,13 +31,15 @@ func (e *FileError) Error() string {
 func (e *FileError) Unwrap() error { return e.Err }
 
 // fileFields are the keys of a command object, as documented.
-const fileFields = "protocol, method, resource, body, body_file, headers, port"
+const fileFields = "protocol, method, resource, body, body_file, headers, port, username, password, crawl"
 
 // ParseFile reads an --http-probe-cmd-file: a JSON object whose "commands"
 // array holds objects with the keys protocol (or the predecessor's typo
 // "procotol"), method, resource, body, body_file (relative to the file's
-// directory), headers (an object, or an array of "Name: value" strings) and
-// port. Keys match case-insensitively, as they did in the predecessor. Every
+// directory), headers (an object, or an array of "Name: value" strings),
+// port, username and password (HTTP basic authentication) and crawl (follow
+// this command's links), as mint's probe files have them; its fastcgi is
+// refused with a clear error. Keys match case-insensitively, as they did in the predecessor. Every
 // problem is found here, before anything runs, and reported as a *FileError
 // giving the line, the column and the field.
 func ParseFile(path string) ([]Cmd, error) {
@@ -247,6 +249,16 @@ func (p *fileParser) command(path string) (Cmd, error) {
 			if err = decodeAs(raw, &c.Port, "an integer"); err == nil {
 				err = checkPort(c.Port)
 			}
+		case "username":
+			err = decodeString(raw, func(s string) error { c.Username = s; return nil })
+		case "password":
+			err = decodeString(raw, func(s string) error { c.Password = s; return nil })
+		case "crawl":
+			err = decodeAs(raw, &c.Crawl, "true or false")
+		case "fastcgi":
+			if string(raw) != "null" {
+				err = errors.New("FastCGI probes are not supported by slimtrace: probe the app over HTTP (a web server in front of it, or its own HTTP port)")
+			}
 		default:
 			return Cmd{}, p.fail(koff, field, fmt.Errorf("unknown field %q (known: %s)", key, fileFields))
 		}
@@ -256,6 +268,9 @@ func (p *fileParser) command(path string) (Cmd, error) {
 	}
 	if _, _, err := p.token(); err != nil { // the closing brace
 		return Cmd{}, err
+	}
+	if _, ok := seen["password"]; ok && c.Username == "" {
+		return Cmd{}, p.fail(seen["password"], path+".password", errors.New("password without username"))
 	}
 	if _, ok := seen["resource"]; !ok {
 		return Cmd{}, p.fail(start, path+".resource", errors.New("missing resource"))

@@ -66,6 +66,21 @@ func TestParseFile(t *testing.T) {
 				{Resource: "/h", Headers: map[string]string{"Accept": "text/html", "X-A": "b"}},
 			},
 		},
+		{
+			// A probe file written for SlimToolkit/mint: every field of
+			// its command objects but fastcgi.
+			name: "mint probe file",
+			file: `{"commands": [
+				{"protocol": "http", "method": "GET", "resource": "/", "port": 8080, "crawl": true},
+				{"method": "POST", "resource": "/login", "username": "admin", "password": "s3cret",
+				 "headers": ["Content-Type: application/json"], "body": "{}", "crawl": false, "fastcgi": null}
+			]}`,
+			want: []Cmd{
+				{Proto: "http", Method: "GET", Resource: "/", Port: 8080, Crawl: true},
+				{Method: "POST", Resource: "/login", Username: "admin", Password: "s3cret",
+					Headers: map[string]string{"Content-Type": "application/json"}, Body: "{}"},
+			},
+		},
 		{name: "keys in any case", file: `{"Commands": [{"Resource": "/x", "Method": "HEAD"}]}`,
 			want: []Cmd{{Method: "HEAD", Resource: "/x"}}},
 		{name: "no commands", file: `{"commands": []}`},
@@ -104,6 +119,28 @@ func TestParseFileErrors(t *testing.T) {
 ]}`,
 			line: 4, column: 4, field: "commands[1].metod",
 			wantErr: `unknown field "metod"`,
+		},
+		{
+			name: "fastcgi",
+			file: `{"commands": [{"resource": "/index.php",
+   "fastcgi": {"root": "/var/www", "conn_timeout": 5}}]}`,
+			line: 2, column: 15, field: "commands[0].fastcgi", wantErr: "FastCGI probes are not supported",
+		},
+		{
+			name: "unknown field lists the known ones",
+			file: `{"commands": [{"resource": "/", "crawl_depth": 2}]}`,
+			line: 1, column: 33, field: "commands[0].crawl_depth",
+			wantErr: "known: protocol, method, resource, body, body_file, headers, port, username, password, crawl",
+		},
+		{
+			name: "crawl of the wrong type",
+			file: `{"commands": [{"resource": "/", "crawl": "yes"}]}`,
+			line: 1, column: 42, field: "commands[0].crawl", wantErr: "must be true or false, not string",
+		},
+		{
+			name: "password without username",
+			file: `{"commands": [{"resource": "/", "password": "x"}]}`,
+			line: 1, column: 45, field: "commands[0].password", wantErr: "password without username",
 		},
 		{
 			name: "unknown top-level field",

@@ -92,15 +92,19 @@ func (r *runner) checkRedirect(req *http.Request, via []*http.Request) error {
 func (r *runner) probePort(ctx context.Context, port int, res *Result) {
 	r.log.Info().Int("port", port).Msg("probing port")
 	c := newCrawl(r.o)
+	crawl := false
 	for _, pc := range r.cmdsFor(port) {
 		if ctx.Err() != nil {
 			return
 		}
 		resp := r.send(ctx, port, pc.cmd, pc.source)
 		r.record(res, resp.req)
-		c.seed(resp)
+		if r.o.Crawl || pc.cmd.Crawl {
+			c.seed(resp)
+			crawl = true
+		}
 	}
-	if r.o.Crawl {
+	if crawl {
 		c.run(ctx, r, res)
 	}
 }
@@ -288,6 +292,9 @@ func (r *runner) roundTrip(ctx context.Context, u *url.URL, c Cmd) response {
 		return fail(err)
 	}
 	req.Header.Set("User-Agent", userAgent)
+	if c.Username != "" {
+		req.SetBasicAuth(c.Username, c.Password)
+	}
 	for k, v := range c.Headers {
 		if strings.EqualFold(k, "Host") {
 			req.Host = v
