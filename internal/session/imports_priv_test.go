@@ -194,9 +194,9 @@ func TestBuildImportClosure(t *testing.T) {
 		// probe never asks for a file there), so its route fails; the lazy
 		// module is kept by the closure alone.
 		{app: "express", variant: "no-app-dirs", files: fileset.Options{NoAppDirs: true},
-			imported: []string{"/app/lib/creport.js"}, fail: []string{"GET /static/app.css"}},
+			imported: []string{"/app/lib/report.js"}, fail: []string{"GET /static/app.css"}},
 		{app: "ruby-app", variant: "imports", imported: []string{"/usr/lib/ruby/3.1.0/csv.rb"}},
-		{app: "ruby-app", variant: "no-imports", files: fileset.Options{NoImports: true}, fail: []string{"GET /creport.csv"}},
+		{app: "ruby-app", variant: "no-imports", files: fileset.Options{NoImports: true}, fail: []string{"GET /report.csv"}},
 		// The same without the app-dir rule: the autoloaded lib/inventory.rb
 		// and the included lib/Report.php come from the closure alone (and
 		// the static files no probe asked for are gone).
