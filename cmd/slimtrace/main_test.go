@@ -41,16 +41,37 @@ func TestParse(t *testing.T) {
 	}
 }
 
-var binary string
+// binary is the slimtrace binary the tests run, built once into binDir.
+var binary, binDir string
+
+// TestMain removes the binary's directory after the tests.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
 
 func build(t *testing.T) string {
 	t.Helper()
 	if binary == "" {
-		binary = filepath.Join(os.TempDir(), "slimtrace-test-"+strings.TrimPrefix(t.Name(), "Test"))
-		out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput()
+		// A directory of this run's own: a fixed name in /tmp would clash with another user's
+		// run (the unprivileged and the root run of CI) or a concurrent one.
+		dir, err := os.MkdirTemp("", "slimtrace-test-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		binDir = dir
+		// TestBadInputs runs it as nobody.
+		if err := os.Chmod(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		out, err := exec.Command("go", "build", "-o", filepath.Join(dir, "slimtrace"), ".").CombinedOutput()
 		if err != nil {
 			t.Fatalf("go build: %v\n%s", err, out)
 		}
+		binary = filepath.Join(dir, "slimtrace")
 	}
 	return binary
 }
