@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/slimtrace/slimtrace/internal/golden"
 	"github.com/slimtrace/slimtrace/internal/trace"
 )
 
@@ -29,7 +30,7 @@ func TestAppArmorGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			golden(t, tc.name+".apparmor", []byte(got))
+			golden.Check(t, tc.name+".apparmor", []byte(got))
 		})
 	}
 }
