@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/slimtrace/slimtrace/internal/privtest"
+	"github.com/slimtrace/slimtrace/internal/tartest"
 )
 
 // archiveConfig reads the image config of a docker-archive's only image.
@@ -28,26 +29,12 @@ func archiveConfig(t *testing.T, path string) (cfg struct {
 }, layers int) {
 	t.Helper()
 	files := map[string][]byte{}
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	tr := tar.NewReader(f)
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	tartest.Walk(t, path, func(h *tar.Header, r io.Reader) (err error) {
 		if strings.HasSuffix(h.Name, ".json") && !strings.Contains(h.Name, "/") {
-			if files[h.Name], err = io.ReadAll(tr); err != nil {
-				t.Fatal(err)
-			}
+			files[h.Name], err = io.ReadAll(r)
 		}
-	}
+		return err
+	})
 	var manifest []struct {
 		Config string
 		Layers []string

@@ -23,6 +23,8 @@ import (
 	digest "github.com/opencontainers/go-digest"
 	specs "github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/slimtrace/slimtrace/internal/tartest"
 )
 
 // dockerManifest is one entry of a docker-archive's manifest.json.
@@ -37,32 +39,7 @@ type dockerManifest struct {
 // changed configs are stored under their new digest.
 func rewriteArchive(t *testing.T, src string, edit func(m *[]dockerManifest, cfg map[string]map[string]any)) string {
 	t.Helper()
-	files := map[string][]byte{}
-	var order []string
-	f, err := os.Open(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	tr := tar.NewReader(f)
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		if h.Typeflag != tar.TypeReg {
-			continue
-		}
-		b, err := io.ReadAll(tr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		files[h.Name] = b
-		order = append(order, h.Name)
-	}
+	files, order := tartest.Files(t, src)
 	var ms []dockerManifest
 	if err := json.Unmarshal(files["manifest.json"], &ms); err != nil {
 		t.Fatal(err)
@@ -175,7 +152,7 @@ func TestResolveSources(t *testing.T) {
 	})
 	t.Run("oci dir", func(t *testing.T) {
 		dir := filepath.Join(t.TempDir(), "Busybox Layout")
-		untar(t, ociTar, dir)
+		tartest.Extract(t, ociTar, dir)
 		var idx ocispec.Index
 		readJSON(t, filepath.Join(dir, "index.json"), &idx)
 		for i := range idx.Manifests {
@@ -310,39 +287,6 @@ func fakeDockerd(t *testing.T, tars map[string]string) string {
 	go srv.Serve(l)
 	t.Cleanup(func() { srv.Close() })
 	return "unix://" + sock
-}
-
-func untar(t *testing.T, src, dir string) {
-	t.Helper()
-	f, err := os.Open(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	tr := tar.NewReader(f)
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			return
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := filepath.Join(dir, filepath.Clean("/"+h.Name))
-		switch h.Typeflag {
-		case tar.TypeDir:
-			os.MkdirAll(p, 0o755)
-		case tar.TypeReg:
-			os.MkdirAll(filepath.Dir(p), 0o755)
-			b, err := io.ReadAll(tr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(p, b, 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
 }
 
 func readJSON(t *testing.T, p string, v any) {
