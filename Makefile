@@ -61,8 +61,10 @@ check-generated: generate ## fail if generating changes committed files under bp
 build: ## build bin/slimtrace
 	$(GO) build -trimpath -ldflags "-X main.version=$(VERSION)" -o bin/slimtrace ./cmd/slimtrace
 
-test: ## unit tests (no root, no daemons)
-	$(GO) test ./...
+# The checker fails on a skip of any test outside *_priv_test.go files: a test that needs root, a
+# daemon or a tool lives in one, so that a skip never hides it among the unit tests.
+test: ## unit tests (no root, no daemons); only tests in *_priv_test.go files may skip
+	$(GO) test -json ./... ./.ci/testcheck | $(GO) run ./.ci/testcheck -mode unit
 
 test-privileged: need-root tracefs services fixtures ## all tests as root with BPF, containerd, buildkitd and fixtures; skips fail
 	@mkdir -p $(LOGDIR)

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -92,7 +94,7 @@ func TestCheck(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var out strings.Builder
-			r, err := check(strings.NewReader(tt.in), &out)
+			r, err := check(strings.NewReader(tt.in), &out, false)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -117,7 +119,7 @@ func TestCheck(t *testing.T) {
 }
 
 func TestReportEndsWithSummary(t *testing.T) {
-	r, err := check(strings.NewReader(passOK+skipBTF), io.Discard)
+	r, err := check(strings.NewReader(passOK+skipBTF), io.Discard, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,5 +131,112 @@ func TestReportEndsWithSummary(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "kernel lacks BTF") {
 		t.Errorf("report does not repeat the skip reason:\n%s", out.String())
+	}
+}
+
+// Skips of the package in testdata/skippy: TestPriv is defined in plain_priv_test.go, TestPlain in
+// plain_test.go; TestGone in neither.
+const (
+	skipPriv = `{"Action":"run","Package":"example.com/skippy","Test":"TestPriv"}
+{"Action":"output","Package":"example.com/skippy","Test":"TestPriv","Output":"    plain_priv_test.go:5: needs root\n"}
+{"Action":"skip","Package":"example.com/skippy","Test":"TestPriv"}
+`
+	passPlain = `{"Action":"run","Package":"example.com/skippy","Test":"TestPlainPasses"}
+{"Action":"output","Package":"example.com/skippy","Test":"TestPlainPasses","Output":"=== RUN   TestPlainPasses\n"}
+{"Action":"pass","Package":"example.com/skippy","Test":"TestPlainPasses"}
+`
+	skipPlainSub = `{"Action":"run","Package":"example.com/skippy","Test":"TestPlain"}
+{"Action":"run","Package":"example.com/skippy","Test":"TestPlain/sub"}
+{"Action":"output","Package":"example.com/skippy","Test":"TestPlain/sub","Output":"    plain_test.go:6: needs root\n"}
+{"Action":"skip","Package":"example.com/skippy","Test":"TestPlain/sub"}
+{"Action":"pass","Package":"example.com/skippy","Test":"TestPlain"}
+`
+	skipGone = `{"Action":"run","Package":"example.com/skippy","Test":"TestGone"}
+{"Action":"skip","Package":"example.com/skippy","Test":"TestGone"}
+`
+	skippyDone = `{"Action":"output","Package":"example.com/skippy","Output":"PASS\n"}
+{"Action":"output","Package":"example.com/skippy","Output":"ok  \texample.com/skippy\t0.01s\n"}
+{"Action":"pass","Package":"example.com/skippy"}
+`
+)
+
+// TestUnitMode: in the unprivileged run only tests defined in *_priv_test.go files may skip.
+func TestUnitMode(t *testing.T) {
+	dir := func(pkg string) (string, error) {
+		if pkg != "example.com/skippy" {
+			t.Fatalf("looked up package %q", pkg)
+		}
+		return filepath.Join("testdata", "skippy"), nil
+	}
+	tests := []struct {
+		name        string
+		in          string
+		wantOK      bool
+		wantHidden  []string
+		wantSummary string
+		wantReport  []string
+	}{
+		{
+			name: "skip in a priv file passes", in: passPlain + skipPriv + skippyDone, wantOK: true,
+			wantSummary: "1 passed, 0 failed, 1 skipped",
+			wantReport:  []string{"1 tests in *_priv_test.go files skipped"},
+		},
+		{
+			name: "skip in a plain file fails", in: passPlain + skipPriv + skipPlainSub + skippyDone,
+			wantHidden:  []string{"example.com/skippy.TestPlain/sub (defined in plain_test.go)"},
+			wantSummary: "2 passed, 0 failed, 2 skipped",
+			wantReport:  []string{"SKIPPED outside *_priv_test.go", "TestPlain/sub (defined in plain_test.go)", "plain_test.go:6: needs root", "FAIL"},
+		},
+		{
+			name: "skip of a test found nowhere fails", in: passPlain + skipGone + skippyDone,
+			wantHidden:  []string{"example.com/skippy.TestGone (no func TestGone in the package's test files)"},
+			wantSummary: "1 passed, 0 failed, 1 skipped",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out strings.Builder
+			r, err := check(strings.NewReader(tt.in), &out, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r.allowPrivSkips(newTestLocator(dir).locate)
+			if r.ok() != tt.wantOK {
+				t.Errorf("ok = %v, want %v", r.ok(), tt.wantOK)
+			}
+			var hidden []string
+			for _, f := range r.hidden {
+				hidden = append(hidden, f.String())
+			}
+			if strings.Join(hidden, "|") != strings.Join(tt.wantHidden, "|") {
+				t.Errorf("hidden skips = %q, want %q", hidden, tt.wantHidden)
+			}
+			if got := r.summary(); got != tt.wantSummary {
+				t.Errorf("summary = %q, want %q", got, tt.wantSummary)
+			}
+			// Quiet: the package's closing line streams, the tests' output does not.
+			if s := out.String(); !strings.Contains(s, "ok  \texample.com/skippy") || strings.Contains(s, "=== RUN") || strings.Contains(s, "PASS\n") {
+				t.Errorf("streamed output:\n%s", s)
+			}
+			var rep strings.Builder
+			report(&rep, r)
+			for _, w := range tt.wantReport {
+				if !strings.Contains(rep.String(), w) {
+					t.Errorf("report lacks %q:\n%s", w, rep.String())
+				}
+			}
+		})
+	}
+}
+
+// TestTestFuncs reads where the testdata package defines its tests, as the unit mode does.
+func TestTestFuncs(t *testing.T) {
+	funcs, err := testFuncs(filepath.Join("testdata", "skippy"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"TestPlain": "plain_test.go", "TestPlainPasses": "plain_test.go", "TestPriv": "plain_priv_test.go"}
+	if fmt.Sprint(funcs) != fmt.Sprint(want) {
+		t.Errorf("testFuncs = %v, want %v", funcs, want)
 	}
 }

@@ -2,21 +2,14 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/alecthomas/kong"
-
-	"github.com/slimtrace/slimtrace/internal/cgroup"
-	"github.com/slimtrace/slimtrace/internal/privtest"
-	"github.com/slimtrace/slimtrace/internal/trace"
 )
 
 func TestParse(t *testing.T) {
@@ -48,16 +41,37 @@ func TestParse(t *testing.T) {
 	}
 }
 
-var binary string
+// binary is the slimtrace binary the tests run, built once into binDir.
+var binary, binDir string
+
+// TestMain removes the binary's directory after the tests.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
 
 func build(t *testing.T) string {
 	t.Helper()
 	if binary == "" {
-		binary = filepath.Join(os.TempDir(), "slimtrace-test-"+strings.TrimPrefix(t.Name(), "Test"))
-		out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput()
+		// A directory of this run's own: a fixed name in /tmp would clash with another user's
+		// run (the unprivileged and the root run of CI) or a concurrent one.
+		dir, err := os.MkdirTemp("", "slimtrace-test-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		binDir = dir
+		// TestBadInputs runs it as nobody.
+		if err := os.Chmod(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		out, err := exec.Command("go", "build", "-o", filepath.Join(dir, "slimtrace"), ".").CombinedOutput()
 		if err != nil {
 			t.Fatalf("go build: %v\n%s", err, out)
 		}
+		binary = filepath.Join(dir, "slimtrace")
 	}
 	return binary
 }
@@ -77,118 +91,4 @@ func run(t *testing.T, cred *syscall.Credential, args ...string) (stdout, stderr
 		t.Fatal(err)
 	}
 	return o.String(), e.String(), code
-}
-
-func TestBadInputs(t *testing.T) {
-	privtest.Root(t)
-	cases := []struct {
-		name string
-		cred *syscall.Credential
-		args []string
-		want string
-	}{
-		{"not root", &syscall.Credential{Uid: 65534, Gid: 65534}, []string{"trace", "--", "true"}, "needs root"},
-		{"missing cgroup", nil, []string{"trace", "--cgroup", "/no/such/cgroup"}, "does not exist"},
-		{"command and cgroup", nil, []string{"trace", "--cgroup", "/", "--", "true"}, "either a command"},
-		{"nothing to trace", nil, []string{"trace"}, "either a command"},
-		{"missing command", nil, []string{"trace", "--", "/no/such/binary"}, "no such file"},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			_, stderr, code := run(t, c.cred, c.args...)
-			if code == 0 || !strings.Contains(stderr, c.want) || strings.Count(strings.TrimSpace(stderr), "\n") > 0 {
-				t.Errorf("exit %d, stderr %q: want one line with %q", code, stderr, c.want)
-			}
-		})
-	}
-	assertNoCgroupsLeft(t)
-}
-
-func TestTraceCommand(t *testing.T) {
-	privtest.Root(t)
-	out := filepath.Join(t.TempDir(), "r.json")
-	stdout, stderr, code := run(t, nil, "trace", "-o", out, "--", "sh", "-c", "cat /etc/hostname; exit 3")
-	if code != 3 {
-		t.Errorf("exit %d, want the command's 3; stderr %s", code, stderr)
-	}
-	for _, want := range []string{"Files (", "hostname", "Execs (", "Syscalls (", "(complete)"} {
-		if !strings.Contains(stdout, want) {
-			t.Errorf("report lacks %q:\n%s", want, stdout)
-		}
-	}
-	var r trace.Report
-	b, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(b, &r); err != nil {
-		t.Fatal(err)
-	}
-	if r.File("/etc/hostname") == nil {
-		t.Errorf("JSON report lacks /etc/hostname")
-	}
-	assertNoCgroupsLeft(t)
-}
-
-// TestTraceExistingCgroup attaches to a cgroup whose process is already
-// running and stops after --duration.
-func TestTraceExistingCgroup(t *testing.T) {
-	privtest.Root(t)
-	g, err := cgroup.Create(fmt.Sprintf("slimtrace-cli-test-%d", os.Getpid()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer g.Remove()
-	dir, err := g.OpenFD()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer dir.Close()
-	marker := filepath.Join(t.TempDir(), "marker")
-	if err := os.WriteFile(marker, []byte("x"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	loop := exec.Command("sh", "-c", "while :; do cat "+marker+" >/dev/null; sleep 0.1; done")
-	loop.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: int(dir.Fd())}
-	if err := loop.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = loop.Process.Kill(); _ = loop.Wait() }()
-
-	out := filepath.Join(t.TempDir(), "r.json")
-	start := time.Now()
-	_, stderr, code := run(t, nil, "trace", "-q", "-o", out, "--cgroup", g.Path, "--duration", "1s")
-	if code != 0 {
-		t.Fatalf("exit %d: %s", code, stderr)
-	}
-	if d := time.Since(start); d < time.Second || d > 20*time.Second {
-		t.Errorf("--duration 1s took %s", d)
-	}
-	b, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var r trace.Report
-	if err := json.Unmarshal(b, &r); err != nil {
-		t.Fatal(err)
-	}
-	if f := r.File(marker); f == nil || !f.OK() {
-		t.Errorf("marker not in the trace of the running cgroup; files: %d", len(r.Files))
-	}
-	if r.Target.CgroupID != g.ID {
-		t.Errorf("cgroup id %d, want %d", r.Target.CgroupID, g.ID)
-	}
-}
-
-func assertNoCgroupsLeft(t *testing.T) {
-	t.Helper()
-	root, err := cgroup.Mountpoint()
-	if err != nil {
-		t.Fatal(err)
-	}
-	// tracer.Run names its cgroups slimtrace-<12 hex digits>.
-	entries, _ := filepath.Glob(filepath.Join(root, "slimtrace-[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]"))
-	for _, e := range entries {
-		t.Errorf("cgroup left behind: %s", e)
-	}
 }

@@ -30,6 +30,7 @@ import (
 	"github.com/slimtrace/slimtrace/internal/container"
 	"github.com/slimtrace/slimtrace/internal/image"
 	"github.com/slimtrace/slimtrace/internal/privtest"
+	"github.com/slimtrace/slimtrace/internal/tartest"
 )
 
 // Privileged tests: a real containerd (CONTAINERD_ADDRESS) and buildkitd
@@ -394,16 +395,13 @@ func checkDockerArchive(t *testing.T, file, name string) {
 		Layers   []string
 	}
 	files := map[string]bool{}
-	err := walkTar(file, func(h *tar.Header, rd io.Reader) error {
+	tartest.Walk(t, file, func(h *tar.Header, rd io.Reader) error {
 		files[h.Name] = true
 		if h.Name == "manifest.json" {
 			return json.NewDecoder(rd).Decode(&manifest)
 		}
 		return nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	// docker save writes familiar names (no docker.io/).
 	if len(manifest) != 1 || !slices.Contains(manifest[0].RepoTags, strings.TrimPrefix(name, "docker.io/")) || len(manifest[0].Layers) != 1 {
 		t.Fatalf("docker manifest.json: %+v", manifest)

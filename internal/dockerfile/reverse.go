@@ -234,7 +234,7 @@ var handlers = map[string]func(*writer, step){
 	"FROM":        (*writer).from,
 	"HEALTHCHECK": (*writer).healthcheck,
 	"LABEL":       (*writer).label,
-	"MAINTAINER":  (*writer).verbatim,
+	"MAINTAINER":  (*writer).maintainer,
 	"ONBUILD":     (*writer).verbatim,
 	"RUN":         (*writer).run,
 	"SHELL":       (*writer).shellInst,
@@ -248,6 +248,12 @@ var handlers = map[string]func(*writer, step){
 // as a comment, as a Dockerfile line cannot hold it.
 func (w *writer) verbatim(st step) {
 	w.inst(strings.TrimSpace(st.keyword + " " + st.args))
+}
+
+// maintainer keeps MAINTAINER as a comment: BuildKit warns that it is deprecated, and the LABEL
+// it suggests instead would add a label the image does not have (MAINTAINER set the author).
+func (w *writer) maintainer(st step) {
+	w.comment(strings.TrimSpace(st.keyword+" "+st.args) + " (deprecated; it set the image's author)")
 }
 
 func (w *writer) from(st step) {

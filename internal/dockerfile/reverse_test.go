@@ -2,10 +2,7 @@ package dockerfile
 
 import (
 	"bytes"
-	"flag"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -14,6 +11,8 @@ import (
 
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/slimtrace/slimtrace/internal/golden"
 )
 
 // testConfig is an image config written as the cases read best; testImage
@@ -63,44 +62,6 @@ func testImage(c testConfig, steps []testStep) (dockerspec.DockerOCIImage, []oci
 		}
 	}
 	return img, layers
-}
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata")
-
-// golden compares got with testdata/name, or rewrites it with -update.
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	p := filepath.Join("testdata", name)
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if bytes.Equal(got, want) {
-		return
-	}
-	g, w := strings.Split(string(got), "\n"), strings.Split(string(want), "\n")
-	for i := range max(len(g), len(w)) {
-		var gl, wl string
-		if i < len(g) {
-			gl = g[i]
-		}
-		if i < len(w) {
-			wl = w[i]
-		}
-		if gl != wl {
-			t.Errorf("%s differs from line %d (go test -update rewrites it):\ngot:  %q\nwant: %q", p, i+1, gl, wl)
-			return
-		}
-	}
 }
 
 // createdBy are created_by records as tools write them, taken from real
@@ -235,7 +196,7 @@ func TestCreatedBy(t *testing.T) {
 		}
 		out.WriteString("\n")
 	}
-	golden(t, "created_by.golden", out.Bytes())
+	golden.Check(t, "created_by.golden", out.Bytes())
 }
 
 // images are whole images: config and history as their tools wrote them.
@@ -377,7 +338,7 @@ func TestReverse(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			golden(t, c.name+".Dockerfile", b)
+			golden.Check(t, c.name+".Dockerfile", b)
 		})
 	}
 }

@@ -1,7 +1,6 @@
 package image
 
 import (
-	"archive/tar"
 	"context"
 	"crypto/rand"
 	"encoding/json"
@@ -23,6 +22,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/slimtrace/slimtrace/internal/privtest"
+	"github.com/slimtrace/slimtrace/internal/tartest"
 )
 
 func TestResolveSources(t *testing.T) {
@@ -83,7 +83,7 @@ func TestResolveSources(t *testing.T) {
 	})
 	t.Run("oci dir", func(t *testing.T) {
 		dir := filepath.Join(t.TempDir(), "Busybox Layout")
-		untar(t, ociTar, dir)
+		tartest.Extract(t, ociTar, dir)
 		var idx ocispec.Index
 		readJSON(t, filepath.Join(dir, "index.json"), &idx)
 		for i := range idx.Manifests {
@@ -218,39 +218,6 @@ func fakeDockerd(t *testing.T, tars map[string]string) string {
 	go srv.Serve(l)
 	t.Cleanup(func() { srv.Close() })
 	return "unix://" + sock
-}
-
-func untar(t *testing.T, src, dir string) {
-	t.Helper()
-	f, err := os.Open(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	tr := tar.NewReader(f)
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			return
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := filepath.Join(dir, filepath.Clean("/"+h.Name))
-		switch h.Typeflag {
-		case tar.TypeDir:
-			os.MkdirAll(p, 0o755)
-		case tar.TypeReg:
-			os.MkdirAll(filepath.Dir(p), 0o755)
-			b, err := io.ReadAll(tr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(p, b, 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
 }
 
 func readJSON(t *testing.T, p string, v any) {

@@ -5,10 +5,11 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"io"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/slimtrace/slimtrace/internal/tartest"
 )
 
 // DockerManifest is one entry of a docker-archive's manifest.json.
@@ -23,32 +24,7 @@ type DockerManifest struct {
 // changed configs are stored under their new digest.
 func RewriteArchive(t testing.TB, src string, edit func(m *[]DockerManifest, cfg map[string]map[string]any)) string {
 	t.Helper()
-	files := map[string][]byte{}
-	var order []string
-	f, err := os.Open(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	tr := tar.NewReader(f)
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		if h.Typeflag != tar.TypeReg {
-			continue
-		}
-		b, err := io.ReadAll(tr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		files[h.Name] = b
-		order = append(order, h.Name)
-	}
+	files, order := tartest.Files(t, src)
 	var ms []DockerManifest
 	if err := json.Unmarshal(files["manifest.json"], &ms); err != nil {
 		t.Fatal(err)

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/slimtrace/slimtrace/internal/privtest"
+	"github.com/slimtrace/slimtrace/internal/golden"
 	"github.com/slimtrace/slimtrace/internal/trace"
 )
 
@@ -30,7 +30,7 @@ func TestAppArmorGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			golden(t, tc.name+".apparmor", []byte(got))
+			golden.Check(t, tc.name+".apparmor", []byte(got))
 		})
 	}
 }
@@ -276,16 +276,6 @@ func TestPermString(t *testing.T) {
 	}
 }
 
-// apparmorParser returns the path of apparmor_parser, or skips the test.
-func apparmorParser(t *testing.T) string {
-	t.Helper()
-	if p := apparmorParserIfAny(); p != "" {
-		return p
-	}
-	privtest.Skip(t, "apparmor_parser not installed")
-	return ""
-}
-
 // apparmorParserIfAny returns the path of apparmor_parser, or "".
 func apparmorParserIfAny() string {
 	for _, p := range []string{"apparmor_parser", "/sbin/apparmor_parser", "/usr/sbin/apparmor_parser"} {
@@ -305,52 +295,6 @@ func parse(t *testing.T, parser, file string, extra ...string) (string, error) {
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()
 	return out.String(), err
-}
-
-// TestAppArmorParser checks every golden profile with the real parser.
-func TestAppArmorParser(t *testing.T) {
-	parser := apparmorParser(t)
-	files, err := filepath.Glob(filepath.Join("testdata", "*.apparmor"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(files) < 4 {
-		t.Fatalf("found %d golden profiles, want at least 4", len(files))
-	}
-	for _, f := range files {
-		t.Run(filepath.Base(f), func(t *testing.T) {
-			if out, err := parse(t, parser, f); err != nil {
-				t.Errorf("apparmor_parser rejects %s: %v\n%s", f, err, out)
-			}
-		})
-	}
-}
-
-// TestAppArmorLiteralNames checks, with the real parser, that awkward file
-// names stay literal: a one-rule profile compiles to an expression without
-// any wildcard, variable or alternation the name's characters could have
-// introduced.
-func TestAppArmorLiteralNames(t *testing.T) {
-	parser := apparmorParser(t)
-	dir := t.TempDir()
-	for _, name := range append(awkwardNames, "plain.txt") {
-		t.Run(name, func(t *testing.T) {
-			rule := normalisePath("/data/" + name).String()
-			f := filepath.Join(dir, "p")
-			if err := os.WriteFile(f, []byte("profile p {\n  "+rule+" r,\n}\n"), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			out, err := parse(t, parser, f, "-D", "expr-tree")
-			if err != nil {
-				t.Fatalf("apparmor_parser rejects rule %s: %v\n%s", rule, err, out)
-			}
-			// A glob compiles to a negated class such as [^\x0/]; an
-			// alternation to "|".
-			if strings.Contains(out, `[^`) || strings.Contains(out, "|") {
-				t.Errorf("rule %s compiles to a pattern, not a literal:\n%s", rule, out)
-			}
-		})
-	}
 }
 
 func TestAppArmorWrittenDirs(t *testing.T) {

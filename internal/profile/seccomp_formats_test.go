@@ -10,6 +10,7 @@ import (
 	"github.com/moby/profiles/seccomp"
 	"github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/slimtrace/slimtrace/internal/golden"
 	"github.com/slimtrace/slimtrace/internal/trace"
 )
 
@@ -37,7 +38,7 @@ func TestSeccompFormatsGolden(t *testing.T) {
 			if err := WriteKubelet(&k8s, p); err != nil {
 				t.Fatal(err)
 			}
-			golden(t, tc.name+".k8s.json", k8s.Bytes())
+			golden.Check(t, tc.name+".k8s.json", k8s.Bytes())
 			var back specs.LinuxSeccomp // containerd's CRI decodes the file into this
 			if err := json.Unmarshal(k8s.Bytes(), &back); err != nil {
 				t.Fatal(err)
@@ -59,13 +60,13 @@ func TestSeccompFormatsGolden(t *testing.T) {
 				LocalhostProfile: KubeletProfilePath(tc.name)}); err != nil {
 				t.Fatal(err)
 			}
-			golden(t, tc.name+".pod.yaml", pod.Bytes())
+			golden.Check(t, tc.name+".pod.yaml", pod.Bytes())
 
 			var spo bytes.Buffer
 			if err := WriteSPO(&spo, p, SPOOptions{Name: KubernetesName(tc.name), Namespace: "default"}); err != nil {
 				t.Fatal(err)
 			}
-			golden(t, tc.name+".spo.yaml", spo.Bytes())
+			golden.Check(t, tc.name+".spo.yaml", spo.Bytes())
 			for _, a := range tc.arches {
 				if !strings.Contains(spo.String(), "    - "+a+"\n") {
 					t.Errorf("SeccompProfile lacks architecture %s", a)

@@ -11,6 +11,7 @@ import (
 	"github.com/moby/profiles/seccomp"
 	"github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/slimtrace/slimtrace/internal/golden"
 	"github.com/slimtrace/slimtrace/internal/trace"
 )
 
@@ -31,7 +32,7 @@ func TestSeccompGolden(t *testing.T) {
 			if err := WriteJSON(&b, p); err != nil {
 				t.Fatal(err)
 			}
-			golden(t, tc.name+".seccomp.json", b.Bytes())
+			golden.Check(t, tc.name+".seccomp.json", b.Bytes())
 
 			oci, err := OCI(p)
 			if err != nil {
@@ -41,7 +42,7 @@ func TestSeccompGolden(t *testing.T) {
 			if err := WriteJSON(&b, oci); err != nil {
 				t.Fatal(err)
 			}
-			golden(t, tc.name+".oci.json", b.Bytes())
+			golden.Check(t, tc.name+".oci.json", b.Bytes())
 		})
 	}
 }

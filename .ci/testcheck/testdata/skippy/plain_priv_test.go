@@ -1,0 +1,5 @@
+package skippy
+
+import "testing"
+
+func TestPriv(t *testing.T) { t.Skip("needs root") }
