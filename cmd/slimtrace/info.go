@@ -57,7 +57,7 @@ Examples:
 
 func (c *infoCmd) Run(ctx context.Context, g *Globals) error {
 	rt, err := image.Connect(ctx, image.Options{Address: c.Containerd, Namespace: c.Namespace,
-		StatePath: g.StatePath, DockerHost: c.DockerHost})
+		StatePath: g.StatePath, Docker: image.DockerOptions{Host: c.DockerHost}})
 	if err != nil {
 		return err
 	}

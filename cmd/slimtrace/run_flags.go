@@ -123,7 +123,7 @@ func (f *runFlags) sessionOptions(g *Globals, command string) (session.Options, 
 	var progress = os.Stderr
 	return session.Options{
 		Store: image.Options{Address: f.Containerd, Namespace: f.Namespace, StatePath: g.StatePath,
-			DockerHost: f.DockerHost},
+			Docker: image.DockerOptions{Host: f.DockerHost}},
 		Image: f.Image,
 		Run: container.RunConfig{Entrypoint: entrypoint, Cmd: cmd, Env: f.Env, Workdir: f.Workdir, User: f.User,
 			Mounts: f.Mount, Expose: f.Expose, Hostname: f.Hostname, EtcHostsMap: f.EtcHostsMap, DNS: f.ContainerDNS,

@@ -45,6 +45,8 @@ type Image struct {
 	// Reused is true when an archive named an image the store already held
 	// with the same config: nothing was imported.
 	Reused bool
+	// Origin is where Resolve found the image.
+	Origin Origin
 }
 
 // Digest is the digest of what the name points to.
@@ -94,24 +96,38 @@ func (r *Store) Resolve(ctx context.Context, src string) (_ *Image, err error) {
 		}
 	}()
 
-	var img images.Image
+	var (
+		img    images.Image
+		origin Origin
+		// name: the image came from elsewhere and is named in the store
+		// once it unpacked, so a broken source leaves no image behind.
+		name = s.kind != fromStore
+	)
 	switch s.kind {
 	case fromStore:
-		img, err = r.lookup(lctx, s.ref)
+		img, origin, name, err = r.find(lctx, s.ref)
 	case fromDockerArchive, fromOCIArchive:
+		origin = Origin{FromArchive, "archive " + s.path}
 		var ok bool
 		if img, ok = r.storedArchiveImage(lctx, s); ok {
 			out, err := r.prepare(lctx, img)
 			if out != nil {
-				out.Reused = true
+				out.Reused, out.Origin = true, origin
 			}
 			return out, err
 		}
 		img, err = r.importFile(lctx, s)
 	case fromOCIDir:
+		origin = Origin{FromArchive, "OCI layout " + s.path}
 		img, err = r.importDir(lctx, s)
 	case fromDockerDaemon:
+		origin = Origin{FromDocker, "Docker Engine at " + r.opts.Docker.Host}
 		img, err = r.importDocker(lctx, s)
+	case fromRegistry:
+		var norm string
+		if norm, err = Normalize(s.ref); err == nil {
+			img, origin, err = r.pull(lctx, norm)
+		}
 	}
 	if err != nil {
 		return nil, err
@@ -120,11 +136,10 @@ func (r *Store) Resolve(ctx context.Context, src string) (_ *Image, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if s.kind != fromStore {
-		// Name the import only once it unpacked: a broken archive leaves
-		// no image behind.
+	out.Origin = origin
+	if name {
 		is := r.client.ImageService()
-		rec, err := is.Update(lctx, img, "target")
+		rec, err := is.Update(lctx, img, "target", "labels")
 		if errdefs.IsNotFound(err) {
 			rec, err = is.Create(lctx, img)
 		}
@@ -155,32 +170,6 @@ func (r *Store) abortIngests(ctx context.Context, lease leases.Lease) {
 	}
 }
 
-// lookup finds name in the image store, as given and normalised.
-func (r *Store) lookup(ctx context.Context, name string) (images.Image, error) {
-	tried := []string{name}
-	if n, err := reference.ParseDockerRef(name); err == nil && n.String() != name {
-		tried = append(tried, n.String())
-	}
-	for _, n := range tried {
-		img, err := r.client.ImageService().Get(ctx, n)
-		if err == nil {
-			return img, nil
-		}
-		if !errdefs.IsNotFound(err) {
-			return images.Image{}, fmt.Errorf("looking up image %q: %w", n, err)
-		}
-	}
-	return images.Image{}, fmt.Errorf("%w: %q is not in containerd namespace %q at %s (looked for %s); import it with `ctr -a %s -n %s images import FILE`, or name a source: %s",
-		ErrImageNotFound, name, r.opts.Namespace, r.opts.Address, quoteAll(tried), r.opts.Address, r.opts.Namespace, Sources)
-}
-
-func quoteAll(ss []string) string {
-	q := make([]string, len(ss))
-	for i, s := range ss {
-		q[i] = fmt.Sprintf("%q", s)
-	}
-	return strings.Join(q, ", ")
-}
 
 // importFile imports a docker-archive or oci-archive file.
 func (r *Store) importFile(ctx context.Context, s source) (images.Image, error) {
@@ -208,7 +197,12 @@ func (r *Store) importDir(ctx context.Context, s source) (images.Image, error) {
 
 // importDocker imports an image exported by a running Docker daemon.
 func (r *Store) importDocker(ctx context.Context, s source) (images.Image, error) {
-	rc, err := dockerExport(ctx, r.opts.DockerHost, s.ref)
+	dc, err := newDockerClient(r.opts.Docker)
+	if err != nil {
+		return images.Image{}, err
+	}
+	logger(ctx).Info().Str("image", s.ref).Str("docker", r.opts.Docker.Host).Msg("exporting the image from Docker Engine")
+	rc, err := dc.export(ctx, s.ref)
 	if err != nil {
 		return images.Image{}, err
 	}

@@ -33,7 +33,9 @@ func TestParseSource(t *testing.T) {
 		{in: "", err: "empty image name"},
 		{in: "docker-daemon:", err: "missing NAME"},
 		{in: "oci:", err: "missing PATH"},
-		{in: "docker://busybox", err: "not supported"},
+		{in: "docker://busybox", want: source{kind: fromRegistry, ref: "busybox"}},
+		{in: "docker://127.0.0.1:5000/app:1", want: source{kind: fromRegistry, ref: "127.0.0.1:5000/app:1"}},
+		{in: "docker://", err: "missing the image reference"},
 		{in: "containers-storage:busybox", err: "not supported"},
 	}
 	for _, c := range cases {
@@ -68,9 +70,12 @@ func TestOptionsDefaults(t *testing.T) {
 	t.Setenv("CONTAINERD_ADDRESS", "")
 	t.Setenv("CONTAINERD_NAMESPACE", "")
 	t.Setenv("DOCKER_HOST", "")
+	t.Setenv("DOCKER_CONTEXT", "")
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	t.Setenv("DOCKER_TLS_VERIFY", "")
 	o := Options{}.withDefaults()
 	if o.Address != DefaultAddress || o.Namespace != DefaultNamespace || o.StatePath != DefaultStatePath ||
-		o.DockerHost != DefaultDockerHost || o.Snapshotter != DefaultSnapshotter {
+		o.Docker.Host != DefaultDockerHost || o.Snapshotter != DefaultSnapshotter || o.Pull != PullNever || o.Docker.TLS {
 		t.Errorf("defaults %+v", o)
 	}
 	t.Setenv("CONTAINERD_ADDRESS", "/run/x.sock")

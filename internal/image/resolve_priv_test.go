@@ -155,7 +155,7 @@ func TestResolveSources(t *testing.T) {
 	})
 	t.Run("docker-daemon", func(t *testing.T) {
 		host := fakeDockerd(t, map[string]string{"slimtrace-fixtures/busybox-httpd:latest": tarPath, base.ID().String(): tarPath})
-		rt2, err := Connect(ctx, Options{Address: rt.Address(), Namespace: rt.Namespace(), StatePath: t.TempDir(), DockerHost: host})
+		rt2, err := Connect(ctx, Options{Address: rt.Address(), Namespace: rt.Namespace(), StatePath: t.TempDir(), Docker: DockerOptions{Host: host}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -171,7 +171,7 @@ func TestResolveSources(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "No such image") {
 			t.Errorf("missing image: %v", err)
 		}
-		rt3, err := Connect(ctx, Options{Address: rt.Address(), Namespace: rt.Namespace(), DockerHost: "unix:///nonexistent/docker.sock"})
+		rt3, err := Connect(ctx, Options{Address: rt.Address(), Namespace: rt.Namespace(), Docker: DockerOptions{Host: "unix:///nonexistent/docker.sock"}})
 		if err != nil {
 			t.Fatal(err)
 		}

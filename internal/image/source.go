@@ -3,6 +3,7 @@ package image
 import (
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 )
 
@@ -15,6 +16,7 @@ const (
 	fromOCIArchive                      // oci-archive:PATH[:REF]
 	fromOCIDir                          // oci:DIR[:TAG]
 	fromDockerDaemon                    // docker-daemon:NAME
+	fromRegistry                        // docker://REF
 )
 
 var transports = map[string]sourceKind{
@@ -26,10 +28,10 @@ var transports = map[string]sourceKind{
 
 // unsupportedTransports are skopeo transports that a user may try; naming
 // them gets a clear error instead of a failed store lookup.
-var unsupportedTransports = []string{"docker", "containers-storage", "dir", "ostree", "sif", "tarball"}
+var unsupportedTransports = []string{"containers-storage", "dir", "ostree", "sif", "tarball"}
 
 // Sources lists the transport prefixes Resolve accepts, for help texts.
-const Sources = "docker-archive:PATH, oci-archive:PATH, oci:DIR[:TAG], docker-daemon:NAME"
+const Sources = "docker://REF (a registry), docker-daemon:NAME, docker-archive:PATH, oci-archive:PATH, oci:DIR[:TAG]"
 
 // source is a parsed image source.
 type source struct {
@@ -52,12 +54,16 @@ func parseSource(s string) (source, error) {
 	if !ok {
 		return source{kind: fromStore, ref: s}, nil
 	}
+	if ref, ok := strings.CutPrefix(s, "docker://"); ok {
+		if ref == "" {
+			return source{}, fmt.Errorf("image source %q: missing the image reference after docker://", s)
+		}
+		return source{kind: fromRegistry, ref: ref}, nil
+	}
 	kind, known := transports[prefix]
 	if !known {
-		for _, t := range unsupportedTransports {
-			if prefix == t && (t != "docker" || strings.HasPrefix(rest, "//")) {
-				return source{}, fmt.Errorf("image source %q: transport %q is not supported (registries are never pulled from); use a name in containerd's store or %s", s, t, Sources)
-			}
+		if slices.Contains(unsupportedTransports, prefix) {
+			return source{}, fmt.Errorf("image source %q: transport %q is not supported; use a name (looked up in containerd, then Docker) or %s", s, prefix, Sources)
 		}
 		return source{kind: fromStore, ref: s}, nil
 	}

@@ -13,6 +13,13 @@ import (
 	"github.com/containerd/containerd/v2/pkg/namespaces"
 )
 
+// Pull policies for Options.Pull.
+const (
+	PullNever   = "never"
+	PullMissing = "missing"
+	PullAlways  = "always"
+)
+
 // Defaults for Options.
 const (
 	DefaultAddress     = "/run/containerd/containerd.sock"
@@ -32,9 +39,22 @@ type Options struct {
 	// StatePath holds a directory per run (network namespace, hosts files,
 	// fifos, anonymous volumes); default DefaultStatePath.
 	StatePath string
-	// DockerHost is the Docker Engine API endpoint for docker-daemon:
-	// sources; default $DOCKER_HOST, else DefaultDockerHost.
-	DockerHost string
+	// Docker says how to reach Docker Engine, where a bare name is looked
+	// for after containerd, docker-daemon: sources come from and the slim
+	// image of a Docker image goes.
+	Docker DockerOptions
+	// Pull says when a bare name is pulled from its registry: PullNever
+	// (the default: only local stores), PullMissing (--pull: when no local
+	// store has it) or PullAlways. docker:// sources are always pulled.
+	Pull string
+	// RegistryAuth is a Docker config file (config.json: auths, credsStore,
+	// credHelpers) with registry credentials; default
+	// $DOCKER_CONFIG/config.json, else ~/.docker/config.json.
+	RegistryAuth string
+	// InsecureRegistries are registry hosts (HOST[:PORT]) reached over plain
+	// HTTP, or over TLS without checking the certificate, as Docker's
+	// insecure-registries; localhost and 127.0.0.0/8 always are.
+	InsecureRegistries []string
 	// Snapshotter to unpack images for; default overlayfs.
 	Snapshotter string
 }
@@ -52,7 +72,8 @@ func (o Options) withDefaults() Options {
 	o.Address = pick(o.Address, "CONTAINERD_ADDRESS", DefaultAddress)
 	o.Namespace = pick(o.Namespace, "CONTAINERD_NAMESPACE", DefaultNamespace)
 	o.StatePath = pick(o.StatePath, "", DefaultStatePath)
-	o.DockerHost = pick(o.DockerHost, "DOCKER_HOST", DefaultDockerHost)
+	o.Docker = o.Docker.withDefaults()
+	o.Pull = pick(o.Pull, "", PullNever)
 	o.Snapshotter = pick(o.Snapshotter, "", DefaultSnapshotter)
 	return o
 }
