@@ -208,6 +208,13 @@ func TestProfileFailures(t *testing.T) {
 		{"malformed archive", func(o *Options) { o.Image = "docker-archive:" + junk }, []string{"junk.tar"}},
 		{"exits at once", func(o *Options) { o.Run.Cmd = []string{"true"}; o.Run.Entrypoint = []string{"/bin/busybox"} },
 			[]string{"8080", "exited with status 0"}},
+		{"fails at once", func(o *Options) {
+			// As `--entrypoint /bin/false` with the default probe
+			// settings (five retries, doubling waits from 1 s): the
+			// probes stop when the app exits, not 23 s later.
+			o.Run.Entrypoint = []string{"/bin/busybox", "sh", "-c", "echo starting; echo cannot bind >&2; exit 3"}
+			o.Probe.RetryCount, o.Probe.RetryWait = 5, time.Second
+		}, []string{"exited while the HTTP probes ran", "exited with status 3", "cannot bind"}},
 		{"never listens", func(o *Options) {
 			o.Run.Entrypoint = []string{"/bin/busybox", "sh", "-c", "echo not listening; exec /bin/busybox sleep 600"}
 		}, []string{"8080", "still running", "not listening"}},
@@ -216,9 +223,13 @@ func TestProfileFailures(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			o := options(t, addr, "docker-archive:"+tar)
 			c.edit(&o)
+			start := time.Now()
 			_, err := profileRun(testContext(t), o)
 			if err == nil {
 				t.Fatal("no error")
+			}
+			if took := time.Since(start); c.name == "fails at once" && took > 3*time.Second {
+				t.Errorf("an app that exits at once failed after %s, want under 3 s", took)
 			}
 			for _, w := range c.want {
 				if !strings.Contains(err.Error(), w) {

@@ -131,8 +131,11 @@ func ParseContinueAfter(s string) (mode string, wait time.Duration, err error) {
 	return ContinueTimeout, time.Duration(n) * time.Second, nil
 }
 
-// NotReadyError is returned when the target never answered on a port: it
-// carries what the user needs to see why.
+// errExited says the container exited while it was probed.
+var errExited = errors.New("the container exited")
+
+// NotReadyError is returned when the target never answered on a port, or
+// exited while it was probed: it carries what the user needs to see why.
 type NotReadyError struct {
 	Err  error
 	Exit *container.ExitStatus
@@ -253,7 +256,7 @@ func Trace(ctx context.Context, opts Options) (_ *Run, err error) {
 
 	if err := run.probe(ctx, c, step); err != nil {
 		var nr *probe.NotReadyError
-		if errors.As(err, &nr) {
+		if errors.As(err, &nr) || errors.Is(err, errExited) {
 			if !exited() {
 				select {
 				case st := <-exitc:
@@ -400,7 +403,18 @@ func (r *Run) probe(ctx context.Context, c *container.Container, step func(strin
 			step("no exposed ports: no HTTP probes")
 		} else {
 			step("probing over HTTP")
-			res, err := probe.Run(ctx, po)
+			// An app that exits stops the probes at once: nothing will
+			// ever answer on its ports.
+			pctx, cancel := context.WithCancelCause(ctx)
+			defer cancel(nil)
+			go func() {
+				select {
+				case <-c.Exited():
+					cancel(errExited)
+				case <-pctx.Done():
+				}
+			}()
+			res, err := probe.Run(pctx, po)
 			if res != nil {
 				for _, q := range res.Requests {
 					r.Probes.HTTP = append(r.Probes.HTTP, creport.HTTPProbe{
@@ -411,6 +425,9 @@ func (r *Run) probe(ctx context.Context, c *container.Container, step func(strin
 				}
 				r.Probes.Passed += res.Passed
 				r.Probes.Failed += res.Failed
+			}
+			if context.Cause(pctx) == errExited && ctx.Err() == nil {
+				return fmt.Errorf("%w while the HTTP probes ran (ports %v)", errExited, ports)
 			}
 			if err != nil && !errors.Is(err, probe.ErrNoPorts) {
 				return err
