@@ -208,7 +208,9 @@ func (c *dockerClient) inspect(ctx context.Context, name string) (id string, ok 
 		return "", false, err
 	}
 	defer resp.Body.Close()
-	var img struct{ ID string `json:"Id"` }
+	var img struct {
+		ID string `json:"Id"`
+	}
 	if err := json.NewDecoder(resp.Body).Decode(&img); err != nil {
 		return "", false, fmt.Errorf("docker engine at %s: inspecting %s: %w", c.host, name, err)
 	}

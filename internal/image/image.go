@@ -170,7 +170,6 @@ func (r *Store) abortIngests(ctx context.Context, lease leases.Lease) {
 	}
 }
 
-
 // importFile imports a docker-archive or oci-archive file.
 func (r *Store) importFile(ctx context.Context, s source) (images.Image, error) {
 	f, err := os.Open(s.path)
