@@ -16,8 +16,10 @@ import (
 type buildCmd struct {
 	runFlags
 
-	Tag    string   `help:"Name of the slim image. Default: the image's repository with .slim appended (app:1.2 -> app.slim:1.2)." group:"Slim image"`
-	Output []string `help:"Also write the slim image as a tarball: type=oci|docker,dest=FILE (docker load, ctr images import) (repeatable)." placeholder:"type=T,dest=FILE" group:"Slim image"`
+	Tag           string   `help:"Name of the slim image, normalised as Docker does (my/app:slim is docker.io/my/app:slim). Default: the image's repository with .slim appended (app:1.2 -> app.slim:1.2)." group:"Slim image"`
+	TargetRuntime string   `help:"Where the slim image goes: containerd (the --namespace), docker (Docker Engine, as docker load), or none (only --output and --push). Default: where the image was found (Docker for an image found in Docker, else containerd)." enum:",containerd,docker,none" default:"" placeholder:"containerd|docker|none" group:"Slim image"`
+	Push          bool     `help:"Push the slim image to the registry its name (--tag) points at, with the credentials of --registry-auth or the Docker config." group:"Slim image"`
+	Output        []string `help:"Also write the slim image as a tarball: type=oci|docker,dest=FILE (docker load, ctr images import) (repeatable)." placeholder:"type=T,dest=FILE" group:"Slim image"`
 
 	IncludePath      []string `help:"Keep PATH (a file, or a directory with everything under it), optionally setting its mode and owner: PATH[:MODE#UID#GID] (repeatable)." placeholder:"PATH" group:"Files"`
 	IncludePathFile  string   `help:"File of --include-path values, one per line." type:"existingfile" placeholder:"FILE" group:"Files"`
@@ -55,14 +57,20 @@ func (c *buildCmd) Help() string {
 	return `Does what profile does, then builds a slim image holding only the files the
 application used (with what they need: libraries, symlinks, parent
 directories, the user database, CA certificates, the application's own
-directories), assembled by BuildKit from the fat image in containerd's store
-and tagged <name>.slim in the same namespace. The fat image is not changed.
+directories), assembled by BuildKit from the fat image, and tagged
+<name>.slim where the fat image was found: Docker Engine (as docker load)
+for an image Docker holds, else containerd's namespace. The fat image is
+not changed.
+
+A bare name is looked up in containerd's namespace, then Docker Engine;
+with --pull (or a docker:// source) in its registry.
 
 Examples:
-  slimtrace build docker-archive:app.tar
+  slimtrace build my/app                        # from Docker; my/app.slim lands in Docker
   slimtrace build --http-probe-cmd /api/info --tag my/app:slim my/app
+  slimtrace build --push docker://registry.example:5000/app:1   # CI: pull, slim, push app.slim:1
   slimtrace build --include-path /app/templates --exclude-path '/usr/share/doc/**' my/app
-  slimtrace build --output type=docker,dest=app-slim.tar my/app`
+  slimtrace build --output type=docker,dest=app-slim.tar docker-archive:app.tar`
 }
 
 func (c *buildCmd) Run(ctx context.Context, g *Globals) error {
@@ -88,6 +96,9 @@ func (c *buildCmd) Run(ctx context.Context, g *Globals) error {
 		if v, err = session.Verify(ctx, run, slim.Report.Name); err != nil {
 			return err
 		}
+	}
+	if err := session.Deliver(ctx, run, slim, session.DeliverOptions{Runtime: c.TargetRuntime, Push: c.Push}); err != nil {
+		return err
 	}
 	if err := finish(run, slim, v, g, &c.runFlags); err != nil {
 		return err

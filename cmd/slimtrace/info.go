@@ -22,16 +22,8 @@ import (
 	"github.com/slimtrace/slimtrace/internal/session"
 )
 
-// imageFlags say where an image comes from; named and defaulted as in
-// runFlags.
-type imageFlags struct {
-	Containerd string `help:"containerd's socket." default:"/run/containerd/containerd.sock" env:"CONTAINERD_ADDRESS" group:"Runtime"`
-	Namespace  string `help:"containerd namespace of the image (Docker >= 29 keeps images in 'moby', Kubernetes in 'k8s.io')." default:"default" env:"CONTAINERD_NAMESPACE" group:"Runtime"`
-	DockerHost string `help:"Docker Engine API endpoint for docker-daemon: sources." default:"unix:///var/run/docker.sock" env:"DOCKER_HOST" group:"Runtime"`
-}
-
 type infoCmd struct {
-	Image string `arg:"" help:"The image: a name in containerd's store, or docker-archive:PATH, oci-archive:PATH, oci:DIR[:TAG], docker-daemon:NAME."`
+	Image string `arg:"" help:"The image: a name (looked up in containerd, then Docker Engine; with --pull, in its registry), or docker://REF, docker-daemon:NAME, docker-archive:PATH, oci-archive:PATH, oci:DIR[:TAG]."`
 	imageFlags
 
 	Output            string `help:"Print as text or json." enum:"text,json" default:"text" group:"Output"`
@@ -56,8 +48,7 @@ Examples:
 }
 
 func (c *infoCmd) Run(ctx context.Context, g *Globals) error {
-	rt, err := image.Connect(ctx, image.Options{Address: c.Containerd, Namespace: c.Namespace,
-		StatePath: g.StatePath, Docker: image.DockerOptions{Host: c.DockerHost}})
+	rt, err := image.Connect(ctx, c.storeOptions(g))
 	if err != nil {
 		return err
 	}

@@ -28,6 +28,13 @@ type Globals struct {
 	LogFormat string `help:"Log format: text (console) or json. Default: text on a terminal, json otherwise." enum:"text,json," default:""`
 	Log       string `help:"Write logs to this file instead of stderr." type:"path" placeholder:"FILE"`
 	StatePath string `help:"Where slimtrace keeps state and artifacts." default:"/var/lib/slimtrace" type:"path" env:"SLIMTRACE_STATE_PATH"`
+	// Docker Engine, where images are looked for after containerd and where
+	// the slim image of a Docker image goes: the predecessor's connection
+	// flags and Docker's variables.
+	Host        string `help:"Docker Engine: unix:///PATH or tcp://HOST:PORT. Default: $DOCKER_HOST, the current Docker context ($DOCKER_CONTEXT), else unix:///var/run/docker.sock. A remote Docker is a source and target of images only: the app always runs here, under containerd." env:"DOCKER_HOST" placeholder:"URL" group:"Docker"`
+	TLS         bool   `help:"Connect to Docker over TLS." group:"Docker"`
+	TLSVerify   bool   `help:"Connect to Docker over TLS and check its certificate against --tls-cert-path's ca.pem (--tls-verify=false to not check)." env:"DOCKER_TLS_VERIFY" group:"Docker"`
+	TLSCertPath string `help:"Directory with Docker's TLS ca.pem, cert.pem and key.pem. Default: $DOCKER_CERT_PATH, else ~/.docker." env:"DOCKER_CERT_PATH" type:"path" placeholder:"DIR" group:"Docker"`
 	// ShowVersion is the predecessor's global --version; the version
 	// command says more (kernel, eBPF features).
 	ShowVersion kong.VersionFlag `name:"version" help:"Print the version and exit (the version command also checks the kernel's eBPF features)."`

@@ -11,7 +11,6 @@ import (
 	"github.com/mattn/go-isatty"
 
 	"github.com/slimtrace/slimtrace/internal/container"
-	"github.com/slimtrace/slimtrace/internal/image"
 	"github.com/slimtrace/slimtrace/internal/probe"
 	"github.com/slimtrace/slimtrace/internal/session"
 )
@@ -19,11 +18,8 @@ import (
 // runFlags are the flags of the commands that run the image (profile,
 // build), named as the predecessor's users know them.
 type runFlags struct {
-	Image string `arg:"" help:"The image: a name in containerd's store, or docker-archive:PATH, oci-archive:PATH, oci:DIR[:TAG], docker-daemon:NAME."`
-
-	Containerd string `help:"containerd's socket." default:"/run/containerd/containerd.sock" env:"CONTAINERD_ADDRESS" group:"Runtime"`
-	Namespace  string `help:"containerd namespace of the image (Docker >= 29 keeps images in 'moby', Kubernetes in 'k8s.io')." default:"default" env:"CONTAINERD_NAMESPACE" group:"Runtime"`
-	DockerHost string `help:"Docker Engine API endpoint for docker-daemon: sources." default:"unix:///var/run/docker.sock" env:"DOCKER_HOST" group:"Runtime"`
+	Image string `arg:"" help:"The image: a name (looked up in containerd, then Docker Engine; with --pull, in its registry), or docker://REF, docker-daemon:NAME, docker-archive:PATH, oci-archive:PATH, oci:DIR[:TAG]."`
+	imageFlags
 
 	HTTPProbe              bool          `help:"Probe every exposed port with GET / (http, then https) and the --http-probe-cmd commands. --http-probe=false turns it off." default:"true" group:"Probes"`
 	HTTPProbeCmd           []string      `help:"Extra probe command [proto:][method:]resource, e.g. /api/info, POST:/submit, http:POST:/submit (repeatable)." placeholder:"CMD" group:"Probes"`
@@ -122,8 +118,7 @@ func (f *runFlags) sessionOptions(g *Globals, command string) (session.Options, 
 	}
 	var progress = os.Stderr
 	return session.Options{
-		Store: image.Options{Address: f.Containerd, Namespace: f.Namespace, StatePath: g.StatePath,
-			Docker: image.DockerOptions{Host: f.DockerHost}},
+		Store: f.storeOptions(g),
 		Image: f.Image,
 		Run: container.RunConfig{Entrypoint: entrypoint, Cmd: cmd, Env: f.Env, Workdir: f.Workdir, User: f.User,
 			Mounts: f.Mount, Expose: f.Expose, Hostname: f.Hostname, EtcHostsMap: f.EtcHostsMap, DNS: f.ContainerDNS,

@@ -71,6 +71,10 @@ type Image struct {
 	Digest   string `json:"digest"`
 	Size     int64  `json:"size"`
 	Platform string `json:"platform"`
+	// FoundIn says where the image was found: "containerd namespace
+	// default", "Docker Engine at unix:///var/run/docker.sock", "registry
+	// HOST", "archive PATH".
+	FoundIn string `json:"found_in"`
 	// Config is the image's run configuration as docker writes it
 	// (Entrypoint, Cmd, Env, ExposedPorts, Healthcheck, ...).
 	Config dockerspec.DockerOCIImageConfig `json:"config"`
@@ -171,6 +175,10 @@ type Slim struct {
 	UnpackedSize int64 `json:"unpacked_size"`
 	// Output is the tarball written with --output, if any.
 	Output string `json:"output,omitempty"`
+	// DeliveredTo says where the slim image went: "containerd namespace
+	// default", "Docker Engine at unix:///var/run/docker.sock", "registry
+	// HOST"; empty for --target-runtime none without --push.
+	DeliveredTo []string `json:"delivered_to"`
 	// Files is every path in the slim image, with why it is there.
 	Files    []KeptFile `json:"files"`
 	Warnings []string   `json:"warnings,omitempty"`
@@ -294,7 +302,11 @@ func (c *Container) Encode(w io.Writer) error {
 
 // Summary writes the lines a user reads at the end of a run.
 func (c *Container) Summary(w io.Writer) {
-	fmt.Fprintf(w, "image:     %s (%s, %s)\n", c.Image.Name, short(c.Image.ID), mib(c.Image.Size))
+	fmt.Fprintf(w, "image:     %s (%s, %s)", c.Image.Name, short(c.Image.ID), mib(c.Image.Size))
+	if c.Image.FoundIn != "" {
+		fmt.Fprintf(w, ", from %s", c.Image.FoundIn)
+	}
+	fmt.Fprintln(w)
 	fmt.Fprintf(w, "ran:       %s\n", strings.Join(c.Run.Args, " "))
 	if c.Exit != nil {
 		fmt.Fprintf(w, "exit:      %d (%s)\n", c.Exit.Code, c.Exit.Reason)
@@ -321,6 +333,9 @@ func (c *Container) Summary(w io.Writer) {
 	if c.Slim != nil {
 		fmt.Fprintf(w, "slim:      %s: %s -> %s (%.1fx smaller), %d paths kept\n", c.Slim.Name, mib(c.Slim.FatSize),
 			mib(c.Slim.Size), c.Slim.Ratio, len(c.Slim.Files))
+		if len(c.Slim.DeliveredTo) > 0 {
+			fmt.Fprintf(w, "           in %s\n", strings.Join(c.Slim.DeliveredTo, ", "))
+		}
 		if im := c.Slim.Imports; im != nil {
 			fmt.Fprintf(w, "imports:   %d files (%s) added from %d source files read, %d dynamic names unresolved",
 				im.Files, mib(im.Bytes), im.Parsed, len(im.Unresolved))

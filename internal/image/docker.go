@@ -17,6 +17,9 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/containerd/containerd/v2/core/images/archive"
+	"github.com/containerd/platforms"
 )
 
 // DockerOptions say how to reach Docker Engine, with the predecessor's
@@ -30,10 +33,12 @@ type DockerOptions struct {
 	// config's currentContext), else DefaultDockerHost.
 	Host string
 	// TLS connects over TLS; TLSVerify also checks the daemon's certificate
-	// against CertPath's ca.pem. CertPath holds ca.pem, cert.pem and
-	// key.pem (default $DOCKER_CERT_PATH, else ~/.docker).
-	TLS, TLSVerify bool
-	CertPath       string
+	// against CertPath's ca.pem (nil: set when $DOCKER_TLS_VERIFY is).
+	// CertPath holds ca.pem, cert.pem and key.pem (default
+	// $DOCKER_CERT_PATH, else ~/.docker).
+	TLS       bool
+	TLSVerify *bool
+	CertPath  string
 }
 
 func (o DockerOptions) withDefaults() DockerOptions {
@@ -46,8 +51,10 @@ func (o DockerOptions) withDefaults() DockerOptions {
 	if o.Host == "" {
 		o.Host = DefaultDockerHost
 	}
-	if v := os.Getenv("DOCKER_TLS_VERIFY"); v != "" && v != "0" {
-		o.TLSVerify = true
+	if o.TLSVerify == nil {
+		v := os.Getenv("DOCKER_TLS_VERIFY")
+		verify := v != "" && v != "0"
+		o.TLSVerify = &verify
 	}
 	if o.CertPath == "" {
 		o.CertPath = os.Getenv("DOCKER_CERT_PATH")
@@ -57,7 +64,7 @@ func (o DockerOptions) withDefaults() DockerOptions {
 			o.CertPath = filepath.Join(home, ".docker")
 		}
 	}
-	o.TLS = o.TLS || o.TLSVerify
+	o.TLS = o.TLS || *o.TLSVerify
 	return o
 }
 
@@ -139,7 +146,8 @@ func newDockerClient(o DockerOptions) (*dockerClient, error) {
 // CertPath when present, and with TLSVerify the daemon checked against
 // CertPath's ca.pem.
 func dockerTLS(o DockerOptions) (*tls.Config, error) {
-	cfg := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: !o.TLSVerify} //nolint:gosec // --tls without --tls-verify, as docker
+	verify := o.TLSVerify != nil && *o.TLSVerify
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: !verify} //nolint:gosec // --tls without --tls-verify, as docker
 	cert, key := filepath.Join(o.CertPath, "cert.pem"), filepath.Join(o.CertPath, "key.pem")
 	if _, err := os.Stat(cert); err == nil {
 		pair, err := tls.LoadX509KeyPair(cert, key)
@@ -148,7 +156,7 @@ func dockerTLS(o DockerOptions) (*tls.Config, error) {
 		}
 		cfg.Certificates = []tls.Certificate{pair}
 	}
-	if o.TLSVerify {
+	if verify {
 		ca, err := os.ReadFile(filepath.Join(o.CertPath, "ca.pem"))
 		if err != nil {
 			return nil, fmt.Errorf("docker TLS: --tls-verify needs ca.pem in %s: %w", o.CertPath, err)
@@ -265,4 +273,37 @@ func (c *dockerClient) remove(ctx context.Context, name string) error {
 	}
 	resp.Body.Close()
 	return nil
+}
+
+// ToDocker loads img, which the store holds, into Docker Engine under its
+// name, as `docker load` would: containerd exports it as a docker-archive
+// (with this platform's manifest only) and the Engine API loads that.
+func (r *Store) ToDocker(ctx context.Context, img *Image) error {
+	ctx = r.nsctx(ctx)
+	dc, err := newDockerClient(r.opts.Docker)
+	if err != nil {
+		return err
+	}
+	pr, pw := io.Pipe()
+	go func() {
+		pw.CloseWithError(r.client.Export(ctx, pw, archive.WithImage(r.client.ImageService(), img.Name),
+			archive.WithPlatform(platforms.DefaultStrict())))
+	}()
+	defer pr.Close()
+	loaded, err := dc.load(ctx, pr)
+	if err != nil {
+		return fmt.Errorf("loading %s into Docker: %w", img.Name, err)
+	}
+	logger(ctx).Info().Str("image", img.Name).Strs("docker", loaded).Str("host", r.opts.Docker.Host).Msg("loaded into Docker Engine")
+	return nil
+}
+
+// RemoveFromDocker removes the tag name from Docker Engine (a failed
+// delivery leaves no tag behind).
+func (r *Store) RemoveFromDocker(ctx context.Context, name string) error {
+	dc, err := newDockerClient(r.opts.Docker)
+	if err != nil {
+		return err
+	}
+	return dc.remove(ctx, name)
 }

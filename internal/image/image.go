@@ -43,7 +43,8 @@ type Image struct {
 	// Size of the image's content (manifest, config and layers as stored).
 	Size int64
 	// Reused is true when an archive named an image the store already held
-	// with the same config: nothing was imported.
+	// with the same config, or Docker holds the image an earlier run copied
+	// into the store: nothing was imported.
 	Reused bool
 	// Origin is where Resolve found the image.
 	Origin Origin
@@ -137,6 +138,9 @@ func (r *Store) Resolve(ctx context.Context, src string) (_ *Image, err error) {
 		return nil, err
 	}
 	out.Origin = origin
+	// A copy of a Docker image kept from an earlier run, still the image
+	// Docker has: nothing was exported.
+	out.Reused = s.kind == fromStore && origin.Kind == FromDocker && !name
 	if name {
 		is := r.client.ImageService()
 		rec, err := is.Update(lctx, img, "target", "labels")
@@ -203,7 +207,7 @@ func (r *Store) importDocker(ctx context.Context, s source) (images.Image, error
 	logger(ctx).Info().Str("image", s.ref).Str("docker", r.opts.Docker.Host).Msg("exporting the image from Docker Engine")
 	rc, err := dc.export(ctx, s.ref)
 	if err != nil {
-		return images.Image{}, err
+		return images.Image{}, fmt.Errorf("exporting %s from Docker: %w", s.ref, err)
 	}
 	defer rc.Close()
 	return r.importStream(ctx, rc, s, "docker-daemon:"+s.ref)

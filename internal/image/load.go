@@ -10,7 +10,8 @@ import (
 // Load imports an OCI or docker archive holding one image (the slim image
 // the builder exported), unpacks it for the snapshotter and names it as the
 // archive does; the name appears only once the image is unpacked. want,
-// when set, is the name the archive must carry, normalised as docker does.
+// when set, is the name the archive must carry, normalised as docker does;
+// an archive named otherwise is removed again.
 func (r *Store) Load(ctx context.Context, archive, want string) (*Image, error) {
 	img, err := r.Resolve(ctx, "oci-archive:"+archive)
 	if err != nil {
@@ -22,7 +23,11 @@ func (r *Store) Load(ctx context.Context, archive, want string) (*Image, error) 
 			return img, fmt.Errorf("image name %q: %w", want, err)
 		}
 		if img.Name != n.String() {
-			return img, fmt.Errorf("imported image is named %q, want %q", img.Name, n.String())
+			// Leave no tag behind: a failed build tags nothing.
+			if rerr := r.Remove(context.WithoutCancel(ctx), img.Name); rerr != nil {
+				logger(ctx).Warn().Err(rerr).Msg("removing the mis-named import")
+			}
+			return nil, fmt.Errorf("imported image is named %q, want %q", img.Name, n.String())
 		}
 	}
 	return img, nil

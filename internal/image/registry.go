@@ -12,3 +12,8 @@ import (
 func (r *Store) pull(ctx context.Context, ref string) (images.Image, Origin, error) {
 	return images.Image{}, Origin{}, errors.New("pulling from registries is not implemented yet")
 }
+
+// Push pushes img, which the store holds, to the registry of ref.
+func (r *Store) Push(ctx context.Context, img *Image, ref string) error {
+	return errors.New("pushing to registries is not implemented yet")
+}

@@ -11,6 +11,7 @@ import (
 
 	containerd "github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/pkg/namespaces"
+	"github.com/containerd/errdefs"
 )
 
 // Pull policies for Options.Pull.
@@ -147,4 +148,14 @@ func NewID() string {
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
 	return "slimtrace-" + hex.EncodeToString(b)
+}
+
+// Remove deletes the image record name from the store (its content goes
+// with containerd's garbage collection); a missing name is not an error.
+func (r *Store) Remove(ctx context.Context, name string) error {
+	err := r.client.ImageService().Delete(r.nsctx(ctx), name)
+	if err != nil && !errdefs.IsNotFound(err) {
+		return fmt.Errorf("removing image %s: %w", name, err)
+	}
+	return nil
 }

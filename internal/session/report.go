@@ -18,7 +18,7 @@ func Report(run *Run, slim *SlimResult, profiles *Profiles, verify *creport.Veri
 	rep := &creport.Container{Version: creport.Version, Tool: run.Options.Tool, Command: run.Options.Command,
 		StartedAt: run.StartedAt,
 		Image: creport.Image{Name: img.Name, ID: img.ID().String(), Digest: img.Digest().String(), Size: img.Size,
-			Platform: img.Platform(), Config: img.Config.Config},
+			Platform: img.Platform(), Config: img.Config.Config, FoundIn: img.Origin.Where},
 		Run: run.Container, Exit: run.Exit, Probe: run.Probes, Logs: run.Logs, Verify: verify, Artifacts: arts,
 		Timings: run.Timings}
 	run.fillTrace(rep)

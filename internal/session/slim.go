@@ -10,6 +10,11 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/distribution/reference"
+	"github.com/rs/zerolog"
+
+	"github.com/slimtrace/slimtrace/internal/image"
+
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
@@ -57,6 +62,8 @@ var ErrNotSmaller = errors.New("the slim image would not be smaller than the fat
 type SlimResult struct {
 	Report                       creport.Slim
 	FilesetMS, SolveMS, ExportMS int64
+
+	image *image.Image // as loaded into the store
 }
 
 // Slim computes the set of files the slim image keeps from the run's trace
@@ -110,11 +117,15 @@ func Slim(ctx context.Context, run *Run, b BuildOptions) (*SlimResult, error) {
 	if name == "" {
 		name = SlimName(run.Image.Name)
 	}
+	if name, err = image.Normalize(name); err != nil {
+		return nil, fmt.Errorf("--tag: %w", err)
+	}
 	store := run.store
 	bo := b.Builder
 	bo.Name = name
 	bo.Load = func(ctx context.Context, archive string) error {
-		_, err := store.Load(ctx, archive, name)
+		img, err := store.Load(ctx, archive, name)
+		out.image = img
 		return err
 	}
 	if bo.ContainerdAddress == "" {
@@ -135,7 +146,7 @@ func Slim(ctx context.Context, run *Run, b BuildOptions) (*SlimResult, error) {
 	if err != nil {
 		return nil, fmt.Errorf("building the slim image: %w", err)
 	}
-	slim.Name, slim.Digest, slim.ID = name, br.Digest.String(), br.ConfigDigest.String()
+	slim.Name, slim.Digest, slim.ID = out.image.Name, br.Digest.String(), br.ConfigDigest.String()
 	slim.Size, slim.ArchiveSize, slim.UnpackedSize = br.FileBytes, br.Size, br.UnpackedSize
 	if slim.Size > 0 {
 		slim.Ratio = float64(slim.FatSize) / float64(slim.Size)
@@ -293,4 +304,61 @@ func slimConfig(fat dockerspec.DockerOCIImage, ch ConfigChanges) (dockerspec.Doc
 		delete(c.Volumes, v)
 	}
 	return dockerspec.DockerOCIImage{Image: ocispec.Image{Platform: fat.Platform}, Config: c}, nil
+}
+
+// Runtimes the slim image can be delivered to (--target-runtime).
+const (
+	RuntimeContainerd = "containerd"
+	RuntimeDocker     = "docker"
+	RuntimeNone       = "none"
+)
+
+// DeliverOptions say where the slim image goes.
+type DeliverOptions struct {
+	// Runtime is RuntimeContainerd, RuntimeDocker or RuntimeNone; empty
+	// means where the fat image came from: Docker for an image found in
+	// Docker, else the store's containerd namespace.
+	Runtime string
+	// Push pushes the slim image to the registry its name points at.
+	Push bool
+}
+
+// Deliver puts the slim image where it belongs once it is built (and
+// verified, which runs it from the store): pushed to its registry with
+// Push, loaded into Docker Engine, or left in the store's containerd
+// namespace, and removed from there when the runtime is another. It
+// records where the image went in slim's report.
+func Deliver(ctx context.Context, run *Run, slim *SlimResult, o DeliverOptions) error {
+	step := progressFunc(run.Options)
+	img, store := slim.image, run.store
+	rt := o.Runtime
+	if rt == "" {
+		rt = RuntimeContainerd
+		if run.Image.Origin.Kind == image.FromDocker {
+			rt = RuntimeDocker
+		}
+	}
+	if o.Push {
+		step("pushing %s", img.Name)
+		if err := store.Push(ctx, img, img.Name); err != nil {
+			return fmt.Errorf("pushing the slim image: %w", err)
+		}
+		ref, _ := reference.ParseNormalizedNamed(img.Name)
+		slim.Report.DeliveredTo = append(slim.Report.DeliveredTo, "registry "+reference.Domain(ref))
+	}
+	switch rt {
+	case RuntimeDocker:
+		step("loading %s into Docker Engine", img.Name)
+		if err := store.ToDocker(ctx, img); err != nil {
+			if rerr := store.RemoveFromDocker(context.WithoutCancel(ctx), img.Name); rerr != nil {
+				zerolog.Ctx(ctx).Debug().Err(rerr).Msg("removing a half-loaded tag from Docker")
+			}
+			return err
+		}
+		slim.Report.DeliveredTo = append(slim.Report.DeliveredTo, "Docker Engine at "+store.Options().Docker.Host)
+	case RuntimeContainerd:
+		slim.Report.DeliveredTo = append(slim.Report.DeliveredTo, "containerd namespace "+store.Namespace())
+		return nil
+	}
+	return store.Remove(ctx, img.Name)
 }
