@@ -97,7 +97,7 @@ func (c *buildCmd) Run(ctx context.Context, g *Globals) error {
 			return err
 		}
 	}
-	if err := session.Deliver(ctx, run, slim, session.DeliverOptions{Runtime: c.TargetRuntime, Push: c.Push}); err != nil {
+	if err := session.Deliver(ctx, run, slim); err != nil {
 		return err
 	}
 	if err := finish(run, slim, v, g, &c.runFlags); err != nil {
@@ -198,7 +198,8 @@ func (c *buildCmd) buildOptions(g *Globals) (session.BuildOptions, error) {
 	if err := errors.Join(errs...); err != nil {
 		return session.BuildOptions{}, err
 	}
-	return session.BuildOptions{Files: fo, Tag: c.Tag, Changes: ch, Builder: bo}, nil
+	return session.BuildOptions{Files: fo, Tag: c.Tag, Changes: ch, Builder: bo,
+		Deliver: session.DeliverOptions{Runtime: c.TargetRuntime, Push: c.Push}}, nil
 }
 
 // parseSize reads 64MB, 512KB, 1GB, or a number of bytes.

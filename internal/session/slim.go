@@ -36,6 +36,8 @@ type BuildOptions struct {
 	// Builder says where and how to build (buildkitd address, outputs,
 	// progress); Name and Load are set by Slim.
 	Builder builder.Options
+	// Deliver says where the slim image goes once built (see Deliver).
+	Deliver DeliverOptions
 }
 
 // ConfigChanges edit the configuration the slim image carries over from the
@@ -63,7 +65,8 @@ type SlimResult struct {
 	Report                       creport.Slim
 	FilesetMS, SolveMS, ExportMS int64
 
-	image *image.Image // as loaded into the store
+	image   *image.Image // as loaded into the store
+	deliver DeliverOptions
 }
 
 // Slim computes the set of files the slim image keeps from the run's trace
@@ -130,6 +133,16 @@ func Slim(ctx context.Context, run *Run, b BuildOptions) (*SlimResult, error) {
 	}
 	if bo.ContainerdAddress == "" {
 		bo.ContainerdAddress = store.Address()
+	}
+	out.deliver = b.Deliver
+	if out.deliver.Runtime == "" {
+		out.deliver.Runtime = RuntimeContainerd
+		if run.Image.Origin.Kind == image.FromDocker {
+			out.deliver.Runtime = RuntimeDocker
+		}
+	}
+	if bo.Compression == "" && (out.deliver.Push || out.deliver.Runtime == RuntimeDocker) {
+		bo.Compression = "gzip" // what every Docker and registry client reads; zstd needs Docker >= 23
 	}
 	overrides, err := overrides(run, set)
 	if err != nil {
@@ -323,22 +336,15 @@ type DeliverOptions struct {
 	Push bool
 }
 
-// Deliver puts the slim image where it belongs once it is built (and
-// verified, which runs it from the store): pushed to its registry with
-// Push, loaded into Docker Engine, or left in the store's containerd
-// namespace, and removed from there when the runtime is another. It
-// records where the image went in slim's report.
-func Deliver(ctx context.Context, run *Run, slim *SlimResult, o DeliverOptions) error {
+// Deliver puts the slim image where BuildOptions.Deliver said once it is
+// built (and verified, which runs it from the store): pushed to its
+// registry with Push, loaded into Docker Engine, or left in the store's
+// containerd namespace, and removed from there when the runtime is
+// another. It records where the image went in slim's report.
+func Deliver(ctx context.Context, run *Run, slim *SlimResult) error {
 	step := progressFunc(run.Options)
-	img, store := slim.image, run.store
-	rt := o.Runtime
-	if rt == "" {
-		rt = RuntimeContainerd
-		if run.Image.Origin.Kind == image.FromDocker {
-			rt = RuntimeDocker
-		}
-	}
-	if o.Push {
+	img, store, rt := slim.image, run.store, slim.deliver.Runtime
+	if slim.deliver.Push {
 		step("pushing %s", img.Name)
 		if err := store.Push(ctx, img, img.Name); err != nil {
 			return fmt.Errorf("pushing the slim image: %w", err)
@@ -350,10 +356,12 @@ func Deliver(ctx context.Context, run *Run, slim *SlimResult, o DeliverOptions) 
 	case RuntimeDocker:
 		step("loading %s into Docker Engine", img.Name)
 		if err := store.ToDocker(ctx, img); err != nil {
-			if rerr := store.RemoveFromDocker(context.WithoutCancel(ctx), img.Name); rerr != nil {
+			// A failed build leaves no tag, in Docker or in containerd.
+			cctx := context.WithoutCancel(ctx)
+			if rerr := store.RemoveFromDocker(cctx, img.Name); rerr != nil {
 				zerolog.Ctx(ctx).Debug().Err(rerr).Msg("removing a half-loaded tag from Docker")
 			}
-			return err
+			return errors.Join(err, store.Remove(cctx, img.Name))
 		}
 		slim.Report.DeliveredTo = append(slim.Report.DeliveredTo, "Docker Engine at "+store.Options().Docker.Host)
 	case RuntimeContainerd:
