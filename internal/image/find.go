@@ -75,6 +75,9 @@ func (r *Store) find(ctx context.Context, name string) (img images.Image, origin
 	}
 	var where []string
 	local, err := r.client.ImageService().Get(ctx, norm)
+	if errdefs.IsNotFound(err) {
+		local, err = r.byDigest(ctx, norm)
+	}
 	switch {
 	case err == nil && local.Labels[labelOrigin] != FromDocker:
 		return local, Origin{FromContainerd, "containerd namespace " + r.opts.Namespace}, false, nil
@@ -157,4 +160,28 @@ func (r *Store) fromNamespace(ctx context.Context, ns, name string, local images
 	img, err := r.importStream(ctx, pr, source{kind: fromDockerDaemon, ref: name}, "containerd namespace "+ns)
 	img.Labels = map[string]string{labelOrigin: FromDocker}
 	return img, err == nil, err
+}
+
+// byDigest finds the image a reference by digest (repo@sha256:...) names:
+// a record of the same repository whose target has that digest, as Docker
+// resolves it. It returns a not-found error when there is none.
+func (r *Store) byDigest(ctx context.Context, ref string) (images.Image, error) {
+	n, err := reference.ParseNormalizedNamed(ref)
+	if err != nil {
+		return images.Image{}, err
+	}
+	d, ok := n.(reference.Digested)
+	if !ok {
+		return images.Image{}, errdefs.ErrNotFound
+	}
+	imgs, err := r.client.ImageService().List(ctx, "target.digest=="+d.Digest().String())
+	if err != nil {
+		return images.Image{}, fmt.Errorf("looking up %s: %w", ref, err)
+	}
+	for _, img := range imgs {
+		if m, err := reference.ParseNormalizedNamed(img.Name); err == nil && m.Name() == n.Name() {
+			return img, nil
+		}
+	}
+	return images.Image{}, errdefs.ErrNotFound
 }

@@ -17,9 +17,9 @@ import (
 
 // SlimName is the default tag of the slim image of name: ".slim" appended to
 // the repository, the tag kept (app:1.2 -> docker.io/library/app.slim:1.2;
-// a digest reference gets "latest").
+// a reference by digest alone gets "latest").
 func SlimName(name string) string {
-	n, err := reference.ParseDockerRef(name)
+	n, err := reference.ParseNormalizedNamed(name)
 	if err != nil {
 		return name + ".slim"
 	}

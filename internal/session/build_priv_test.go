@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -237,5 +238,59 @@ func TestBuildFailureLeavesNoTag(t *testing.T) {
 	var notSmaller = errors.Is(err, ErrNotSmaller)
 	if notSmaller {
 		t.Errorf("unexpected error: %v", err)
+	}
+}
+
+// TestBuildTagForms builds with --tag in every form users type, the short
+// ones included (the README's `--tag my/app:slim` used to fail after the
+// build and leave docker.io/my/app:slim behind), and from a source named by
+// digest: each slim image is in the store under the name Docker would give
+// it, and nothing else is tagged.
+func TestBuildTagForms(t *testing.T) {
+	addr, tar := env(t, "busybox-httpd")
+	defer assertClean(t, addr)
+	ctx := testContext(t)
+	ls := func() []string {
+		out, err := exec.Command("ctr", "-a", addr, "-n", testNamespace, "images", "ls", "-q").CombinedOutput()
+		if err != nil {
+			t.Fatalf("ctr images ls: %v\n%s", err, out)
+		}
+		return strings.Fields(string(out))
+	}
+	src, err := profileRun(ctx, options(t, addr, "docker-archive:"+tar))
+	if err != nil {
+		t.Fatal(err)
+	}
+	byDigest := "docker.io/slimtrace-fixtures/busybox-httpd@" + src.Image.Digest().String()
+	for _, c := range []struct{ source, tag, want string }{
+		{"docker-archive:" + tar, "tagform", "docker.io/library/tagform:latest"},
+		{"docker-archive:" + tar, "tagform:1", "docker.io/library/tagform:1"},
+		{"docker-archive:" + tar, "slimtrace-test/tagform:slim", "docker.io/slimtrace-test/tagform:slim"},
+		{"docker-archive:" + tar, "localhost:5000/tagform:1", "localhost:5000/tagform:1"},
+		{"docker-archive:" + tar, "docker.io/library/tagform2", "docker.io/library/tagform2:latest"},
+		{byDigest, "", "docker.io/slimtrace-fixtures/busybox-httpd.slim:latest"},
+	} {
+		t.Run(c.tag, func(t *testing.T) {
+			before := ls()
+			b := buildOptions(t)
+			b.Tag = c.tag
+			res, err := buildRun(ctx, options(t, addr, c.source), b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer exec.Command("ctr", "-a", addr, "-n", testNamespace, "images", "rm", c.want).Run()
+			if res.Report.Slim.Name != c.want || !slices.Contains(res.Report.Slim.DeliveredTo, "containerd namespace "+testNamespace) {
+				t.Errorf("slim image %q in %q, want %q in containerd", res.Report.Slim.Name, res.Report.Slim.DeliveredTo, c.want)
+			}
+			var added []string
+			for _, n := range ls() {
+				if !slices.Contains(before, n) {
+					added = append(added, n)
+				}
+			}
+			if !slices.Equal(added, []string{c.want}) && !(slices.Contains(before, c.want) && len(added) == 0) {
+				t.Errorf("tags added: %q, want only %q", added, c.want)
+			}
+		})
 	}
 }

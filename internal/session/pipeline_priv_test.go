@@ -38,6 +38,9 @@ func pipeline(ctx context.Context, o Options, b *BuildOptions) (*result, error) 
 		if res.Slim, err = Slim(ctx, run, *b); err != nil {
 			return nil, err
 		}
+		if err := Deliver(ctx, run, res.Slim); err != nil {
+			return nil, err
+		}
 	}
 	if res.Profiles, err = MakeProfiles(run); err != nil {
 		return nil, err
