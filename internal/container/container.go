@@ -269,6 +269,7 @@ func (t *Container) Exec(ctx context.Context, cfg ExecConfig) (int, ExitStatus, 
 	select {
 	case st := <-statusc:
 		code, at, err := st.Result()
+		drainIO(proc.IO())
 		return pid, ExitStatus{Code: int(code), ExitedAt: at, Err: err}, nil
 	case <-ctx.Done():
 		ctxErr = ctx.Err()
@@ -284,6 +285,22 @@ func (t *Container) Exec(ctx context.Context, cfg ExecConfig) (int, ExitStatus, 
 		return pid, ExitStatus{Code: int(code), ExitedAt: at, Err: err}, ctxErr
 	case <-kctx.Done():
 		return pid, ExitStatus{}, ctxErr
+	}
+}
+
+// drainIO waits until a process's output is copied to the end, which may
+// come after its exit status: without it the last lines (all of a short
+// process's) can be lost when the process is deleted. A child that kept
+// the pipes open (a daemon the command started) bounds it at 2 s.
+func drainIO(io cio.IO) {
+	done := make(chan struct{})
+	go func() {
+		io.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(2 * time.Second):
 	}
 }
 
