@@ -29,6 +29,10 @@ const (
 	NetworkPrivate = "private"
 	// NetworkHost shares the host's network namespace.
 	NetworkHost = "host"
+	// NetworkJoin joins the network namespace at RunConfig.NetNS, another
+	// container's (as docker's --network container:ID, or the containers
+	// of a pod); it is not removed with this container.
+	NetworkJoin = "join"
 )
 
 // DefaultLogLines is how many output lines a Container keeps by default.
@@ -72,8 +76,12 @@ type RunConfig struct {
 	// host's (loopback servers dropped on a private network).
 	DNS       []string
 	DNSSearch []string
-	// Network is NetworkPrivate (default, also for "") or NetworkHost.
+	// Network is NetworkPrivate (default, also for ""), NetworkHost or
+	// NetworkJoin.
 	Network string
+	// NetNS is the network namespace NetworkJoin joins: a bind-mounted
+	// namespace (another Container's NetNSPath) or /proc/PID/ns/net.
+	NetNS string
 	// LogLines is how many lines of output to keep (DefaultLogLines when 0).
 	LogLines int
 	// LogWriter, if set, gets every output line prefixed with LogPrefix.
@@ -106,8 +114,15 @@ func plan(img *image.Image, cfg RunConfig) (*runPlan, error) {
 	case "", NetworkPrivate:
 		p.network = NetworkPrivate
 	case NetworkHost:
+	case NetworkJoin:
+		if cfg.NetNS == "" {
+			return nil, errors.New("joining a network namespace needs its path")
+		}
+		if _, err := os.Stat(cfg.NetNS); err != nil {
+			return nil, fmt.Errorf("network namespace to join: %w", err)
+		}
 	default:
-		return nil, fmt.Errorf("network %q: want %q or %q", cfg.Network, NetworkPrivate, NetworkHost)
+		return nil, fmt.Errorf("network %q: want %q, %q or %q", cfg.Network, NetworkPrivate, NetworkHost, NetworkJoin)
 	}
 
 	ep, cmd := img.Config.Config.Entrypoint, img.Config.Config.Cmd
@@ -242,6 +257,9 @@ func (r *Runtime) Create(ctx context.Context, img *image.Image, cfg RunConfig) (
 		}
 		t.NetNSPath, t.netns = nsPath, nsPath
 		specOpts = append(specOpts, oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: nsPath}))
+	} else if p.network == NetworkJoin {
+		t.NetNSPath = cfg.NetNS // not ours: not removed on Close
+		specOpts = append(specOpts, oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: cfg.NetNS}))
 	} else {
 		specOpts = append(specOpts, oci.WithHostNamespace(specs.NetworkNamespace))
 	}
@@ -387,7 +405,7 @@ func writeEtcFiles(runDir, hostname string, p *runPlan, search []string) ([]Moun
 	}{
 		{"hostname", []byte(hostname + "\n")},
 		{"hosts", hostsFile(hostsBase, hostname, p.hosts)},
-		{"resolv.conf", resolvConf(hostResolv, p.dns, search, p.network == NetworkPrivate)},
+		{"resolv.conf", resolvConf(hostResolv, p.dns, search, p.network != NetworkHost)},
 	}
 	var mounts []Mount
 	for _, f := range files {
