@@ -6,6 +6,7 @@ import (
 
 	"github.com/alecthomas/kong"
 
+	"github.com/slimtrace/slimtrace/internal/docker"
 	"github.com/slimtrace/slimtrace/internal/image"
 )
 
@@ -24,7 +25,7 @@ type imageFlags struct {
 func (f *imageFlags) storeOptions(g *Globals) image.Options {
 	verify := g.TLSVerify
 	return image.Options{Address: f.Containerd, Namespace: f.Namespace, StatePath: g.StatePath,
-		Docker: image.DockerOptions{Host: g.Host, TLS: g.TLS, TLSVerify: &verify, CertPath: g.TLSCertPath},
+		Docker: docker.Options{Host: g.Host, TLS: g.TLS, TLSVerify: &verify, CertPath: g.TLSCertPath},
 		Pull:   string(f.Pull), RegistryAuth: f.RegistryAuth, InsecureRegistries: f.InsecureRegistry}
 }
 

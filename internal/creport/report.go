@@ -82,15 +82,18 @@ type Image struct {
 
 // Run says how the container ran.
 type Run struct {
-	ContainerID   string   `json:"container_id"`
-	Args          []string `json:"args"`
-	Env           []string `json:"env"`
-	Workdir       string   `json:"workdir"`
-	User          string   `json:"user"`
-	Hostname      string   `json:"hostname"`
-	Network       string   `json:"network"`
-	Ports         []string `json:"ports"`
-	Mounts        []string `json:"mounts,omitempty"`
+	ContainerID string   `json:"container_id"`
+	Args        []string `json:"args"`
+	Env         []string `json:"env"`
+	Workdir     string   `json:"workdir"`
+	User        string   `json:"user"`
+	Hostname    string   `json:"hostname"`
+	Network     string   `json:"network"`
+	Ports       []string `json:"ports"`
+	Mounts      []string `json:"mounts,omitempty"`
+	// SideServices ran untraced in the container's network namespace:
+	// NAME=IMAGE each.
+	SideServices  []string `json:"side_services,omitempty"`
 	ContinueAfter string   `json:"continue_after"`
 }
 

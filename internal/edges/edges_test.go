@@ -19,7 +19,7 @@ var pure = []string{"internal/trace", "internal/fileset", "internal/imports", "i
 	"internal/dockerfile"}
 
 // io are our packages that talk to the kernel, daemons or the network.
-var io_ = []string{"internal/tracer", "internal/image", "internal/container", "internal/builder", "internal/probe",
+var io_ = []string{"internal/tracer", "internal/image", "internal/container", "internal/builder", "internal/probe", "internal/docker",
 	"internal/cgroup", "internal/session"}
 
 // rule says which importers may import the packages a prefix names.

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/slimtrace/slimtrace/internal/docker"
 	"github.com/slimtrace/slimtrace/internal/privtest"
 )
 
@@ -31,7 +32,7 @@ func TestDockerEngine(t *testing.T) {
 		t.Fatal(dockerID, err)
 	}
 	st, err := Connect(ctx, Options{Address: rt.Address(), Namespace: rt.Namespace(), StatePath: t.TempDir(),
-		Docker: DockerOptions{Host: host}})
+		Docker: docker.Options{Host: host}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +61,7 @@ func TestDockerEngine(t *testing.T) {
 	// Without Docker, the name is not found and the error says where it
 	// looked.
 	none, err := Connect(ctx, Options{Address: rt.Address(), Namespace: rt.Namespace(), StatePath: t.TempDir(),
-		Docker: DockerOptions{Host: "unix:///nonexistent/docker.sock"}})
+		Docker: docker.Options{Host: "unix:///nonexistent/docker.sock"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +115,7 @@ func TestDockerContainerdStore(t *testing.T) {
 		rt.Remove(ctx, "docker.io/"+name)
 	})
 	st, err := Connect(ctx, Options{Address: rt.Address(), Namespace: rt.Namespace(), StatePath: t.TempDir(),
-		Docker: DockerOptions{Host: "unix:///nonexistent/docker.sock"}})
+		Docker: docker.Options{Host: "unix:///nonexistent/docker.sock"}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,8 @@ import (
 	"github.com/containerd/errdefs"
 	"github.com/containerd/platforms"
 	"github.com/distribution/reference"
+
+	"github.com/slimtrace/slimtrace/internal/docker"
 )
 
 // Kinds of Origin.
@@ -99,13 +101,13 @@ func (r *Store) find(ctx context.Context, name string) (img images.Image, origin
 	}
 
 	dockerOrigin := Origin{FromDocker, "Docker Engine at " + r.opts.Docker.Host}
-	dc, err := newDockerClient(r.opts.Docker)
+	dc, err := docker.New(r.opts.Docker)
 	if err != nil {
 		return images.Image{}, Origin{}, false, err
 	}
-	id, ok, err := dc.inspect(ctx, norm)
+	id, ok, err := dc.InspectImage(ctx, norm)
 	switch {
-	case errors.Is(err, errDockerUnreachable):
+	case errors.Is(err, docker.ErrUnreachable):
 		logger(ctx).Debug().Err(err).Msg("no Docker Engine to look the image up in")
 		where = append(where, "Docker Engine at "+r.opts.Docker.Host+" (not reachable)")
 	case err != nil:

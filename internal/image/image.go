@@ -24,6 +24,8 @@ import (
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 	digest "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/slimtrace/slimtrace/internal/docker"
 )
 
 // Image is an image in containerd's store, unpacked and ready to run: its
@@ -200,12 +202,12 @@ func (r *Store) importDir(ctx context.Context, s source) (images.Image, error) {
 
 // importDocker imports an image exported by a running Docker daemon.
 func (r *Store) importDocker(ctx context.Context, s source) (images.Image, error) {
-	dc, err := newDockerClient(r.opts.Docker)
+	dc, err := docker.New(r.opts.Docker)
 	if err != nil {
 		return images.Image{}, err
 	}
 	logger(ctx).Info().Str("image", s.ref).Str("docker", r.opts.Docker.Host).Msg("exporting the image from Docker Engine")
-	rc, err := dc.export(ctx, s.ref)
+	rc, err := dc.Export(ctx, s.ref)
 	if err != nil {
 		return images.Image{}, fmt.Errorf("exporting %s from Docker: %w", s.ref, err)
 	}

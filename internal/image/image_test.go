@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/slimtrace/slimtrace/internal/docker"
 )
 
 func TestParseSource(t *testing.T) {
@@ -75,7 +77,7 @@ func TestOptionsDefaults(t *testing.T) {
 	t.Setenv("DOCKER_TLS_VERIFY", "")
 	o := Options{}.withDefaults()
 	if o.Address != DefaultAddress || o.Namespace != DefaultNamespace || o.StatePath != DefaultStatePath ||
-		o.Docker.Host != DefaultDockerHost || o.Snapshotter != DefaultSnapshotter || o.Pull != PullNever || o.Docker.TLS {
+		o.Docker.Host != docker.DefaultHost || o.Snapshotter != DefaultSnapshotter || o.Pull != PullNever || o.Docker.TLS {
 		t.Errorf("defaults %+v", o)
 	}
 	t.Setenv("CONTAINERD_ADDRESS", "/run/x.sock")

@@ -19,6 +19,7 @@ import (
 	specs "github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/slimtrace/slimtrace/internal/docker"
 	"github.com/slimtrace/slimtrace/internal/privtest"
 	"github.com/slimtrace/slimtrace/internal/tartest"
 )
@@ -156,7 +157,7 @@ func TestResolveSources(t *testing.T) {
 		if out, err := privtest.Docker(t, host, "load", "-i", tarPath); err != nil {
 			t.Fatalf("docker load: %v\n%s", err, out)
 		}
-		rt2, err := Connect(ctx, Options{Address: rt.Address(), Namespace: rt.Namespace(), StatePath: t.TempDir(), Docker: DockerOptions{Host: host}})
+		rt2, err := Connect(ctx, Options{Address: rt.Address(), Namespace: rt.Namespace(), StatePath: t.TempDir(), Docker: docker.Options{Host: host}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -172,7 +173,7 @@ func TestResolveSources(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "nosuch") {
 			t.Errorf("missing image: %v", err)
 		}
-		rt3, err := Connect(ctx, Options{Address: rt.Address(), Namespace: rt.Namespace(), Docker: DockerOptions{Host: "unix:///nonexistent/docker.sock"}})
+		rt3, err := Connect(ctx, Options{Address: rt.Address(), Namespace: rt.Namespace(), Docker: docker.Options{Host: "unix:///nonexistent/docker.sock"}})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -12,6 +12,8 @@ import (
 	containerd "github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/pkg/namespaces"
 	"github.com/containerd/errdefs"
+
+	"github.com/slimtrace/slimtrace/internal/docker"
 )
 
 // Pull policies for Options.Pull.
@@ -26,7 +28,6 @@ const (
 	DefaultAddress     = "/run/containerd/containerd.sock"
 	DefaultNamespace   = "default"
 	DefaultStatePath   = "/run/slimtrace"
-	DefaultDockerHost  = "unix:///var/run/docker.sock"
 	DefaultSnapshotter = "overlayfs"
 )
 
@@ -43,7 +44,7 @@ type Options struct {
 	// Docker says how to reach Docker Engine, where a bare name is looked
 	// for after containerd, docker-daemon: sources come from and the slim
 	// image of a Docker image goes.
-	Docker DockerOptions
+	Docker docker.Options
 	// Pull says when a bare name is pulled from its registry: PullNever
 	// (the default: only local stores), PullMissing (--pull: when no local
 	// store has it) or PullAlways. docker:// sources are always pulled.
@@ -73,7 +74,7 @@ func (o Options) withDefaults() Options {
 	o.Address = pick(o.Address, "CONTAINERD_ADDRESS", DefaultAddress)
 	o.Namespace = pick(o.Namespace, "CONTAINERD_NAMESPACE", DefaultNamespace)
 	o.StatePath = pick(o.StatePath, "", DefaultStatePath)
-	o.Docker = o.Docker.withDefaults()
+	o.Docker = o.Docker.WithDefaults()
 	o.Pull = pick(o.Pull, "", PullNever)
 	o.Snapshotter = pick(o.Snapshotter, "", DefaultSnapshotter)
 	return o

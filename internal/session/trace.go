@@ -51,6 +51,9 @@ type Options struct {
 	// Probe holds the HTTP probe settings; DialContext, Host and Ports are
 	// filled from the container.
 	Probe probe.Options
+	// Sidecars are services the target needs, started first in its network
+	// namespace and removed with it (see SideService).
+	Sidecars []SideService
 	// ExecProbes are host commands (shell lines) run against the target.
 	ExecProbes []string
 	// Execs are commands run inside the target, each an argument vector.
@@ -206,8 +209,31 @@ func Trace(ctx context.Context, opts Options) (_ *Run, err error) {
 	}
 	run.Timings.ResolveMS = lap()
 
+	crt := container.NewRuntime(run.store)
+	runCfg := opts.Run
+	if len(opts.Sidecars) > 0 {
+		if runCfg.Network != "" && runCfg.Network != container.NetworkPrivate {
+			return nil, fmt.Errorf("side services share the target's network namespace: they need --network private, not %q", runCfg.Network)
+		}
+		for i := range opts.Sidecars {
+			opts.Sidecars[i].Run.LogWriter = opts.Run.LogWriter
+		}
+		p, err := startSides(ctx, run.store, crt, opts.Sidecars, step)
+		if err != nil {
+			return nil, err
+		}
+		defer func() {
+			if cerr := p.close(context.WithoutCancel(ctx)); cerr != nil && err == nil {
+				err = cerr
+			}
+		}()
+		runCfg.Network, runCfg.NetNS = container.NetworkJoin, p.netns
+		runCfg.EtcHostsMap = append(slices.Clone(runCfg.EtcHostsMap), p.hosts...)
+		run.Container.SideServices = p.names
+	}
+
 	step("creating the container")
-	c, err := container.NewRuntime(run.store).Create(ctx, run.Image, opts.Run)
+	c, err := crt.Create(ctx, run.Image, runCfg)
 	if err != nil {
 		return nil, err
 	}
@@ -219,7 +245,9 @@ func Trace(ctx context.Context, opts Options) (_ *Run, err error) {
 			}
 		}
 	}()
+	sides := run.Container.SideServices
 	run.Container = containerReport(c, run.Options)
+	run.Container.SideServices = sides
 	g, err := cgroup.Open(c.CgroupPath)
 	if err != nil {
 		return nil, err
