@@ -24,7 +24,9 @@ func TestProfileBadFlags(t *testing.T) {
 	}{
 		{"malformed probe file", []string{"profile", "--http-probe-cmd-file", bad, "busybox"}, []string{"probes.json:4", "method"}},
 		{"bad probe command", []string{"profile", "--http-probe-cmd", "ftp:/x", "busybox"}, []string{"ftp"}},
-		{"link", []string{"profile", "--link", "db:db", "busybox"}, []string{"--link", "--etc-hosts-map"}},
+		{"bad link", []string{"profile", "--link", ":db", "busybox"}, []string{"--link", "container:ID"}},
+		{"bad network", []string{"profile", "--network", "bridge", "busybox"}, []string{"--network", "container:REF"}},
+		{"bad sidecar", []string{"profile", "--sidecar", "redis,wait=tcp:1", "busybox"}, []string{"--sidecar", "port:N"}},
 		{"bad mount", []string{"profile", "--mount", "relative:/x", "busybox"}, []string{"--mount"}},
 		{"bad continue-after", []string{"profile", "--continue-after", "later", "busybox"}, []string{"--continue-after"}},
 	}

@@ -47,8 +47,9 @@ type runFlags struct {
 	EtcHostsMap        []string `help:"Add HOST:IP to /etc/hosts (repeatable)." group:"Container"`
 	ContainerDNS       []string `help:"DNS server for the container (repeatable)." group:"Container"`
 	ContainerDNSSearch []string `help:"DNS search domain for the container (repeatable)." group:"Container"`
-	Network            string   `help:"private (a network namespace with only loopback; probes reach it from inside) or host." default:"private" enum:"private,host" group:"Container"`
-	Link               []string `help:"Not supported: links are a Docker-engine feature with no containerd meaning. Use --etc-hosts-map HOST:IP to name another service, or --network host." group:"Container"`
+	Network            string   `help:"private (a network namespace with only loopback; probes reach it from inside), host, or container:REF to join a running container's network namespace as docker's --network container:ID (REF as --link's NAME)." default:"private" group:"Container"`
+	Link               []string `help:"Reach a running container as ALIAS: NAME[:ALIAS], NAME a Docker container's name or ID, container:ID (containerd, any namespace) or pod:NAMESPACE/NAME. The target joins its network namespace (ALIAS is 127.0.0.1), or with --network host uses its address (repeatable)." placeholder:"NAME[:ALIAS]" group:"Services"`
+	Sidecar            []string `help:"Start a service the app needs first, untraced, in the app's network namespace (reached on localhost and by its name): IMAGE[,name=N][,env=K=V...][,wait=port:N|log:REGEX|health|started]; removed afterwards (repeatable)." placeholder:"IMAGE[,...]" group:"Services"`
 
 	ShowClogs           bool   `help:"Stream the container's stdout and stderr, prefixed." group:"Output"`
 	CopyMetaArtifacts   string `help:"Also copy the artifacts (creport.json, profiles) to this directory." type:"path" placeholder:"DIR" group:"Output"`
@@ -59,8 +60,23 @@ type runFlags struct {
 // before anything is started.
 func (f *runFlags) sessionOptions(g *Globals, command string) (session.Options, error) {
 	var errs []error
-	if len(f.Link) > 0 {
-		errs = append(errs, errors.New("--link is a Docker-engine feature with no containerd meaning: use --etc-hosts-map HOST:IP, or --network host"))
+	var links []session.Link
+	for _, l := range f.Link {
+		link, err := session.ParseLink(l)
+		errs = append(errs, err)
+		links = append(links, link)
+	}
+	var sides []session.SideService
+	for _, sc := range f.Sidecar {
+		side, err := session.ParseSidecar(sc)
+		errs = append(errs, err)
+		sides = append(sides, side)
+	}
+	switch {
+	case f.Network == container.NetworkPrivate, f.Network == container.NetworkHost:
+	case strings.HasPrefix(f.Network, session.NetworkContainer) && len(f.Network) > len(session.NetworkContainer):
+	default:
+		errs = append(errs, fmt.Errorf("--network %q: want private, host or container:REF", f.Network))
 	}
 	var cmds []probe.Cmd
 	for _, s := range f.HTTPProbeCmd {
@@ -128,6 +144,8 @@ func (f *runFlags) sessionOptions(g *Globals, command string) (session.Options, 
 		Probe: probe.Options{OnlyPorts: f.HTTPProbePorts, Cmds: cmds, StartWait: seconds(f.HTTPProbeStartWait),
 			RetryCount: f.HTTPProbeRetryCount, RetryWait: seconds(f.HTTPProbeRetryWait), Crawl: f.HTTPProbeCrawl,
 			CrawlMaxDepth: f.HTTPProbeCrawlMaxDepth, CrawlMaxPages: f.HTTPProbeCrawlMaxPages},
+		Links:         links,
+		Sidecars:      sides,
 		ExecProbes:    f.ExecProbe,
 		Execs:         execs,
 		ContinueAfter: continueAfter,

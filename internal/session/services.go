@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 	"github.com/rs/zerolog"
 
@@ -152,17 +154,18 @@ type pod struct {
 }
 
 // startSides resolves and starts the side services in order, each after
-// the one before is ready, in one network namespace (the first's). On an
-// error what was started is removed.
-func startSides(ctx context.Context, store *image.Store, rt *container.Runtime, sides []SideService,
+// the one before is ready, in one network namespace: netns when it is set
+// (a linked container's), else the first's. On an error what was started
+// is removed.
+func startSides(ctx context.Context, store *image.Store, rt *container.Runtime, sides []SideService, netns string,
 	step func(string, ...any)) (_ *pod, err error) {
-	p := &pod{}
+	p := &pod{netns: netns}
 	defer func() {
 		if err != nil {
 			p.close(context.WithoutCancel(ctx))
 		}
 	}()
-	for i, sd := range sides {
+	for _, sd := range sides {
 		img, err := store.Resolve(ctx, sd.Image)
 		if err != nil {
 			return nil, fmt.Errorf("side service %s: %w", sd.Image, err)
@@ -173,7 +176,7 @@ func startSides(ctx context.Context, store *image.Store, rt *container.Runtime, 
 		}
 		cfg := sd.Run
 		cfg.Network, cfg.NetNS = container.NetworkPrivate, ""
-		if i > 0 {
+		if p.netns != "" {
 			cfg.Network, cfg.NetNS = container.NetworkJoin, p.netns
 		}
 		if cfg.Hostname == "" {
@@ -189,7 +192,7 @@ func startSides(ctx context.Context, store *image.Store, rt *container.Runtime, 
 			return nil, fmt.Errorf("side service %s: %w", name, err)
 		}
 		p.sides = append(p.sides, c)
-		if i == 0 {
+		if p.netns == "" {
 			p.netns = c.NetNSPath
 		}
 		if err := c.Start(ctx); err != nil {
@@ -318,4 +321,87 @@ func waitReady(ctx context.Context, c *container.Container, img *image.Image, w 
 		}
 		delay = min(2*delay, time.Second)
 	}
+}
+
+// A Link names a running container the target reaches by Alias (--link
+// NAME[:ALIAS]): container:ID (containerd, any namespace), pod:NS/NAME, or
+// a Docker container's name or ID.
+type Link struct {
+	Ref, Alias string
+}
+
+// ParseLink parses --link NAME[:ALIAS]; ALIAS defaults to the container's
+// ID or name (a pod's name).
+func ParseLink(s string) (Link, error) {
+	prefix := ""
+	rest := s
+	for _, p := range []string{"container:", "pod:"} {
+		if r, ok := strings.CutPrefix(s, p); ok {
+			prefix, rest = p, r
+		}
+	}
+	name, alias, _ := strings.Cut(rest, ":")
+	if name == "" {
+		return Link{}, fmt.Errorf("--link %q: want NAME[:ALIAS], NAME a Docker container, container:ID or pod:NAMESPACE/NAME", s)
+	}
+	if alias == "" {
+		alias = name
+		if prefix == "pod:" {
+			_, alias, _ = strings.Cut(name, "/")
+		}
+	}
+	if alias == "" || strings.ContainsAny(alias, " \t/:") {
+		return Link{}, fmt.Errorf("--link %q: alias %q is not a host name", s, alias)
+	}
+	return Link{Ref: prefix + name, Alias: alias}, nil
+}
+
+// NetworkContainer is the prefix of --network container:REF: the target
+// joins that running container's network namespace (REF as --link's NAME).
+const NetworkContainer = "container:"
+
+// linkPeers finds the linked containers and says how the target reaches
+// them: the network namespace it joins (a peer reachable only from inside
+// its own, or --network container:REF) and the /etc/hosts entries.
+func linkPeers(ctx context.Context, rt *container.Runtime, o Options) (netns string, hosts []string, err error) {
+	same := func(a, b string) bool {
+		var sa, sb unix.Stat_t
+		return unix.Stat(a, &sa) == nil && unix.Stat(b, &sb) == nil && sa.Dev == sb.Dev && sa.Ino == sb.Ino
+	}
+	join := func(p *container.Peer) error {
+		if netns != "" && !same(netns, p.NetNS) {
+			return fmt.Errorf("%s is in another network namespace than the one the target already joins: the target can share one", p.Ref)
+		}
+		netns = p.NetNS
+		return nil
+	}
+	if ref, ok := strings.CutPrefix(o.Run.Network, NetworkContainer); ok {
+		p, err := rt.FindPeer(ctx, ref, o.Store.Docker)
+		if err != nil {
+			return "", nil, err
+		}
+		if err := join(p); err != nil {
+			return "", nil, err
+		}
+	}
+	for _, l := range o.Links {
+		p, err := rt.FindPeer(ctx, l.Ref, o.Store.Docker)
+		if err != nil {
+			return "", nil, err
+		}
+		if o.Run.Network == container.NetworkHost {
+			if len(p.IPs) == 0 {
+				return "", nil, fmt.Errorf("--link %s: it has no address the host's network reaches; use --network private to share its network namespace", l.Ref)
+			}
+			hosts = append(hosts, l.Alias+":"+p.IPs[0])
+			continue
+		}
+		// A private namespace has loopback only: the target reaches the
+		// peer from inside the peer's own namespace.
+		if err := join(p); err != nil {
+			return "", nil, fmt.Errorf("--link %s: %w", l.Ref, err)
+		}
+		hosts = append(hosts, l.Alias+":127.0.0.1")
+	}
+	return netns, hosts, nil
 }

@@ -54,6 +54,10 @@ type Options struct {
 	// Sidecars are services the target needs, started first in its network
 	// namespace and removed with it (see SideService).
 	Sidecars []SideService
+	// Links are running containers the target reaches by name (--link);
+	// Run.Network may be NetworkContainer+REF to join one's network
+	// namespace.
+	Links []Link
 	// ExecProbes are host commands (shell lines) run against the target.
 	ExecProbes []string
 	// Execs are commands run inside the target, each an argument vector.
@@ -211,14 +215,22 @@ func Trace(ctx context.Context, opts Options) (_ *Run, err error) {
 
 	crt := container.NewRuntime(run.store)
 	runCfg := opts.Run
+	joinNS, linkHosts, err := linkPeers(ctx, crt, opts)
+	if err != nil {
+		return nil, err
+	}
+	if joinNS != "" {
+		runCfg.Network, runCfg.NetNS = container.NetworkJoin, joinNS
+	}
+	runCfg.EtcHostsMap = append(slices.Clone(runCfg.EtcHostsMap), linkHosts...)
 	if len(opts.Sidecars) > 0 {
-		if runCfg.Network != "" && runCfg.Network != container.NetworkPrivate {
-			return nil, fmt.Errorf("side services share the target's network namespace: they need --network private, not %q", runCfg.Network)
+		if runCfg.Network == container.NetworkHost {
+			return nil, errors.New("side services share the target's network namespace: they need --network private, not host")
 		}
 		for i := range opts.Sidecars {
 			opts.Sidecars[i].Run.LogWriter = opts.Run.LogWriter
 		}
-		p, err := startSides(ctx, run.store, crt, opts.Sidecars, step)
+		p, err := startSides(ctx, run.store, crt, opts.Sidecars, joinNS, step)
 		if err != nil {
 			return nil, err
 		}
@@ -228,7 +240,7 @@ func Trace(ctx context.Context, opts Options) (_ *Run, err error) {
 			}
 		}()
 		runCfg.Network, runCfg.NetNS = container.NetworkJoin, p.netns
-		runCfg.EtcHostsMap = append(slices.Clone(runCfg.EtcHostsMap), p.hosts...)
+		runCfg.EtcHostsMap = append(runCfg.EtcHostsMap, p.hosts...)
 		run.Container.SideServices = p.names
 	}
 
