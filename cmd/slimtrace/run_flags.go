@@ -49,7 +49,7 @@ type runFlags struct {
 	ContainerDNSSearch []string `help:"DNS search domain for the container (repeatable)." group:"Container"`
 	Network            string   `help:"private (a network namespace with only loopback; probes reach it from inside), host, or container:REF to join a running container's network namespace as docker's --network container:ID (REF as --link's NAME)." default:"private" group:"Container"`
 	Link               []string `help:"Reach a running container as ALIAS: NAME[:ALIAS], NAME a Docker container's name or ID, container:ID (containerd, any namespace) or pod:NAMESPACE/NAME. The target joins its network namespace (ALIAS is 127.0.0.1), or with --network host uses its address (repeatable)." placeholder:"NAME[:ALIAS]" group:"Services"`
-	Sidecar            []string `help:"Start a service the app needs first, untraced, in the app's network namespace (reached on localhost and by its name): IMAGE[,name=N][,env=K=V...][,wait=port:N|log:REGEX|health|started]; removed afterwards (repeatable)." placeholder:"IMAGE[,...]" group:"Services"`
+	Sidecar            []string `help:"Start a service the app needs first, untraced, in the app's network namespace (reached on localhost and by its name): IMAGE[,name=N][,env=K=V...][,wait=port:N|log:REGEX|health|started]; removed afterwards (repeatable)." placeholder:"IMAGE[,...]" sep:"none" group:"Services"`
 
 	ShowClogs           bool   `help:"Stream the container's stdout and stderr, prefixed." group:"Output"`
 	CopyMetaArtifacts   string `help:"Also copy the artifacts (creport.json, profiles) to this directory." type:"path" placeholder:"DIR" group:"Output"`
