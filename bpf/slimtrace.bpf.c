@@ -15,9 +15,10 @@
  *   and capability:cap_capable counts capability checks, granted or denied:
  *   both in maps read once, no events.
  *
- * Each program has a tp_btf entry point and a raw_tp one; user space loads
- * the tp_btf set and falls back to raw_tp on kernels without it. Every entry
- * point checks the target cgroup first.
+ * Every program is a tp_btf one (BTF-typed raw tracepoint, Linux 5.5) and
+ * checks the target cgroup first. There are no raw_tp twins: bpf_loop (in
+ * walk_path) already needs Linux 5.17, and every kernel with BTF and
+ * bpf_loop has tp_btf, so a raw_tp fallback could never be chosen.
  */
 #include "vmlinux.h"
 #include "bpf_helpers.h"
@@ -190,66 +191,54 @@ static __always_inline void output(void *ev, __u32 size, __u32 max, struct stats
 	}
 }
 
-/*
- * RD reads a field of a kernel pointer. In the tp_btf programs (btf true, a
- * constant once inlined) the pointer is typed and the read is one load; the
- * raw_tp programs go through bpf_probe_read_kernel.
- */
-#define RD(btf, p, field) ((btf) ? (p)->field : BPF_CORE_READ(p, field))
-
-static __always_inline struct task_struct *current_task(const bool btf)
-{
-	return btf ? bpf_get_current_task_btf() : (struct task_struct *)bpf_get_current_task();
-}
-
-static __always_inline bool is_compat(struct task_struct *task, const bool btf)
+static __always_inline bool is_compat(struct task_struct *task)
 {
 #if defined(__TARGET_ARCH_x86)
-	return RD(btf, task, thread_info.status) & TS_COMPAT;
+	return task->thread_info.status & TS_COMPAT;
 #elif defined(__TARGET_ARCH_arm64)
-	return RD(btf, task, thread_info.flags) & (1UL << TIF_32BIT);
+	return task->thread_info.flags & (1UL << TIF_32BIT);
 #endif
 }
 
-static __always_inline long syscall_nr(struct pt_regs *regs, const bool btf)
+static __always_inline long syscall_nr(struct pt_regs *regs)
 {
 #if defined(__TARGET_ARCH_x86)
-	return RD(btf, regs, orig_ax);
+	return regs->orig_ax;
 #elif defined(__TARGET_ARCH_arm64)
-	return RD(btf, regs, syscallno);
+	return regs->syscallno;
 #endif
 }
 
 /* The i-th syscall argument, from the registers saved at entry (still there
  * at exit: only the return register is overwritten, and arm64 keeps x0 in
  * orig_x0). */
-static __always_inline unsigned long sys_arg(struct pt_regs *regs, int i, bool compat, const bool btf)
+static __always_inline unsigned long sys_arg(struct pt_regs *regs, int i, bool compat)
 {
 #if defined(__TARGET_ARCH_x86)
 	if (compat) {
 		switch (i) {
-		case 0: return (__u32)RD(btf, regs, bx);
-		case 1: return (__u32)RD(btf, regs, cx);
-		case 2: return (__u32)RD(btf, regs, dx);
-		case 3: return (__u32)RD(btf, regs, si);
-		case 4: return (__u32)RD(btf, regs, di);
-		default: return (__u32)RD(btf, regs, bp);
+		case 0: return (__u32)regs->bx;
+		case 1: return (__u32)regs->cx;
+		case 2: return (__u32)regs->dx;
+		case 3: return (__u32)regs->si;
+		case 4: return (__u32)regs->di;
+		default: return (__u32)regs->bp;
 		}
 	}
 	switch (i) {
-	case 0: return RD(btf, regs, di);
-	case 1: return RD(btf, regs, si);
-	case 2: return RD(btf, regs, dx);
-	case 3: return RD(btf, regs, r10);
-	case 4: return RD(btf, regs, r8);
-	default: return RD(btf, regs, r9);
+	case 0: return regs->di;
+	case 1: return regs->si;
+	case 2: return regs->dx;
+	case 3: return regs->r10;
+	case 4: return regs->r8;
+	default: return regs->r9;
 	}
 #elif defined(__TARGET_ARCH_arm64)
 	unsigned long v;
 	if (i == 0)
-		v = RD(btf, regs, orig_x0);
+		v = regs->orig_x0;
 	else
-		v = RD(btf, regs, regs[i & 7]);
+		v = regs->regs[i & 7];
 	return compat ? (__u32)v : v;
 #endif
 }
@@ -581,12 +570,12 @@ static __always_inline __u8 open_access(unsigned long flags, __u8 fixed)
 	return ACCESS_READ;
 }
 
-static __always_inline int on_sys_enter(struct pt_regs *regs, long id, const bool btf)
+static __always_inline int on_sys_enter(struct pt_regs *regs, long id)
 {
 	if (!in_target())
 		return 0;
-	struct task_struct *task = current_task(btf);
-	bool compat = is_compat(task, btf);
+	struct task_struct *task = bpf_get_current_task_btf();
+	bool compat = is_compat(task);
 	__u32 slot = COUNT_OTHER;
 	if (id >= 0 && id < NR_MAX)
 		slot = compat ? NR_MAX + id : id;
@@ -615,10 +604,10 @@ static __always_inline int on_sys_enter(struct pt_regs *regs, long id, const boo
  * AppArmor checks the family and type before the kernel looks the family
  * up, so failed calls count too.
  */
-static __always_inline void count_socket(struct pt_regs *regs, __u8 op, long ret, bool compat, const bool btf)
+static __always_inline void count_socket(struct pt_regs *regs, __u8 op, long ret, bool compat)
 {
-	unsigned long family = sys_arg(regs, 0, compat, btf);
-	unsigned long type = sys_arg(regs, 1, compat, btf);
+	unsigned long family = sys_arg(regs, 0, compat);
+	unsigned long type = sys_arg(regs, 1, compat);
 	if (op == OP_SOCKETCALL) {
 		if (family != SYS_SOCKET && family != SYS_SOCKETPAIR)
 			return;
@@ -653,20 +642,20 @@ static __always_inline void count_socket(struct pt_regs *regs, __u8 op, long ret
 	}
 }
 
-static __always_inline int on_sys_exit(struct pt_regs *regs, long ret, const bool btf)
+static __always_inline int on_sys_exit(struct pt_regs *regs, long ret)
 {
 	if (!in_target())
 		return 0;
-	struct task_struct *task = current_task(btf);
-	bool compat = is_compat(task, btf);
-	long nr = syscall_nr(regs, btf);
+	struct task_struct *task = bpf_get_current_task_btf();
+	bool compat = is_compat(task);
+	long nr = syscall_nr(regs);
 	if (nr < 0 || nr >= NR_MAX)
 		return 0;
 	struct sys_desc d = compat ? compat_desc[nr] : native_desc[nr];
 	if (d.op == OP_NONE)
 		return 0;
 	if (d.op == OP_SOCKET || d.op == OP_SOCKETCALL) {
-		count_socket(regs, d.op, ret, compat, btf);
+		count_socket(regs, d.op, ret, compat);
 		return 0;
 	}
 	if (d.op == OP_EXEC && ret >= 0)
@@ -684,18 +673,18 @@ static __always_inline int on_sys_exit(struct pt_regs *regs, long ret, const boo
 	s->base.mnt = 0;
 	s->fd = -1;
 	s->fd_only = 0;
-	s->dirfd = d.dirfd >= 0 ? fd_arg(sys_arg(regs, d.dirfd, compat, btf)) : AT_FDCWD;
-	s->upath = sys_arg(regs, d.path, compat, btf);
+	s->dirfd = d.dirfd >= 0 ? fd_arg(sys_arg(regs, d.dirfd, compat)) : AT_FDCWD;
+	s->upath = sys_arg(regs, d.path, compat);
 	s->access = d.access;
 
 	switch (d.op) {
 	case OP_OPEN:
-		s->access = open_access(d.flags >= 0 ? sys_arg(regs, d.flags, compat, btf) : 0, d.access);
+		s->access = open_access(d.flags >= 0 ? sys_arg(regs, d.flags, compat) : 0, d.access);
 		s->fd = ret;
 		break;
 	case OP_OPENAT2: {
 		__u64 how_flags = 0;
-		bpf_probe_read_user(&how_flags, sizeof(how_flags), (void *)sys_arg(regs, d.flags, compat, btf));
+		bpf_probe_read_user(&how_flags, sizeof(how_flags), (void *)sys_arg(regs, d.flags, compat));
 		s->access = open_access(how_flags, d.access);
 		s->fd = ret;
 		break;
@@ -722,8 +711,8 @@ static __always_inline int on_sys_exit(struct pt_regs *regs, long ret, const boo
 		s->base.dentry = 0;
 		s->fd = -1;
 		s->fd_only = 0;
-		s->dirfd = d.dirfd2 >= 0 ? fd_arg(sys_arg(regs, d.dirfd2, compat, btf)) : AT_FDCWD;
-		s->upath = sys_arg(regs, d.path2, compat, btf);
+		s->dirfd = d.dirfd2 >= 0 ? fd_arg(sys_arg(regs, d.dirfd2, compat)) : AT_FDCWD;
+		s->upath = sys_arg(regs, d.path2, compat);
 		s->access = d.access2;
 		emit_file(s, (struct task_struct *)bpf_get_current_task());
 	}
@@ -879,13 +868,13 @@ static __always_inline bool from_overcommit(void *ctx)
 	return false;
 }
 
-static __always_inline int on_cap_capable(void *ctx, const void *cred, int cap, int ret, const bool btf)
+static __always_inline int on_cap_capable(void *ctx, const void *cred, int cap, int ret)
 {
 	if (!in_target())
 		return 0;
-	struct task_struct *task = current_task(btf);
+	struct task_struct *task = bpf_get_current_task_btf();
 	__u32 idx;
-	if (cred != (const void *)RD(btf, task, real_cred))
+	if (cred != (const void *)task->real_cred)
 		idx = CAP_OTHER;
 	else if (cap == CAP_SYS_ADMIN && overcommit_text[0][0] && from_overcommit(ctx))
 		idx = CAP_UNMEDIATED;
@@ -906,18 +895,16 @@ static __always_inline int on_cap_capable(void *ctx, const void *cred, int cap, 
 	return 0;
 }
 
-/* tp_btf entry points. */
-
 SEC("tp_btf/sys_enter")
 int BPF_PROG(tp_btf_sys_enter, struct pt_regs *regs, long id)
 {
-	return on_sys_enter(regs, id, true);
+	return on_sys_enter(regs, id);
 }
 
 SEC("tp_btf/sys_exit")
 int BPF_PROG(tp_btf_sys_exit, struct pt_regs *regs, long ret)
 {
-	return on_sys_exit(regs, ret, true);
+	return on_sys_exit(regs, ret);
 }
 
 SEC("tp_btf/sched_process_exec")
@@ -941,43 +928,5 @@ int BPF_PROG(tp_btf_sched_process_exit, struct task_struct *p)
 SEC("tp_btf/cap_capable")
 int BPF_PROG(tp_btf_cap_capable, const void *cred, void *target_ns, const void *capable_ns, int cap, int ret)
 {
-	return on_cap_capable(ctx, cred, cap, ret, true);
-}
-
-/* raw_tp entry points: the same, for kernels without tp_btf. */
-
-SEC("raw_tp/sys_enter")
-int raw_tp_sys_enter(struct bpf_raw_tracepoint_args *ctx)
-{
-	return on_sys_enter((struct pt_regs *)ctx->args[0], (long)ctx->args[1], false);
-}
-
-SEC("raw_tp/sys_exit")
-int raw_tp_sys_exit(struct bpf_raw_tracepoint_args *ctx)
-{
-	return on_sys_exit((struct pt_regs *)ctx->args[0], (long)ctx->args[1], false);
-}
-
-SEC("raw_tp/sched_process_exec")
-int raw_tp_sched_process_exec(struct bpf_raw_tracepoint_args *ctx)
-{
-	return on_exec((struct task_struct *)ctx->args[0], (pid_t)ctx->args[1], (struct linux_binprm *)ctx->args[2]);
-}
-
-SEC("raw_tp/sched_process_fork")
-int raw_tp_sched_process_fork(struct bpf_raw_tracepoint_args *ctx)
-{
-	return on_fork((struct task_struct *)ctx->args[0], (struct task_struct *)ctx->args[1]);
-}
-
-SEC("raw_tp/sched_process_exit")
-int raw_tp_sched_process_exit(struct bpf_raw_tracepoint_args *ctx)
-{
-	return on_exit((struct task_struct *)ctx->args[0]);
-}
-
-SEC("raw_tp/cap_capable")
-int raw_tp_cap_capable(struct bpf_raw_tracepoint_args *ctx)
-{
-	return on_cap_capable(ctx, (const void *)ctx->args[0], (int)ctx->args[3], (int)ctx->args[4], false);
+	return on_cap_capable(ctx, cred, cap, ret);
 }

@@ -227,7 +227,7 @@ func Profile(ctx context.Context, opts Options) (_ *Result, err error) {
 	defer tr.Close() // on error paths; the normal path closes it below
 	rep.Timings.CreateMS = lap()
 
-	step("starting %s (traced, %s programs)", strings.Join(t.Args, " "), tr.ProgramType())
+	step("starting %s (traced, %s programs)", strings.Join(t.Args, " "), tracer.ProgramType)
 	if err := t.Start(ctx); err != nil {
 		return nil, err
 	}

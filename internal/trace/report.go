@@ -44,7 +44,7 @@ type Target struct {
 // Tracer says how it was traced.
 type Tracer struct {
 	Arch        string `json:"arch"`         // x86_64 or aarch64
-	ProgramType string `json:"program_type"` // tp_btf or raw_tp
+	ProgramType string `json:"program_type"` // tp_btf (raw_tp in reports of older versions)
 	// EventsSent crossed the ring buffer; EventsDeduped were identical to
 	// one sent before and stayed in the kernel.
 	EventsSent    uint64 `json:"events_sent"`

@@ -178,12 +178,6 @@ type slimtraceSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type slimtraceProgramSpecs struct {
-	RawTpCapCapable       *ebpf.ProgramSpec `ebpf:"raw_tp_cap_capable"`
-	RawTpSchedProcessExec *ebpf.ProgramSpec `ebpf:"raw_tp_sched_process_exec"`
-	RawTpSchedProcessExit *ebpf.ProgramSpec `ebpf:"raw_tp_sched_process_exit"`
-	RawTpSchedProcessFork *ebpf.ProgramSpec `ebpf:"raw_tp_sched_process_fork"`
-	RawTpSysEnter         *ebpf.ProgramSpec `ebpf:"raw_tp_sys_enter"`
-	RawTpSysExit          *ebpf.ProgramSpec `ebpf:"raw_tp_sys_exit"`
 	TpBtfCapCapable       *ebpf.ProgramSpec `ebpf:"tp_btf_cap_capable"`
 	TpBtfSchedProcessExec *ebpf.ProgramSpec `ebpf:"tp_btf_sched_process_exec"`
 	TpBtfSchedProcessExit *ebpf.ProgramSpec `ebpf:"tp_btf_sched_process_exit"`
@@ -295,12 +289,6 @@ type slimtraceVariables struct {
 //
 // It can be passed to loadSlimtraceObjects or ebpf.CollectionSpec.LoadAndAssign.
 type slimtracePrograms struct {
-	RawTpCapCapable       *ebpf.Program `ebpf:"raw_tp_cap_capable"`
-	RawTpSchedProcessExec *ebpf.Program `ebpf:"raw_tp_sched_process_exec"`
-	RawTpSchedProcessExit *ebpf.Program `ebpf:"raw_tp_sched_process_exit"`
-	RawTpSchedProcessFork *ebpf.Program `ebpf:"raw_tp_sched_process_fork"`
-	RawTpSysEnter         *ebpf.Program `ebpf:"raw_tp_sys_enter"`
-	RawTpSysExit          *ebpf.Program `ebpf:"raw_tp_sys_exit"`
 	TpBtfCapCapable       *ebpf.Program `ebpf:"tp_btf_cap_capable"`
 	TpBtfSchedProcessExec *ebpf.Program `ebpf:"tp_btf_sched_process_exec"`
 	TpBtfSchedProcessExit *ebpf.Program `ebpf:"tp_btf_sched_process_exit"`
@@ -311,12 +299,6 @@ type slimtracePrograms struct {
 
 func (p *slimtracePrograms) Close() error {
 	return _SlimtraceClose(
-		p.RawTpCapCapable,
-		p.RawTpSchedProcessExec,
-		p.RawTpSchedProcessExit,
-		p.RawTpSchedProcessFork,
-		p.RawTpSysEnter,
-		p.RawTpSysExit,
 		p.TpBtfCapCapable,
 		p.TpBtfSchedProcessExec,
 		p.TpBtfSchedProcessExit,

@@ -192,49 +192,41 @@ func paths(r *trace.Report) []string {
 }
 
 func TestCat(t *testing.T) {
-	for _, raw := range []bool{false, true} {
-		name := "tp_btf"
-		if raw {
-			name = "raw_tp"
+	cat, err := exec.LookPath("cat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat, _ = filepath.EvalSymlinks(cat)
+	r := runTraced(t, RunOptions{Args: []string{cat, "/etc/hostname"},
+		Stdout: new(bytes.Buffer)})
+	if r.Tracer.ProgramType != ProgramType {
+		t.Errorf("program type %s, want %s", r.Tracer.ProgramType, ProgramType)
+	}
+	wantFile(t, r, "/etc/hostname", trace.AccessRead, "ok")
+	wantFile(t, r, cat, trace.AccessExec, "ok")
+	wantFile(t, r, "/etc/ld.so.cache", trace.AccessRead, "ok")
+	libc := false
+	for _, f := range r.Files {
+		if strings.Contains(f.Path, "libc.so") && f.Has(trace.AccessRead) && f.OK() {
+			libc = true
 		}
-		t.Run(name, func(t *testing.T) {
-			cat, err := exec.LookPath("cat")
-			if err != nil {
-				t.Fatal(err)
-			}
-			cat, _ = filepath.EvalSymlinks(cat)
-			r := runTraced(t, RunOptions{Options: Options{ForceRawTP: raw}, Args: []string{cat, "/etc/hostname"},
-				Stdout: new(bytes.Buffer)})
-			if r.Tracer.ProgramType != name {
-				t.Errorf("program type %s, want %s", r.Tracer.ProgramType, name)
-			}
-			wantFile(t, r, "/etc/hostname", trace.AccessRead, "ok")
-			wantFile(t, r, cat, trace.AccessExec, "ok")
-			wantFile(t, r, "/etc/ld.so.cache", trace.AccessRead, "ok")
-			libc := false
-			for _, f := range r.Files {
-				if strings.Contains(f.Path, "libc.so") && f.Has(trace.AccessRead) && f.OK() {
-					libc = true
-				}
-			}
-			if !libc {
-				t.Errorf("libc not read; files: %v", paths(r))
-			}
-			// The loader is mapped by the kernel, not opened: it is named by
-			// the exec's binary's PT_INTERP, not by a syscall. The exec is there.
-			if len(r.Execs) != 1 || r.Execs[0].Binary != cat ||
-				strings.Join(r.Execs[0].Argv, " ") != "cat /etc/hostname" && strings.Join(r.Execs[0].Argv, " ") != cat+" /etc/hostname" {
-				t.Errorf("execs: %+v", r.Execs)
-			}
-			for _, s := range []string{"execve", "openat", "read", "write", "exit_group"} {
-				if !r.HasSyscall(s) {
-					t.Errorf("syscall %s missing", s)
-				}
-			}
-			if r.HasSyscall("ptrace") || r.HasSyscall("mount") {
-				t.Errorf("syscalls cat never makes were counted: %+v", r.Syscalls)
-			}
-		})
+	}
+	if !libc {
+		t.Errorf("libc not read; files: %v", paths(r))
+	}
+	// The loader is mapped by the kernel, not opened: it is named by
+	// the exec's binary's PT_INTERP, not by a syscall. The exec is there.
+	if len(r.Execs) != 1 || r.Execs[0].Binary != cat ||
+		strings.Join(r.Execs[0].Argv, " ") != "cat /etc/hostname" && strings.Join(r.Execs[0].Argv, " ") != cat+" /etc/hostname" {
+		t.Errorf("execs: %+v", r.Execs)
+	}
+	for _, s := range []string{"execve", "openat", "read", "write", "exit_group"} {
+		if !r.HasSyscall(s) {
+			t.Errorf("syscall %s missing", s)
+		}
+	}
+	if r.HasSyscall("ptrace") || r.HasSyscall("mount") {
+		t.Errorf("syscalls cat never makes were counted: %+v", r.Syscalls)
 	}
 }
 
