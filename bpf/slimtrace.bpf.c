@@ -164,6 +164,12 @@ const struct fork_event *unused_fork_event __attribute__((unused));
 const struct exit_event *unused_exit_event __attribute__((unused));
 const struct sock_key *unused_sock_key __attribute__((unused));
 const struct cap_counts *unused_cap_counts __attribute__((unused));
+const enum sys_slots *unused_sys_slots __attribute__((unused));
+const enum event_type *unused_event_type __attribute__((unused));
+const enum access *unused_access __attribute__((unused));
+const enum file_flags *unused_file_flags __attribute__((unused));
+const enum sys_op *unused_sys_op __attribute__((unused));
+const enum cap_who *unused_cap_who __attribute__((unused));
 
 static __always_inline bool in_target(void)
 {

@@ -13,11 +13,33 @@ import (
 	"github.com/cilium/ebpf"
 )
 
+type slimtraceAccess uint32
+
+const (
+	slimtraceAccessACCESS_READ     slimtraceAccess = 1
+	slimtraceAccessACCESS_WRITE    slimtraceAccess = 2
+	slimtraceAccessACCESS_EXEC     slimtraceAccess = 3
+	slimtraceAccessACCESS_STAT     slimtraceAccess = 4
+	slimtraceAccessACCESS_READLINK slimtraceAccess = 5
+	slimtraceAccessACCESS_CREATE   slimtraceAccess = 6
+	slimtraceAccessACCESS_DELETE   slimtraceAccess = 7
+)
+
 type slimtraceCapCounts struct {
 	_       structs.HostLayout
 	Granted [64]uint64
 	Denied  [64]uint64
 }
+
+type slimtraceCapWho uint32
+
+const (
+	slimtraceCapWhoCAP_SETUP      slimtraceCapWho = 0
+	slimtraceCapWhoCAP_APP        slimtraceCapWho = 1
+	slimtraceCapWhoCAP_OTHER      slimtraceCapWho = 2
+	slimtraceCapWhoCAP_UNMEDIATED slimtraceCapWho = 3
+	slimtraceCapWhoCAP_WHO        slimtraceCapWho = 4
+)
 
 type slimtraceDedupKey struct {
 	_       structs.HostLayout
@@ -40,6 +62,15 @@ type slimtraceEventHdr struct {
 	Tid      uint32
 	Lineage  uint32
 }
+
+type slimtraceEventType uint32
+
+const (
+	slimtraceEventTypeEVENT_FILE slimtraceEventType = 1
+	slimtraceEventTypeEVENT_EXEC slimtraceEventType = 2
+	slimtraceEventTypeEVENT_FORK slimtraceEventType = 3
+	slimtraceEventTypeEVENT_EXIT slimtraceEventType = 4
+)
 
 type slimtraceExecEvent struct {
 	_           structs.HostLayout
@@ -78,6 +109,16 @@ type slimtraceFileEvent struct {
 	OpenedLen uint16
 	Pad2      uint32
 }
+
+type slimtraceFileFlags uint32
+
+const (
+	slimtraceFileFlagsFILE_ON_MOUNT    slimtraceFileFlags = 1
+	slimtraceFileFlagsFILE_UPPER       slimtraceFileFlags = 2
+	slimtraceFileFlagsFILE_TRUNCATED   slimtraceFileFlags = 4
+	slimtraceFileFlagsFILE_UNREACHABLE slimtraceFileFlags = 8
+	slimtraceFileFlagsFILE_COMPAT      slimtraceFileFlags = 16
+)
 
 type slimtraceFileScratch struct {
 	_      structs.HostLayout
@@ -135,6 +176,27 @@ type slimtraceSysDesc struct {
 	Dirfd2  int8
 	Path2   int8
 }
+
+type slimtraceSysOp uint32
+
+const (
+	slimtraceSysOpOP_NONE       slimtraceSysOp = 0
+	slimtraceSysOpOP_PATH       slimtraceSysOp = 1
+	slimtraceSysOpOP_OPEN       slimtraceSysOp = 2
+	slimtraceSysOpOP_OPENAT2    slimtraceSysOp = 3
+	slimtraceSysOpOP_EXEC       slimtraceSysOp = 4
+	slimtraceSysOpOP_CHDIR      slimtraceSysOp = 5
+	slimtraceSysOpOP_FD         slimtraceSysOp = 6
+	slimtraceSysOpOP_SOCKET     slimtraceSysOp = 7
+	slimtraceSysOpOP_SOCKETCALL slimtraceSysOp = 8
+)
+
+type slimtraceSysSlots uint32
+
+const (
+	slimtraceSysSlotsNR_MAX      slimtraceSysSlots = 512
+	slimtraceSysSlotsCOUNT_SLOTS slimtraceSysSlots = 1024
+)
 
 // loadSlimtrace returns the embedded CollectionSpec for slimtrace.
 func loadSlimtrace() (*ebpf.CollectionSpec, error) {
@@ -211,13 +273,19 @@ type slimtraceVariableSpecs struct {
 	OvercommitText  *ebpf.VariableSpec `ebpf:"overcommit_text"`
 	TargetCgid      *ebpf.VariableSpec `ebpf:"target_cgid"`
 	TargetLevel     *ebpf.VariableSpec `ebpf:"target_level"`
+	UnusedAccess    *ebpf.VariableSpec `ebpf:"unused_access"`
 	UnusedCapCounts *ebpf.VariableSpec `ebpf:"unused_cap_counts"`
+	UnusedCapWho    *ebpf.VariableSpec `ebpf:"unused_cap_who"`
 	UnusedEventHdr  *ebpf.VariableSpec `ebpf:"unused_event_hdr"`
+	UnusedEventType *ebpf.VariableSpec `ebpf:"unused_event_type"`
 	UnusedExecEvent *ebpf.VariableSpec `ebpf:"unused_exec_event"`
 	UnusedExitEvent *ebpf.VariableSpec `ebpf:"unused_exit_event"`
 	UnusedFileEvent *ebpf.VariableSpec `ebpf:"unused_file_event"`
+	UnusedFileFlags *ebpf.VariableSpec `ebpf:"unused_file_flags"`
 	UnusedForkEvent *ebpf.VariableSpec `ebpf:"unused_fork_event"`
 	UnusedSockKey   *ebpf.VariableSpec `ebpf:"unused_sock_key"`
+	UnusedSysOp     *ebpf.VariableSpec `ebpf:"unused_sys_op"`
+	UnusedSysSlots  *ebpf.VariableSpec `ebpf:"unused_sys_slots"`
 }
 
 // slimtraceObjects contains all objects after they have been loaded into the kernel.
@@ -276,13 +344,19 @@ type slimtraceVariables struct {
 	OvercommitText  *ebpf.Variable `ebpf:"overcommit_text"`
 	TargetCgid      *ebpf.Variable `ebpf:"target_cgid"`
 	TargetLevel     *ebpf.Variable `ebpf:"target_level"`
+	UnusedAccess    *ebpf.Variable `ebpf:"unused_access"`
 	UnusedCapCounts *ebpf.Variable `ebpf:"unused_cap_counts"`
+	UnusedCapWho    *ebpf.Variable `ebpf:"unused_cap_who"`
 	UnusedEventHdr  *ebpf.Variable `ebpf:"unused_event_hdr"`
+	UnusedEventType *ebpf.Variable `ebpf:"unused_event_type"`
 	UnusedExecEvent *ebpf.Variable `ebpf:"unused_exec_event"`
 	UnusedExitEvent *ebpf.Variable `ebpf:"unused_exit_event"`
 	UnusedFileEvent *ebpf.Variable `ebpf:"unused_file_event"`
+	UnusedFileFlags *ebpf.Variable `ebpf:"unused_file_flags"`
 	UnusedForkEvent *ebpf.Variable `ebpf:"unused_fork_event"`
 	UnusedSockKey   *ebpf.Variable `ebpf:"unused_sock_key"`
+	UnusedSysOp     *ebpf.Variable `ebpf:"unused_sys_op"`
+	UnusedSysSlots  *ebpf.Variable `ebpf:"unused_sys_slots"`
 }
 
 // slimtracePrograms contains all programs after they have been loaded into the kernel.

@@ -30,7 +30,7 @@ func TestDescTables(t *testing.T) {
 		abi  abi
 		name string
 		nr   int
-		op   uint8
+		op   slimtraceSysOp
 	}{
 		{newABI(arch.X86_64, nil), "openat", 257, opOpen},
 		{newABI(arch.X86_64, nil), "newfstatat", 262, opPath},
@@ -49,7 +49,7 @@ func TestDescTables(t *testing.T) {
 		if got := c.abi.syscallName(c.nr); got != c.name {
 			t.Errorf("%s %d named %s, want %s", c.abi.name, c.nr, got, c.name)
 		}
-		if tab := descTable(c.abi); tab[c.nr].Op != c.op {
+		if tab := descTable(c.abi); slimtraceSysOp(tab[c.nr].Op) != c.op {
 			t.Errorf("%s %s: op %d, want %d", c.abi.name, c.name, tab[c.nr].Op, c.op)
 		}
 	}

@@ -388,11 +388,23 @@ func (t *Tracer) networkFamilies() ([]trace.NetworkFamily, error) {
 	return out, nil
 }
 
+// capWho says whose checks each row of the cap_checks map counts.
+var capWho = map[slimtraceCapWho]trace.Capability{
+	slimtraceCapWhoCAP_SETUP:      {Setup: true},
+	slimtraceCapWhoCAP_APP:        {},
+	slimtraceCapWhoCAP_OTHER:      {OtherCreds: true},
+	slimtraceCapWhoCAP_UNMEDIATED: {Unmediated: true},
+}
+
 // capabilities sums the per-CPU capability check counters, by whose they
-// were (bpf/slimtrace.h's enum cap_who).
+// were.
 func (t *Tracer) capabilities() ([]trace.Capability, error) {
 	out := []trace.Capability{}
-	for idx, who := range []trace.Capability{{Setup: true}, {}, {OtherCreds: true}, {Unmediated: true}} {
+	for idx := range slimtraceCapWhoCAP_WHO {
+		who, ok := capWho[idx]
+		if !ok {
+			return nil, fmt.Errorf("capability counts of kind %d: unknown kind", idx)
+		}
 		var perCPU []slimtraceCapCounts
 		if err := t.maps.CapChecks.Lookup(uint32(idx), &perCPU); err != nil {
 			return nil, fmt.Errorf("reading capability counts: %w", err)
@@ -417,8 +429,8 @@ func (t *Tracer) capabilities() ([]trace.Capability, error) {
 func (t *Tracer) syscalls() ([]trace.Syscall, error) {
 	var out []trace.Syscall
 	var perCPU []uint64
-	for slot := uint32(0); slot < countSlots; slot++ {
-		if err := t.maps.SyscallCounts.Lookup(slot, &perCPU); err != nil {
+	for slot := range countSlots {
+		if err := t.maps.SyscallCounts.Lookup(uint32(slot), &perCPU); err != nil {
 			return nil, fmt.Errorf("reading syscall counts: %w", err)
 		}
 		var n uint64
@@ -433,10 +445,10 @@ func (t *Tracer) syscalls() ([]trace.Syscall, error) {
 			// Numbers past the table: x32 calls and the like. Counted, never named.
 			out = append(out, trace.Syscall{Name: "out_of_range", Number: -1, Count: n})
 		case slot >= nrMax:
-			nr := int(slot - nrMax)
+			nr := slot - nrMax
 			out = append(out, trace.Syscall{Name: t.compat.syscallName(nr), Number: nr, Count: n, Compat: true})
 		default:
-			out = append(out, trace.Syscall{Name: t.native.syscallName(int(slot)), Number: int(slot), Count: n})
+			out = append(out, trace.Syscall{Name: t.native.syscallName(slot), Number: slot, Count: n})
 		}
 	}
 	return out, nil
