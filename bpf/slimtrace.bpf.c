@@ -419,16 +419,24 @@ static __always_inline __u64 hash_words(const char *p, __u32 len)
 	return h;
 }
 
+/*
+ * on_upper_layer: an overlayfs inode is the vfs_inode inside struct
+ * ovl_inode, whose __upperdentry is set once the file is in the upper layer.
+ * That struct is overlayfs's private one, so it is read only when the
+ * kernel's BTF has it (vmlinux, or the overlay module's BTF when the module
+ * is loaded before tracing starts); otherwise the check is compiled out at
+ * load time and no file is flagged upper.
+ */
 static __always_inline bool on_upper_layer(struct dentry *dentry)
 {
+	if (!bpf_core_field_exists(struct ovl_inode, vfs_inode) ||
+	    !bpf_core_field_exists(struct ovl_inode, __upperdentry))
+		return false;
 	struct inode *inode = BPF_CORE_READ(dentry, d_inode);
 	if (!inode || BPF_CORE_READ(inode, i_sb, s_magic) != OVERLAYFS_SUPER_MAGIC)
 		return false;
-	/* struct ovl_inode { ...; struct inode vfs_inode; struct dentry *__upperdentry; ... }:
-	 * the upper dentry sits right after the VFS inode. */
-	void *upper = NULL;
-	bpf_probe_read_kernel(&upper, sizeof(upper), (void *)inode + bpf_core_type_size(struct inode));
-	return upper != NULL;
+	struct ovl_inode *oi = (void *)inode - bpf_core_field_offset(struct ovl_inode, vfs_inode);
+	return BPF_CORE_READ(oi, __upperdentry) != NULL;
 }
 
 /*
