@@ -402,11 +402,13 @@ static __always_inline __u32 copy_walk(char *dst, const char *walk, int off)
 	return len & (PATH_SZ - 1);
 }
 
-/* FNV-1a over 8-byte words of the first len bytes (at most PATH_SZ). */
+/* FNV-1a over 8-byte words of the len bytes at p: all of a named path
+ * (at most NAMED_MAX), so two names differing only past their first 4 KiB
+ * are not taken for one. */
 static __always_inline __u64 hash_words(const char *p, __u32 len)
 {
 	__u64 h = 14695981039346656037ULL ^ len;
-	for (__u32 i = 0; i < PATH_SZ / 8; i++) {
+	for (__u32 i = 0; i < (NAMED_MAX + 1) / 8; i++) {
 		if (i * 8 >= len)
 			break;
 		__u64 w = *(const __u64 *)(p + ((i * 8) & (DATA_SZ - 8)));

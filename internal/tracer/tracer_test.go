@@ -101,6 +101,19 @@ var helpers = map[string]func(args []string) error{
 		return nil
 	},
 	"security": securityHelper,
+	// stat-relative DIR NAME...: chdir into DIR, stat each NAME.
+	"stat-relative": func(args []string) error {
+		if err := os.Chdir(args[0]); err != nil {
+			return err
+		}
+		for _, name := range args[1:] {
+			var st unix.Stat_t
+			if err := unix.Stat(name, &st); err != unix.ENOENT {
+				return fmt.Errorf("stat %s: want ENOENT, got %v", name, err)
+			}
+		}
+		return nil
+	},
 	// missing PATH: open a file that does not exist.
 	"missing": func(args []string) error {
 		_, err := unix.Open(args[0], unix.O_RDONLY, 0)
@@ -511,5 +524,33 @@ func TestDedup(t *testing.T) {
 	// The whole run (Go runtime start-up included) sends few events.
 	if r.Tracer.EventsSent > 200 {
 		t.Errorf("sent %d events for %d identical opens", r.Tracer.EventsSent, n)
+	}
+}
+
+// TestLongNamesNotDeduped: two names longer than 4 KiB that differ only past
+// their first 4 KiB are two files, not one deduplicated (the dedup hash
+// covers the whole name).
+func TestLongNamesNotDeduped(t *testing.T) {
+	// A cwd of about 2.8 KiB and relative names of about 1.8 KiB.
+	long := func(n int) string {
+		var parts []string
+		for i := range n {
+			parts = append(parts, strings.Repeat(string(rune('a'+i)), 200))
+		}
+		return filepath.Join(parts...)
+	}
+	cwd := filepath.Join(t.TempDir(), long(14))
+	if err := os.MkdirAll(cwd, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	rel := long(9)
+	names := []string{rel + "/one", rel + "/two"}
+	r := runHelper(t, Options{}, "stat-relative", cwd, names[0], names[1])
+	for _, n := range names {
+		p := filepath.Join(cwd, n)
+		if len(p) <= 4096 || p[:4096] != filepath.Join(cwd, names[0])[:4096] {
+			t.Fatalf("test names do not share their first 4 KiB")
+		}
+		wantFile(t, r, p, trace.AccessStat, "ENOENT")
 	}
 }
