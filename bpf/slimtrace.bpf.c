@@ -183,11 +183,15 @@ static __always_inline struct stats *get_stats(void)
 }
 
 /* output sends an event built in a scratch buffer (size bytes, at most max)
- * and counts it as sent, or as lost when the ring buffer is full. */
+ * and counts it as sent, as lost when the ring buffer is full, or as
+ * oversized when it does not fit max (the verifier needs the check). */
 static __always_inline void output(void *ev, __u32 size, __u32 max, struct stats *st)
 {
-	if (size > max)
+	if (size > max) {
+		if (st)
+			st->oversized++;
 		return;
+	}
 	long err = bpf_ringbuf_output(&events, ev, size, 0);
 	if (st) {
 		if (err)
@@ -652,10 +656,20 @@ static __always_inline void count_socket(struct pt_regs *regs, __u8 op, long ret
 	__u64 *n = bpf_map_lookup_elem(&socket_calls, &key);
 	if (n) {
 		(*n)++;
-	} else {
-		__u64 one = 1;
-		bpf_map_update_elem(&socket_calls, &key, &one, BPF_NOEXIST);
+		return;
 	}
+	__u64 one = 1;
+	if (!bpf_map_update_elem(&socket_calls, &key, &one, BPF_NOEXIST))
+		return;
+	/* Another CPU added the key meanwhile, or the map is full. */
+	n = bpf_map_lookup_elem(&socket_calls, &key);
+	if (n) {
+		(*n)++;
+		return;
+	}
+	struct stats *st = get_stats();
+	if (st)
+		st->no_room++;
 }
 
 static __always_inline int on_sys_exit(struct pt_regs *regs, long ret)
@@ -898,7 +912,11 @@ static __always_inline int on_cap_capable(void *ctx, const void *cred, int cap, 
 		idx = lineage_of(bpf_get_current_pid_tgid() >> 32) ? CAP_APP : CAP_SETUP;
 	struct cap_counts *c = bpf_map_lookup_elem(&cap_checks, &idx);
 	__u32 i = (__u32)cap;
-	if (c && i < CAP_SLOTS) {
+	if (i >= CAP_SLOTS) {
+		struct stats *st = get_stats();
+		if (st)
+			st->no_room++;
+	} else if (c) {
 		/* The verifier loses the check above on the copy clang makes:
 		 * mask the index itself, after a barrier that keeps the mask. */
 		barrier_var(i);

@@ -21,6 +21,11 @@
 #define SOCK_KEYS 256      /* distinct (family, type, ...) socket keys kept */
 #define SOCK_TYPE_MASK 0xf /* socket(2)'s type without SOCK_NONBLOCK and SOCK_CLOEXEC */
 
+/* An event's payload always fits its scratch buffer: a file event carries a
+ * named path and an opened one, an exec event a name, a binary and argv. */
+_Static_assert(NAMED_MAX + PATH_SZ <= DATA_SZ, "file event payload exceeds DATA_SZ");
+_Static_assert(NAMED_MAX + PATH_SZ + ARGV_MAX <= DATA_SZ, "exec event payload exceeds DATA_SZ");
+
 /* Syscall numbers: user space sizes its descriptor tables and reads the
  * counts by these. */
 enum sys_slots {
@@ -127,11 +132,15 @@ struct exit_event {
 	__u32 pad;
 };
 
-/* Per-CPU counters read once when tracing stops. */
+/* Per-CPU counters read once when tracing stops: every path on which the
+ * programs drop something they saw is counted in one of the first four. */
 struct stats {
 	__u64 lost;       /* ring buffer full: event dropped */
 	__u64 truncated;  /* a path cut at a bound */
 	__u64 unreadable; /* a path argument could not be read */
+	__u64 oversized;  /* an event larger than its scratch buffer: dropped (the
+			   * bounds above make it impossible; counted should they change) */
+	__u64 no_room;    /* a socket kind or capability with no slot left in its map */
 	__u64 deduped;    /* identical file events not sent again */
 	__u64 sent;
 };

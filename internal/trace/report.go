@@ -127,7 +127,9 @@ type Syscall struct {
 // Lost counts what the trace may be missing. A trace is complete only when
 // every counter is zero.
 type Lost struct {
-	// Events dropped because the ring buffer was full.
+	// Events dropped because the ring buffer was full; also, not expected
+	// to happen, events larger than the tracer's buffers and socket kinds
+	// or capabilities its tables had no room for.
 	Events uint64 `json:"events"`
 	// Program runs the kernel skipped because a program was already running
 	// on that CPU (recursion protection): their events are missing too.

@@ -161,6 +161,8 @@ type slimtraceStats struct {
 	Lost       uint64
 	Truncated  uint64
 	Unreadable uint64
+	Oversized  uint64
+	NoRoom     uint64
 	Deduped    uint64
 	Sent       uint64
 }

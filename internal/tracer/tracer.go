@@ -460,12 +460,22 @@ func (t *Tracer) counters() (lost trace.Lost, sent, deduped uint64, err error) {
 	if err := t.maps.TraceStats.Lookup(uint32(0), &perCPU); err != nil {
 		return lost, 0, 0, fmt.Errorf("reading loss counters: %w", err)
 	}
+	var oversized, noRoom uint64
 	for _, s := range perCPU {
 		lost.Events += s.Lost
 		lost.Truncated += s.Truncated
 		lost.Unreadable += s.Unreadable
+		oversized += s.Oversized
+		noRoom += s.NoRoom
 		sent += s.Sent
 		deduped += s.Deduped
+	}
+	// The report has no field of their own for these two (never seen in
+	// practice): they make it incomplete as lost events.
+	if oversized+noRoom > 0 {
+		t.opts.Logger.Warn().Uint64("oversized", oversized).Uint64("no_room", noRoom).
+			Msg("events or counts dropped in the kernel")
+		lost.Events += oversized + noRoom
 	}
 	for _, p := range append(t.progs, t.capProg) {
 		if p == nil {

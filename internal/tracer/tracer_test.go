@@ -114,6 +114,20 @@ var helpers = map[string]func(args []string) error{
 		}
 		return nil
 	},
+	// bad-families N: socket(2) of N families no kernel has, each failing
+	// with EAFNOSUPPORT before any module is looked for.
+	"bad-families": func(args []string) error {
+		n, err := strconv.Atoi(args[0])
+		if err != nil {
+			return err
+		}
+		for f := range n {
+			if _, err := unix.Socket(firstBadFamily+f, unix.SOCK_STREAM, 0); err != unix.EAFNOSUPPORT {
+				return fmt.Errorf("socket family %d: want EAFNOSUPPORT, got %v", firstBadFamily+f, err)
+			}
+		}
+		return nil
+	},
 	// missing PATH: open a file that does not exist.
 	"missing": func(args []string) error {
 		_, err := unix.Open(args[0], unix.O_RDONLY, 0)
@@ -553,4 +567,27 @@ func TestLongNamesNotDeduped(t *testing.T) {
 		}
 		wantFile(t, r, p, trace.AccessStat, "ENOENT")
 	}
+}
+
+// firstBadFamily is far above AF_MAX: socket(2) refuses it at once.
+const firstBadFamily = 1000
+
+// TestSocketTableFull: socket kinds past the socket_calls map's room are
+// counted as lost, so the trace says it is incomplete.
+func TestSocketTableFull(t *testing.T) {
+	privtest.Root(t)
+	const kinds, room = 300, 256 // room: SOCK_KEYS in bpf/slimtrace.h
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var stderr bytes.Buffer
+	res, err := Run(ctx, RunOptions{Args: []string{os.Args[0], strconv.Itoa(kinds)},
+		Env: append(os.Environ(), helperEnv+"=bad-families"), Stderr: &stderr})
+	if err != nil || res.ExitCode != 0 {
+		t.Fatalf("run: %v, exit %v: %s", err, res, stderr.String())
+	}
+	r := res.Report
+	if r.Lost.Events < kinds-room || r.Complete() {
+		t.Errorf("lost %+v, want at least %d events lost and an incomplete trace", r.Lost, kinds-room)
+	}
+	assertNothingAttached(t)
 }
