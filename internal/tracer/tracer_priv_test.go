@@ -299,17 +299,25 @@ func TestThreadsChildrenAndOutsiders(t *testing.T) {
 	})
 
 	t.Run("child and outsider", func(t *testing.T) {
-		// The traced shell's child blocks on the fifo; meanwhile this
-		// process (outside the cgroup) opens the outside marker; then the
-		// child is released and opens its own file.
+		// The traced shell's child (cat) opens the fifo, which blocks this
+		// process's open for writing until then: from there on tracing is
+		// attached and cat waits for data. Meanwhile this process (outside
+		// the cgroup) opens the outside marker; then it writes and closes
+		// the fifo, and cat goes on to open its own file.
 		done := make(chan error, 1)
 		go func() {
-			time.Sleep(300 * time.Millisecond)
+			w, err := os.OpenFile(fifo, os.O_WRONLY, 0)
+			if err != nil {
+				done <- err
+				return
+			}
+			defer w.Close()
 			if err := readFile(outside); err != nil {
 				done <- err
 				return
 			}
-			done <- os.WriteFile(fifo, []byte("go\n"), 0)
+			_, err = w.WriteString("go\n")
+			done <- err
 		}()
 		r := runTraced(t, RunOptions{Args: []string{"/bin/sh", "-c", "cat " + fifo + " " + childFile + " >/dev/null; true"}})
 		if err := <-done; err != nil {
