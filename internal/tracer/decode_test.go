@@ -6,8 +6,6 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/elastic/go-seccomp-bpf/arch"
-
 	"github.com/slimtrace/slimtrace/internal/trace"
 )
 
@@ -24,7 +22,7 @@ func encode(t *testing.T, fixed any, payload ...string) []byte {
 }
 
 func TestDecode(t *testing.T) {
-	native, compat := newABI(arch.X86_64, nil), newABI(arch.I386, nil)
+	native, compat := mustABI(trace.ABIX86_64), mustABI(trace.ABII386)
 	read := uint8(slimtraceAccessACCESS_READ)
 	hdr := func(typ slimtraceEventType) slimtraceEventHdr {
 		return slimtraceEventHdr{Ts: 1, CgroupId: 2, Type: uint32(typ), Pid: 10, Tid: 11, Lineage: 10}
