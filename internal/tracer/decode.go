@@ -55,8 +55,8 @@ func decode(b []byte, native, compat abi) (trace.Event, error) {
 	return dec(b, native, compat)
 }
 
-// has reports whether a flags field of an event carries flag f.
-func has[T uint16 | uint8](flags T, f slimtraceFileFlags) bool {
+// has reports whether an event's flags carry flag f.
+func has(flags uint16, f slimtraceFileFlags) bool {
 	return uint32(flags)&uint32(f) != 0
 }
 
