@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * The contract between slimtrace's eBPF programs and its Go decoder: every
- * struct that crosses the ring buffer or is configured from user space is
- * defined here, once. Go gets the same types from bpf2go (-type), never by
- * hand.
+ * struct that crosses the ring buffer or is configured from user space, and
+ * every value user space reads or writes in them, is defined here, once. Go
+ * gets the same types and constants from bpf2go (-type), never by hand: a
+ * value user space needs is an enum (which BTF carries), not a #define
+ * (which it does not).
  */
 #ifndef __SLIMTRACE_H__
 #define __SLIMTRACE_H__
@@ -14,12 +16,22 @@
 #define DATA_SZ 16384      /* payload room after an event's fixed part */
 #define ARGV_MAX 2048      /* bytes of argv kept per exec */
 #define MAX_DEPTH 96       /* path components walked up to the root */
-#define NR_MAX 512         /* syscall numbers described per ABI */
-#define COUNT_SLOTS 1024   /* NR_MAX native + NR_MAX compat; the last slot counts numbers >= NR_MAX */
 #define COUNT_OTHER (COUNT_SLOTS - 1)
 #define CAP_SLOTS 64       /* capability numbers counted (CAP_LAST_CAP is 40 in Linux 6.x) */
 #define SOCK_KEYS 256      /* distinct (family, type, ...) socket keys kept */
 #define SOCK_TYPE_MASK 0xf /* socket(2)'s type without SOCK_NONBLOCK and SOCK_CLOEXEC */
+
+/* An event's payload always fits its scratch buffer: a file event carries a
+ * named path and an opened one, an exec event a name, a binary and argv. */
+_Static_assert(NAMED_MAX + PATH_SZ <= DATA_SZ, "file event payload exceeds DATA_SZ");
+_Static_assert(NAMED_MAX + PATH_SZ + ARGV_MAX <= DATA_SZ, "exec event payload exceeds DATA_SZ");
+
+/* Syscall numbers: user space sizes its descriptor tables and reads the
+ * counts by these. */
+enum sys_slots {
+	NR_MAX = 512,      /* syscall numbers described per ABI */
+	COUNT_SLOTS = 1024, /* NR_MAX native + NR_MAX compat; the last slot counts numbers >= NR_MAX */
+};
 
 enum event_type {
 	EVENT_FILE = 1,
@@ -28,7 +40,7 @@ enum event_type {
 	EVENT_EXIT = 4,
 };
 
-/* Kinds of access; Go: trace.Access. */
+/* Kinds of access; Go maps them to trace.Access. */
 enum access {
 	ACCESS_READ = 1,
 	ACCESS_WRITE = 2,
@@ -120,11 +132,15 @@ struct exit_event {
 	__u32 pad;
 };
 
-/* Per-CPU counters read once when tracing stops. */
+/* Per-CPU counters read once when tracing stops: every path on which the
+ * programs drop something they saw is counted in one of the first four. */
 struct stats {
 	__u64 lost;       /* ring buffer full: event dropped */
 	__u64 truncated;  /* a path cut at a bound */
 	__u64 unreadable; /* a path argument could not be read */
+	__u64 oversized;  /* an event larger than its scratch buffer: dropped (the
+			   * bounds above make it impossible; counted should they change) */
+	__u64 no_room;    /* a socket kind or capability with no slot left in its map */
 	__u64 deduped;    /* identical file events not sent again */
 	__u64 sent;
 };

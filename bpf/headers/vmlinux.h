@@ -94,6 +94,13 @@ struct dentry___v614 {
 	struct qstr __d_name;
 };
 
+/* overlayfs's own inode (fs/overlayfs/ovl_entry.h), not an ABI: read only
+ * where the running kernel's BTF describes it. */
+struct ovl_inode {
+	struct inode vfs_inode;
+	struct dentry *__upperdentry;
+};
+
 struct vfsmount {
 	struct dentry *mnt_root;
 	struct super_block *mnt_sb;

@@ -35,7 +35,7 @@ func (versionCmd) Run(ctx context.Context) error {
 		fmt.Println("eBPF:       not probed (needs root)")
 		return nil
 	}
-	for _, f := range tracer.Probe() {
+	for _, f := range tracer.Features() {
 		status := "usable"
 		if f.Err != nil {
 			status = "not usable: " + firstLine(f.Err.Error())

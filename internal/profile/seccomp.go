@@ -76,14 +76,6 @@ var syscallName = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
 // know ("syscall_451") and numbers past its table ("out_of_range").
 var unnamed = regexp.MustCompile(`^(syscall_[0-9]+|out_of_range)$`)
 
-// libseccompNames maps, per native architecture, a kernel table's name for
-// a syscall to the name libseccomp resolves: the generic table calls
-// aarch64's syscall 79 "fstatat", libseccomp (and so runc) "newfstatat",
-// and ignores a name it does not know.
-var libseccompNames = map[specs.Arch]map[string]string{
-	specs.ArchAARCH64: {"fstatat": "newfstatat"},
-}
-
 // runtimeBaseline is what runc's container init does after it installs the
 // seccomp filter and before it execs the entrypoint, read from runc v1.1-v1.3
 // (github.com/opencontainers/runc):
@@ -217,13 +209,11 @@ func SeccompWithSummary(r *trace.Report, opts SeccompOptions) (*seccomp.Seccomp,
 			sum.Skipped = append(sum.Skipped, s)
 			continue
 		}
+		// The tracer names syscalls as libseccomp does (trace.SyscallNames).
 		name := s.Name
 		if s.Compat {
 			sum.Compat = append(sum.Compat, name)
 		} else {
-			if n, ok := libseccompNames[arch.Arch][name]; ok {
-				name = n
-			}
 			sum.Observed = append(sum.Observed, name)
 		}
 		allowed[name] = true

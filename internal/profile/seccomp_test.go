@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/elastic/go-seccomp-bpf/arch"
 	"github.com/moby/profiles/seccomp"
 	"github.com/opencontainers/runtime-spec/specs-go"
 
@@ -261,60 +260,16 @@ func TestSeccompJSONRoundTrip(t *testing.T) {
 	}
 }
 
-// TestSeccompLibseccompNames checks that a kernel table's name is written as
-// libseccomp knows it, for the native ABI only.
-func TestSeccompLibseccompNames(t *testing.T) {
-	for _, tc := range []struct {
-		arch, name      string
-		compat          bool
-		want, notWanted string
-	}{
-		{"aarch64", "fstatat", false, "newfstatat", "fstatat"},
-		{"x86_64", "newfstatat", false, "newfstatat", "fstatat"},
-		{"aarch64", "fstatat64", true, "fstatat64", "newfstatat"},
-	} {
-		t.Run(tc.arch+"/"+tc.name, func(t *testing.T) {
-			r := emptyReport(tc.arch)
-			r.Syscalls = syscalls(tc.compat, tc.name)
-			p, err := Seccomp(r, SeccompOptions{OmitRuntime: true})
-			if err != nil {
-				t.Fatal(err)
-			}
-			names := p.Syscalls[0].Names
-			if !slices.Contains(names, tc.want) || slices.Contains(names, tc.notWanted) {
-				t.Errorf("names %v, want %s and not %s", names, tc.want, tc.notWanted)
-			}
-		})
-	}
-}
-
 // TestSeccompNamesInKernelTables checks the baseline against the syscall
-// tables the tracer names syscalls from, so a typo cannot slip in: every
-// name must exist on x86_64 and, through libseccompNames, on aarch64. (The
-// aarch64 alias was found by checking those tables against libseccomp's
-// scmp_sys_resolver, Debian package seccomp.)
+// tables the tracer names syscalls from (libseccomp's names), so a typo
+// cannot slip in: every name must exist on x86_64 and on aarch64.
 func TestSeccompNamesInKernelTables(t *testing.T) {
-	aarch64 := map[string]bool{}
-	for name := range arch.AARCH64.SyscallNames {
-		if n, ok := libseccompNames[specs.ArchAARCH64][name]; ok {
-			name = n
-		}
-		aarch64[name] = true
-	}
-	for _, n := range RuntimeSyscalls() {
-		if _, ok := arch.X86_64.SyscallNames[n]; !ok {
-			t.Errorf("baseline name %s is not an x86_64 syscall", n)
-		}
-		if !aarch64[n] {
-			t.Errorf("baseline name %s is not an aarch64 syscall", n)
-		}
-	}
-	for from, to := range libseccompNames[specs.ArchAARCH64] {
-		if _, ok := arch.AARCH64.SyscallNames[from]; !ok {
-			t.Errorf("alias %s is not in the aarch64 table", from)
-		}
-		if _, ok := arch.X86_64.SyscallNames[to]; !ok {
-			t.Errorf("alias target %s is not a syscall name elsewhere", to)
+	for _, a := range []specs.Arch{specs.ArchX86_64, specs.ArchAARCH64} {
+		names := nativeNames(a)
+		for _, n := range RuntimeSyscalls() {
+			if !names[n] {
+				t.Errorf("baseline name %s is not an %s syscall", n, a)
+			}
 		}
 	}
 }

@@ -5,9 +5,10 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/elastic/go-seccomp-bpf/arch"
 	"github.com/moby/profiles/seccomp"
 	"github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/slimtrace/slimtrace/internal/trace"
 )
 
 // Tightness compares what a profile allows with Docker's default profile.
@@ -31,16 +32,15 @@ type Tightness struct {
 // profile uses in its per-architecture conditions.
 var goArches = map[specs.Arch]string{specs.ArchX86_64: "amd64", specs.ArchAARCH64: "arm64"}
 
-// kernelTables are the syscall tables the tracer names syscalls from.
-var kernelTables = map[specs.Arch]*arch.Info{specs.ArchX86_64: arch.X86_64, specs.ArchAARCH64: arch.AARCH64}
+// kernelABIs name the syscall tables the tracer names syscalls from.
+var kernelABIs = map[specs.Arch]string{specs.ArchX86_64: trace.ABIX86_64, specs.ArchAARCH64: trace.ABIAArch64}
 
-// nativeNames returns the libseccomp names of arch's native syscalls.
+// nativeNames returns the libseccomp names of arch's native syscalls (none
+// for an architecture the tracer does not support).
 func nativeNames(a specs.Arch) map[string]bool {
 	out := map[string]bool{}
-	for n := range kernelTables[a].SyscallNames {
-		if alias, ok := libseccompNames[a][n]; ok {
-			n = alias
-		}
+	names, _ := trace.SyscallNames(kernelABIs[a])
+	for _, n := range names {
 		out[n] = true
 	}
 	return out

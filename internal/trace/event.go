@@ -12,15 +12,16 @@ import (
 // Access is the kind of use a syscall made of a path.
 type Access uint8
 
-// Access kinds. The numbers are the wire values of bpf/slimtrace.h.
+// Access kinds; the zero value is none. They are written by name (JSON,
+// text); the tracer maps the kernel's enum access to them.
 const (
-	AccessRead     Access = 1
-	AccessWrite    Access = 2
-	AccessExec     Access = 3
-	AccessStat     Access = 4
-	AccessReadlink Access = 5
-	AccessCreate   Access = 6
-	AccessDelete   Access = 7
+	AccessRead Access = iota + 1
+	AccessWrite
+	AccessExec
+	AccessStat
+	AccessReadlink
+	AccessCreate
+	AccessDelete
 )
 
 var accessNames = map[Access]string{

@@ -44,7 +44,7 @@ type Target struct {
 // Tracer says how it was traced.
 type Tracer struct {
 	Arch        string `json:"arch"`         // x86_64 or aarch64
-	ProgramType string `json:"program_type"` // tp_btf or raw_tp
+	ProgramType string `json:"program_type"` // tp_btf (raw_tp in reports of older versions)
 	// EventsSent crossed the ring buffer; EventsDeduped were identical to
 	// one sent before and stayed in the kernel.
 	EventsSent    uint64 `json:"events_sent"`
@@ -127,7 +127,9 @@ type Syscall struct {
 // Lost counts what the trace may be missing. A trace is complete only when
 // every counter is zero.
 type Lost struct {
-	// Events dropped because the ring buffer was full.
+	// Events dropped because the ring buffer was full; also, not expected
+	// to happen, events larger than the tracer's buffers and socket kinds
+	// or capabilities its tables had no room for.
 	Events uint64 `json:"events"`
 	// Program runs the kernel skipped because a program was already running
 	// on that CPU (recursion protection): their events are missing too.

@@ -47,9 +47,9 @@ func Attached() ([]string, error) {
 }
 
 // ours reports whether a kernel program name is one of slimtrace's:
-// tp_btf_sys_enter, raw_tp_cap_capable... cut at 15 characters.
+// tp_btf_sys_enter, tp_btf_cap_capable... cut at 15 characters.
 func ours(name string) bool {
-	for _, p := range []string{"tp_btf_s", "raw_tp_s", "tp_btf_cap", "raw_tp_cap"} {
+	for _, p := range []string{"tp_btf_s", "tp_btf_cap"} {
 		if strings.HasPrefix(name, p) {
 			return true
 		}

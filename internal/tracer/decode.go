@@ -8,20 +8,6 @@ import (
 	"github.com/slimtrace/slimtrace/internal/trace"
 )
 
-// Wire values of bpf/slimtrace.h.
-const (
-	eventFile = 1
-	eventExec = 2
-	eventFork = 3
-	eventExit = 4
-
-	flagOnMount     = 1 << 0
-	flagUpper       = 1 << 1
-	flagTruncated   = 1 << 2
-	flagUnreachable = 1 << 3
-	flagCompat      = 1 << 4
-)
-
 // ErrShortSample is returned for a record shorter than its type says.
 var ErrShortSample = errors.New("short sample")
 
@@ -30,28 +16,48 @@ type UnknownTypeError struct{ Type uint32 }
 
 func (e *UnknownTypeError) Error() string { return fmt.Sprintf("unknown event type %d", e.Type) }
 
+// UnknownAccessError is returned for a file event with an access kind this
+// decoder does not know.
+type UnknownAccessError struct{ Access uint8 }
+
+func (e *UnknownAccessError) Error() string { return fmt.Sprintf("unknown access kind %d", e.Access) }
+
 type decoder func(b []byte, native, compat abi) (trace.Event, error)
 
 // decoders is the one place raw records become events.
-var decoders = map[uint32]decoder{
-	eventFile: decodeFile,
-	eventExec: decodeExec,
-	eventFork: decodeFork,
-	eventExit: decodeExit,
+var decoders = map[slimtraceEventType]decoder{
+	slimtraceEventTypeEVENT_FILE: decodeFile,
+	slimtraceEventTypeEVENT_EXEC: decodeExec,
+	slimtraceEventTypeEVENT_FORK: decodeFork,
+	slimtraceEventTypeEVENT_EXIT: decodeExit,
 }
 
-var hdrSize = binary.Size(slimtraceEventHdr{})
+// accessKinds maps the wire's enum access to the trace model's kinds.
+var accessKinds = map[slimtraceAccess]trace.Access{
+	slimtraceAccessACCESS_READ:     trace.AccessRead,
+	slimtraceAccessACCESS_WRITE:    trace.AccessWrite,
+	slimtraceAccessACCESS_EXEC:     trace.AccessExec,
+	slimtraceAccessACCESS_STAT:     trace.AccessStat,
+	slimtraceAccessACCESS_READLINK: trace.AccessReadlink,
+	slimtraceAccessACCESS_CREATE:   trace.AccessCreate,
+	slimtraceAccessACCESS_DELETE:   trace.AccessDelete,
+}
 
 func decode(b []byte, native, compat abi) (trace.Event, error) {
-	if len(b) < hdrSize {
+	var h slimtraceEventHdr
+	if _, err := binary.Decode(b, binary.NativeEndian, &h); err != nil {
 		return nil, fmt.Errorf("%w: %d bytes", ErrShortSample, len(b))
 	}
-	typ := binary.NativeEndian.Uint32(b[16:20])
-	dec, ok := decoders[typ]
+	dec, ok := decoders[slimtraceEventType(h.Type)]
 	if !ok {
-		return nil, &UnknownTypeError{Type: typ}
+		return nil, &UnknownTypeError{Type: h.Type}
 	}
 	return dec(b, native, compat)
+}
+
+// has reports whether an event's flags carry flag f.
+func has(flags uint16, f slimtraceFileFlags) bool {
+	return uint32(flags)&uint32(f) != 0
 }
 
 // fixed decodes the fixed part of a record into v and returns the payload.
@@ -83,14 +89,18 @@ func decodeFile(b []byte, native, compat abi) (trace.Event, error) {
 	if err != nil {
 		return nil, err
 	}
+	access, ok := accessKinds[slimtraceAccess(w.Access)]
+	if !ok {
+		return nil, &UnknownAccessError{Access: w.Access}
+	}
 	e := &trace.FileEvent{
 		Header:      header(w.Hdr),
-		Compat:      w.Flags&flagCompat != 0,
-		Access:      trace.Access(w.Access),
-		OnMount:     w.Flags&flagOnMount != 0,
-		Upper:       w.Flags&flagUpper != 0,
-		Truncated:   w.Flags&flagTruncated != 0,
-		Unreachable: w.Flags&flagUnreachable != 0,
+		Compat:      has(w.Flags, slimtraceFileFlagsFILE_COMPAT),
+		Access:      access,
+		OnMount:     has(w.Flags, slimtraceFileFlagsFILE_ON_MOUNT),
+		Upper:       has(w.Flags, slimtraceFileFlagsFILE_UPPER),
+		Truncated:   has(w.Flags, slimtraceFileFlagsFILE_TRUNCATED),
+		Unreachable: has(w.Flags, slimtraceFileFlagsFILE_UNREACHABLE),
 	}
 	if e.Compat {
 		e.Syscall = compat.syscallName(int(w.Syscall))
@@ -116,7 +126,7 @@ func decodeExec(b []byte, _, _ abi) (trace.Event, error) {
 		return nil, err
 	}
 	e := &trace.ExecEvent{Header: header(w.Hdr), PPid: w.Ppid, OldPid: w.OldPid,
-		ArgvTruncated: w.Flags&flagTruncated != 0}
+		ArgvTruncated: has(w.Flags, slimtraceFileFlagsFILE_TRUNCATED)}
 	if e.Filename, err = take(&p, int(w.FilenameLen)); err != nil {
 		return nil, err
 	}

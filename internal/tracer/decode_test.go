@@ -6,8 +6,6 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/elastic/go-seccomp-bpf/arch"
-
 	"github.com/slimtrace/slimtrace/internal/trace"
 )
 
@@ -24,17 +22,18 @@ func encode(t *testing.T, fixed any, payload ...string) []byte {
 }
 
 func TestDecode(t *testing.T) {
-	native, compat := newABI(arch.X86_64, nil), newABI(arch.I386, nil)
-	hdr := func(typ uint32) slimtraceEventHdr {
-		return slimtraceEventHdr{Ts: 1, CgroupId: 2, Type: typ, Pid: 10, Tid: 11, Lineage: 10}
+	native, compat := mustABI(trace.ABIX86_64), mustABI(trace.ABII386)
+	read := uint8(slimtraceAccessACCESS_READ)
+	hdr := func(typ slimtraceEventType) slimtraceEventHdr {
+		return slimtraceEventHdr{Ts: 1, CgroupId: 2, Type: uint32(typ), Pid: 10, Tid: 11, Lineage: 10}
 	}
 	cases := []struct {
 		name  string
 		raw   []byte
 		check func(t *testing.T, ev trace.Event, err error)
 	}{
-		{"file", encode(t, slimtraceFileEvent{Hdr: hdr(eventFile), Ret: -2, Syscall: 257, Access: 1,
-			Flags: flagOnMount, NameLen: 4, OpenedLen: 0}, "/x/y"),
+		{"file", encode(t, slimtraceFileEvent{Hdr: hdr(slimtraceEventTypeEVENT_FILE), Ret: -2, Syscall: 257, Access: read,
+			Flags: uint16(slimtraceFileFlagsFILE_ON_MOUNT), NameLen: 4, OpenedLen: 0}, "/x/y"),
 			func(t *testing.T, ev trace.Event, err error) {
 				f, ok := ev.(*trace.FileEvent)
 				if err != nil || !ok || f.Path != "/x/y" || f.Syscall != "openat" || f.Errno != 2 ||
@@ -42,15 +41,15 @@ func TestDecode(t *testing.T) {
 					t.Errorf("got %+v, %v", ev, err)
 				}
 			}},
-		{"compat file", encode(t, slimtraceFileEvent{Hdr: hdr(eventFile), Syscall: 5, Access: 1,
-			Flags: flagCompat, NameLen: 2, OpenedLen: 2}, "/a", "/b"),
+		{"compat file", encode(t, slimtraceFileEvent{Hdr: hdr(slimtraceEventTypeEVENT_FILE), Syscall: 5, Access: read,
+			Flags: uint16(slimtraceFileFlagsFILE_COMPAT), NameLen: 2, OpenedLen: 2}, "/a", "/b"),
 			func(t *testing.T, ev trace.Event, err error) {
 				f, _ := ev.(*trace.FileEvent)
 				if err != nil || f.Syscall != "open" || !f.Compat || f.Opened != "/b" {
 					t.Errorf("got %+v, %v", ev, err)
 				}
 			}},
-		{"exec", encode(t, slimtraceExecEvent{Hdr: hdr(eventExec), Ppid: 1, FilenameLen: 7, BinaryLen: 12,
+		{"exec", encode(t, slimtraceExecEvent{Hdr: hdr(slimtraceEventTypeEVENT_EXEC), Ppid: 1, FilenameLen: 7, BinaryLen: 12,
 			ArgvLen: 8}, "/bin/sh", "/usr/bin/sh2", "sh\x00-c\x00x\x00"),
 			func(t *testing.T, ev trace.Event, err error) {
 				e, _ := ev.(*trace.ExecEvent)
@@ -58,29 +57,37 @@ func TestDecode(t *testing.T) {
 					t.Errorf("got %+v, %v", ev, err)
 				}
 			}},
-		{"exit by signal", encode(t, slimtraceExitEvent{Hdr: hdr(eventExit), ExitCode: 9}),
+		{"exit by signal", encode(t, slimtraceExitEvent{Hdr: hdr(slimtraceEventTypeEVENT_EXIT), ExitCode: 9}),
 			func(t *testing.T, ev trace.Event, err error) {
 				e, _ := ev.(*trace.ExitEvent)
 				if err != nil || e.Code != -1 || e.Signal != 9 {
 					t.Errorf("got %+v, %v", ev, err)
 				}
 			}},
-		{"exit status", encode(t, slimtraceExitEvent{Hdr: hdr(eventExit), ExitCode: 3 << 8}),
+		{"exit status", encode(t, slimtraceExitEvent{Hdr: hdr(slimtraceEventTypeEVENT_EXIT), ExitCode: 3 << 8}),
 			func(t *testing.T, ev trace.Event, err error) {
 				if e, _ := ev.(*trace.ExitEvent); err != nil || e.Code != 3 || e.Signal != 0 {
 					t.Errorf("got %+v, %v", ev, err)
 				}
 			}},
-		{"fork", encode(t, slimtraceForkEvent{Hdr: hdr(eventFork), Child: 12}),
+		{"fork", encode(t, slimtraceForkEvent{Hdr: hdr(slimtraceEventTypeEVENT_FORK), Child: 12}),
 			func(t *testing.T, ev trace.Event, err error) {
 				if e, _ := ev.(*trace.ForkEvent); err != nil || e.Child != 12 || e.Pid != 10 {
 					t.Errorf("got %+v, %v", ev, err)
 				}
 			}},
-		{"payload shorter than its lengths", encode(t, slimtraceFileEvent{Hdr: hdr(eventFile), NameLen: 10}, "/ab"),
+		{"payload shorter than its lengths", encode(t, slimtraceFileEvent{Hdr: hdr(slimtraceEventTypeEVENT_FILE), Access: read,
+			NameLen: 10}, "/ab"),
 			func(t *testing.T, ev trace.Event, err error) {
 				if !errors.Is(err, ErrShortSample) {
 					t.Errorf("got %v, want ErrShortSample", err)
+				}
+			}},
+		{"unknown access kind", encode(t, slimtraceFileEvent{Hdr: hdr(slimtraceEventTypeEVENT_FILE), Access: 99}),
+			func(t *testing.T, ev trace.Event, err error) {
+				var u *UnknownAccessError
+				if !errors.As(err, &u) || u.Access != 99 {
+					t.Errorf("got %v, want UnknownAccessError", err)
 				}
 			}},
 		{"short header", []byte{1, 2, 3},

@@ -13,11 +13,33 @@ import (
 	"github.com/cilium/ebpf"
 )
 
+type slimtraceAccess uint32
+
+const (
+	slimtraceAccessACCESS_READ     slimtraceAccess = 1
+	slimtraceAccessACCESS_WRITE    slimtraceAccess = 2
+	slimtraceAccessACCESS_EXEC     slimtraceAccess = 3
+	slimtraceAccessACCESS_STAT     slimtraceAccess = 4
+	slimtraceAccessACCESS_READLINK slimtraceAccess = 5
+	slimtraceAccessACCESS_CREATE   slimtraceAccess = 6
+	slimtraceAccessACCESS_DELETE   slimtraceAccess = 7
+)
+
 type slimtraceCapCounts struct {
 	_       structs.HostLayout
 	Granted [64]uint64
 	Denied  [64]uint64
 }
+
+type slimtraceCapWho uint32
+
+const (
+	slimtraceCapWhoCAP_SETUP      slimtraceCapWho = 0
+	slimtraceCapWhoCAP_APP        slimtraceCapWho = 1
+	slimtraceCapWhoCAP_OTHER      slimtraceCapWho = 2
+	slimtraceCapWhoCAP_UNMEDIATED slimtraceCapWho = 3
+	slimtraceCapWhoCAP_WHO        slimtraceCapWho = 4
+)
 
 type slimtraceDedupKey struct {
 	_       structs.HostLayout
@@ -40,6 +62,15 @@ type slimtraceEventHdr struct {
 	Tid      uint32
 	Lineage  uint32
 }
+
+type slimtraceEventType uint32
+
+const (
+	slimtraceEventTypeEVENT_FILE slimtraceEventType = 1
+	slimtraceEventTypeEVENT_EXEC slimtraceEventType = 2
+	slimtraceEventTypeEVENT_FORK slimtraceEventType = 3
+	slimtraceEventTypeEVENT_EXIT slimtraceEventType = 4
+)
 
 type slimtraceExecEvent struct {
 	_           structs.HostLayout
@@ -78,6 +109,16 @@ type slimtraceFileEvent struct {
 	OpenedLen uint16
 	Pad2      uint32
 }
+
+type slimtraceFileFlags uint32
+
+const (
+	slimtraceFileFlagsFILE_ON_MOUNT    slimtraceFileFlags = 1
+	slimtraceFileFlagsFILE_UPPER       slimtraceFileFlags = 2
+	slimtraceFileFlagsFILE_TRUNCATED   slimtraceFileFlags = 4
+	slimtraceFileFlagsFILE_UNREACHABLE slimtraceFileFlags = 8
+	slimtraceFileFlagsFILE_COMPAT      slimtraceFileFlags = 16
+)
 
 type slimtraceFileScratch struct {
 	_      structs.HostLayout
@@ -120,6 +161,8 @@ type slimtraceStats struct {
 	Lost       uint64
 	Truncated  uint64
 	Unreadable uint64
+	Oversized  uint64
+	NoRoom     uint64
 	Deduped    uint64
 	Sent       uint64
 }
@@ -135,6 +178,27 @@ type slimtraceSysDesc struct {
 	Dirfd2  int8
 	Path2   int8
 }
+
+type slimtraceSysOp uint32
+
+const (
+	slimtraceSysOpOP_NONE       slimtraceSysOp = 0
+	slimtraceSysOpOP_PATH       slimtraceSysOp = 1
+	slimtraceSysOpOP_OPEN       slimtraceSysOp = 2
+	slimtraceSysOpOP_OPENAT2    slimtraceSysOp = 3
+	slimtraceSysOpOP_EXEC       slimtraceSysOp = 4
+	slimtraceSysOpOP_CHDIR      slimtraceSysOp = 5
+	slimtraceSysOpOP_FD         slimtraceSysOp = 6
+	slimtraceSysOpOP_SOCKET     slimtraceSysOp = 7
+	slimtraceSysOpOP_SOCKETCALL slimtraceSysOp = 8
+)
+
+type slimtraceSysSlots uint32
+
+const (
+	slimtraceSysSlotsNR_MAX      slimtraceSysSlots = 512
+	slimtraceSysSlotsCOUNT_SLOTS slimtraceSysSlots = 1024
+)
 
 // loadSlimtrace returns the embedded CollectionSpec for slimtrace.
 func loadSlimtrace() (*ebpf.CollectionSpec, error) {
@@ -178,12 +242,6 @@ type slimtraceSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type slimtraceProgramSpecs struct {
-	RawTpCapCapable       *ebpf.ProgramSpec `ebpf:"raw_tp_cap_capable"`
-	RawTpSchedProcessExec *ebpf.ProgramSpec `ebpf:"raw_tp_sched_process_exec"`
-	RawTpSchedProcessExit *ebpf.ProgramSpec `ebpf:"raw_tp_sched_process_exit"`
-	RawTpSchedProcessFork *ebpf.ProgramSpec `ebpf:"raw_tp_sched_process_fork"`
-	RawTpSysEnter         *ebpf.ProgramSpec `ebpf:"raw_tp_sys_enter"`
-	RawTpSysExit          *ebpf.ProgramSpec `ebpf:"raw_tp_sys_exit"`
 	TpBtfCapCapable       *ebpf.ProgramSpec `ebpf:"tp_btf_cap_capable"`
 	TpBtfSchedProcessExec *ebpf.ProgramSpec `ebpf:"tp_btf_sched_process_exec"`
 	TpBtfSchedProcessExit *ebpf.ProgramSpec `ebpf:"tp_btf_sched_process_exit"`
@@ -217,13 +275,19 @@ type slimtraceVariableSpecs struct {
 	OvercommitText  *ebpf.VariableSpec `ebpf:"overcommit_text"`
 	TargetCgid      *ebpf.VariableSpec `ebpf:"target_cgid"`
 	TargetLevel     *ebpf.VariableSpec `ebpf:"target_level"`
+	UnusedAccess    *ebpf.VariableSpec `ebpf:"unused_access"`
 	UnusedCapCounts *ebpf.VariableSpec `ebpf:"unused_cap_counts"`
+	UnusedCapWho    *ebpf.VariableSpec `ebpf:"unused_cap_who"`
 	UnusedEventHdr  *ebpf.VariableSpec `ebpf:"unused_event_hdr"`
+	UnusedEventType *ebpf.VariableSpec `ebpf:"unused_event_type"`
 	UnusedExecEvent *ebpf.VariableSpec `ebpf:"unused_exec_event"`
 	UnusedExitEvent *ebpf.VariableSpec `ebpf:"unused_exit_event"`
 	UnusedFileEvent *ebpf.VariableSpec `ebpf:"unused_file_event"`
+	UnusedFileFlags *ebpf.VariableSpec `ebpf:"unused_file_flags"`
 	UnusedForkEvent *ebpf.VariableSpec `ebpf:"unused_fork_event"`
 	UnusedSockKey   *ebpf.VariableSpec `ebpf:"unused_sock_key"`
+	UnusedSysOp     *ebpf.VariableSpec `ebpf:"unused_sys_op"`
+	UnusedSysSlots  *ebpf.VariableSpec `ebpf:"unused_sys_slots"`
 }
 
 // slimtraceObjects contains all objects after they have been loaded into the kernel.
@@ -282,25 +346,25 @@ type slimtraceVariables struct {
 	OvercommitText  *ebpf.Variable `ebpf:"overcommit_text"`
 	TargetCgid      *ebpf.Variable `ebpf:"target_cgid"`
 	TargetLevel     *ebpf.Variable `ebpf:"target_level"`
+	UnusedAccess    *ebpf.Variable `ebpf:"unused_access"`
 	UnusedCapCounts *ebpf.Variable `ebpf:"unused_cap_counts"`
+	UnusedCapWho    *ebpf.Variable `ebpf:"unused_cap_who"`
 	UnusedEventHdr  *ebpf.Variable `ebpf:"unused_event_hdr"`
+	UnusedEventType *ebpf.Variable `ebpf:"unused_event_type"`
 	UnusedExecEvent *ebpf.Variable `ebpf:"unused_exec_event"`
 	UnusedExitEvent *ebpf.Variable `ebpf:"unused_exit_event"`
 	UnusedFileEvent *ebpf.Variable `ebpf:"unused_file_event"`
+	UnusedFileFlags *ebpf.Variable `ebpf:"unused_file_flags"`
 	UnusedForkEvent *ebpf.Variable `ebpf:"unused_fork_event"`
 	UnusedSockKey   *ebpf.Variable `ebpf:"unused_sock_key"`
+	UnusedSysOp     *ebpf.Variable `ebpf:"unused_sys_op"`
+	UnusedSysSlots  *ebpf.Variable `ebpf:"unused_sys_slots"`
 }
 
 // slimtracePrograms contains all programs after they have been loaded into the kernel.
 //
 // It can be passed to loadSlimtraceObjects or ebpf.CollectionSpec.LoadAndAssign.
 type slimtracePrograms struct {
-	RawTpCapCapable       *ebpf.Program `ebpf:"raw_tp_cap_capable"`
-	RawTpSchedProcessExec *ebpf.Program `ebpf:"raw_tp_sched_process_exec"`
-	RawTpSchedProcessExit *ebpf.Program `ebpf:"raw_tp_sched_process_exit"`
-	RawTpSchedProcessFork *ebpf.Program `ebpf:"raw_tp_sched_process_fork"`
-	RawTpSysEnter         *ebpf.Program `ebpf:"raw_tp_sys_enter"`
-	RawTpSysExit          *ebpf.Program `ebpf:"raw_tp_sys_exit"`
 	TpBtfCapCapable       *ebpf.Program `ebpf:"tp_btf_cap_capable"`
 	TpBtfSchedProcessExec *ebpf.Program `ebpf:"tp_btf_sched_process_exec"`
 	TpBtfSchedProcessExit *ebpf.Program `ebpf:"tp_btf_sched_process_exit"`
@@ -311,12 +375,6 @@ type slimtracePrograms struct {
 
 func (p *slimtracePrograms) Close() error {
 	return _SlimtraceClose(
-		p.RawTpCapCapable,
-		p.RawTpSchedProcessExec,
-		p.RawTpSchedProcessExit,
-		p.RawTpSchedProcessFork,
-		p.RawTpSysEnter,
-		p.RawTpSysExit,
 		p.TpBtfCapCapable,
 		p.TpBtfSchedProcessExec,
 		p.TpBtfSchedProcessExit,

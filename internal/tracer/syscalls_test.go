@@ -5,13 +5,13 @@ import (
 	"maps"
 	"testing"
 
-	"github.com/elastic/go-seccomp-bpf/arch"
+	"github.com/slimtrace/slimtrace/internal/trace"
 )
 
 // Every syscall the file table describes exists in at least one ABI, so a
 // typo cannot silently disable path capture for a syscall.
 func TestFileSyscallNamesExist(t *testing.T) {
-	abis := []abi{newABI(arch.X86_64, nil), newABI(arch.I386, nil), newABI(arch.AARCH64, aarch64Names), newABI(arch.ARM, nil)}
+	abis := []abi{mustABI(trace.ABIX86_64), mustABI(trace.ABII386), mustABI(trace.ABIAArch64), mustABI(trace.ABIARM)}
 	for name := range joinKeys(fileSyscalls, socketSyscalls) {
 		found := false
 		for _, a := range abis {
@@ -30,30 +30,30 @@ func TestDescTables(t *testing.T) {
 		abi  abi
 		name string
 		nr   int
-		op   uint8
+		op   slimtraceSysOp
 	}{
-		{newABI(arch.X86_64, nil), "openat", 257, opOpen},
-		{newABI(arch.X86_64, nil), "newfstatat", 262, opPath},
-		{newABI(arch.I386, nil), "open", 5, opOpen},
-		{newABI(arch.I386, nil), "fstatat64", 300, opPath},
-		{newABI(arch.AARCH64, aarch64Names), "openat", 56, opOpen},
-		{newABI(arch.AARCH64, aarch64Names), "newfstatat", 79, opPath},
-		{newABI(arch.X86_64, nil), "socket", 41, opSocket},
-		{newABI(arch.X86_64, nil), "socketpair", 53, opSocket},
-		{newABI(arch.I386, nil), "socketcall", 102, opSockcall},
-		{newABI(arch.I386, nil), "socket", 359, opSocket},
-		{newABI(arch.AARCH64, aarch64Names), "socket", 198, opSocket},
-		{newABI(arch.AARCH64, aarch64Names), "socketpair", 199, opSocket},
+		{mustABI(trace.ABIX86_64), "openat", 257, opOpen},
+		{mustABI(trace.ABIX86_64), "newfstatat", 262, opPath},
+		{mustABI(trace.ABII386), "open", 5, opOpen},
+		{mustABI(trace.ABII386), "fstatat64", 300, opPath},
+		{mustABI(trace.ABIAArch64), "openat", 56, opOpen},
+		{mustABI(trace.ABIAArch64), "newfstatat", 79, opPath},
+		{mustABI(trace.ABIX86_64), "socket", 41, opSocket},
+		{mustABI(trace.ABIX86_64), "socketpair", 53, opSocket},
+		{mustABI(trace.ABII386), "socketcall", 102, opSockcall},
+		{mustABI(trace.ABII386), "socket", 359, opSocket},
+		{mustABI(trace.ABIAArch64), "socket", 198, opSocket},
+		{mustABI(trace.ABIAArch64), "socketpair", 199, opSocket},
 	}
 	for _, c := range cases {
 		if got := c.abi.syscallName(c.nr); got != c.name {
 			t.Errorf("%s %d named %s, want %s", c.abi.name, c.nr, got, c.name)
 		}
-		if tab := descTable(c.abi); tab[c.nr].Op != c.op {
+		if tab := descTable(c.abi); slimtraceSysOp(tab[c.nr].Op) != c.op {
 			t.Errorf("%s %s: op %d, want %d", c.abi.name, c.name, tab[c.nr].Op, c.op)
 		}
 	}
-	if got := newABI(arch.X86_64, nil).syscallName(9999); got != "syscall_9999" {
+	if got := mustABI(trace.ABIX86_64).syscallName(9999); got != "syscall_9999" {
 		t.Errorf("unknown number named %q", got)
 	}
 }

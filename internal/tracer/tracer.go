@@ -4,7 +4,6 @@
 package tracer
 
 import (
-	"cmp"
 	"errors"
 	"fmt"
 	"os"
@@ -34,9 +33,7 @@ type Options struct {
 	// OnEvent, when set, sees every decoded event as it arrives, from the
 	// reader goroutine.
 	OnEvent func(trace.Event)
-	// ForceRawTP loads the raw_tp programs even where tp_btf works (tests).
-	ForceRawTP bool
-	Logger     zerolog.Logger
+	Logger  zerolog.Logger
 
 	// capTracepoint replaces cap_capable (tests: a name no kernel has
 	// stands for a kernel without the tracepoint).
@@ -45,11 +42,10 @@ type Options struct {
 
 // Tracer traces one cgroup from Open until Close.
 type Tracer struct {
-	opts     Options
-	progType string
-	native   abi
-	compat   abi
-	start    time.Time
+	opts   Options
+	native abi
+	compat abi
+	start  time.Time
 
 	maps   slimtraceMaps
 	progs  []*ebpf.Program
@@ -68,15 +64,15 @@ type Tracer struct {
 	closeErr  error
 }
 
-// Program types, as reported in trace.Tracer.ProgramType.
-const (
-	TypeTPBTF = "tp_btf"
-	TypeRawTP = "raw_tp"
-)
+// ProgramType is the one kind of program slimtrace attaches, as reported in
+// trace.Tracer.ProgramType. There is no raw_tp fallback: the programs need
+// bpf_loop (Linux 5.17), and every kernel with BTF and bpf_loop has tp_btf
+// (Linux 5.5), so a fallback could never be chosen (see bpf/slimtrace.bpf.c).
+const ProgramType = "tp_btf"
 
-// tpBTFPrograms and rawTPPrograms pick one flavour of each program out of
-// the collection: LoadAndAssign loads only what the struct names.
-type tpBTFPrograms struct {
+// tracePrograms picks the programs that always load out of the collection
+// (LoadAndAssign loads only what the struct names): not the capability one.
+type tracePrograms struct {
 	SysEnter *ebpf.Program `ebpf:"tp_btf_sys_enter"`
 	SysExit  *ebpf.Program `ebpf:"tp_btf_sys_exit"`
 	Exec     *ebpf.Program `ebpf:"tp_btf_sched_process_exec"`
@@ -84,29 +80,17 @@ type tpBTFPrograms struct {
 	Exit     *ebpf.Program `ebpf:"tp_btf_sched_process_exit"`
 }
 
-type rawTPPrograms struct {
-	SysEnter *ebpf.Program `ebpf:"raw_tp_sys_enter"`
-	SysExit  *ebpf.Program `ebpf:"raw_tp_sys_exit"`
-	Exec     *ebpf.Program `ebpf:"raw_tp_sched_process_exec"`
-	Fork     *ebpf.Program `ebpf:"raw_tp_sched_process_fork"`
-	Exit     *ebpf.Program `ebpf:"raw_tp_sched_process_exit"`
-}
-
-// tracepoints in the order of the programs above.
+// tracepoints in the order of tracePrograms' fields.
 var tracepoints = []string{"sys_enter", "sys_exit", "sched_process_exec", "sched_process_fork", "sched_process_exit"}
 
 // capTracepoint is optional (Linux 6.14 and later): without it tracing
 // works and the report says capabilities were not recorded.
 const capTracepoint = "cap_capable"
 
-// The capability program of each flavour, loaded on its own so that a
-// kernel without the tracepoint still loads the others.
-type tpBTFCapProgram struct {
+// The capability program, loaded on its own so that a kernel without the
+// tracepoint still loads the others.
+type capProgram struct {
 	Prog *ebpf.Program `ebpf:"tp_btf_cap_capable"`
-}
-
-type rawTPCapProgram struct {
-	Prog *ebpf.Program `ebpf:"raw_tp_cap_capable"`
 }
 
 // CheckHost says, in one line, what keeps this host from tracing, or nil.
@@ -158,19 +142,8 @@ func Open(opts Options) (_ *Tracer, err error) {
 		return nil, err
 	}
 
-	if !opts.ForceRawTP {
-		err = t.load(spec, TypeTPBTF)
-		if err != nil {
-			opts.Logger.Debug().Err(err).Msg("tp_btf programs did not load, trying raw_tp")
-		}
-	}
-	if opts.ForceRawTP || err != nil {
-		if err2 := t.load(spec, TypeRawTP); err2 != nil {
-			if err != nil {
-				return nil, fmt.Errorf("loading eBPF programs: tp_btf: %w; raw_tp: %w", err, err2)
-			}
-			return nil, fmt.Errorf("loading eBPF programs: %w", err2)
-		}
+	if err := t.load(spec); err != nil {
+		return nil, fmt.Errorf("loading eBPF programs: %w", err)
 	}
 
 	if err := t.loadCaps(spec); err != nil {
@@ -186,7 +159,7 @@ func Open(opts Options) (_ *Tracer, err error) {
 	if err := t.attach(); err != nil {
 		return nil, err
 	}
-	opts.Logger.Debug().Str("program_type", t.progType).Str("cgroup", opts.Cgroup.Path).
+	opts.Logger.Debug().Str("cgroup", opts.Cgroup.Path).
 		Uint64("cgroup_id", opts.Cgroup.ID).Msg("tracer attached")
 	return t, nil
 }
@@ -221,96 +194,60 @@ func configure(spec *ebpf.CollectionSpec, opts Options, native, compat abi) erro
 	return nil
 }
 
-// load loads one flavour of the programs with the maps they use.
-func (t *Tracer) load(spec *ebpf.CollectionSpec, progType string) error {
+// load loads the programs with the maps they use.
+func (t *Tracer) load(spec *ebpf.CollectionSpec) error {
 	var objs struct {
 		slimtraceMaps
-		tpBTFPrograms
+		tracePrograms
 	}
-	var raw struct {
-		slimtraceMaps
-		rawTPPrograms
-	}
-	var err error
-	var progs []*ebpf.Program
-	switch progType {
-	case TypeTPBTF:
-		err = spec.LoadAndAssign(&objs, nil)
-		t.maps = objs.slimtraceMaps
-		p := objs.tpBTFPrograms
-		progs = []*ebpf.Program{p.SysEnter, p.SysExit, p.Exec, p.Fork, p.Exit}
-	default:
-		err = spec.LoadAndAssign(&raw, nil)
-		t.maps = raw.slimtraceMaps
-		p := raw.rawTPPrograms
-		progs = []*ebpf.Program{p.SysEnter, p.SysExit, p.Exec, p.Fork, p.Exit}
-	}
-	if err != nil {
-		var verr *ebpf.VerifierError
-		if errors.As(err, &verr) {
-			t.opts.Logger.Debug().Msgf("verifier log:\n%+v", verr)
-		}
+	if err := spec.LoadAndAssign(&objs, nil); err != nil {
+		logVerifier(t.opts.Logger, err)
 		return err
 	}
-	t.progs = progs
-	t.progType = progType
+	t.maps = objs.slimtraceMaps
+	p := objs.tracePrograms
+	t.progs = []*ebpf.Program{p.SysEnter, p.SysExit, p.Exec, p.Fork, p.Exit}
 	return nil
 }
 
-// loadCaps loads the capability program of the flavour loaded, sharing its
-// maps; on a kernel without the tracepoint the tp_btf one does not load.
+// loadCaps loads the capability program, sharing the maps of the others;
+// on a kernel without the tracepoint it does not load.
 func (t *Tracer) loadCaps(spec *ebpf.CollectionSpec) error {
 	opts := &ebpf.CollectionOptions{MapReplacements: map[string]*ebpf.Map{
 		"cap_checks": t.maps.CapChecks, "lineages": t.maps.Lineages}}
-	var err error
 	if tp := t.opts.capTracepoint; tp != "" {
 		spec = spec.Copy()
 		spec.Programs["tp_btf_cap_capable"].AttachTo = tp
 	}
-	if t.progType == TypeTPBTF {
-		var p tpBTFCapProgram
-		err = spec.LoadAndAssign(&p, opts)
-		t.capProg = p.Prog
-	} else {
-		var p rawTPCapProgram
-		err = spec.LoadAndAssign(&p, opts)
-		t.capProg = p.Prog
-	}
-	if err != nil {
-		var verr *ebpf.VerifierError
-		if errors.As(err, &verr) {
-			t.opts.Logger.Debug().Msgf("verifier log:\n%+v", verr)
-		}
+	var p capProgram
+	if err := spec.LoadAndAssign(&p, opts); err != nil {
+		logVerifier(t.opts.Logger, err)
 		return fmt.Errorf("loading the %s program: %w", capTracepoint, err)
 	}
+	t.capProg = p.Prog
 	return nil
+}
+
+// logVerifier logs the verifier's whole log when err carries one.
+func logVerifier(log zerolog.Logger, err error) {
+	var verr *ebpf.VerifierError
+	if errors.As(err, &verr) {
+		log.Debug().Msgf("verifier log:\n%+v", verr)
+	}
 }
 
 func (t *Tracer) attach() error {
 	for i, p := range t.progs {
-		var l link.Link
-		var err error
-		if t.progType == TypeTPBTF {
-			l, err = link.AttachTracing(link.TracingOptions{Program: p})
-		} else {
-			l, err = link.AttachRawTracepoint(link.RawTracepointOptions{Name: tracepoints[i], Program: p})
-		}
+		l, err := link.AttachTracing(link.TracingOptions{Program: p})
 		if err != nil {
-			return fmt.Errorf("attaching %s to %s: %w", t.progType, tracepoints[i], err)
+			return fmt.Errorf("attaching to %s: %w", tracepoints[i], err)
 		}
 		t.links = append(t.links, l)
 	}
 	if t.capProg == nil {
 		return nil
 	}
-	var l link.Link
-	var err error
-	if t.progType == TypeTPBTF {
-		l, err = link.AttachTracing(link.TracingOptions{Program: t.capProg})
-	} else {
-		l, err = link.AttachRawTracepoint(link.RawTracepointOptions{Name: cmp.Or(t.opts.capTracepoint, capTracepoint),
-			Program: t.capProg})
-	}
+	l, err := link.AttachTracing(link.TracingOptions{Program: t.capProg})
 	if err != nil {
 		t.opts.Logger.Debug().Err(err).Msg("capability checks are not recorded")
 		_ = t.capProg.Close()
@@ -349,9 +286,6 @@ func (t *Tracer) read() {
 		}
 	}
 }
-
-// ProgramType says which flavour of programs is attached: tp_btf or raw_tp.
-func (t *Tracer) ProgramType() string { return t.progType }
 
 // Close stops tracing: it detaches the programs, reads every event still in
 // the ring buffer and the kernel's counters, unloads everything, and returns
@@ -402,7 +336,7 @@ func (t *Tracer) finish() (*trace.Report, error) {
 	lost.Events += uint64(t.decodeErr)
 	r := t.collector.Report(
 		trace.Target{Cgroup: t.opts.Cgroup.Path, CgroupID: t.opts.Cgroup.ID, Command: t.opts.Command},
-		trace.Tracer{Arch: t.native.name, ProgramType: t.progType, EventsSent: sent, EventsDeduped: deduped,
+		trace.Tracer{Arch: t.native.name, ProgramType: ProgramType, EventsSent: sent, EventsDeduped: deduped,
 			CapabilitiesRecorded: t.capProg != nil},
 		t.start, end, syscalls, lost)
 	t.mu.Unlock()
@@ -454,11 +388,23 @@ func (t *Tracer) networkFamilies() ([]trace.NetworkFamily, error) {
 	return out, nil
 }
 
+// capWho says whose checks each row of the cap_checks map counts.
+var capWho = map[slimtraceCapWho]trace.Capability{
+	slimtraceCapWhoCAP_SETUP:      {Setup: true},
+	slimtraceCapWhoCAP_APP:        {},
+	slimtraceCapWhoCAP_OTHER:      {OtherCreds: true},
+	slimtraceCapWhoCAP_UNMEDIATED: {Unmediated: true},
+}
+
 // capabilities sums the per-CPU capability check counters, by whose they
-// were (bpf/slimtrace.h's enum cap_who).
+// were.
 func (t *Tracer) capabilities() ([]trace.Capability, error) {
 	out := []trace.Capability{}
-	for idx, who := range []trace.Capability{{Setup: true}, {}, {OtherCreds: true}, {Unmediated: true}} {
+	for idx := range slimtraceCapWhoCAP_WHO {
+		who, ok := capWho[idx]
+		if !ok {
+			return nil, fmt.Errorf("capability counts of kind %d: unknown kind", idx)
+		}
 		var perCPU []slimtraceCapCounts
 		if err := t.maps.CapChecks.Lookup(uint32(idx), &perCPU); err != nil {
 			return nil, fmt.Errorf("reading capability counts: %w", err)
@@ -483,8 +429,8 @@ func (t *Tracer) capabilities() ([]trace.Capability, error) {
 func (t *Tracer) syscalls() ([]trace.Syscall, error) {
 	var out []trace.Syscall
 	var perCPU []uint64
-	for slot := uint32(0); slot < countSlots; slot++ {
-		if err := t.maps.SyscallCounts.Lookup(slot, &perCPU); err != nil {
+	for slot := range countSlots {
+		if err := t.maps.SyscallCounts.Lookup(uint32(slot), &perCPU); err != nil {
 			return nil, fmt.Errorf("reading syscall counts: %w", err)
 		}
 		var n uint64
@@ -499,10 +445,10 @@ func (t *Tracer) syscalls() ([]trace.Syscall, error) {
 			// Numbers past the table: x32 calls and the like. Counted, never named.
 			out = append(out, trace.Syscall{Name: "out_of_range", Number: -1, Count: n})
 		case slot >= nrMax:
-			nr := int(slot - nrMax)
+			nr := slot - nrMax
 			out = append(out, trace.Syscall{Name: t.compat.syscallName(nr), Number: nr, Count: n, Compat: true})
 		default:
-			out = append(out, trace.Syscall{Name: t.native.syscallName(int(slot)), Number: int(slot), Count: n})
+			out = append(out, trace.Syscall{Name: t.native.syscallName(slot), Number: slot, Count: n})
 		}
 	}
 	return out, nil
@@ -514,12 +460,22 @@ func (t *Tracer) counters() (lost trace.Lost, sent, deduped uint64, err error) {
 	if err := t.maps.TraceStats.Lookup(uint32(0), &perCPU); err != nil {
 		return lost, 0, 0, fmt.Errorf("reading loss counters: %w", err)
 	}
+	var oversized, noRoom uint64
 	for _, s := range perCPU {
 		lost.Events += s.Lost
 		lost.Truncated += s.Truncated
 		lost.Unreadable += s.Unreadable
+		oversized += s.Oversized
+		noRoom += s.NoRoom
 		sent += s.Sent
 		deduped += s.Deduped
+	}
+	// The report has no field of their own for these two (never seen in
+	// practice): they make it incomplete as lost events.
+	if oversized+noRoom > 0 {
+		t.opts.Logger.Warn().Uint64("oversized", oversized).Uint64("no_room", noRoom).
+			Msg("events or counts dropped in the kernel")
+		lost.Events += oversized + noRoom
 	}
 	for _, p := range append(t.progs, t.capProg) {
 		if p == nil {

@@ -101,6 +101,33 @@ var helpers = map[string]func(args []string) error{
 		return nil
 	},
 	"security": securityHelper,
+	// stat-relative DIR NAME...: chdir into DIR, stat each NAME.
+	"stat-relative": func(args []string) error {
+		if err := os.Chdir(args[0]); err != nil {
+			return err
+		}
+		for _, name := range args[1:] {
+			var st unix.Stat_t
+			if err := unix.Stat(name, &st); err != unix.ENOENT {
+				return fmt.Errorf("stat %s: want ENOENT, got %v", name, err)
+			}
+		}
+		return nil
+	},
+	// bad-families N: socket(2) of N families no kernel has, each failing
+	// with EAFNOSUPPORT before any module is looked for.
+	"bad-families": func(args []string) error {
+		n, err := strconv.Atoi(args[0])
+		if err != nil {
+			return err
+		}
+		for f := range n {
+			if _, err := unix.Socket(firstBadFamily+f, unix.SOCK_STREAM, 0); err != unix.EAFNOSUPPORT {
+				return fmt.Errorf("socket family %d: want EAFNOSUPPORT, got %v", firstBadFamily+f, err)
+			}
+		}
+		return nil
+	},
 	// missing PATH: open a file that does not exist.
 	"missing": func(args []string) error {
 		_, err := unix.Open(args[0], unix.O_RDONLY, 0)
@@ -192,49 +219,41 @@ func paths(r *trace.Report) []string {
 }
 
 func TestCat(t *testing.T) {
-	for _, raw := range []bool{false, true} {
-		name := "tp_btf"
-		if raw {
-			name = "raw_tp"
+	cat, err := exec.LookPath("cat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat, _ = filepath.EvalSymlinks(cat)
+	r := runTraced(t, RunOptions{Args: []string{cat, "/etc/hostname"},
+		Stdout: new(bytes.Buffer)})
+	if r.Tracer.ProgramType != ProgramType {
+		t.Errorf("program type %s, want %s", r.Tracer.ProgramType, ProgramType)
+	}
+	wantFile(t, r, "/etc/hostname", trace.AccessRead, "ok")
+	wantFile(t, r, cat, trace.AccessExec, "ok")
+	wantFile(t, r, "/etc/ld.so.cache", trace.AccessRead, "ok")
+	libc := false
+	for _, f := range r.Files {
+		if strings.Contains(f.Path, "libc.so") && f.Has(trace.AccessRead) && f.OK() {
+			libc = true
 		}
-		t.Run(name, func(t *testing.T) {
-			cat, err := exec.LookPath("cat")
-			if err != nil {
-				t.Fatal(err)
-			}
-			cat, _ = filepath.EvalSymlinks(cat)
-			r := runTraced(t, RunOptions{Options: Options{ForceRawTP: raw}, Args: []string{cat, "/etc/hostname"},
-				Stdout: new(bytes.Buffer)})
-			if r.Tracer.ProgramType != name {
-				t.Errorf("program type %s, want %s", r.Tracer.ProgramType, name)
-			}
-			wantFile(t, r, "/etc/hostname", trace.AccessRead, "ok")
-			wantFile(t, r, cat, trace.AccessExec, "ok")
-			wantFile(t, r, "/etc/ld.so.cache", trace.AccessRead, "ok")
-			libc := false
-			for _, f := range r.Files {
-				if strings.Contains(f.Path, "libc.so") && f.Has(trace.AccessRead) && f.OK() {
-					libc = true
-				}
-			}
-			if !libc {
-				t.Errorf("libc not read; files: %v", paths(r))
-			}
-			// The loader is mapped by the kernel, not opened: it is named by
-			// the exec's binary's PT_INTERP, not by a syscall. The exec is there.
-			if len(r.Execs) != 1 || r.Execs[0].Binary != cat ||
-				strings.Join(r.Execs[0].Argv, " ") != "cat /etc/hostname" && strings.Join(r.Execs[0].Argv, " ") != cat+" /etc/hostname" {
-				t.Errorf("execs: %+v", r.Execs)
-			}
-			for _, s := range []string{"execve", "openat", "read", "write", "exit_group"} {
-				if !r.HasSyscall(s) {
-					t.Errorf("syscall %s missing", s)
-				}
-			}
-			if r.HasSyscall("ptrace") || r.HasSyscall("mount") {
-				t.Errorf("syscalls cat never makes were counted: %+v", r.Syscalls)
-			}
-		})
+	}
+	if !libc {
+		t.Errorf("libc not read; files: %v", paths(r))
+	}
+	// The loader is mapped by the kernel, not opened: it is named by
+	// the exec's binary's PT_INTERP, not by a syscall. The exec is there.
+	if len(r.Execs) != 1 || r.Execs[0].Binary != cat ||
+		strings.Join(r.Execs[0].Argv, " ") != "cat /etc/hostname" && strings.Join(r.Execs[0].Argv, " ") != cat+" /etc/hostname" {
+		t.Errorf("execs: %+v", r.Execs)
+	}
+	for _, s := range []string{"execve", "openat", "read", "write", "exit_group"} {
+		if !r.HasSyscall(s) {
+			t.Errorf("syscall %s missing", s)
+		}
+	}
+	if r.HasSyscall("ptrace") || r.HasSyscall("mount") {
+		t.Errorf("syscalls cat never makes were counted: %+v", r.Syscalls)
 	}
 }
 
@@ -280,17 +299,25 @@ func TestThreadsChildrenAndOutsiders(t *testing.T) {
 	})
 
 	t.Run("child and outsider", func(t *testing.T) {
-		// The traced shell's child blocks on the fifo; meanwhile this
-		// process (outside the cgroup) opens the outside marker; then the
-		// child is released and opens its own file.
+		// The traced shell's child (cat) opens the fifo, which blocks this
+		// process's open for writing until then: from there on tracing is
+		// attached and cat waits for data. Meanwhile this process (outside
+		// the cgroup) opens the outside marker; then it writes and closes
+		// the fifo, and cat goes on to open its own file.
 		done := make(chan error, 1)
 		go func() {
-			time.Sleep(300 * time.Millisecond)
+			w, err := os.OpenFile(fifo, os.O_WRONLY, 0)
+			if err != nil {
+				done <- err
+				return
+			}
+			defer w.Close()
 			if err := readFile(outside); err != nil {
 				done <- err
 				return
 			}
-			done <- os.WriteFile(fifo, []byte("go\n"), 0)
+			_, err = w.WriteString("go\n")
+			done <- err
 		}()
 		r := runTraced(t, RunOptions{Args: []string{"/bin/sh", "-c", "cat " + fifo + " " + childFile + " >/dev/null; true"}})
 		if err := <-done; err != nil {
@@ -520,4 +547,55 @@ func TestDedup(t *testing.T) {
 	if r.Tracer.EventsSent > 200 {
 		t.Errorf("sent %d events for %d identical opens", r.Tracer.EventsSent, n)
 	}
+}
+
+// TestLongNamesNotDeduped: two names longer than 4 KiB that differ only past
+// their first 4 KiB are two files, not one deduplicated (the dedup hash
+// covers the whole name).
+func TestLongNamesNotDeduped(t *testing.T) {
+	// A cwd of about 2.8 KiB and relative names of about 1.8 KiB.
+	long := func(n int) string {
+		var parts []string
+		for i := range n {
+			parts = append(parts, strings.Repeat(string(rune('a'+i)), 200))
+		}
+		return filepath.Join(parts...)
+	}
+	cwd := filepath.Join(t.TempDir(), long(14))
+	if err := os.MkdirAll(cwd, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	rel := long(9)
+	names := []string{rel + "/one", rel + "/two"}
+	r := runHelper(t, Options{}, "stat-relative", cwd, names[0], names[1])
+	for _, n := range names {
+		p := filepath.Join(cwd, n)
+		if len(p) <= 4096 || p[:4096] != filepath.Join(cwd, names[0])[:4096] {
+			t.Fatalf("test names do not share their first 4 KiB")
+		}
+		wantFile(t, r, p, trace.AccessStat, "ENOENT")
+	}
+}
+
+// firstBadFamily is far above AF_MAX: socket(2) refuses it at once.
+const firstBadFamily = 1000
+
+// TestSocketTableFull: socket kinds past the socket_calls map's room are
+// counted as lost, so the trace says it is incomplete.
+func TestSocketTableFull(t *testing.T) {
+	privtest.Root(t)
+	const kinds, room = 300, 256 // room: SOCK_KEYS in bpf/slimtrace.h
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var stderr bytes.Buffer
+	res, err := Run(ctx, RunOptions{Args: []string{os.Args[0], strconv.Itoa(kinds)},
+		Env: append(os.Environ(), helperEnv+"=bad-families"), Stderr: &stderr})
+	if err != nil || res.ExitCode != 0 {
+		t.Fatalf("run: %v, exit %v: %s", err, res, stderr.String())
+	}
+	r := res.Report
+	if r.Lost.Events < kinds-room || r.Complete() {
+		t.Errorf("lost %+v, want at least %d events lost and an incomplete trace", r.Lost, kinds-room)
+	}
+	assertNothingAttached(t)
 }

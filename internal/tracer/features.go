@@ -9,15 +9,16 @@ import (
 	"github.com/slimtrace/slimtrace/internal/cgroup"
 )
 
-// Feature is one eBPF feature slimtrace relies on, and whether it works.
+// Feature is one kernel eBPF feature slimtrace relies on, and whether it
+// works here.
 type Feature struct {
 	Name string
 	Err  error // nil when usable
 }
 
-// Probe loads each flavour of the programs (without attaching them) to tell
-// which work on this kernel.
-func Probe() []Feature {
+// Features checks, by loading the programs (without attaching them), which
+// of the kernel features slimtrace uses work on this kernel.
+func Features() []Feature {
 	if err := rlimit.RemoveMemlock(); err != nil {
 		return []Feature{{Name: "memlock", Err: err}}
 	}
@@ -25,16 +26,15 @@ func Probe() []Feature {
 	if err != nil {
 		return []Feature{{Name: "arch", Err: err}}
 	}
-	var out []Feature
-	for _, pt := range []string{TypeTPBTF, TypeRawTP} {
-		out = append(out, Feature{Name: pt, Err: probeLoad(pt, native, compat)})
+	return []Feature{
+		{Name: ProgramType, Err: loadOnly(native, compat)},
+		{Name: capTracepoint, Err: capsSupported()},
 	}
-	return append(out, Feature{Name: capTracepoint, Err: probeCaps()})
 }
 
-// probeCaps tells whether the kernel has the capability:cap_capable
+// capsSupported tells whether the kernel has the capability:cap_capable
 // tracepoint (its BTF type), which capability checks are recorded from.
-func probeCaps() error {
+func capsSupported() error {
 	k, err := btf.LoadKernelSpec()
 	if err != nil {
 		return fmt.Errorf("reading kernel BTF: %w", err)
@@ -46,7 +46,8 @@ func probeCaps() error {
 	return nil
 }
 
-func probeLoad(progType string, native, compat abi) error {
+// loadOnly loads the programs and unloads them again.
+func loadOnly(native, compat abi) error {
 	spec, err := loadSlimtrace()
 	if err != nil {
 		return err
@@ -56,7 +57,7 @@ func probeLoad(progType string, native, compat abi) error {
 		return err
 	}
 	t := &Tracer{}
-	if err := t.load(spec, progType); err != nil {
+	if err := t.load(spec); err != nil {
 		return err
 	}
 	t.release()

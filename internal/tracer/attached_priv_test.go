@@ -22,7 +22,7 @@ func TestAttached(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := 5
-	if probeCaps() == nil {
+	if capsSupported() == nil {
 		want++ // and cap_capable
 	}
 	names, err := Attached()

@@ -71,94 +71,86 @@ func errString(err error) string {
 	return err.Error()
 }
 
-// TestNetworkAndCapabilities traces the security helper and checks, for
-// both program flavours, the socket families and capability checks the
-// kernel saw: what the helper did, the launcher's chroot before the exec
-// as setup, and nothing of this (untraced) test process.
+// TestNetworkAndCapabilities traces the security helper and checks the
+// socket families and capability checks the kernel saw: what the helper
+// did, the launcher's chroot before the exec as setup, and nothing of this
+// (untraced) test process.
 func TestNetworkAndCapabilities(t *testing.T) {
-	if err := probeCaps(); err != nil {
+	if err := capsSupported(); err != nil {
 		privtest.Skip(t, err.Error())
 	}
-	for _, raw := range []bool{false, true} {
-		name := TypeTPBTF
-		if raw {
-			name = TypeRawTP
-		}
-		t.Run(name, func(t *testing.T) {
-			file := filepath.Join(t.TempDir(), "owned")
-			mustWrite(t, file)
-			// This process, outside the cgroup, lowers a thread's nice
-			// value (CAP_SYS_NICE) while the helper runs: it must not count.
-			var once sync.Once
-			var outsideErr error
-			r := runTraced(t, RunOptions{
-				Options: Options{ForceRawTP: raw, OnEvent: func(ev trace.Event) {
-					if _, ok := ev.(*trace.ExecEvent); ok {
-						once.Do(func() { outsideErr = lowerNice() })
-					}
-				}},
-				Args:        []string{os.Args[0], file},
-				Env:         append(os.Environ(), helperEnv+"=security"),
-				SysProcAttr: &syscall.SysProcAttr{Chroot: "/"},
-			})
-			t.Logf("network families: %+v", r.NetworkFamilies)
-			t.Logf("capabilities: %+v", r.Capabilities)
-			if outsideErr != nil {
-				t.Fatalf("outside the cgroup: %v", outsideErr)
+	file := filepath.Join(t.TempDir(), "owned")
+	mustWrite(t, file)
+	// This process, outside the cgroup, lowers a thread's nice
+	// value (CAP_SYS_NICE) while the helper runs: it must not count.
+	var once sync.Once
+	var outsideErr error
+	r := runTraced(t, RunOptions{
+		Options: Options{OnEvent: func(ev trace.Event) {
+			if _, ok := ev.(*trace.ExecEvent); ok {
+				once.Do(func() { outsideErr = lowerNice() })
 			}
-			if !r.Tracer.CapabilitiesRecorded {
-				t.Fatal("capabilities not recorded on a kernel with the tracepoint")
-			}
-			for _, want := range []trace.NetworkFamily{{Family: "inet", Type: "stream"}, {Family: "inet6", Type: "dgram"},
-				{Family: "unix", Type: "seqpacket"}} {
-				i := slices.IndexFunc(r.NetworkFamilies, func(f trace.NetworkFamily) bool {
-					return f.Family == want.Family && f.Type == want.Type && !f.Setup
-				})
-				if i < 0 || r.NetworkFamilies[i].Calls+r.NetworkFamilies[i].Failed == 0 {
-					t.Errorf("no %s %s socket in %+v", want.Family, want.Type, r.NetworkFamilies)
-				}
-			}
-			if len(r.NetworkFamilies) != 3 {
-				t.Errorf("want exactly the helper's three socket kinds, got %+v", r.NetworkFamilies)
-			}
-			capOf := func(name string, setup bool) *trace.Capability {
-				for i, c := range r.Capabilities {
-					if c.Name == name && c.Setup == setup && !c.OtherCreds && !c.Unmediated {
-						return &r.Capabilities[i]
-					}
-				}
-				return nil
-			}
-			if c := capOf("chown", false); c == nil || c.Granted == 0 || c.Denied == 0 || c.Number != unix.CAP_CHOWN {
-				t.Errorf("chown: %+v, want granted and denied checks; all: %+v", c, r.Capabilities)
-			}
-			if c := capOf("net_bind_service", false); c == nil || c.Granted == 0 {
-				t.Errorf("net_bind_service: %+v; all: %+v", c, r.Capabilities)
-			}
-			if c := capOf("sys_chroot", true); c == nil || c.Granted == 0 {
-				t.Errorf("the launcher's chroot before the exec is not setup: %+v; all: %+v", c, r.Capabilities)
-			}
-			if c := capOf("sys_chroot", false); c != nil {
-				t.Errorf("the chroot is counted for the helper: %+v", c)
-			}
-			// The Go runtime's mappings are tested for overcommit
-			// (CAP_SYS_ADMIN, which no security module sees); the helper
-			// makes no other sys_admin check.
-			if !slices.ContainsFunc(r.Capabilities, func(c trace.Capability) bool {
-				return c.Name == "sys_admin" && c.Unmediated && c.Granted > 0
-			}) {
-				t.Errorf("no overcommit test of sys_admin: %+v", r.Capabilities)
-			}
-			if c := capOf("sys_admin", false); c != nil {
-				t.Errorf("the helper's sys_admin checks are not all the overcommit test: %+v", c)
-			}
-			if c := capOf("sys_nice", false); c != nil {
-				t.Errorf("a check made outside the cgroup was counted: %+v", c)
-			}
-			if c := capOf("sys_nice", true); c != nil {
-				t.Errorf("a check made outside the cgroup was counted: %+v", c)
-			}
+		}},
+		Args:        []string{os.Args[0], file},
+		Env:         append(os.Environ(), helperEnv+"=security"),
+		SysProcAttr: &syscall.SysProcAttr{Chroot: "/"},
+	})
+	t.Logf("network families: %+v", r.NetworkFamilies)
+	t.Logf("capabilities: %+v", r.Capabilities)
+	if outsideErr != nil {
+		t.Fatalf("outside the cgroup: %v", outsideErr)
+	}
+	if !r.Tracer.CapabilitiesRecorded {
+		t.Fatal("capabilities not recorded on a kernel with the tracepoint")
+	}
+	for _, want := range []trace.NetworkFamily{{Family: "inet", Type: "stream"}, {Family: "inet6", Type: "dgram"},
+		{Family: "unix", Type: "seqpacket"}} {
+		i := slices.IndexFunc(r.NetworkFamilies, func(f trace.NetworkFamily) bool {
+			return f.Family == want.Family && f.Type == want.Type && !f.Setup
 		})
+		if i < 0 || r.NetworkFamilies[i].Calls+r.NetworkFamilies[i].Failed == 0 {
+			t.Errorf("no %s %s socket in %+v", want.Family, want.Type, r.NetworkFamilies)
+		}
+	}
+	if len(r.NetworkFamilies) != 3 {
+		t.Errorf("want exactly the helper's three socket kinds, got %+v", r.NetworkFamilies)
+	}
+	capOf := func(name string, setup bool) *trace.Capability {
+		for i, c := range r.Capabilities {
+			if c.Name == name && c.Setup == setup && !c.OtherCreds && !c.Unmediated {
+				return &r.Capabilities[i]
+			}
+		}
+		return nil
+	}
+	if c := capOf("chown", false); c == nil || c.Granted == 0 || c.Denied == 0 || c.Number != unix.CAP_CHOWN {
+		t.Errorf("chown: %+v, want granted and denied checks; all: %+v", c, r.Capabilities)
+	}
+	if c := capOf("net_bind_service", false); c == nil || c.Granted == 0 {
+		t.Errorf("net_bind_service: %+v; all: %+v", c, r.Capabilities)
+	}
+	if c := capOf("sys_chroot", true); c == nil || c.Granted == 0 {
+		t.Errorf("the launcher's chroot before the exec is not setup: %+v; all: %+v", c, r.Capabilities)
+	}
+	if c := capOf("sys_chroot", false); c != nil {
+		t.Errorf("the chroot is counted for the helper: %+v", c)
+	}
+	// The Go runtime's mappings are tested for overcommit
+	// (CAP_SYS_ADMIN, which no security module sees); the helper
+	// makes no other sys_admin check.
+	if !slices.ContainsFunc(r.Capabilities, func(c trace.Capability) bool {
+		return c.Name == "sys_admin" && c.Unmediated && c.Granted > 0
+	}) {
+		t.Errorf("no overcommit test of sys_admin: %+v", r.Capabilities)
+	}
+	if c := capOf("sys_admin", false); c != nil {
+		t.Errorf("the helper's sys_admin checks are not all the overcommit test: %+v", c)
+	}
+	if c := capOf("sys_nice", false); c != nil {
+		t.Errorf("a check made outside the cgroup was counted: %+v", c)
+	}
+	if c := capOf("sys_nice", true); c != nil {
+		t.Errorf("a check made outside the cgroup was counted: %+v", c)
 	}
 }
 
@@ -184,7 +176,7 @@ func lowerNice() error {
 // the mounter's credentials (CAP_SYS_ADMIN checks); those count apart from
 // the process's own checks.
 func TestCapabilityOtherCreds(t *testing.T) {
-	if err := probeCaps(); err != nil {
+	if err := capsSupported(); err != nil {
 		privtest.Skip(t, err.Error())
 	}
 	dir := t.TempDir()
@@ -217,32 +209,21 @@ func TestCapabilityOtherCreds(t *testing.T) {
 // tracepoint (stood in for by a name no kernel has), tracing works and the
 // report says capabilities were not recorded; sockets are still counted.
 func TestNoCapTracepoint(t *testing.T) {
-	for _, raw := range []bool{false, true} {
-		name := TypeTPBTF
-		if raw {
-			name = TypeRawTP
-		}
-		t.Run(name, func(t *testing.T) {
-			file := filepath.Join(t.TempDir(), "owned")
-			mustWrite(t, file)
-			r := runTraced(t, RunOptions{
-				Options: Options{ForceRawTP: raw, capTracepoint: "slimtrace_no_such_tracepoint"},
-				Args:    []string{os.Args[0], file},
-				Env:     append(os.Environ(), helperEnv+"=security"),
-			})
-			if r.Tracer.ProgramType != name {
-				t.Errorf("program type %s, want %s", r.Tracer.ProgramType, name)
-			}
-			if r.Tracer.CapabilitiesRecorded || len(r.Capabilities) != 0 {
-				t.Errorf("capabilities recorded without the tracepoint: %v %+v", r.Tracer.CapabilitiesRecorded, r.Capabilities)
-			}
-			if !slices.ContainsFunc(r.NetworkFamilies, func(f trace.NetworkFamily) bool { return f.Family == "inet" }) {
-				t.Errorf("sockets not counted: %+v", r.NetworkFamilies)
-			}
-			if r.File(file) == nil {
-				t.Errorf("%s missing from the trace", file)
-			}
-		})
+	file := filepath.Join(t.TempDir(), "owned")
+	mustWrite(t, file)
+	r := runTraced(t, RunOptions{
+		Options: Options{capTracepoint: "slimtrace_no_such_tracepoint"},
+		Args:    []string{os.Args[0], file},
+		Env:     append(os.Environ(), helperEnv+"=security"),
+	})
+	if r.Tracer.CapabilitiesRecorded || len(r.Capabilities) != 0 {
+		t.Errorf("capabilities recorded without the tracepoint: %v %+v", r.Tracer.CapabilitiesRecorded, r.Capabilities)
+	}
+	if !slices.ContainsFunc(r.NetworkFamilies, func(f trace.NetworkFamily) bool { return f.Family == "inet" }) {
+		t.Errorf("sockets not counted: %+v", r.NetworkFamilies)
+	}
+	if r.File(file) == nil {
+		t.Errorf("%s missing from the trace", file)
 	}
 }
 
