@@ -1,0 +1,141 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/slimtrace/slimtrace/internal/privtest"
+	"github.com/slimtrace/slimtrace/internal/probe"
+)
+
+// sideOptions runs redis-app with the Redis it needs as a side service.
+func sideOptions(t *testing.T, addr string) Options {
+	o := options(t, addr, "docker-archive:"+privtest.Fixture(t, "redis-app"))
+	o.Sidecars = []SideService{{Name: "redis", Image: "docker-archive:" + privtest.Fixture(t, "redis-db")}}
+	o.Probe.Cmds = []probe.Cmd{{Resource: "/"}, {Resource: "/healthz"}}
+	return o
+}
+
+// noMounts checks that nothing is left mounted under the run's state path
+// (the shared network namespace is a bind mount there).
+func noMounts(t *testing.T, o Options) {
+	t.Helper()
+	mi, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(mi), "\n") {
+		if strings.Contains(l, o.Store.StatePath) {
+			t.Errorf("left mounted: %s", l)
+		}
+	}
+}
+
+// TestSidecar: a web app whose / reads from Redis is slimmed with Redis as
+// a side service in its network namespace (reached as redis:6379 through
+// its /etc/hosts): the slim image passes --verify with Redis up, and
+// nothing of Redis is in the trace, the slim image or the profiles.
+// Without Redis the same app fails its probe, so the side service is what
+// makes it work.
+func TestSidecar(t *testing.T) {
+	addr := privtest.ContainerdAddress(t)
+	defer assertClean(t, addr)
+	ctx := testContext(t)
+
+	alone := sideOptions(t, addr)
+	alone.Sidecars = nil
+	res, err := profileRun(ctx, alone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Report.Probe.HTTP[0].Status != 500 {
+		t.Fatalf("without Redis / answered %d, want 500", res.Report.Probe.HTTP[0].Status)
+	}
+
+	o := sideOptions(t, addr)
+	b := buildOptions(t)
+	b.Tag = "docker.io/slimtrace-test/redis-app:slim"
+	built, err := buildRun(ctx, o, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := built.Report
+	for _, p := range rep.Probe.HTTP {
+		if p.Status != 200 {
+			t.Errorf("with Redis %s answered %d (%s)", p.Resource, p.Status, p.Error)
+		}
+	}
+	if len(rep.Run.SideServices) != 1 || !strings.HasPrefix(rep.Run.SideServices[0], "redis=") {
+		t.Errorf("side services in the report: %q", rep.Run.SideServices)
+	}
+	redis := regexp.MustCompile(`redis-(server|cli|check)|/var/lib/redis|/etc/redis`)
+	for _, f := range append(slices.Clone(rep.Files), rep.ExecFiles...) {
+		if redis.MatchString(f.Path) {
+			t.Errorf("Redis's file %s is in the trace", f.Path)
+		}
+	}
+	for _, f := range rep.Slim.Files {
+		if redis.MatchString(f.Path) {
+			t.Errorf("Redis's file %s is in the slim image", f.Path)
+		}
+	}
+	if redis.MatchString(built.Profiles.AppArmor) {
+		t.Errorf("the AppArmor profile names Redis's files")
+	}
+	v, err := Verify(ctx, built.Run, rep.Slim.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !v.Passed {
+		t.Errorf("verify with Redis up: %q", v.Diffs)
+	}
+	noMounts(t, o)
+}
+
+// TestSidecarFailures: a side service that never becomes ready fails the
+// run with an error naming it and its last output, and Ctrl-C while it is
+// awaited returns at once; neither leaves a container, task, snapshot or
+// mount behind.
+func TestSidecarFailures(t *testing.T) {
+	addr := privtest.ContainerdAddress(t)
+	defer assertClean(t, addr)
+
+	o := sideOptions(t, addr)
+	o.Sidecars[0].Wait = Wait{Kind: WaitPort, Port: 6390, Timeout: 2 * time.Second}
+	start := time.Now()
+	_, err := profileRun(testContext(t), o)
+	var nr *NotReadyError
+	if !errors.As(err, &nr) || !strings.Contains(err.Error(), "side service redis") ||
+		!strings.Contains(err.Error(), "port 6390") || !strings.Contains(err.Error(), "Ready to accept connections") {
+		t.Errorf("never ready: %v", err)
+	}
+	if took := time.Since(start); took > 30*time.Second {
+		t.Errorf("took %s", took)
+	}
+	assertClean(t, addr)
+	noMounts(t, o)
+
+	o = sideOptions(t, addr)
+	o.Sidecars[0].Wait = Wait{Kind: WaitLog, Log: regexp.MustCompile("never printed")}
+	ctx, cancel := context.WithCancel(testContext(t))
+	o.Progress = &syncWriter{w: &strings.Builder{}, onWrite: func(s string) {
+		if strings.Contains(s, "waiting for side service") {
+			time.AfterFunc(300*time.Millisecond, cancel)
+		}
+	}}
+	start = time.Now()
+	if _, err := profileRun(ctx, o); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled while waiting: %v", err)
+	}
+	if took := time.Since(start); took > 15*time.Second {
+		t.Errorf("cancel took %s", took)
+	}
+	assertClean(t, addr)
+	noMounts(t, o)
+}
