@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/slimtrace/slimtrace/internal/container"
+	"github.com/slimtrace/slimtrace/internal/image"
 	"github.com/slimtrace/slimtrace/internal/privtest"
 	"github.com/slimtrace/slimtrace/internal/probe"
 )
@@ -138,4 +140,70 @@ func TestSidecarFailures(t *testing.T) {
 	}
 	assertClean(t, addr)
 	noMounts(t, o)
+}
+
+// TestLink: --link reaches a running container under an alias, through
+// its network namespace: one run by containerd (in another namespace of
+// it), one by Docker Engine (a real dockerd, --network none); and
+// --network container:ID joins one without an alias.
+func TestLink(t *testing.T) {
+	addr := privtest.ContainerdAddress(t)
+	defer assertClean(t, addr)
+	ctx := testContext(t)
+	db := privtest.Fixture(t, "redis-db")
+	served := func(res *result) bool {
+		return len(res.Report.Probe.HTTP) > 0 && res.Report.Probe.HTTP[0].Status == 200
+	}
+
+	// A Redis under containerd, in a namespace of its own.
+	st, err := image.Connect(ctx, image.Options{Address: addr, Namespace: testNamespace + "-peer", StatePath: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	img, err := st.Resolve(ctx, "docker-archive:"+db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	peer, err := container.NewRuntime(st).Create(ctx, img, container.RunConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peer.Close(context.WithoutCancel(ctx))
+	if err := peer.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	o := sideOptions(t, addr)
+	o.Sidecars = nil
+	o.Links = []Link{{Ref: "container:" + peer.ID, Alias: "redis"}}
+	res, err := profileRun(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !served(res) {
+		t.Errorf("--link container:%s:redis: %+v", peer.ID, res.Report.Probe.HTTP)
+	}
+	o.Links = nil
+	o.Run.Network, o.Run.Env = NetworkContainer+"container:"+peer.ID, []string{"REDIS_HOST=127.0.0.1"}
+	if res, err = profileRun(ctx, o); err != nil || !served(res) {
+		t.Errorf("--network container:container:%s: %v", peer.ID, err)
+	}
+
+	// A Redis under Docker.
+	host := privtest.Dockerd(t)
+	if out, err := privtest.Docker(t, host, "load", "-i", db); err != nil {
+		t.Fatalf("docker load: %v\n%s", err, out)
+	}
+	if out, err := privtest.Docker(t, host, "run", "-d", "--network", "none", "--name", "cache",
+		"slimtrace-fixtures/redis-db:latest"); err != nil {
+		t.Fatalf("docker run: %v\n%s", err, out)
+	}
+	defer privtest.Docker(t, host, "rm", "-f", "cache")
+	o = sideOptions(t, addr)
+	o.Sidecars = nil
+	o.Store.Docker.Host = host
+	o.Links = []Link{{Ref: "cache", Alias: "redis"}}
+	if res, err = profileRun(ctx, o); err != nil || !served(res) {
+		t.Errorf("--link cache:redis (Docker): %v", err)
+	}
 }
