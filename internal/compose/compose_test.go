@@ -87,6 +87,9 @@ func TestLoad(t *testing.T) {
 	}
 	equal(t, "web volumes, short", short, []string{abs + ":/srv/site:ro", "cache:/var/cache/web", "/tmp/scratch"})
 	equal(t, "web depends_on", web.DependsOn, []Dependency{{Service: "api", Condition: ServiceHealthy, Required: true}})
+	if api := mustService(t, p, "api"); api.Command != nil || api.Entrypoint != nil {
+		t.Errorf("api command %q entrypoint %q, want nil (the image's)", api.Command, api.Entrypoint)
+	}
 	if web.Healthcheck != nil {
 		t.Errorf("web healthcheck %+v, want none", web.Healthcheck)
 	}
@@ -184,6 +187,11 @@ func TestExtends(t *testing.T) {
 	}
 	equal(t, "worker command", w.Command, []string{"work"})
 	equal(t, "worker environment", w.Environment, []string{"LOG=debug"})
+}
+
+func TestInclude(t *testing.T) {
+	p := load(t, Options{Files: []string{"testdata/include.yaml"}})
+	equal(t, "start order", names(p.Services), []string{"worker", "front"})
 }
 
 func TestTarget(t *testing.T) {

@@ -58,7 +58,6 @@ var reasons = map[string]string{
 	"security_opt":   "slimtrace sets the seccomp and AppArmor profiles",
 	"pid":            "each container has its own PID namespace",
 	"ipc":            "each container has its own IPC namespace",
-	"include":        "include the services in the file itself, or pass several -f files",
 	"models":         "models are not supported",
 }
 
