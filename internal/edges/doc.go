@@ -3,7 +3,7 @@
 // containerd only in internal/image and internal/container (and its content
 // API in internal/builder, which BuildKit's session is typed with), BuildKit
 // only in internal/builder, and the pure packages (trace, fileset, imports,
-// profile, creport, dockerfile) free of I/O packages, ours and the
+// profile, creport, dockerfile, compose) free of I/O packages, ours and the
 // standard library's. It has no code of its own; its test reads the import
 // graph with `go list` and fails on an edge the rules do not allow.
 package edges

@@ -16,7 +16,7 @@ const module = "github.com/slimtrace/slimtrace/"
 // pure are the packages that compute from values: no syscalls, no
 // daemons, so they test in milliseconds.
 var pure = []string{"internal/trace", "internal/fileset", "internal/imports", "internal/profile", "internal/creport",
-	"internal/dockerfile"}
+	"internal/dockerfile", "internal/compose"}
 
 // io are our packages that talk to the kernel, daemons or the network.
 var io_ = []string{"internal/tracer", "internal/image", "internal/container", "internal/builder", "internal/probe", "internal/docker",

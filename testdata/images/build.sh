@@ -30,7 +30,7 @@ cache=${SLIMTRACE_CACHE:-/var/cache/slimtrace}
 outdir=$cache/fixtures
 suite=bookworm
 all_images=(busybox-httpd python-app go-static flask-static express nginx-static ruby-app php-app
-	java-app elixir-app cli-yq nonroot-app)
+	java-app elixir-app cli-yq nonroot-app redis-db redis-app)
 # Timestamp for our own files and the image configs, so rebuilding gives the same image.
 epoch=1704067200
 created=$(date -u -d "@$epoch" +%Y-%m-%dT%H:%M:%SZ)
@@ -117,7 +117,7 @@ app_files_key() {
 image_base() {
 	case $1 in
 	busybox-httpd) echo none ;;
-	python-app | flask-static | cli-yq | nonroot-app) echo python ;;
+	python-app | flask-static | cli-yq | nonroot-app | redis-app) echo python ;;
 	*) echo minbase ;;
 	esac
 }
@@ -658,6 +658,45 @@ build_nonroot_app() {
 		--config.label org.opencontainers.image.title=nonroot-app \
 		--config.label org.opencontainers.image.description="slimtrace fixture: http.server as a non-root user" \
 		--config.label io.slimtrace.fixture=nonroot-app
+}
+
+build_redis_db() {
+	local work=$1
+	from_base minbase "$work"
+	apt_layer "$work/oci" redis-server
+	configure "$work/oci" \
+		--config.user redis \
+		--config.exposedports 6379/tcp \
+		--config.workingdir /var/lib/redis \
+		--config.env "$default_path" \
+		--config.label org.opencontainers.image.title=redis-db \
+		--config.label org.opencontainers.image.description="slimtrace fixture: Debian's redis-server on 127.0.0.1:6379, no persistence" \
+		--config.label io.slimtrace.fixture=redis-db
+	# No config file: the flags say it all. Loopback only (its clients share its network
+	# namespace), nothing written to disk; /var/lib/redis is the redis user's, made by the package.
+	# Cmd is set here because umoci drops an empty argument (save's "").
+	edit_config "$work/oci" '.config.Cmd = ["redis-server", "--bind", "127.0.0.1", "--port", "6379",
+		"--save", "", "--appendonly", "no", "--daemonize", "no"]
+	| .config.Healthcheck = {
+		Test: ["CMD", "redis-cli", "ping"],
+		Interval: 10000000000, Timeout: 3000000000, StartPeriod: 2000000000, Retries: 3}'
+}
+
+build_redis_app() {
+	local work=$1
+	from_base python "$work"
+	copy_app "$apps/redis-app/app/." "$work/layer/app"
+	add_layer "$work/oci" "$work/layer" "build.sh: COPY app /app" "${own_files[@]}"
+	configure "$work/oci" \
+		--config.cmd python3 --config.cmd /app/server.py \
+		--config.exposedports 8080/tcp \
+		--config.workingdir /app \
+		--config.env "$default_path" \
+		--config.env PYTHONUNBUFFERED=1 \
+		--config.env REDIS_HOST=redis \
+		--config.label org.opencontainers.image.title=redis-app \
+		--config.label org.opencontainers.image.description="slimtrace fixture: stdlib web app that needs Redis at REDIS_HOST:6379" \
+		--config.label io.slimtrace.fixture=redis-app
 }
 
 # build NAME FORCE: build one image unless its tarball is up to date.
