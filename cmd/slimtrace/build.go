@@ -74,7 +74,7 @@ Examples:
 }
 
 func (c *buildCmd) Run(ctx context.Context, g *Globals) error {
-	opts, err := c.sessionOptions(g, "build")
+	opts, err := c.sessionOptions(ctx, g, "build")
 	if err != nil {
 		return err
 	}

@@ -62,7 +62,7 @@ func (c *profileCmd) Run(ctx context.Context, g *Globals) error {
 	if c.Output != "" {
 		return errors.New("--output is for --merge; a run writes its artifacts to the state path (see --copy-meta-artifacts)")
 	}
-	opts, err := c.sessionOptions(g, "profile")
+	opts, err := c.sessionOptions(ctx, g, "profile")
 	if err != nil {
 		return err
 	}

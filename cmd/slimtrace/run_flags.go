@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,8 +19,9 @@ import (
 // runFlags are the flags of the commands that run the image (profile,
 // build), named as the predecessor's users know them.
 type runFlags struct {
-	Image string `arg:"" help:"The image: a name (looked up in containerd, then Docker Engine; with --pull, in its registry), or docker://REF, docker-daemon:NAME, docker-archive:PATH, oci-archive:PATH, oci:DIR[:TAG]."`
+	Image string `arg:"" optional:"" help:"The image: a name (looked up in containerd, then Docker Engine; with --pull, in its registry), or docker://REF, docker-daemon:NAME, docker-archive:PATH, oci-archive:PATH, oci:DIR[:TAG]. Left out with --compose-file."`
 	imageFlags
+	composeFlags
 
 	HTTPProbe              bool          `help:"Probe every exposed port with GET / (http, then https) and the --http-probe-cmd commands. --http-probe=false turns it off." default:"true" group:"Probes"`
 	HTTPProbeCmd           []string      `help:"Extra probe command [proto:][method:]resource, e.g. /api/info, POST:/submit, http:POST:/submit (repeatable)." placeholder:"CMD" group:"Probes"`
@@ -58,7 +60,7 @@ type runFlags struct {
 
 // sessionOptions checks every flag and turns them into session options,
 // before anything is started.
-func (f *runFlags) sessionOptions(g *Globals, command string) (session.Options, error) {
+func (f *runFlags) sessionOptions(ctx context.Context, g *Globals, command string) (session.Options, error) {
 	var errs []error
 	var links []session.Link
 	for _, l := range f.Link {
@@ -133,7 +135,7 @@ func (f *runFlags) sessionOptions(g *Globals, command string) (session.Options, 
 		return session.Options{}, err
 	}
 	var progress = os.Stderr
-	return session.Options{
+	o := session.Options{
 		Store: f.storeOptions(g),
 		Image: f.Image,
 		Run: container.RunConfig{Entrypoint: entrypoint, Cmd: cmd, Env: f.Env, Workdir: f.Workdir, User: f.User,
@@ -154,7 +156,14 @@ func (f *runFlags) sessionOptions(g *Globals, command string) (session.Options, 
 		Progress:      progress,
 		Tool:          "slimtrace " + version,
 		Command:       command,
-	}, nil
+	}
+	if err := f.composeFlags.apply(ctx, f, &o); err != nil {
+		return session.Options{}, err
+	}
+	if o.Image == "" {
+		return session.Options{}, errors.New("name the image to run, or a --compose-file")
+	}
+	return o, nil
 }
 
 func seconds(n int) time.Duration { return time.Duration(n) * time.Second }

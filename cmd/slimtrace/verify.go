@@ -11,7 +11,7 @@ import (
 
 type verifyCmd struct {
 	runFlags
-	Slim string `arg:"" help:"The slim image to check against the fat one (same sources as IMAGE)."`
+	Slim string `arg:"" optional:"" help:"The slim image to check against the fat one (same sources as IMAGE); with --compose-file, the only argument."`
 }
 
 func (c *verifyCmd) Help() string {
@@ -25,7 +25,13 @@ Example:
 }
 
 func (c *verifyCmd) Run(ctx context.Context, g *Globals) error {
-	opts, err := c.sessionOptions(g, "verify")
+	if len(c.ComposeFile) > 0 && c.Slim == "" {
+		c.Image, c.Slim = "", c.Image // the fat image is the compose file's
+	}
+	if c.Slim == "" {
+		return errors.New("verify takes the fat image and the slim one (with --compose-file, the slim one)")
+	}
+	opts, err := c.sessionOptions(ctx, g, "verify")
 	if err != nil {
 		return err
 	}
