@@ -29,7 +29,7 @@ export PATH := $(PATH):/usr/local/go/bin:$(SLIMTRACE_CACHE)/bin
 FIXTURES := busybox-httpd python-app go-static flask-static express nginx-static ruby-app php-app \
 	java-app elixir-app cli-yq nonroot-app
 APT_PACKAGES := clang llvm bpftool libbpf-dev containerd runc debootstrap busybox-static skopeo \
-	umoci apparmor strace wrk gcc-multilib jq curl openjdk-17-jdk-headless
+	umoci apparmor strace wrk gcc-multilib jq curl openjdk-17-jdk-headless docker-registry apache2-utils
 
 # AS_ROOT runs a command as root with the environment above (sudo would drop it).
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
