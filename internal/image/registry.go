@@ -161,9 +161,19 @@ func (r *Store) resolver(ctx context.Context) (remotes.Resolver, error) {
 // Options.InsecureRegistries may fall back to plain HTTP when it does not
 // speak TLS, and the certificate of one in InsecureRegistries is not
 // checked. Basic and bearer token auth both use the credentials cfg has
-// for the registry.
+// for the registry. Each registry is set up once, so its tokens are reused
+// by every request of the resolver.
 func (r *Store) registryHosts(ctx context.Context, cfg *dockerConfig) docker.RegistryHosts {
+	var (
+		mu   sync.Mutex
+		made = map[string][]docker.RegistryHost{}
+	)
 	return func(host string) ([]docker.RegistryHost, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if hs, ok := made[host]; ok {
+			return hs, nil
+		}
 		insecure := r.insecure(host)
 		tr := docker.DefaultHTTPTransport(&tls.Config{InsecureSkipVerify: insecure})
 		var rt http.RoundTripper = tr
@@ -176,7 +186,7 @@ func (r *Store) registryHosts(ctx context.Context, cfg *dockerConfig) docker.Reg
 		if host == "docker.io" {
 			endpoint = "registry-1.docker.io"
 		}
-		return []docker.RegistryHost{{
+		made[host] = []docker.RegistryHost{{
 			Client:     client,
 			Authorizer: auth,
 			Host:       endpoint,
@@ -184,7 +194,8 @@ func (r *Store) registryHosts(ctx context.Context, cfg *dockerConfig) docker.Reg
 			Path:       "/v2",
 			Capabilities: docker.HostCapabilityPull | docker.HostCapabilityResolve | docker.HostCapabilityPush |
 				docker.HostCapabilityReferrers,
-		}}, nil
+		}}
+		return made[host], nil
 	}
 }
 

@@ -28,6 +28,8 @@ import (
 type Registry struct {
 	// Host is 127.0.0.1:PORT, as image names carry it.
 	Host string
+	// Storage is the registry's storage directory (filesystem driver).
+	Storage string
 	// TLS registries only: CAFile is the PEM of the test CA that signed the
 	// server's certificate (for 127.0.0.1, ::1 and localhost); CertDir
 	// holds it as ca.crt, for skopeo's --cert-dir; User and Password are
@@ -61,7 +63,7 @@ func startRegistry(t testing.TB, secure bool) *Registry {
 	}
 	dir := t.TempDir()
 	port := freePort(t)
-	reg := &Registry{Host: fmt.Sprintf("127.0.0.1:%d", port)}
+	reg := &Registry{Host: fmt.Sprintf("127.0.0.1:%d", port), Storage: filepath.Join(dir, "storage")}
 	cfg := fmt.Sprintf(`version: 0.1
 log:
   level: warn
@@ -75,7 +77,7 @@ storage:
 http:
   addr: %s
   secret: slimtrace-test
-`, filepath.Join(dir, "storage"), reg.Host)
+`, reg.Storage, reg.Host)
 	if secure {
 		certFile, keyFile := reg.makeCerts(t, dir)
 		reg.User, reg.Password = "slimtrace", "test-"+randomHex(t)
