@@ -174,10 +174,9 @@ func (r *Store) registryHosts(ctx context.Context, cfg *dockerConfig) docker.Reg
 		if hs, ok := made[host]; ok {
 			return hs, nil
 		}
-		insecure := r.insecure(host)
-		tr := docker.DefaultHTTPTransport(&tls.Config{InsecureSkipVerify: insecure})
+		tr, fallback := r.transport(host)
 		var rt http.RoundTripper = tr
-		if insecure || docker.IsLocalhost(host) {
+		if fallback {
 			rt = docker.NewHTTPFallback(tr)
 		}
 		client := &http.Client{Transport: rt}
@@ -197,6 +196,13 @@ func (r *Store) registryHosts(ctx context.Context, cfg *dockerConfig) docker.Reg
 		}}
 		return made[host], nil
 	}
+}
+
+// transport is how requests reach registry host over TLS, and fallback
+// whether they may fall back to plain HTTP.
+func (r *Store) transport(host string) (tr *http.Transport, fallback bool) {
+	insecure := r.insecure(host)
+	return docker.DefaultHTTPTransport(&tls.Config{InsecureSkipVerify: insecure}), insecure || docker.IsLocalhost(host)
 }
 
 // credentialsFunc looks host's credentials up once, when the registry first

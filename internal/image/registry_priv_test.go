@@ -244,9 +244,10 @@ func TestRegistryTLSAuth(t *testing.T) {
 		registryTLSChild(t, ref, os.Getenv(envTLSAuthDir))
 		return
 	}
-	privtest.Root(t)
+	privtest.ContainerdAddress(t) // the child needs it
+	tarPath := fixture(t, "busybox-httpd")
 	reg := privtest.StartTLSRegistry(t)
-	ref := reg.Push(t, fixture(t, "busybox-httpd"), "app:1")
+	ref := reg.Push(t, tarPath, "app:1")
 
 	dir := t.TempDir()
 	b64 := func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
