@@ -31,6 +31,7 @@ func (r *Store) pull(ctx context.Context, ref string) (images.Image, Origin, err
 		return images.Image{}, Origin{}, err
 	}
 	origin := Origin{FromRegistry, "registry " + host}
+	ctx = withContainerdLog(ctx)
 	fail := func(err error) (images.Image, Origin, error) {
 		return images.Image{}, Origin{}, fmt.Errorf("pulling %s from registry %s: %w", ref, host, r.explain(host, err))
 	}
@@ -77,7 +78,7 @@ func (r *Store) pull(ctx context.Context, ref string) (images.Image, Origin, err
 // as docker takes it: my/app:slim is docker.io/my/app:slim). An index is
 // pushed as the manifest for this platform alone.
 func (r *Store) Push(ctx context.Context, img *Image, ref string) error {
-	ctx = r.nsctx(ctx)
+	ctx = withContainerdLog(r.nsctx(ctx))
 	norm, err := Normalize(ref)
 	if err != nil {
 		return err
