@@ -7,14 +7,20 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
+	"net/http"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
 
 	containerd "github.com/containerd/containerd/v2/client"
 	"github.com/containerd/errdefs"
+	"github.com/containerd/platforms"
+	digest "github.com/opencontainers/go-digest"
+	specs "github.com/opencontainers/image-spec/specs-go"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/slimtrace/slimtrace/internal/privtest"
 	"github.com/slimtrace/slimtrace/internal/tartest"
@@ -337,4 +343,84 @@ func registryTLSChild(t *testing.T, ref, dir string) {
 			checkUnchanged(t, ctx, rt, imgs, leases)
 		})
 	}
+}
+
+// TestRegistryPullIndex pulls a two-platform index: only this platform's
+// manifest comes.
+func TestRegistryPullIndex(t *testing.T) {
+	rt, ctx := testRuntime(t)
+	tarPath := fixture(t, "busybox-httpd")
+	reg := privtest.StartRegistry(t)
+	reg.Push(t, tarPath, "app:here")
+	// The other platform's image: its own config, never seen by the store.
+	otherArch := "arm64"
+	if runtime.GOARCH == "arm64" {
+		otherArch = "amd64"
+	}
+	other := privtest.RewriteArchive(t, tarPath, func(_ *[]privtest.DockerManifest, cfgs map[string]map[string]any) {
+		for _, c := range cfgs {
+			c["architecture"] = otherArch
+			c["config"].(map[string]any)["Labels"] = map[string]any{"io.slimtrace.test": NewID()}
+		}
+	})
+	reg.Push(t, other, "app:there")
+
+	const listType = "application/vnd.docker.distribution.manifest.list.v2+json"
+	head := func(tag string) ocispec.Descriptor {
+		req, _ := http.NewRequest(http.MethodHead, "http://"+reg.Host+"/v2/app/manifests/"+tag, nil)
+		req.Header.Set("Accept", "application/vnd.docker.distribution.manifest.v2+json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return ocispec.Descriptor{MediaType: resp.Header.Get("Content-Type"), Size: resp.ContentLength,
+			Digest: digest.Digest(resp.Header.Get("Docker-Content-Digest"))}
+	}
+	here, there := head("here"), head("there")
+	here.Platform = &ocispec.Platform{OS: "linux", Architecture: runtime.GOARCH}
+	if runtime.GOARCH == "arm64" {
+		here.Platform.Variant = "v8"
+	}
+	there.Platform = &ocispec.Platform{OS: "linux", Architecture: otherArch}
+	idx, _ := json.Marshal(ocispec.Index{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: listType,
+		Manifests: []ocispec.Descriptor{there, here}})
+	req, _ := http.NewRequest(http.MethodPut, "http://"+reg.Host+"/v2/app/manifests/multi", bytes.NewReader(idx))
+	req.Header.Set("Content-Type", listType)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("putting the index: %s", resp.Status)
+	}
+
+	ref := reg.Host + "/app:multi"
+	forgetImages(t, rt, ctx, ref)
+	img, err := rt.Resolve(ctx, "docker://"+ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if img.Target.MediaType != listType || img.Platform() != platforms.DefaultString() {
+		t.Errorf("target %s platform %s, want the index and %s", img.Target.MediaType, img.Platform(), platforms.DefaultString())
+	}
+	checkUnpacked(t, rt, ctx, img)
+	cs := rt.client.ContentStore()
+	if _, err := cs.Info(rt.nsctx(ctx), here.Digest); err != nil {
+		t.Errorf("this platform's manifest: %v", err)
+	}
+	if _, err := cs.Info(rt.nsctx(ctx), there.Digest); !errdefs.IsNotFound(err) {
+		t.Errorf("the other platform's manifest was fetched (%v)", err)
+	}
+
+	t.Run("push", func(t *testing.T) {
+		pushed := reg.Host + "/app:single"
+		if err := rt.Push(ctx, img, pushed); err != nil {
+			t.Fatal(err)
+		}
+		if got := head("single"); got.Digest != here.Digest {
+			t.Errorf("pushed %s, want this platform's manifest %s", got.Digest, here.Digest)
+		}
+	})
 }
