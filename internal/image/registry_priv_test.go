@@ -102,10 +102,10 @@ func TestRegistryPull(t *testing.T) {
 }
 
 func TestRegistryPullPolicy(t *testing.T) {
+	never, ctx := testRuntime(t)
 	tarPath := fixture(t, "busybox-httpd")
 	reg := privtest.StartRegistry(t)
 	name := reg.Push(t, tarPath, "app:1")
-	never, ctx := testRuntime(t)
 	forgetImages(t, never, ctx, name)
 	missing, _ := testRuntimeWith(t, Options{Pull: PullMissing})
 	always, _ := testRuntimeWith(t, Options{Pull: PullAlways})
