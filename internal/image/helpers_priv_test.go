@@ -33,8 +33,8 @@ func testRuntime(t *testing.T) (*Store, context.Context) {
 	return testRuntimeWith(t, Options{})
 }
 
-// testRuntimeWith is testRuntime with opts, whose Address, Namespace and
-// StatePath it sets.
+// testRuntimeWith is testRuntime with opts, whose Address and StatePath it
+// sets, and Namespace unless opts names one.
 func testRuntimeWith(t *testing.T, opts Options) (*Store, context.Context) {
 	t.Helper()
 	privtest.Root(t)
@@ -47,7 +47,10 @@ func testRuntimeWith(t *testing.T, opts Options) (*Store, context.Context) {
 		ns = testNamespace
 	}
 	ctx := testContext(t)
-	opts.Address, opts.Namespace, opts.StatePath = addr, ns, t.TempDir()
+	if opts.Namespace == "" {
+		opts.Namespace = ns
+	}
+	opts.Address, opts.StatePath = addr, t.TempDir()
 	rt, err := Connect(ctx, opts)
 	if err != nil {
 		t.Fatal(err)

@@ -27,7 +27,19 @@ import (
 )
 
 // Registry tests: a real docker-registry (privtest.StartRegistry) holding
-// the busybox-httpd fixture, pushed there with skopeo.
+// the busybox-httpd fixture, pushed there with skopeo. They use a containerd
+// namespace of their own (the test namespace's name, then -registry), so
+// that the images and leases they count are theirs while other tests share
+// the test containerd.
+func registryRuntime(t *testing.T, opts Options) (*Store, context.Context) {
+	t.Helper()
+	opts.Namespace = os.Getenv("CONTAINERD_NAMESPACE")
+	if opts.Namespace == "" {
+		opts.Namespace = testNamespace
+	}
+	opts.Namespace += "-registry"
+	return testRuntimeWith(t, opts)
+}
 
 // forgetImages removes the image records names from the store when the
 // test ends, so that registry names (their ports change) do not pile up.
@@ -61,7 +73,7 @@ func checkUnpacked(t *testing.T, rt *Store, ctx context.Context, img *Image) {
 }
 
 func TestRegistryPull(t *testing.T) {
-	rt, ctx := testRuntime(t)
+	rt, ctx := registryRuntime(t, Options{})
 	tarPath := fixture(t, "busybox-httpd")
 	reg := privtest.StartRegistry(t)
 	ref := reg.Push(t, tarPath, "app:1")
@@ -102,13 +114,13 @@ func TestRegistryPull(t *testing.T) {
 }
 
 func TestRegistryPullPolicy(t *testing.T) {
-	never, ctx := testRuntime(t)
+	never, ctx := registryRuntime(t, Options{})
 	tarPath := fixture(t, "busybox-httpd")
 	reg := privtest.StartRegistry(t)
 	name := reg.Push(t, tarPath, "app:1")
 	forgetImages(t, never, ctx, name)
-	missing, _ := testRuntimeWith(t, Options{Pull: PullMissing})
-	always, _ := testRuntimeWith(t, Options{Pull: PullAlways})
+	missing, _ := registryRuntime(t, Options{Pull: PullMissing})
+	always, _ := registryRuntime(t, Options{Pull: PullAlways})
 
 	if _, err := never.Resolve(ctx, name); !errors.Is(err, ErrImageNotFound) {
 		t.Fatalf("without pull: %v, want ErrImageNotFound", err)
@@ -150,7 +162,7 @@ func TestRegistryPullPolicy(t *testing.T) {
 }
 
 func TestRegistryFailedPull(t *testing.T) {
-	rt, ctx := testRuntime(t)
+	rt, ctx := registryRuntime(t, Options{})
 	tarPath := fixture(t, "busybox-httpd")
 	reg := privtest.StartRegistry(t)
 	ref := reg.Push(t, tarPath, "app:1")
@@ -205,7 +217,7 @@ func checkUnchanged(t *testing.T, ctx context.Context, rt *Store, imgs, leases [
 }
 
 func TestRegistryPush(t *testing.T) {
-	rt, ctx := testRuntime(t)
+	rt, ctx := registryRuntime(t, Options{})
 	reg := privtest.StartRegistry(t)
 	base, err := rt.Resolve(ctx, "docker-archive:"+fixture(t, "busybox-httpd"))
 	if err != nil {
@@ -269,7 +281,7 @@ func TestRegistryTLSAuth(t *testing.T) {
 
 	// The CA was made for this test: no system store trusts it.
 	t.Run("untrusted CA", func(t *testing.T) {
-		rt, ctx := testRuntimeWith(t, Options{RegistryAuth: filepath.Join(dir, "good.json")})
+		rt, ctx := registryRuntime(t, Options{RegistryAuth: filepath.Join(dir, "good.json")})
 		imgs, leases := storeState(t, ctx, rt)
 		_, err := rt.Resolve(ctx, "docker://"+ref)
 		if err == nil || !strings.Contains(err.Error(), "certificate") || !strings.Contains(err.Error(), reg.Host) {
@@ -280,7 +292,7 @@ func TestRegistryTLSAuth(t *testing.T) {
 		checkUnchanged(t, ctx, rt, imgs, leases)
 	})
 	t.Run("insecure registry", func(t *testing.T) {
-		rt, ctx := testRuntimeWith(t, Options{RegistryAuth: filepath.Join(dir, "good.json"), InsecureRegistries: []string{reg.Host}})
+		rt, ctx := registryRuntime(t, Options{RegistryAuth: filepath.Join(dir, "good.json"), InsecureRegistries: []string{reg.Host}})
 		forgetImages(t, rt, ctx, ref)
 		if _, err := rt.Resolve(ctx, "docker://"+ref); err != nil {
 			t.Errorf("with %s an insecure registry: %v", reg.Host, err)
@@ -316,7 +328,7 @@ func registryTLSChild(t *testing.T, ref, dir string) {
 		t.Fatal(err)
 	}
 	t.Run("good credentials", func(t *testing.T) {
-		rt, ctx := testRuntimeWith(t, Options{RegistryAuth: filepath.Join(dir, "good.json")})
+		rt, ctx := registryRuntime(t, Options{RegistryAuth: filepath.Join(dir, "good.json")})
 		forgetImages(t, rt, ctx, ref)
 		img, err := rt.Resolve(ctx, "docker://"+ref)
 		if err != nil {
@@ -332,7 +344,7 @@ func registryTLSChild(t *testing.T, ref, dir string) {
 	})
 	for _, file := range []string{"wrong.json", "none.json"} {
 		t.Run(file, func(t *testing.T) {
-			rt, ctx := testRuntimeWith(t, Options{RegistryAuth: filepath.Join(dir, file)})
+			rt, ctx := registryRuntime(t, Options{RegistryAuth: filepath.Join(dir, file)})
 			imgs, leases := storeState(t, ctx, rt)
 			_, err := rt.Resolve(ctx, "docker://"+ref)
 			if err == nil || !strings.Contains(err.Error(), "registry "+host) || !strings.Contains(err.Error(), "credentials") {
@@ -348,7 +360,7 @@ func registryTLSChild(t *testing.T, ref, dir string) {
 // TestRegistryPullIndex pulls a two-platform index: only this platform's
 // manifest comes.
 func TestRegistryPullIndex(t *testing.T) {
-	rt, ctx := testRuntime(t)
+	rt, ctx := registryRuntime(t, Options{})
 	tarPath := fixture(t, "busybox-httpd")
 	reg := privtest.StartRegistry(t)
 	reg.Push(t, tarPath, "app:here")
