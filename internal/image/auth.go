@@ -2,6 +2,7 @@ package image
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -10,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 // dockerHubAuthKey is the key the Docker CLI stores Docker Hub's
@@ -161,13 +163,19 @@ func authKeyHost(key string) string {
 	return h
 }
 
+// helperTimeout bounds a credential helper's run (one may wait for a
+// keyring that never unlocks).
+const helperTimeout = time.Minute
+
 // runCredentialHelper asks docker-credential-NAME for server's credentials,
 // as the Docker CLI does: the server on stdin, {"Username","Secret"} on
 // stdout, the user "<token>" meaning the secret is an identity token. ok is
 // false when the helper has none.
 func runCredentialHelper(name, server string) (_ credentials, ok bool, err error) {
 	prog := "docker-credential-" + name
-	cmd := exec.Command(prog, "get")
+	ctx, cancel := context.WithTimeout(context.Background(), helperTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, prog, "get")
 	cmd.Stdin = strings.NewReader(server)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
