@@ -3,9 +3,16 @@ package image
 import (
 	"context"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
 	"testing"
 
 	"github.com/containerd/containerd/v2/core/remotes/docker"
+	digest "github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 func TestRegistryHosts(t *testing.T) {
@@ -53,6 +60,90 @@ func TestRegistryHosts(t *testing.T) {
 			}
 			if again, _ := hosts(tt.host); again[0].Authorizer != h.Authorizer {
 				t.Error("a second request sets the registry up again")
+			}
+		})
+	}
+}
+
+// TestRegistryBearerAuth resolves a name against a registry that wants a
+// bearer token from its token server, which takes the credentials of the
+// Docker config: a password, or an identity token.
+func TestRegistryBearerAuth(t *testing.T) {
+	const manifest = `{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{},"layers":[]}`
+	dgst := digest.FromString(manifest)
+	var (
+		mu         sync.Mutex
+		tokenForms []url.Values
+	)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		switch {
+		case req.URL.Path == "/token":
+			req.ParseForm()
+			mu.Lock()
+			tokenForms = append(tokenForms, req.PostForm)
+			mu.Unlock()
+			ok := req.PostForm.Get("username") == "ci" && req.PostForm.Get("password") == "pw" ||
+				req.PostForm.Get("refresh_token") == "idt"
+			if req.Method != http.MethodPost || !ok {
+				http.Error(w, "denied", http.StatusUnauthorized)
+				return
+			}
+			w.Header().Set("Content-Type", "application/json")
+			w.Write([]byte(`{"access_token":"tok","expires_in":300}`))
+		case req.Header.Get("Authorization") != "Bearer tok":
+			w.Header().Set("WWW-Authenticate", `Bearer realm="http://`+req.Host+`/token",service="test",scope="repository:app:pull"`)
+			http.Error(w, "unauthorized", http.StatusUnauthorized)
+		case req.URL.Path == "/v2/app/manifests/1":
+			w.Header().Set("Content-Type", ocispec.MediaTypeImageManifest)
+			w.Header().Set("Docker-Content-Digest", dgst.String())
+			w.Header().Set("Content-Length", strconv.Itoa(len(manifest)))
+			if req.Method == http.MethodGet {
+				w.Write([]byte(manifest))
+			}
+		default:
+			http.NotFound(w, req)
+		}
+	}))
+	defer srv.Close()
+	host := strings.TrimPrefix(srv.URL, "http://")
+
+	tests := []struct {
+		name, auth string
+		ok         bool
+	}{
+		{"password", `{"username":"ci","password":"pw"}`, true},
+		{"identity token", `{"identitytoken":"idt"}`, true},
+		{"wrong password", `{"username":"ci","password":"nope"}`, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			mu.Lock()
+			tokenForms = nil
+			mu.Unlock()
+			cfg := writeConfig(t, `{"auths":{"`+host+`":`+tt.auth+`}}`)
+			r := &Store{opts: Options{RegistryAuth: cfg}}
+			ctx := withContainerdLog(context.Background())
+			res, err := r.resolver(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, desc, err := res.Resolve(ctx, host+"/app:1")
+			if !tt.ok {
+				if err == nil {
+					t.Fatal("resolved with wrong credentials")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if desc.Digest != dgst {
+				t.Errorf("digest %s, want %s", desc.Digest, dgst)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if len(tokenForms) == 0 || tokenForms[0].Get("scope") != "repository:app:pull" {
+				t.Errorf("token requests %v, want one for repository:app:pull", tokenForms)
 			}
 		})
 	}
