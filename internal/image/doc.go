@@ -12,6 +12,13 @@
 // holds; Load imports the archive the builder exported. Nothing here
 // changes an image's content.
 //
+// Registries: docker://REF sources, and bare names when Options.Pull says
+// so, are pulled for this platform only; Push sends an image to a
+// registry. Both reach registries as Docker does (HTTPS with the system's
+// CAs; loopback and Options.InsecureRegistries hosts may fall back to plain
+// HTTP) with the credentials of a Docker config file (auths, credsStore,
+// credHelpers; see Options.RegistryAuth).
+//
 //	st, err := image.Connect(ctx, image.Options{})
 //	img, err := st.Resolve(ctx, "docker-archive:app.tar")
 //	v, err := st.View(ctx, img)

@@ -30,6 +30,13 @@ func testContext(t *testing.T) context.Context {
 // private to the test.
 func testRuntime(t *testing.T) (*Store, context.Context) {
 	t.Helper()
+	return testRuntimeWith(t, Options{})
+}
+
+// testRuntimeWith is testRuntime with opts, whose Address and StatePath it
+// sets, and Namespace unless opts names one.
+func testRuntimeWith(t *testing.T, opts Options) (*Store, context.Context) {
+	t.Helper()
 	privtest.Root(t)
 	addr := os.Getenv("CONTAINERD_ADDRESS")
 	if addr == "" {
@@ -40,7 +47,11 @@ func testRuntime(t *testing.T) (*Store, context.Context) {
 		ns = testNamespace
 	}
 	ctx := testContext(t)
-	rt, err := Connect(ctx, Options{Address: addr, Namespace: ns, StatePath: t.TempDir()})
+	if opts.Namespace == "" {
+		opts.Namespace = ns
+	}
+	opts.Address, opts.StatePath = addr, t.TempDir()
+	rt, err := Connect(ctx, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -170,7 +170,16 @@ func (r *Store) abortIngests(ctx context.Context, lease leases.Lease) {
 		if res.Type != "ingests" {
 			continue
 		}
-		if err := r.client.ContentStore().Abort(ctx, res.ID); err != nil && !errdefs.IsNotFound(err) {
+		// containerd may still be closing the ingest's writer (a failed
+		// fetch returns before it did): try again a moment later.
+		var err error
+		for try := 0; try < 3; try++ {
+			if err = r.client.ContentStore().Abort(ctx, res.ID); err == nil || errdefs.IsNotFound(err) {
+				break
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		if err != nil && !errdefs.IsNotFound(err) {
 			logger(ctx).Warn().Err(err).Str("ref", res.ID).Msg("aborting ingest")
 		}
 	}

@@ -240,6 +240,7 @@ func TestResolveBadInputs(t *testing.T) {
 		{"docker-archive:" + emptyDir, []string{"is a directory"}},
 		{"docker-archive:" + junk, []string{"importing " + junk, "docker-archive or OCI layout"}},
 		{"docker-archive:" + half, []string{"importing " + half}},
+		{"docker://127.0.0.1:1/app:1", []string{"pulling 127.0.0.1:1/app:1 from registry 127.0.0.1:1", "connection refused"}},
 		{"oci:" + missingBlob, []string{"lacks 1 blob"}},
 	}
 	for _, c := range cases {

@@ -53,9 +53,11 @@ type Options struct {
 	// credHelpers) with registry credentials; default
 	// $DOCKER_CONFIG/config.json, else ~/.docker/config.json.
 	RegistryAuth string
-	// InsecureRegistries are registry hosts (HOST[:PORT]) reached over plain
-	// HTTP, or over TLS without checking the certificate, as Docker's
-	// insecure-registries; localhost and 127.0.0.0/8 always are.
+	// InsecureRegistries are registry hosts (HOST[:PORT], or a CIDR)
+	// reached over plain HTTP when they do not speak TLS, or over TLS
+	// without checking the certificate, as Docker's insecure-registries.
+	// Loopback registries (localhost, 127.0.0.0/8, ::1) may always fall
+	// back to plain HTTP, but a certificate they present is checked.
 	InsecureRegistries []string
 	// Snapshotter to unpack images for; default overlayfs.
 	Snapshotter string
