@@ -248,8 +248,3 @@ func (r *Store) insecure(host string) bool {
 	}
 	return false
 }
-
-// Push pushes img, which the store holds, to the registry of ref.
-func (r *Store) Push(ctx context.Context, img *Image, ref string) error {
-	return errors.New("pushing to registries is not implemented yet")
-}
