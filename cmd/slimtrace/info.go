@@ -14,6 +14,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/docker/go-units"
 	"github.com/slimtrace/slimtrace/internal/dockerfile"
 	"github.com/slimtrace/slimtrace/internal/session"
 	"github.com/slimtrace/slimtrace/internal/target"
@@ -217,12 +218,12 @@ func (info imageInfo) print(out io.Writer, noTrunc bool) error {
 	fmt.Fprintf(w, "ID:\t%s\n", info.ID)
 	fmt.Fprintf(w, "Digest:\t%s\n", info.Digest)
 	fmt.Fprintf(w, "Platform:\t%s\n", info.Platform)
-	fmt.Fprintf(w, "Size:\t%s (%d bytes)\n", dockerfile.HumanSize(info.Size), info.Size)
+	fmt.Fprintf(w, "Size:\t%s (%d bytes)\n", units.HumanSize(float64(info.Size)), info.Size)
 
 	fmt.Fprintf(w, "\nLayers (%d):\n", len(info.Layers))
 	fmt.Fprintf(w, "  #\tDIGEST\tSIZE\tMEDIA TYPE\n")
 	for i, l := range info.Layers {
-		fmt.Fprintf(w, "  %d\t%s\t%s\t%s\n", i+1, l.Digest, dockerfile.HumanSize(l.Size), l.MediaType)
+		fmt.Fprintf(w, "  %d\t%s\t%s\t%s\n", i+1, l.Digest, units.HumanSize(float64(l.Size)), l.MediaType)
 	}
 
 	fmt.Fprintf(w, "\nConfig:\n")

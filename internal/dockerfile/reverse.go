@@ -28,6 +28,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/docker/go-units"
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 )
 
@@ -193,7 +194,7 @@ func (w *writer) step(h History) {
 		w.layer++
 		w.line("")
 		if h.LayerSize > 0 {
-			w.comment(fmt.Sprintf("layer %d: %s", w.layer, HumanSize(h.LayerSize)))
+			w.comment(fmt.Sprintf("layer %d: %s", w.layer, units.HumanSize(float64(h.LayerSize))))
 		} else {
 			w.comment(fmt.Sprintf("layer %d", w.layer))
 		}
@@ -559,17 +560,4 @@ func nonNil(s []string) []string {
 		return []string{}
 	}
 	return s
-}
-
-// HumanSize writes a byte count as docker does, in decimal units.
-func HumanSize(n int64) string {
-	switch {
-	case n < 1000:
-		return fmt.Sprintf("%d B", n)
-	case n < 1e6:
-		return fmt.Sprintf("%.1f kB", float64(n)/1e3)
-	case n < 1e9:
-		return fmt.Sprintf("%.1f MB", float64(n)/1e6)
-	}
-	return fmt.Sprintf("%.2f GB", float64(n)/1e9)
 }

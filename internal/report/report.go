@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/docker/go-units"
 	"github.com/slimtrace/slimtrace/internal/trace"
 )
 
@@ -313,7 +314,7 @@ func (c *Container) Write(path string) error {
 
 // Summary writes the lines a user reads at the end of a run.
 func (c *Container) Summary(w io.Writer) {
-	fmt.Fprintf(w, "image:     %s (%s, %s)\n", c.Image.Name, short(c.Image.ID), mib(c.Image.Size))
+	fmt.Fprintf(w, "image:     %s (%s, %s)\n", c.Image.Name, short(c.Image.ID), units.HumanSize(float64(c.Image.Size)))
 	fmt.Fprintf(w, "ran:       %s\n", strings.Join(c.Run.Args, " "))
 	if c.Exit != nil {
 		fmt.Fprintf(w, "exit:      %d (%s)\n", c.Exit.Code, c.Exit.Reason)
@@ -338,11 +339,11 @@ func (c *Container) Summary(w io.Writer) {
 			c.Lost.Events, c.Lost.Skipped, c.Lost.Truncated, c.Lost.Unreadable)
 	}
 	if c.Slim != nil {
-		fmt.Fprintf(w, "slim:      %s: %s -> %s (%.1fx smaller), %d paths kept\n", c.Slim.Name, mib(c.Slim.FatSize),
-			mib(c.Slim.Size), c.Slim.Ratio, len(c.Slim.Files))
+		fmt.Fprintf(w, "slim:      %s: %s -> %s (%.1fx smaller), %d paths kept\n", c.Slim.Name, units.HumanSize(float64(c.Slim.FatSize)),
+			units.HumanSize(float64(c.Slim.Size)), c.Slim.Ratio, len(c.Slim.Files))
 		if im := c.Slim.Imports; im != nil {
 			fmt.Fprintf(w, "imports:   %d files (%s) added from %d source files read, %d dynamic names unresolved",
-				im.Files, mib(im.Bytes), im.Parsed, len(im.Unresolved))
+				im.Files, units.HumanSize(float64(im.Bytes)), im.Parsed, len(im.Unresolved))
 			if im.Bound != "" {
 				fmt.Fprintf(w, ", %s bound reached", im.Bound)
 			}
@@ -399,8 +400,4 @@ func short(id string) string {
 		return id[:12]
 	}
 	return id
-}
-
-func mib(n int64) string {
-	return fmt.Sprintf("%.1f MB", float64(n)/1e6)
 }

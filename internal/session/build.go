@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/docker/go-units"
 	digest "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
@@ -101,8 +102,8 @@ func Build(ctx context.Context, opts Options, b BuildOptions) (*Result, error) {
 		}
 		slim := &report.Slim{FatSize: fatBytes, Size: set.Size(), Warnings: set.Warnings, Imports: importsReport(set.Imports)}
 		if im := slim.Imports; im != nil {
-			step("import closure: %d files (%.1f MB) added from %d source files, %d dynamic names unresolved%s",
-				im.Files, float64(im.Bytes)/1e6, im.Parsed, len(im.Unresolved), map[string]string{"": "",
+			step("import closure: %d files (%s) added from %d source files, %d dynamic names unresolved%s",
+				im.Files, units.HumanSize(float64(im.Bytes)), im.Parsed, len(im.Unresolved), map[string]string{"": "",
 					fileset.BoundDepth: ", depth bound reached", fileset.BoundSize: ", size bound reached"}[im.Bound])
 		}
 		for _, e := range set.Entries {
@@ -154,7 +155,7 @@ func Build(ctx context.Context, opts Options, b BuildOptions) (*Result, error) {
 			}
 			overrides[e.Path] = o
 		}
-		step("building %s with BuildKit (%d paths, %.1f MB of files)", name, len(set.Entries), float64(set.Size())/1e6)
+		step("building %s with BuildKit (%d paths, %s of files)", name, len(set.Entries), units.HumanSize(float64(set.Size())))
 		br, err := builder.Build(ctx, builder.Spec{
 			Source:    builder.Source{Name: res.Image.Name, Digest: digest.Digest(res.Image.Digest), Store: env.rt.ContentStore()},
 			Paths:     set.Paths(),
