@@ -370,7 +370,11 @@ func (c *computer) keepArg(a string, r Reason) {
 
 // shellLine keeps the programs a shell command line runs.
 func (c *computer) shellLine(line string, r Reason, what string) {
-	for _, words := range shellCommands(line) {
+	cmds, err := shellCommands(line)
+	if err != nil {
+		c.warn("%s: not a shell command line the parser reads, so the programs it runs are not known: %v", what, err)
+	}
+	for _, words := range cmds {
 		name := words[0]
 		if !strings.ContainsAny(name, "$`") {
 			if p, ok := c.lookPath(name); ok {
