@@ -37,7 +37,7 @@ func isSystemDir(d string) bool {
 // readDirSorted lists a directory in name order, so that what is kept
 // never depends on the order the filesystem returns.
 func (c *computer) readDirSorted(dir string) ([]fs.DirEntry, error) {
-	ents, err := c.fs.ReadDir(dir)
+	ents, err := readDir(c.fs, dir)
 	if err != nil {
 		return nil, err
 	}
@@ -153,7 +153,7 @@ func appRoots(d string) []string {
 }
 
 func (c *computer) exists(paths ...string) bool {
-	return slices.ContainsFunc(paths, func(p string) bool { _, err := c.fs.Lstat(p); return err == nil })
+	return slices.ContainsFunc(paths, func(p string) bool { _, err := lstat(c.fs, p); return err == nil })
 }
 
 type walked struct {

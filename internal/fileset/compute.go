@@ -19,7 +19,7 @@ const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bi
 
 // computer holds the state of one Compute.
 type computer struct {
-	fs   ReadFS
+	fs   fs.FS
 	cfg  Config
 	opts Options
 	in   Input
@@ -142,7 +142,7 @@ func (c *computer) add(p string, fi fs.FileInfo, r Reason, detail string) *Entry
 	if e == nil {
 		if fi == nil {
 			var err error
-			if fi, err = c.fs.Lstat(p); err != nil {
+			if fi, err = lstat(c.fs, p); err != nil {
 				return nil
 			}
 		}
@@ -167,7 +167,7 @@ func (c *computer) addParents(p string) {
 		if c.entries[d] != nil {
 			return
 		}
-		fi, err := c.fs.Lstat(d)
+		fi, err := lstat(c.fs, d)
 		if err != nil {
 			return
 		}
@@ -212,7 +212,7 @@ func (c *computer) keepMissing(p string) {
 	}
 	added := c.add(l.Resolved, l.Info, ReasonParent, "the application used "+p+" in it") != nil
 	link := strings.TrimSuffix(l.Resolved, "/") + "/" + base
-	if fi, err := c.fs.Lstat(link); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+	if fi, err := lstat(c.fs, link); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
 		added = c.add(link, fi, ReasonTraced, "") != nil || added
 	}
 	if added {

@@ -47,7 +47,7 @@ const DefaultAppDirCap = 64 << 20
 // Input is what Compute works from.
 type Input struct {
 	// FS is the image's own root filesystem (never the host's).
-	FS ReadFS
+	FS fs.FS
 	// Files the application used, from the trace: only the processes
 	// whose files belong in the image (the application's lineage and the
 	// healthcheck's; not the runtime's setup nor --exec probes).

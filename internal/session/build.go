@@ -181,8 +181,8 @@ func Build(ctx context.Context, opts Options, b BuildOptions) (*Result, error) {
 }
 
 // owner reads a path's uid and gid in the image.
-func owner(fsys fileset.FS, p string) (uid, gid int, err error) {
-	info, err := fsys.Lstat(p)
+func owner(fsys fs.FS, p string) (uid, gid int, err error) {
+	info, err := fs.Lstat(fsys, fileset.FSName(p))
 	if err != nil {
 		return 0, 0, err
 	}
@@ -235,32 +235,20 @@ func fileType(m fs.FileMode) string {
 }
 
 // fileBytes sums the sizes of the image's regular files.
-func fileBytes(fsys fileset.ReadFS) (int64, error) {
+func fileBytes(fsys fs.FS) (int64, error) {
 	var total int64
-	var walk func(dir string) error
-	walk = func(dir string) error {
-		entries, err := fsys.ReadDir(dir)
+	err := fs.WalkDir(fsys, ".", func(_ string, e fs.DirEntry, err error) error {
+		if err != nil || !e.Type().IsRegular() {
+			return err
+		}
+		info, err := e.Info()
 		if err != nil {
 			return err
 		}
-		for _, e := range entries {
-			p := strings.TrimSuffix(dir, "/") + "/" + e.Name()
-			switch {
-			case e.IsDir():
-				if err := walk(p); err != nil {
-					return err
-				}
-			case e.Type().IsRegular():
-				info, err := e.Info()
-				if err != nil {
-					return err
-				}
-				total += info.Size()
-			}
-		}
+		total += info.Size()
 		return nil
-	}
-	return total, walk("/")
+	})
+	return total, err
 }
 
 // slimConfig is the fat image's configuration with the changes applied.

@@ -13,7 +13,7 @@ import (
 // the application (its lineage), --exec and healthcheck processes (their
 // own lineages) and the runtime's setup before the entrypoint's exec
 // (lineage 0), and says what each application path is in the image.
-func fillTrace(rep *report.Container, tr *trace.Report, res *Result, img fileset.FS) {
+func fillTrace(rep *report.Container, tr *trace.Report, res *Result, img fs.FS) {
 	rep.Files, rep.ExecFiles, rep.SetupFiles = []report.File{}, []report.File{}, []string{}
 	for _, f := range tr.Files {
 		switch {
@@ -30,7 +30,7 @@ func fillTrace(rep *report.Container, tr *trace.Report, res *Result, img fileset
 	rep.Tracer, rep.Lost, rep.Complete = tr.Tracer, tr.Lost, tr.Complete()
 }
 
-func fileReport(f trace.File, img fileset.FS) report.File {
+func fileReport(f trace.File, img fs.FS) report.File {
 	r := report.File{Path: f.Path, Volume: f.OnMount, Written: f.Upper}
 	for _, a := range f.Accesses {
 		if k := a.Kind.String(); !slices.Contains(r.Kinds, k) {

@@ -24,7 +24,6 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/slimtrace/slimtrace/internal/cgroup"
-	"github.com/slimtrace/slimtrace/internal/fileset"
 	"github.com/slimtrace/slimtrace/internal/probe"
 	"github.com/slimtrace/slimtrace/internal/report"
 	"github.com/slimtrace/slimtrace/internal/target"
@@ -88,7 +87,7 @@ type Options struct {
 
 // inspectEnv is what the inspect stage works with.
 type inspectEnv struct {
-	fs  fileset.ReadFS
+	fs  fs.FS
 	rt  *target.Runtime
 	res *Result
 }
@@ -307,10 +306,10 @@ func Profile(ctx context.Context, opts Options) (_ *Result, err error) {
 		return nil, fmt.Errorf("opening the image view: %w", err)
 	}
 	defer root.Close()
-	fillTrace(rep, tracked, res, rootFS{root})
+	fillTrace(rep, tracked, res, root.FS())
 	res.Report = rep
 	if opts.inspect != nil {
-		if err := opts.inspect(ctx, inspectEnv{fs: rootFS{root}, rt: rt, res: res}); err != nil {
+		if err := opts.inspect(ctx, inspectEnv{fs: root.FS(), rt: rt, res: res}); err != nil {
 			return nil, err
 		}
 	}
@@ -531,29 +530,4 @@ func runReport(t *target.Target, opts Options) report.Run {
 		r.Mounts = append(r.Mounts, m)
 	}
 	return r
-}
-
-// rootFS reads the image view through an os.Root, so no lookup can leave
-// the image's directory.
-type rootFS struct{ root *os.Root }
-
-func rel(name string) string {
-	name = strings.TrimLeft(name, "/")
-	if name == "" {
-		return "."
-	}
-	return name
-}
-
-func (r rootFS) Lstat(name string) (os.FileInfo, error) { return r.root.Lstat(rel(name)) }
-func (r rootFS) Readlink(name string) (string, error)   { return r.root.Readlink(rel(name)) }
-func (r rootFS) Open(name string) (fs.File, error)      { return r.root.Open(rel(name)) }
-
-func (r rootFS) ReadDir(name string) ([]fs.DirEntry, error) {
-	f, err := r.root.Open(rel(name))
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	return f.ReadDir(-1)
 }
