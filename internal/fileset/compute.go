@@ -430,7 +430,7 @@ func (c *computer) includes() {
 // be ELF objects or scripts are queued for their closure. skip, when set,
 // leaves out files (not directories) it returns true for.
 func (c *computer) keepTree(dir string, r Reason, detail string, skip func(p string) bool) {
-	ents, err := c.readDirSorted(dir)
+	ents, err := readDir(c.fs, dir)
 	if err != nil {
 		return
 	}

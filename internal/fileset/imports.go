@@ -99,7 +99,7 @@ func (f importFS) ReadDir(name string) ([]fs.DirEntry, error) {
 	if err != nil {
 		return nil, err
 	}
-	return f.c.readDirSorted(p)
+	return readDir(f.c.fs, p)
 }
 
 // maxSource is the largest source file read for imports.

@@ -64,7 +64,7 @@ func (c *computer) pySite(dir string) *pySite {
 	s := &pySite{dir: dir, byFile: map[string]*pyDist{}, byTop: map[string]*pyDist{}, byMeta: map[string]*pyDist{}}
 	c.pySites[dir] = s
 	c.sites = append(c.sites, dir)
-	ents, err := c.readDirSorted(dir)
+	ents, err := readDir(c.fs, dir)
 	if err != nil {
 		return s
 	}

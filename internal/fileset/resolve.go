@@ -33,7 +33,8 @@ import (
 // fstest.MapFS's files do); one that does not is read into memory.
 //
 // Inside this package names are absolute image paths ("/etc/passwd"); the
-// helpers below turn them into fs.FS names.
+// helpers below turn them into fs.FS names. fs.ReadDir lists a directory
+// in name order, so what is kept never depends on the order on disk.
 
 // FSName is the fs.FS name of an absolute image path: "etc/passwd", "."
 // for "/".
