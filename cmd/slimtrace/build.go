@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/docker/go-units"
 	"github.com/slimtrace/slimtrace/internal/builder"
 	"github.com/slimtrace/slimtrace/internal/creport"
 	"github.com/slimtrace/slimtrace/internal/fileset"
@@ -121,7 +122,7 @@ func (c *buildCmd) buildOptions(g *Globals) (session.BuildOptions, error) {
 	} else if c.ImportsMaxDepth < 0 {
 		errs = append(errs, fmt.Errorf("--imports-max-depth: %d is negative", c.ImportsMaxDepth))
 	}
-	switch n, err := parseSize(c.ImportsMaxSize); {
+	switch n, err := units.RAMInBytes(c.ImportsMaxSize); {
 	case err != nil:
 		errs = append(errs, fmt.Errorf("--imports-max-size: %w", err))
 	case n == 0:
@@ -149,7 +150,7 @@ func (c *buildCmd) buildOptions(g *Globals) (session.BuildOptions, error) {
 			fo.IncludePaths = append(fo.IncludePaths, ips...)
 		}
 	}
-	capBytes, err := parseSize(c.AppDirCap)
+	capBytes, err := units.RAMInBytes(c.AppDirCap)
 	if err != nil {
 		errs = append(errs, fmt.Errorf("--app-dir-cap: %w", err))
 	}
@@ -200,24 +201,4 @@ func (c *buildCmd) buildOptions(g *Globals) (session.BuildOptions, error) {
 	}
 	return session.BuildOptions{Files: fo, Tag: c.Tag, Changes: ch, Builder: bo,
 		Deliver: session.DeliverOptions{Runtime: c.TargetRuntime, Push: c.Push}}, nil
-}
-
-// parseSize reads 64MB, 512KB, 1GB, or a number of bytes.
-func parseSize(s string) (int64, error) {
-	s = strings.TrimSpace(strings.ToUpper(s))
-	mult := int64(1)
-	for _, u := range []struct {
-		suffix string
-		n      int64
-	}{{"GB", 1 << 30}, {"MB", 1 << 20}, {"KB", 1 << 10}, {"B", 1}} {
-		if strings.HasSuffix(s, u.suffix) {
-			s, mult = strings.TrimSpace(strings.TrimSuffix(s, u.suffix)), u.n
-			break
-		}
-	}
-	var n int64
-	if _, err := fmt.Sscan(s, &n); err != nil || n < 0 {
-		return 0, fmt.Errorf("%q is not a size (e.g. 64MB)", s)
-	}
-	return n * mult, nil
 }

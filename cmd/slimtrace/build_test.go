@@ -21,6 +21,8 @@ func TestBuildImportFlags(t *testing.T) {
 		{"off", []string{"--no-include-imports"}, true, true, fileset.DefaultImportDepth, fileset.DefaultImportMaxBytes},
 		{"off, the other spelling", []string{"--include-imports=false"}, true, true, fileset.DefaultImportDepth, fileset.DefaultImportMaxBytes},
 		{"bounds", []string{"--imports-max-depth", "2", "--imports-max-size", "1MB"}, true, false, 2, 1 << 20},
+		{"docker spellings", []string{"--imports-max-size", "64m"}, true, false, fileset.DefaultImportDepth, 64 << 20},
+		{"a fraction", []string{"--imports-max-size", "1.5GiB"}, true, false, fileset.DefaultImportDepth, 3 << 29},
 		{"no bounds", []string{"--imports-max-depth", "0", "--imports-max-size", "0"}, true, false, -1, -1},
 		{"negative depth", []string{"--imports-max-depth=-1"}, false, false, 0, 0},
 		{"bad size", []string{"--imports-max-size", "lots"}, false, false, 0, 0},

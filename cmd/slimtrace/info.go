@@ -17,6 +17,7 @@ import (
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 
 	"github.com/slimtrace/slimtrace/internal/container"
+	"github.com/docker/go-units"
 	"github.com/slimtrace/slimtrace/internal/dockerfile"
 	"github.com/slimtrace/slimtrace/internal/image"
 	"github.com/slimtrace/slimtrace/internal/session"
@@ -165,12 +166,12 @@ func (info imageInfo) print(out io.Writer, noTrunc bool) error {
 	fmt.Fprintf(w, "ID:\t%s\n", info.ID)
 	fmt.Fprintf(w, "Digest:\t%s\n", info.Digest)
 	fmt.Fprintf(w, "Platform:\t%s\n", info.Platform)
-	fmt.Fprintf(w, "Size:\t%s (%d bytes)\n", dockerfile.HumanSize(info.Size), info.Size)
+	fmt.Fprintf(w, "Size:\t%s (%d bytes)\n", units.HumanSize(float64(info.Size)), info.Size)
 
 	fmt.Fprintf(w, "\nLayers (%d):\n", len(info.Layers))
 	fmt.Fprintf(w, "  #\tDIGEST\tSIZE\tMEDIA TYPE\n")
 	for i, l := range info.Layers {
-		fmt.Fprintf(w, "  %d\t%s\t%s\t%s\n", i+1, l.Digest, dockerfile.HumanSize(l.Size), l.MediaType)
+		fmt.Fprintf(w, "  %d\t%s\t%s\t%s\n", i+1, l.Digest, units.HumanSize(float64(l.Size)), l.MediaType)
 	}
 
 	fmt.Fprintf(w, "\nConfig:\n")

@@ -7,8 +7,6 @@ import (
 	"os"
 	"path"
 	"slices"
-	"strconv"
-	"strings"
 
 	"github.com/moby/buildkit/client/llb"
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
@@ -50,42 +48,6 @@ type Override struct {
 // Owner is a numeric owner, both IDs given: a copy makes a new file, so
 // there is no "keep the uid" (fill it in from the fat image's file).
 type Owner struct{ UID, GID int }
-
-// ParseOverride parses MODE#UID#GID (octal mode; any field may be empty,
-// but UID and GID go together), e.g. 4755#0#0, #1000#1000 or 0700##.
-func ParseOverride(s string) (Override, error) {
-	parts := strings.Split(s, "#")
-	if len(parts) != 3 {
-		return Override{}, fmt.Errorf("override %q: want MODE#UID#GID", s)
-	}
-	var o Override
-	if parts[0] != "" {
-		m, err := strconv.ParseUint(parts[0], 8, 32)
-		if err != nil || m > 0o7777 {
-			return Override{}, fmt.Errorf("override %q: bad octal mode %q", s, parts[0])
-		}
-		mode := os.FileMode(m & 0o777)
-		for bit, fm := range map[uint64]os.FileMode{0o4000: os.ModeSetuid, 0o2000: os.ModeSetgid, 0o1000: os.ModeSticky} {
-			if m&bit != 0 {
-				mode |= fm
-			}
-		}
-		o.Mode = &mode
-	}
-	if parts[1] == "" && parts[2] == "" {
-		return o, nil
-	}
-	if parts[1] == "" || parts[2] == "" {
-		return Override{}, fmt.Errorf("override %q: give both UID and GID, or neither", s)
-	}
-	uid, err1 := strconv.ParseUint(parts[1], 10, 31)
-	gid, err2 := strconv.ParseUint(parts[2], 10, 31)
-	if err1 != nil || err2 != nil {
-		return Override{}, fmt.Errorf("override %q: uid and gid must be numbers", s)
-	}
-	o.Owner = &Owner{UID: int(uid), GID: int(gid)}
-	return o, nil
-}
 
 // Spec says what the slim image holds.
 type Spec struct {

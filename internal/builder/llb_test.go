@@ -254,46 +254,6 @@ func TestEscapePattern(t *testing.T) {
 	}
 }
 
-func TestParseOverride(t *testing.T) {
-	for _, tc := range []struct {
-		in       string
-		mode     os.FileMode // 0: none
-		uid, gid int         // -1: none
-		err      bool
-	}{
-		{"4755#0#0", 0o755 | os.ModeSetuid, 0, 0, false},
-		{"1777##", 0o777 | os.ModeSticky, -1, -1, false},
-		{"#1000#1001", 0, 1000, 1001, false},
-		{"2750#0#50", 0o750 | os.ModeSetgid, 0, 50, false},
-		{"##", 0, -1, -1, false},
-		{"0644", 0, 0, 0, true},
-		{"9#0#0", 0, 0, 0, true},
-		{"17777#0#0", 0, 0, 0, true},
-		{"#1000#", 0, 0, 0, true},
-		{"##50", 0, 0, 0, true},
-		{"#a#b", 0, 0, 0, true},
-		{"#-1#0", 0, 0, 0, true},
-	} {
-		o, err := ParseOverride(tc.in)
-		if tc.err {
-			if err == nil {
-				t.Errorf("%q: no error", tc.in)
-			}
-			continue
-		}
-		if err != nil {
-			t.Errorf("%q: %v", tc.in, err)
-			continue
-		}
-		if (o.Mode == nil) != (tc.mode == 0) || o.Mode != nil && *o.Mode != tc.mode {
-			t.Errorf("%q: mode %v, want %v", tc.in, o.Mode, tc.mode)
-		}
-		if (o.Owner == nil) != (tc.uid < 0) || o.Owner != nil && (o.Owner.UID != tc.uid || o.Owner.GID != tc.gid) {
-			t.Errorf("%q: owner %+v, want %d:%d", tc.in, o.Owner, tc.uid, tc.gid)
-		}
-	}
-}
-
 func TestParseOutput(t *testing.T) {
 	for _, tc := range []struct {
 		in   string

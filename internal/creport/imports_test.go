@@ -17,7 +17,7 @@ func TestSummaryImports(t *testing.T) {
 	c.Summary(&b)
 	out := b.String()
 	for _, want := range []string{
-		"imports:   3 files (2.5 MB) added from 40 source files read, 7 dynamic names unresolved, size bound reached\n",
+		"imports:   3 files (2.5MB) added from 40 source files read, 7 dynamic names unresolved, size bound reached\n",
 		"unresolved /app/app.py:5: import_module(n4) (--include-path what it loads)\n",
 		"... 2 more in creport.json (slim.imports.unresolved)\n",
 	} {

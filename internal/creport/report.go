@@ -10,6 +10,7 @@ import (
 
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 
+	"github.com/docker/go-units"
 	"github.com/slimtrace/slimtrace/internal/trace"
 )
 
@@ -305,7 +306,7 @@ func (c *Container) Encode(w io.Writer) error {
 
 // Summary writes the lines a user reads at the end of a run.
 func (c *Container) Summary(w io.Writer) {
-	fmt.Fprintf(w, "image:     %s (%s, %s)", c.Image.Name, short(c.Image.ID), mib(c.Image.Size))
+	fmt.Fprintf(w, "image:     %s (%s, %s)", c.Image.Name, short(c.Image.ID), units.HumanSize(float64(c.Image.Size)))
 	if c.Image.FoundIn != "" {
 		fmt.Fprintf(w, ", from %s", c.Image.FoundIn)
 	}
@@ -334,14 +335,14 @@ func (c *Container) Summary(w io.Writer) {
 			c.Lost.Events, c.Lost.Skipped, c.Lost.Truncated, c.Lost.Unreadable)
 	}
 	if c.Slim != nil {
-		fmt.Fprintf(w, "slim:      %s: %s -> %s (%.1fx smaller), %d paths kept\n", c.Slim.Name, mib(c.Slim.FatSize),
-			mib(c.Slim.Size), c.Slim.Ratio, len(c.Slim.Files))
+		fmt.Fprintf(w, "slim:      %s: %s -> %s (%.1fx smaller), %d paths kept\n", c.Slim.Name, units.HumanSize(float64(c.Slim.FatSize)),
+			units.HumanSize(float64(c.Slim.Size)), c.Slim.Ratio, len(c.Slim.Files))
 		if len(c.Slim.DeliveredTo) > 0 {
 			fmt.Fprintf(w, "           in %s\n", strings.Join(c.Slim.DeliveredTo, ", "))
 		}
 		if im := c.Slim.Imports; im != nil {
 			fmt.Fprintf(w, "imports:   %d files (%s) added from %d source files read, %d dynamic names unresolved",
-				im.Files, mib(im.Bytes), im.Parsed, len(im.Unresolved))
+				im.Files, units.HumanSize(float64(im.Bytes)), im.Parsed, len(im.Unresolved))
 			if im.Bound != "" {
 				fmt.Fprintf(w, ", %s bound reached", im.Bound)
 			}
@@ -398,8 +399,4 @@ func short(id string) string {
 		return id[:12]
 	}
 	return id
-}
-
-func mib(n int64) string {
-	return fmt.Sprintf("%.1f MB", float64(n)/1e6)
 }

@@ -30,6 +30,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/docker/go-units"
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -197,7 +198,7 @@ func (w *writer) step(h ocispec.History, layerSize int64) {
 		w.layer++
 		w.line("")
 		if layerSize > 0 {
-			w.comment(fmt.Sprintf("layer %d: %s", w.layer, HumanSize(layerSize)))
+			w.comment(fmt.Sprintf("layer %d: %s", w.layer, units.HumanSize(float64(layerSize))))
 		} else {
 			w.comment(fmt.Sprintf("layer %d", w.layer))
 		}
@@ -569,19 +570,6 @@ func nonNil(s []string) []string {
 		return []string{}
 	}
 	return s
-}
-
-// HumanSize writes a byte count as docker does, in decimal units.
-func HumanSize(n int64) string {
-	switch {
-	case n < 1000:
-		return fmt.Sprintf("%d B", n)
-	case n < 1e6:
-		return fmt.Sprintf("%.1f kB", float64(n)/1e3)
-	case n < 1e9:
-		return fmt.Sprintf("%.1f MB", float64(n)/1e6)
-	}
-	return fmt.Sprintf("%.2f GB", float64(n)/1e9)
 }
 
 // sortedPorts returns the exposed ports (PORT/PROTO) by number, then

@@ -358,7 +358,7 @@ func TestReverseKeepsHistory(t *testing.T) {
 			t.Errorf("no comment %q", h.CreatedBy)
 		}
 	}
-	for _, w := range []string{"FROM scratch\n", "# layer 1: 120.3 MB\n", "# layer 2: 6.7 kB\n", `CMD ["python3", "/app/server.py"]`,
+	for _, w := range []string{"FROM scratch\n", "# layer 1: 120.3MB\n", "# layer 2: 6.656kB\n", `CMD ["python3", "/app/server.py"]`,
 		"EXPOSE 8000/tcp\n", "WORKDIR /app\n", "LABEL io.slimtrace.fixture=python-app\n", "ENV PYTHONUNBUFFERED=1\n"} {
 		if !strings.Contains(s, w) {
 			t.Errorf("lacks %q:\n%s", w, s)

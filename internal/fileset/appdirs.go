@@ -34,17 +34,6 @@ func isSystemDir(d string) bool {
 	return false
 }
 
-// readDirSorted lists a directory in name order, so that what is kept
-// never depends on the order the filesystem returns.
-func (c *computer) readDirSorted(dir string) ([]fs.DirEntry, error) {
-	ents, err := c.fs.ReadDir(dir)
-	if err != nil {
-		return nil, err
-	}
-	slices.SortFunc(ents, func(a, b fs.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
-	return ents, nil
-}
-
 // generatedPyc reports whether p is bytecode Python compiled for an OS
 // package's module (Debian's postinst writes those, unowned).
 func (c *computer) generatedPyc(p string) bool {
@@ -153,7 +142,7 @@ func appRoots(d string) []string {
 }
 
 func (c *computer) exists(paths ...string) bool {
-	return slices.ContainsFunc(paths, func(p string) bool { _, err := c.fs.Lstat(p); return err == nil })
+	return slices.ContainsFunc(paths, func(p string) bool { _, err := lstat(c.fs, p); return err == nil })
 }
 
 type walked struct {
@@ -170,7 +159,7 @@ func (c *computer) collectApp(dir string) ([]walked, bool) {
 	limit := c.opts.AppDirCap
 	var walk func(dir string) bool
 	walk = func(dir string) bool {
-		ents, err := c.readDirSorted(dir)
+		ents, err := readDir(c.fs, dir)
 		if err != nil {
 			return true
 		}

@@ -21,7 +21,7 @@ const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bi
 
 // computer holds the state of one Compute.
 type computer struct {
-	fs   ReadFS
+	fs   fs.FS
 	cfg  dockerspec.DockerOCIImageConfig
 	opts Options
 	in   Input
@@ -144,7 +144,7 @@ func (c *computer) add(p string, fi fs.FileInfo, r Reason, detail string) *Entry
 	if e == nil {
 		if fi == nil {
 			var err error
-			if fi, err = c.fs.Lstat(p); err != nil {
+			if fi, err = lstat(c.fs, p); err != nil {
 				return nil
 			}
 		}
@@ -169,7 +169,7 @@ func (c *computer) addParents(p string) {
 		if c.entries[d] != nil {
 			return
 		}
-		fi, err := c.fs.Lstat(d)
+		fi, err := lstat(c.fs, d)
 		if err != nil {
 			return
 		}
@@ -214,7 +214,7 @@ func (c *computer) keepMissing(p string) {
 	}
 	added := c.add(l.Resolved, l.Info, ReasonParent, "the application used "+p+" in it") != nil
 	link := strings.TrimSuffix(l.Resolved, "/") + "/" + base
-	if fi, err := c.fs.Lstat(link); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+	if fi, err := lstat(c.fs, link); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
 		added = c.add(link, fi, ReasonTraced, "") != nil || added
 	}
 	if added {
@@ -372,7 +372,11 @@ func (c *computer) keepArg(a string, r Reason) {
 
 // shellLine keeps the programs a shell command line runs.
 func (c *computer) shellLine(line string, r Reason, what string) {
-	for _, words := range shellCommands(line) {
+	cmds, err := shellCommands(line)
+	if err != nil {
+		c.warn("%s: not a shell command line the parser reads, so the programs it runs are not known: %v", what, err)
+	}
+	for _, words := range cmds {
 		name := words[0]
 		if !strings.ContainsAny(name, "$`") {
 			if p, ok := c.lookPath(name); ok {
@@ -428,7 +432,7 @@ func (c *computer) includes() {
 // be ELF objects or scripts are queued for their closure. skip, when set,
 // leaves out files (not directories) it returns true for.
 func (c *computer) keepTree(dir string, r Reason, detail string, skip func(p string) bool) {
-	ents, err := c.readDirSorted(dir)
+	ents, err := readDir(c.fs, dir)
 	if err != nil {
 		return
 	}

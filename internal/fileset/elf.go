@@ -125,7 +125,7 @@ type elfInfo struct {
 
 // openAt opens an image file for random access.
 func (c *computer) openAt(p string) (io.ReaderAt, func(), error) {
-	f, err := c.fs.Open(p)
+	f, err := open(c.fs, p)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -301,7 +301,7 @@ func (c *computer) imageLoader() *loader {
 	if c.elf.image != nil {
 		return c.elf.image
 	}
-	if ents, err := c.fs.ReadDir("/lib"); err == nil {
+	if ents, err := readDir(c.fs, "/lib"); err == nil {
 		for _, de := range ents {
 			if _, ok := muslArch(de.Name()); ok {
 				c.elf.image = c.loaderFor("/lib/"+de.Name(), Resolve(c.fs, "/lib/"+de.Name()))
@@ -611,7 +611,7 @@ func parseMuslPath(b []byte) []string {
 // parseLdSoConf reads glibc's ld.so.conf and the files it includes (globs,
 // relative to the including file's directory), returning its directories
 // in order.
-func parseLdSoConf(fsys ReadFS, name string) []string {
+func parseLdSoConf(fsys fs.FS, name string) []string {
 	var dirs []string
 	seen := map[string]bool{}
 	var read func(name string, depth int)
@@ -662,14 +662,14 @@ func parseLdSoConf(fsys ReadFS, name string) []string {
 }
 
 // globImage expands a glob over absolute image paths, in sorted order.
-func globImage(fsys ReadFS, pattern string) []string {
+func globImage(fsys fs.FS, pattern string) []string {
 	matches := []string{"/"}
 	for _, comp := range split(pattern) {
 		var next []string
 		for _, m := range matches {
 			base := strings.TrimSuffix(m, "/") + "/"
 			if !strings.ContainsAny(comp, "*?[\\") {
-				if _, err := fsys.Lstat(base + comp); err == nil {
+				if _, err := lstat(fsys, base+comp); err == nil {
 					next = append(next, base+comp)
 				}
 				continue
@@ -678,7 +678,7 @@ func globImage(fsys ReadFS, pattern string) []string {
 			if !l.Exists || !l.Info.IsDir() {
 				continue
 			}
-			ents, err := fsys.ReadDir(l.Resolved)
+			ents, err := readDir(fsys, l.Resolved)
 			if err != nil {
 				continue
 			}

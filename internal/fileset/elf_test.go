@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -244,7 +245,7 @@ func hostLs(t *testing.T) (ls string, libs []string) {
 }
 
 // glibcImage is a merged-/usr Debian-like image with the built programs.
-func glibcImage(t *testing.T, b elfBuild) rootImage {
+func glibcImage(t *testing.T, b elfBuild) fs.FS {
 	ls, libs := hostLs(t)
 	spec := map[string]string{
 		"lib":                            "->usr/lib",

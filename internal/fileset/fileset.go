@@ -48,8 +48,9 @@ const DefaultAppDirCap = 64 << 20
 
 // Input is what Compute works from.
 type Input struct {
-	// FS is the image's own root filesystem (never the host's).
-	FS ReadFS
+	// FS is the image's own root filesystem (never the host's); it must
+	// implement fs.ReadLinkFS.
+	FS fs.FS
 	// Files the application used, from the trace: only the processes
 	// whose files belong in the image (the application's lineage and the
 	// healthcheck's; not the runtime's setup nor --exec probes).
@@ -229,8 +230,8 @@ func FromTrace(tr *trace.Report, lineages ...uint32) (files []Used, execs []stri
 // input it cannot use (a bad exclude glob, no FS); whatever the image
 // lacks becomes a warning.
 func Compute(in Input) (*Set, error) {
-	if in.FS == nil {
-		return nil, fmt.Errorf("computing the file set: no image filesystem")
+	if _, ok := in.FS.(fs.ReadLinkFS); !ok {
+		return nil, fmt.Errorf("computing the file set: no image filesystem that reads symlinks")
 	}
 	c, err := newComputer(in)
 	if err != nil {

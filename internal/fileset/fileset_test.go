@@ -571,6 +571,9 @@ func TestComputeIncludes(t *testing.T) {
 	if _, err := Compute(Input{}); err == nil {
 		t.Error("no FS: no error")
 	}
+	if _, err := Compute(Input{FS: struct{ fs.FS }{newImage(img)}}); err == nil {
+		t.Error("an FS without ReadLink: no error")
+	}
 }
 
 func TestSetPathsAndSize(t *testing.T) {

@@ -13,17 +13,9 @@ import (
 	"github.com/slimtrace/slimtrace/internal/trace"
 )
 
-// memImage is an in-memory image: an fstest.MapFS under absolute names,
-// every directory explicit, with an index so ReadDir costs what it does on
-// a disk.
-type memImage struct {
-	m        fstest.MapFS
-	children map[string][]string
-}
-
 // newImage makes an image from relative names; missing parent directories
 // are added with mode 0755.
-func newImage(files map[string]*fstest.MapFile) *memImage {
+func newImage(files map[string]*fstest.MapFile) fstest.MapFS {
 	m := fstest.MapFS{".": {Mode: fs.ModeDir | 0o755}}
 	for name, f := range files {
 		m[name] = f
@@ -33,96 +25,19 @@ func newImage(files map[string]*fstest.MapFile) *memImage {
 			}
 		}
 	}
-	img := &memImage{m: m, children: map[string][]string{}}
-	for name := range m {
-		if name != "." {
-			img.children[path.Dir(name)] = append(img.children[path.Dir(name)], path.Base(name))
-		}
-	}
-	return img
+	return m
 }
 
-func rel(name string) string {
-	if name = strings.TrimLeft(name, "/"); name == "" {
-		return "."
-	}
-	return name
-}
-
-// missing reports a name that is not in the image without asking MapFS,
-// which scans every entry for a name it does not hold: the image's
-// directories are all explicit, so only a symlink above the name can make
-// it exist.
-func (i *memImage) missing(name string) bool {
-	r := rel(name)
-	if _, ok := i.m[r]; ok {
-		return false
-	}
-	for d := path.Dir(r); d != "."; d = path.Dir(d) {
-		if f, ok := i.m[d]; ok && f.Mode&fs.ModeSymlink != 0 {
-			return false
-		}
-	}
-	return true
-}
-
-func (i *memImage) Lstat(name string) (fs.FileInfo, error) {
-	if i.missing(name) {
-		return nil, &fs.PathError{Op: "lstat", Path: name, Err: fs.ErrNotExist}
-	}
-	return i.m.Lstat(rel(name))
-}
-
-func (i *memImage) Readlink(name string) (string, error) { return i.m.ReadLink(rel(name)) }
-
-func (i *memImage) Open(name string) (fs.File, error) {
-	if i.missing(name) {
-		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
-	}
-	return i.m.Open(rel(name))
-}
-
-func (i *memImage) ReadDir(name string) ([]fs.DirEntry, error) {
-	d := rel(name)
-	if f, ok := i.m[d]; !ok || !f.Mode.IsDir() {
-		return nil, &fs.PathError{Op: "readdir", Path: name, Err: fs.ErrNotExist}
-	}
-	var out []fs.DirEntry
-	for _, c := range i.children[d] {
-		fi, err := i.m.Lstat(path.Join(d, c))
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, fs.FileInfoToDirEntry(fi))
-	}
-	return out, nil
-}
-
-// rootImage is an image unpacked in a host directory, read through an
-// os.Root as the session does.
-type rootImage struct{ r *os.Root }
-
-func (i rootImage) Lstat(name string) (fs.FileInfo, error) { return i.r.Lstat(rel(name)) }
-func (i rootImage) Readlink(name string) (string, error)   { return i.r.Readlink(rel(name)) }
-func (i rootImage) Open(name string) (fs.File, error)      { return i.r.Open(rel(name)) }
-
-func (i rootImage) ReadDir(name string) ([]fs.DirEntry, error) {
-	f, err := i.r.Open(rel(name))
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	return f.ReadDir(-1)
-}
-
-func openRootImage(t *testing.T, dir string) rootImage {
+// openRootImage reads an image unpacked in a host directory through an
+// os.Root, as the session does.
+func openRootImage(t *testing.T, dir string) fs.FS {
 	t.Helper()
 	r, err := os.OpenRoot(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { r.Close() })
-	return rootImage{r}
+	return r.FS()
 }
 
 // Helpers to write images.

@@ -57,32 +57,49 @@ type Unresolved struct {
 
 func (u Unresolved) String() string { return fmt.Sprintf("%s:%d: %s", u.File, u.Line, u.Expr) }
 
-// importFS is the image as the imports package reads it: names resolved
-// as the kernel would.
+// importFS is the image as the imports package reads it: an fs.FS whose
+// names are resolved as the kernel would (absolute symlinks against the
+// image root, which (*os.Root).FS() refuses to follow).
 type importFS struct{ c *computer }
 
-func (f importFS) Stat(name string) (fs.FileInfo, error) {
-	l := Resolve(f.c.fs, name)
+func (f importFS) resolve(op, name string) (string, error) {
+	l := Resolve(f.c.fs, "/"+name)
 	if !l.Exists {
-		return nil, fs.ErrNotExist
+		return "", &fs.PathError{Op: op, Path: name, Err: fs.ErrNotExist}
+	}
+	return l.Resolved, nil
+}
+
+func (f importFS) Open(name string) (fs.File, error) {
+	p, err := f.resolve("open", name)
+	if err != nil {
+		return nil, err
+	}
+	return open(f.c.fs, p)
+}
+
+func (f importFS) Stat(name string) (fs.FileInfo, error) {
+	l := Resolve(f.c.fs, "/"+name)
+	if !l.Exists {
+		return nil, &fs.PathError{Op: "stat", Path: name, Err: fs.ErrNotExist}
 	}
 	return l.Info, nil
 }
 
 func (f importFS) ReadFile(name string) ([]byte, error) {
-	l := Resolve(f.c.fs, name)
-	if !l.Exists {
-		return nil, fs.ErrNotExist
+	p, err := f.resolve("read", name)
+	if err != nil {
+		return nil, err
 	}
-	return readFile(f.c.fs, l.Resolved, 16<<20)
+	return readFile(f.c.fs, p, 16<<20)
 }
 
 func (f importFS) ReadDir(name string) ([]fs.DirEntry, error) {
-	l := Resolve(f.c.fs, name)
-	if !l.Exists {
-		return nil, fs.ErrNotExist
+	p, err := f.resolve("readdir", name)
+	if err != nil {
+		return nil, err
 	}
-	return f.c.readDirSorted(l.Resolved)
+	return readDir(f.c.fs, p)
 }
 
 // maxSource is the largest source file read for imports.

@@ -3,6 +3,7 @@ package fileset
 import (
 	"encoding/csv"
 	"io"
+	"io/fs"
 	"path"
 	"strings"
 )
@@ -63,7 +64,7 @@ func (c *computer) pySite(dir string) *pySite {
 	s := &pySite{dir: dir, byFile: map[string]*pyDist{}, byTop: map[string]*pyDist{}, byMeta: map[string]*pyDist{}}
 	c.pySites[dir] = s
 	c.sites = append(c.sites, dir)
-	ents, err := c.readDirSorted(dir)
+	ents, err := readDir(c.fs, dir)
 	if err != nil {
 		return s
 	}
@@ -241,7 +242,7 @@ func (c *computer) npm(root, name string) {
 // gemRoot returns the gem p lies in: HOME/gems/NAME with its
 // HOME/specifications/NAME.gemspec, or a bundler git checkout
 // (HOME/bundler/gems/NAME) holding its own gemspec.
-func gemRoot(fsys ReadFS, p string) (home, name, spec string, ok bool) {
+func gemRoot(fsys fs.FS, p string) (home, name, spec string, ok bool) {
 	comps := split(p)
 	for i := len(comps) - 3; i >= 0; i-- {
 		if comps[i] != "gems" {
@@ -250,7 +251,7 @@ func gemRoot(fsys ReadFS, p string) (home, name, spec string, ok bool) {
 		home, name = "/"+strings.Join(comps[:i], "/"), comps[i+1]
 		home = strings.TrimSuffix(home, "/")
 		spec = home + "/specifications/" + name + ".gemspec"
-		if fi, err := fsys.Lstat(spec); err == nil && fi.Mode().IsRegular() {
+		if fi, err := lstat(fsys, spec); err == nil && fi.Mode().IsRegular() {
 			return home, name, spec, true
 		}
 		if path.Base(home) == "bundler" {

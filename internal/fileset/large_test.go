@@ -14,7 +14,7 @@ import (
 // largeImage is a 100k-file image: 90k files of 300 dpkg packages under
 // /usr, 10k application files in /app, and what the app touched: 300 OS
 // files and 1000 application files.
-func largeImage() (*memImage, []Used) {
+func largeImage() (fstest.MapFS, []Used) {
 	files := map[string]*fstest.MapFile{
 		"lib": link("usr/lib"), "bin": link("usr/bin"),
 	}
@@ -55,7 +55,7 @@ func TestComputeLargeImage(t *testing.T) {
 		t.Fatal(err)
 	}
 	took := time.Since(start)
-	t.Logf("%d entries from %d files in %s", len(s.Entries), len(img.m), took)
+	t.Logf("%d entries from %d files in %s", len(s.Entries), len(img), took)
 	if s.Find("/app/m7/f99.js") == nil || s.Find("/usr/lib/pkg3/d1/f1.so") != nil {
 		t.Error("wrong set")
 	}

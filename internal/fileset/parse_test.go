@@ -114,7 +114,13 @@ func TestShellCommands(t *testing.T) {
 		{"assignments and exec", "FOO=1 BAR=x exec gosu app /app/run", [][]string{{"gosu", "app", "/app/run"}}},
 		{"env", "env -i PATH=/bin python3 -m http.server", [][]string{{"env"}, {"python3", "-m", "http.server"}}},
 		{"keywords", "if [ -f /x ]; then nginx -t; else exit 1; fi", [][]string{{"[", "-f", "/x", "]"}, {"nginx", "-t"}, {"exit", "1"}}},
-		{"subshells", "(cd /app && ./run) & echo $(date)", [][]string{{"cd", "/app"}, {"./run"}, {"echo"}, {"date"}}},
+		{"subshells", "(cd /app && ./run) & echo $(date)", [][]string{{"cd", "/app"}, {"./run"}, {"echo", "$(date)"}, {"date"}}},
+		{"backquotes and variables", "echo `hostname` \"$HOME/x\" ${A:-/b}", [][]string{{"echo", "`hostname`", "$HOME/x", "${A:-/b}"}, {"hostname"}}},
+		{"case", "case $1 in start) exec /app/run ;; *) echo no ;; esac", [][]string{{"/app/run"}, {"echo", "no"}}},
+		{"function", "f() { curl -f localhost; }; f", [][]string{{"curl", "-f", "localhost"}, {"f"}}},
+		{"while and negation", "while ! pg_isready; do sleep 1; done", [][]string{{"pg_isready"}, {"sleep", "1"}}},
+		{"bash test and here string", "[[ -x /bin/a ]] && grep -q x <<< \"$(cat /etc/x)\"", [][]string{{"grep", "-q", "x"}, {"cat", "/etc/x"}}},
+		{"continuation", "run \\\n  --flag \"a\\\"b\"", [][]string{{"run", "--flag", `a"b`}}},
 		{"comment", "run # not this", [][]string{{"run"}}},
 		{"escape", `printf a\ b`, [][]string{{"printf", "a b"}}},
 		{"for loop skipped", "for i in 1 2; do ping -c1 x; done", [][]string{{"ping", "-c1", "x"}}},
@@ -122,10 +128,16 @@ func TestShellCommands(t *testing.T) {
 		{"empty", "  ", nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := shellCommands(tc.line); !reflect.DeepEqual(got, tc.want) {
-				t.Errorf("got  %q\nwant %q", got, tc.want)
+			if got, err := shellCommands(tc.line); err != nil || !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("got  %q (%v)\nwant %q", got, err, tc.want)
 			}
 		})
+	}
+}
+
+func TestShellCommandsError(t *testing.T) {
+	if got, err := shellCommands("curl 'localhost"); err == nil {
+		t.Errorf("an unterminated quote parsed: %q", got)
 	}
 }
 

@@ -15,10 +15,10 @@ type pkgIndex struct {
 	owner map[string]string // image path (no symlink above it) -> package
 	dirs  map[string]bool   // directories above an owned path
 	canon map[string]string // listed directory -> image directory
-	fsys  FS
+	fsys  fs.FS
 }
 
-func newPkgIndex(fsys FS) *pkgIndex {
+func newPkgIndex(fsys fs.FS) *pkgIndex {
 	return &pkgIndex{owner: map[string]string{}, dirs: map[string]bool{}, canon: map[string]string{}, fsys: fsys}
 }
 
@@ -52,7 +52,7 @@ func (x *pkgIndex) canonDir(d string) string {
 		return c
 	}
 	c := strings.TrimSuffix(x.canonDir(path.Dir(d)), "/") + "/" + path.Base(d)
-	if fi, err := x.fsys.Lstat(c); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+	if fi, err := lstat(x.fsys, c); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
 		if l := Resolve(x.fsys, c); l.Exists {
 			c = l.Resolved
 		}
@@ -64,7 +64,7 @@ func (x *pkgIndex) canonDir(d string) string {
 // loadPackages reads the image's package database: dpkg's status (or
 // distroless's status.d) with the packages' file lists and diversions, or
 // apk's installed database.
-func loadPackages(fsys ReadFS) *pkgIndex {
+func loadPackages(fsys fs.FS) *pkgIndex {
 	x := newPkgIndex(fsys)
 	read := func(p string) []byte {
 		b, err := readFile(fsys, p, 256<<20)
@@ -93,7 +93,7 @@ func loadPackages(fsys ReadFS) *pkgIndex {
 		}
 	}
 	// distroless: one status file per package, md5sums for its files
-	if ents, err := fsys.ReadDir("/var/lib/dpkg/status.d"); err == nil {
+	if ents, err := readDir(fsys, "/var/lib/dpkg/status.d"); err == nil {
 		for _, de := range ents {
 			name, ok := strings.CutSuffix(de.Name(), ".md5sums")
 			if !ok || de.IsDir() {

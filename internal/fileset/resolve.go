@@ -1,6 +1,6 @@
 // Package fileset decides which files of an image a slim image keeps, and
-// why. It works on the image's own filesystem, through FS and ReadFS, never
-// the host's, and makes no syscall of its own.
+// why. It works on the image's own filesystem, an fs.FS, never the host's,
+// and makes no syscall of its own.
 //
 // Resolve looks one path up the way the kernel would inside the container.
 // Compute turns what the trace saw (the paths the application named, the
@@ -20,35 +20,39 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"path"
 	"strings"
 )
 
-// FS is a read-only view of an image's root filesystem. Names are absolute
-// paths inside the image; symlinks are not followed by either method.
-type FS interface {
-	Lstat(name string) (fs.FileInfo, error)
-	Readlink(name string) (string, error)
+// The image's filesystem is an fs.FS holding the image's root: an
+// (*os.Root).FS() of the unpacked image, or an fstest.MapFS in tests. It
+// must implement fs.ReadLinkFS (Lstat and ReadLink, which follow no
+// symlink); Compute also opens files and lists directories, and passes only
+// names Resolve returned, with no symlink in them. debug/elf needs random
+// access, so an opened file should implement io.ReaderAt (an *os.File and
+// fstest.MapFS's files do); one that does not is read into memory.
+//
+// Inside this package names are absolute image paths ("/etc/passwd"); the
+// helpers below turn them into fs.FS names. fs.ReadDir lists a directory
+// in name order, so what is kept never depends on the order on disk.
+
+// FSName is the fs.FS name of an absolute image path: "etc/passwd", "."
+// for "/".
+func FSName(p string) string {
+	if p = path.Clean("/" + p)[1:]; p == "" {
+		return "."
+	}
+	return p
 }
 
-// ReadFS is an FS that also reads files and lists directories: what Compute
-// needs. Compute only passes names Resolve returned, with no symlink in
-// them, so whether the methods follow symlinks does not matter.
-//
-// Open returns the file for reading; debug/elf needs random access, so the
-// file should implement io.ReaderAt (an *os.File from an os.Root does, and
-// so do fstest.MapFS's files); one that does not is read into memory.
-// ReadDir lists a directory in any order, each entry's Type and Info
-// describing the entry itself, not what a symlink points to (as
-// os.File.ReadDir does).
-type ReadFS interface {
-	FS
-	Open(name string) (fs.File, error)
-	ReadDir(name string) ([]fs.DirEntry, error)
-}
+func lstat(fsys fs.FS, p string) (fs.FileInfo, error)     { return fs.Lstat(fsys, FSName(p)) }
+func readlink(fsys fs.FS, p string) (string, error)       { return fs.ReadLink(fsys, FSName(p)) }
+func open(fsys fs.FS, p string) (fs.File, error)          { return fsys.Open(FSName(p)) }
+func readDir(fsys fs.FS, p string) ([]fs.DirEntry, error) { return fs.ReadDir(fsys, FSName(p)) }
 
 // readFile reads a whole file of at most max bytes.
-func readFile(fsys ReadFS, name string, max int64) ([]byte, error) {
-	f, err := fsys.Open(name)
+func readFile(fsys fs.FS, name string, max int64) ([]byte, error) {
+	f, err := open(fsys, name)
 	if err != nil {
 		return nil, err
 	}
@@ -64,8 +68,8 @@ func readFile(fsys ReadFS, name string, max int64) ([]byte, error) {
 }
 
 // readHead reads up to n bytes from the start of a file.
-func readHead(fsys ReadFS, name string, n int) ([]byte, error) {
-	f, err := fsys.Open(name)
+func readHead(fsys fs.FS, name string, n int) ([]byte, error) {
+	f, err := open(fsys, name)
 	if err != nil {
 		return nil, err
 	}
@@ -101,7 +105,7 @@ type Lookup struct {
 
 // Resolve looks p up in fsys, following symlinks in every component,
 // including the last.
-func Resolve(fsys FS, p string) Lookup {
+func Resolve(fsys fs.FS, p string) Lookup {
 	l := Lookup{Path: p}
 	pending := split(p)
 	resolved := ""
@@ -119,7 +123,7 @@ func Resolve(fsys FS, p string) Lookup {
 			continue
 		}
 		next := resolved + "/" + c
-		fi, err := fsys.Lstat(next)
+		fi, err := lstat(fsys, next)
 		if err != nil {
 			l.Err = err
 			return l
@@ -137,7 +141,7 @@ func Resolve(fsys FS, p string) Lookup {
 			l.Err = ErrLoop
 			return l
 		}
-		target, err := fsys.Readlink(next)
+		target, err := readlink(fsys, next)
 		if err != nil {
 			l.Err = err
 			return l
@@ -151,7 +155,7 @@ func Resolve(fsys FS, p string) Lookup {
 	if resolved == "" {
 		resolved = "/"
 	}
-	fi, err := fsys.Lstat(resolved)
+	fi, err := lstat(fsys, resolved)
 	if err != nil {
 		l.Err = err
 		return l

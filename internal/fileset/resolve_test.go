@@ -7,24 +7,12 @@ import (
 	"testing/fstest"
 )
 
-// mapFS adapts fstest.MapFS (relative names) to FS (absolute names).
-type mapFS fstest.MapFS
-
-func (m mapFS) Lstat(name string) (fs.FileInfo, error) {
-	if name == "/" {
-		return fs.Stat(fstest.MapFS(m), ".")
-	}
-	return fstest.MapFS(m).Lstat(name[1:])
-}
-
-func (m mapFS) Readlink(name string) (string, error) { return fstest.MapFS(m).ReadLink(name[1:]) }
-
 func link(target string) *fstest.MapFile {
 	return &fstest.MapFile{Data: []byte(target), Mode: fs.ModeSymlink | 0o777}
 }
 
 func TestResolve(t *testing.T) {
-	img := mapFS{
+	img := fstest.MapFS{
 		"usr/lib/x86_64-linux-gnu/libc.so.6": {Data: []byte("elf")},
 		"usr/bin/python3.11":                 {Data: []byte("py"), Mode: 0o755},
 		"usr/bin/python3":                    link("python3.11"),

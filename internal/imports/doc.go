@@ -8,7 +8,7 @@
 // handled, per language) and returns its references: a literal module name
 // or path, or, when the name is computed at run time, the expression with
 // its line, for the user to add by hand. A Resolver looks a reference up in
-// an image filesystem (FS), from the interpreter's search paths it derives
+// an image filesystem (an fs.FS), from the interpreter's search paths it derives
 // from the image itself. Nothing from the image is executed, and the
 // package makes no syscall of its own.
 package imports

@@ -71,11 +71,13 @@ func Parse(l Lang, src []byte) []Ref {
 	return nil
 }
 
-// FS is an image's filesystem: absolute names, symlinks followed.
-type FS interface {
-	Stat(name string) (fs.FileInfo, error)
-	ReadFile(name string) ([]byte, error)
-	ReadDir(name string) ([]fs.DirEntry, error)
+// fsName turns an absolute image path into the name of the image's fs.FS
+// ("etc/passwd", "." for "/").
+func fsName(p string) string {
+	if p = path.Clean("/" + p)[1:]; p == "" {
+		return "."
+	}
+	return p
 }
 
 // Env is what the resolvers learn the interpreters' search paths from.
@@ -91,7 +93,7 @@ type Env struct {
 
 // Resolver finds references in an image.
 type Resolver struct {
-	fs  FS
+	fs  fs.FS
 	env Env
 	py  *pyPaths
 	rb  *rbPaths
@@ -103,8 +105,10 @@ type Resolver struct {
 	stats map[string]fs.FileInfo // nil: missing
 }
 
-// NewResolver returns a resolver over fsys.
-func NewResolver(fsys FS, env Env) *Resolver {
+// NewResolver returns a resolver over fsys, the image's root filesystem,
+// whose Stat, ReadFile and ReadDir follow symlinks as the kernel would in
+// the container. Inside the package names are absolute image paths.
+func NewResolver(fsys fs.FS, env Env) *Resolver {
 	return &Resolver{fs: fsys, env: env, names: map[string]map[string]bool{}, stats: map[string]fs.FileInfo{}}
 }
 
@@ -116,7 +120,7 @@ func (r *Resolver) stat(p string) fs.FileInfo {
 	}
 	var fi fs.FileInfo
 	if dir, name := path.Split(p); p == "/" || r.dirNames(path.Clean(dir))[name] {
-		fi, _ = r.fs.Stat(p)
+		fi, _ = fs.Stat(r.fs, fsName(p))
 	}
 	r.stats[p] = fi
 	return fi
@@ -128,7 +132,7 @@ func (r *Resolver) dirNames(dir string) map[string]bool {
 		return m
 	}
 	m := map[string]bool{}
-	if ents, err := r.fs.ReadDir(dir); err == nil {
+	if ents, err := fs.ReadDir(r.fs, fsName(dir)); err == nil {
 		for _, e := range ents {
 			m[e.Name()] = true
 		}
@@ -169,7 +173,7 @@ func (r *Resolver) isDir(p string) bool {
 }
 
 func (r *Resolver) list(dir string) []string {
-	ents, err := r.fs.ReadDir(dir)
+	ents, err := fs.ReadDir(r.fs, fsName(dir))
 	if err != nil {
 		return nil
 	}

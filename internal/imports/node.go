@@ -2,6 +2,7 @@ package imports
 
 import (
 	"encoding/json"
+	"io/fs"
 	"path"
 	"slices"
 	"strings"
@@ -322,7 +323,7 @@ func (r *Resolver) nodeFileOrDir(p string) ([]string, bool) {
 	if !r.isDir(p) {
 		return nil, false
 	}
-	if b, err := r.fs.ReadFile(p + "/package.json"); err == nil {
+	if b, err := fs.ReadFile(r.fs, fsName(p+"/package.json")); err == nil {
 		var pj struct {
 			Main string `json:"main"`
 		}
@@ -365,7 +366,7 @@ func (r *Resolver) nodeIndex(p string) string {
 
 // nodeExports resolves a package's "exports" map, when it has one.
 func (r *Resolver) nodeExports(root, sub string, conds []string) ([]string, bool) {
-	b, err := r.fs.ReadFile(root + "/package.json")
+	b, err := fs.ReadFile(r.fs, fsName(root+"/package.json"))
 	if err != nil {
 		return nil, false
 	}

@@ -2,6 +2,7 @@ package imports
 
 import (
 	"bytes"
+	"io/fs"
 	"path"
 	"regexp"
 	"slices"
@@ -421,7 +422,7 @@ func (r *Resolver) pythonPaths() *pyPaths {
 			if !strings.HasSuffix(n, ".pth") {
 				continue
 			}
-			b, err := r.fs.ReadFile(s + "/" + n)
+			b, err := fs.ReadFile(r.fs, fsName(s+"/"+n))
 			if err != nil {
 				continue
 			}

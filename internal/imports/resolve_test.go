@@ -1,32 +1,14 @@
 package imports
 
 import (
-	"io/fs"
 	"slices"
 	"strings"
 	"testing"
 	"testing/fstest"
 )
 
-// mapFS serves absolute names from an fstest.MapFS.
-type mapFS fstest.MapFS
-
-func (m mapFS) rel(name string) string {
-	if name = strings.TrimPrefix(name, "/"); name == "" {
-		return "."
-	}
-	return name
-}
-func (m mapFS) Stat(name string) (fs.FileInfo, error) { return fs.Stat(fstest.MapFS(m), m.rel(name)) }
-func (m mapFS) ReadFile(name string) ([]byte, error) {
-	return fs.ReadFile(fstest.MapFS(m), m.rel(name))
-}
-func (m mapFS) ReadDir(name string) ([]fs.DirEntry, error) {
-	return fs.ReadDir(fstest.MapFS(m), m.rel(name))
-}
-
-func files(paths ...string) mapFS {
-	m := mapFS{}
+func files(paths ...string) fstest.MapFS {
+	m := fstest.MapFS{}
 	for _, p := range paths {
 		body := ""
 		p, body, _ = strings.Cut(p, "=")

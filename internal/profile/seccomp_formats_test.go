@@ -9,6 +9,7 @@ import (
 
 	"github.com/moby/profiles/seccomp"
 	"github.com/opencontainers/runtime-spec/specs-go"
+	"sigs.k8s.io/yaml"
 
 	"github.com/slimtrace/slimtrace/internal/golden"
 	"github.com/slimtrace/slimtrace/internal/trace"
@@ -68,11 +69,11 @@ func TestSeccompFormatsGolden(t *testing.T) {
 			}
 			golden.Check(t, tc.name+".spo.yaml", spo.Bytes())
 			for _, a := range tc.arches {
-				if !strings.Contains(spo.String(), "    - "+a+"\n") {
+				if !strings.Contains(spo.String(), "  - "+a+"\n") {
 					t.Errorf("SeccompProfile lacks architecture %s", a)
 				}
 			}
-			if !strings.Contains(spo.String(), "        - "+tc.native+"\n") {
+			if !strings.Contains(spo.String(), "    - "+tc.native+"\n") {
 				t.Errorf("SeccompProfile lacks %s", tc.native)
 			}
 		})
@@ -131,7 +132,7 @@ func TestSPOErrors(t *testing.T) {
 	if err := WriteSPO(&b, args, SPOOptions{Name: "x"}); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(b.String(), "      args:\n        - index: 0\n          value: 8\n          op: SCMP_CMP_EQ\n") {
+	if !strings.Contains(b.String(), "    args:\n    - index: 0\n      op: SCMP_CMP_EQ\n      value: 8\n") {
 		t.Errorf("args not rendered:\n%s", b.String())
 	}
 }
@@ -377,7 +378,7 @@ func TestSeccompSocketFamilies(t *testing.T) {
 	}
 	var spo bytes.Buffer
 	if err := WriteSPO(&spo, p, SPOOptions{Name: "x"}); err != nil || !strings.Contains(spo.String(),
-		"      names:\n        - socket\n      args:\n        - index: 0\n          value: 10\n          op: SCMP_CMP_EQ\n") {
+		"    args:\n    - index: 0\n      op: SCMP_CMP_EQ\n      value: 10\n    names:\n    - socket\n") {
 		t.Errorf("SPO (%v):\n%s", err, spo.String())
 	}
 	tt, err := SeccompTightness(p)
@@ -409,5 +410,22 @@ func TestSeccompSocketFamilies(t *testing.T) {
 	if slices.ContainsFunc(p.Syscalls[1:], func(s *seccomp.Syscall) bool { return slices.Contains(s.Names, "socket") }) ||
 		!slices.Contains(p.Syscalls[0].Names, "socket") || sum.SocketFamilies != nil {
 		t.Errorf("without families: %+v %v", p.Syscalls, sum.SocketFamilies)
+	}
+}
+
+// TestKubernetesPodQuoting checks that values YAML would read as something
+// other than a string come back as the strings written.
+func TestKubernetesPodQuoting(t *testing.T) {
+	for _, image := range []string{"true", "1.0", "null", "x: y", "#x", "'q'"} {
+		var b bytes.Buffer
+		if err := KubernetesPod(&b, PodOptions{Name: "app", Image: image, LocalhostProfile: "profiles/no.json"}); err != nil {
+			t.Fatal(err)
+		}
+		var pod struct {
+			Spec struct{ Containers []podContainer } `json:"spec"`
+		}
+		if err := yaml.Unmarshal(b.Bytes(), &pod); err != nil || len(pod.Spec.Containers) != 1 || pod.Spec.Containers[0].Image != image {
+			t.Errorf("image %q: %+v %v\n%s", image, pod, err, b.String())
+		}
 	}
 }

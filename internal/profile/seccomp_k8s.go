@@ -5,11 +5,11 @@ import (
 	"fmt"
 	"io"
 	"regexp"
-	"strconv"
 	"strings"
 
 	"github.com/moby/profiles/seccomp"
 	"github.com/opencontainers/runtime-spec/specs-go"
+	"sigs.k8s.io/yaml"
 )
 
 // KubeletSeccompDir is the kubelet's default seccomp root
@@ -85,21 +85,55 @@ func KubernetesPod(w io.Writer, o PodOptions) error {
 		return fmt.Errorf("localhost profile %q must be a descending path relative to %s", o.LocalhostProfile,
 			KubeletSeccompDir)
 	}
-	_, err := fmt.Fprintf(w, `# The seccomp profile must be on every node that may run this pod, at
-# %s/%s
-apiVersion: v1
-kind: Pod
-metadata:
-  name: %s
-spec:
-  securityContext:
-    seccompProfile:
-      type: Localhost
-      localhostProfile: %s
-  containers:
-    - name: %s
-      image: %s
-`, KubeletSeccompDir, o.LocalhostProfile, o.Name, yamlString(o.LocalhostProfile), o.Name, yamlString(o.Image))
+	_, err := fmt.Fprintf(w, "# The seccomp profile must be on every node that may run this pod, at\n# %s/%s\n",
+		KubeletSeccompDir, o.LocalhostProfile)
+	if err != nil {
+		return err
+	}
+	var pod struct {
+		typeMeta
+		Metadata objectMeta `json:"metadata"`
+		Spec     struct {
+			SecurityContext struct {
+				SeccompProfile struct {
+					Type             string `json:"type"`
+					LocalhostProfile string `json:"localhostProfile"`
+				} `json:"seccompProfile"`
+			} `json:"securityContext"`
+			Containers []podContainer `json:"containers"`
+		} `json:"spec"`
+	}
+	pod.typeMeta = typeMeta{APIVersion: "v1", Kind: "Pod"}
+	pod.Metadata.Name = o.Name
+	pod.Spec.SecurityContext.SeccompProfile.Type = "Localhost"
+	pod.Spec.SecurityContext.SeccompProfile.LocalhostProfile = o.LocalhostProfile
+	pod.Spec.Containers = []podContainer{{Name: o.Name, Image: o.Image}}
+	return writeYAML(w, pod)
+}
+
+// typeMeta and objectMeta are the fields of Kubernetes' own types the
+// manifests use.
+type typeMeta struct {
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
+}
+
+type objectMeta struct {
+	Name      string `json:"name"`
+	Namespace string `json:"namespace,omitempty"`
+}
+
+type podContainer struct {
+	Name  string `json:"name"`
+	Image string `json:"image"`
+}
+
+func writeYAML(w io.Writer, v any) error {
+	b, err := yaml.Marshal(v)
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(b)
 	return err
 }
 
@@ -139,70 +173,17 @@ func WriteSPO(w io.Writer, p *seccomp.Seccomp, o SPOOptions) error {
 	if e := oci.DefaultErrnoRet; e != nil && *e != errnoEPERM {
 		return fmt.Errorf("default errno %d: a SeccompProfile has no defaultErrnoRet (EPERM only)", *e)
 	}
-	var b strings.Builder
-	b.WriteString("apiVersion: security-profiles-operator.x-k8s.io/v1beta1\nkind: SeccompProfile\nmetadata:\n")
-	fmt.Fprintf(&b, "  name: %s\n", o.Name)
-	if o.Namespace != "" {
-		fmt.Fprintf(&b, "  namespace: %s\n", o.Namespace)
+	var sp struct {
+		typeMeta
+		Metadata objectMeta `json:"metadata"`
+		Spec     struct {
+			DefaultAction specs.LinuxSeccompAction `json:"defaultAction"`
+			Architectures []specs.Arch             `json:"architectures,omitempty"`
+			Syscalls      []specs.LinuxSyscall     `json:"syscalls,omitempty"`
+		} `json:"spec"`
 	}
-	fmt.Fprintf(&b, "spec:\n  defaultAction: %s\n", oci.DefaultAction)
-	if len(oci.Architectures) > 0 {
-		b.WriteString("  architectures:\n")
-		for _, a := range oci.Architectures {
-			fmt.Fprintf(&b, "    - %s\n", a)
-		}
-	}
-	if len(oci.Syscalls) > 0 {
-		b.WriteString("  syscalls:\n")
-	}
-	for _, s := range oci.Syscalls {
-		fmt.Fprintf(&b, "    - action: %s\n", s.Action)
-		if s.ErrnoRet != nil {
-			fmt.Fprintf(&b, "      errnoRet: %d\n", *s.ErrnoRet)
-		}
-		b.WriteString("      names:\n")
-		for _, n := range s.Names {
-			fmt.Fprintf(&b, "        - %s\n", yamlString(n))
-		}
-		if len(s.Args) > 0 {
-			b.WriteString("      args:\n")
-			for _, a := range s.Args {
-				writeSPOArg(&b, a)
-			}
-		}
-	}
-	_, err = io.WriteString(w, b.String())
-	return err
-}
-
-func writeSPOArg(b *strings.Builder, a specs.LinuxSeccompArg) {
-	fmt.Fprintf(b, "        - index: %d\n", a.Index)
-	if a.Value != 0 {
-		fmt.Fprintf(b, "          value: %d\n", a.Value)
-	}
-	if a.ValueTwo != 0 {
-		fmt.Fprintf(b, "          valueTwo: %d\n", a.ValueTwo)
-	}
-	fmt.Fprintf(b, "          op: %s\n", a.Op)
-}
-
-// plainYAML is a scalar YAML reads as the same string without quotes.
-var plainYAML = regexp.MustCompile(`^[A-Za-z0-9_./][A-Za-z0-9_./:@+-]*$`)
-
-// yamlString quotes s unless it is a plain scalar that YAML would not read
-// as something else (a number, a boolean, null).
-func yamlString(s string) string {
-	if plainYAML.MatchString(s) && !yamlSpecial(s) {
-		return s
-	}
-	return strconv.Quote(s) // a JSON string is a YAML double-quoted scalar
-}
-
-func yamlSpecial(s string) bool {
-	switch strings.ToLower(s) {
-	case "true", "false", "yes", "no", "on", "off", "y", "n", "null", "~", ".inf", ".nan":
-		return true
-	}
-	_, err := strconv.ParseFloat(s, 64)
-	return err == nil
+	sp.typeMeta = typeMeta{APIVersion: "security-profiles-operator.x-k8s.io/v1beta1", Kind: "SeccompProfile"}
+	sp.Metadata = objectMeta{Name: o.Name, Namespace: o.Namespace}
+	sp.Spec.DefaultAction, sp.Spec.Architectures, sp.Spec.Syscalls = oci.DefaultAction, oci.Architectures, oci.Syscalls
+	return writeYAML(w, sp)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"maps"
 	"slices"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/distribution/reference"
+	"github.com/docker/go-units"
 	"github.com/rs/zerolog"
 
 	"github.com/slimtrace/slimtrace/internal/image"
@@ -100,8 +102,8 @@ func Slim(ctx context.Context, run *Run, b BuildOptions) (*SlimResult, error) {
 		Imports: importsReport(set.Imports)}}
 	slim := &out.Report
 	if im := slim.Imports; im != nil {
-		step("import closure: %d files (%.1f MB) added from %d source files, %d dynamic names unresolved%s",
-			im.Files, float64(im.Bytes)/1e6, im.Parsed, len(im.Unresolved), map[string]string{"": "",
+		step("import closure: %d files (%s) added from %d source files, %d dynamic names unresolved%s",
+			im.Files, units.HumanSize(float64(im.Bytes)), im.Parsed, len(im.Unresolved), map[string]string{"": "",
 				fileset.BoundDepth: ", depth bound reached", fileset.BoundSize: ", size bound reached"}[im.Bound])
 	}
 	for _, e := range set.Entries {
@@ -148,7 +150,7 @@ func Slim(ctx context.Context, run *Run, b BuildOptions) (*SlimResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	step("building %s with BuildKit (%d paths, %.1f MB of files)", name, len(set.Entries), float64(set.Size())/1e6)
+	step("building %s with BuildKit (%d paths, %s of files)", name, len(set.Entries), units.HumanSize(float64(set.Size())))
 	br, err := builder.Build(ctx, builder.Spec{
 		Source: builder.Source{Name: run.Image.Name, Digest: run.Image.Digest(), Containerd: store.Address(),
 			Namespace: store.Namespace()},
@@ -201,8 +203,8 @@ func overrides(run *Run, set *fileset.Set) (map[string]builder.Override, error) 
 }
 
 // owner reads a path's uid and gid in the image.
-func owner(fsys fileset.FS, p string) (uid, gid int, err error) {
-	info, err := fsys.Lstat(p)
+func owner(fsys fs.FS, p string) (uid, gid int, err error) {
+	info, err := fs.Lstat(fsys, fileset.FSName(p))
 	if err != nil {
 		return 0, 0, err
 	}
@@ -228,32 +230,20 @@ func importsReport(st fileset.ImportStats) *creport.Imports {
 }
 
 // fileBytes sums the sizes of the image's regular files.
-func fileBytes(fsys fileset.ReadFS) (int64, error) {
+func fileBytes(fsys fs.FS) (int64, error) {
 	var total int64
-	var walk func(dir string) error
-	walk = func(dir string) error {
-		entries, err := fsys.ReadDir(dir)
+	err := fs.WalkDir(fsys, ".", func(_ string, e fs.DirEntry, err error) error {
+		if err != nil || !e.Type().IsRegular() {
+			return err
+		}
+		info, err := e.Info()
 		if err != nil {
 			return err
 		}
-		for _, e := range entries {
-			p := strings.TrimSuffix(dir, "/") + "/" + e.Name()
-			switch {
-			case e.IsDir():
-				if err := walk(p); err != nil {
-					return err
-				}
-			case e.Type().IsRegular():
-				info, err := e.Info()
-				if err != nil {
-					return err
-				}
-				total += info.Size()
-			}
-		}
+		total += info.Size()
 		return nil
-	}
-	return total, walk("/")
+	})
+	return total, err
 }
 
 // slimConfig is the fat image's configuration with the changes applied, as

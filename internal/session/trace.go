@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/signal"
 	"slices"
@@ -19,7 +20,6 @@ import (
 	"github.com/slimtrace/slimtrace/internal/cgroup"
 	"github.com/slimtrace/slimtrace/internal/container"
 	"github.com/slimtrace/slimtrace/internal/creport"
-	"github.com/slimtrace/slimtrace/internal/fileset"
 	"github.com/slimtrace/slimtrace/internal/image"
 	"github.com/slimtrace/slimtrace/internal/probe"
 	"github.com/slimtrace/slimtrace/internal/trace"
@@ -345,7 +345,7 @@ func Trace(ctx context.Context, opts Options) (_ *Run, err error) {
 
 // FS is the image's filesystem, read through an os.Root so that no lookup
 // can leave it.
-func (r *Run) FS() fileset.ReadFS { return rootFS{r.root} }
+func (r *Run) FS() fs.FS { return r.root.FS() }
 
 // Close releases the image view and the store. It can be called again.
 func (r *Run) Close(ctx context.Context) error {

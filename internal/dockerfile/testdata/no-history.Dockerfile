@@ -3,11 +3,11 @@
 # hashes or build-context paths, and RUN mounts and secrets are not recorded.
 FROM scratch
 
-# layer 1: 2.7 MB
+# layer 1: 2.73MB
 # comment: Imported from -
 # (the history does not say how this layer was made)
 
-# layer 2: 1.23 GB
+# layer 2: 1.234GB
 # (the history does not say how this layer was made)
 
 # From the image config: the history does not set these.

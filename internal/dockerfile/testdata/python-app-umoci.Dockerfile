@@ -3,10 +3,10 @@
 # hashes or build-context paths, and RUN mounts and secrets are not recorded.
 FROM scratch
 
-# layer 1: 120.3 MB
+# layer 1: 120.3MB
 # debootstrap --variant=minbase --include=python3 bookworm
 
-# layer 2: 6.7 kB
+# layer 2: 6.656kB
 # build.sh: COPY app /app
 # build.sh: config
 
