@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"os/exec"
 	"regexp"
 	"slices"
 	"strings"
@@ -189,6 +190,31 @@ func TestLink(t *testing.T) {
 		t.Errorf("--network container:container:%s: %v", peer.ID, err)
 	}
 
+	// A pod's sandbox as the kubelet's CRI plugin makes it: in containerd's
+	// k8s.io namespace, labelled with the pod's namespace and name.
+	sandbox := "slimtrace-test-sandbox-" + strings.ReplaceAll(t.Name(), "/", "-")
+	ctr := func(args ...string) {
+		t.Helper()
+		if out, err := exec.Command("ctr", append([]string{"-a", addr, "-n", "k8s.io"}, args...)...).CombinedOutput(); err != nil {
+			t.Fatalf("ctr %v: %v\n%s", args, err, out)
+		}
+	}
+	ctr("images", "import", db)
+	ctr("run", "-d", "--label", "io.kubernetes.pod.namespace=default", "--label", "io.kubernetes.pod.name=cache-pod",
+		"--label", "io.cri-containerd.kind=sandbox", "docker.io/slimtrace-fixtures/redis-db:latest", sandbox)
+	defer func() {
+		exec.Command("ctr", "-a", addr, "-n", "k8s.io", "tasks", "rm", "-f", sandbox).Run()
+		if out, err := exec.Command("ctr", "-a", addr, "-n", "k8s.io", "containers", "rm", sandbox).CombinedOutput(); err != nil {
+			t.Errorf("removing the sandbox: %v\n%s", err, out)
+		}
+	}()
+	o = sideOptions(t, addr)
+	o.Sidecars = nil
+	o.Links = []Link{{Ref: "pod:default/cache-pod", Alias: "redis"}}
+	if res, err = profileRun(ctx, o); err != nil || !served(res) {
+		t.Errorf("--link pod:default/cache-pod:redis: %v", err)
+	}
+
 	// A Redis under Docker.
 	host := privtest.Dockerd(t)
 	if out, err := privtest.Docker(t, host, "load", "-i", db); err != nil {
@@ -205,5 +231,37 @@ func TestLink(t *testing.T) {
 	o.Links = []Link{{Ref: "cache", Alias: "redis"}}
 	if res, err = profileRun(ctx, o); err != nil || !served(res) {
 		t.Errorf("--link cache:redis (Docker): %v", err)
+	}
+}
+
+// TestSidecarCancelEachPhase cancels a build with a side service (as Ctrl-C
+// does) when each phase begins: it returns the cancellation and leaves no
+// container, task, snapshot or mount of the app's or the service's.
+func TestSidecarCancelEachPhase(t *testing.T) {
+	addr := privtest.ContainerdAddress(t)
+	defer assertClean(t, addr)
+	for _, phase := range []string{"starting side service", "waiting for side service", "creating the container",
+		"probing over HTTP", "stopping the container", "computing the file set", "building"} {
+		t.Run(phase, func(t *testing.T) {
+			o := sideOptions(t, addr)
+			ctx, cancel := context.WithCancel(testContext(t))
+			defer cancel()
+			o.Progress = &syncWriter{w: &strings.Builder{}, onWrite: func(s string) {
+				if strings.Contains(s, phase) {
+					cancel()
+				}
+			}}
+			b := buildOptions(t)
+			b.Tag = "docker.io/slimtrace-test/cancelled:slim"
+			_, err := buildRun(ctx, o, b)
+			if err == nil {
+				t.Fatal("the cancelled build succeeded")
+			}
+			if !errors.Is(err, context.Canceled) {
+				t.Logf("error (not context.Canceled, acceptable when the phase ends on its own first): %v", err)
+			}
+			assertClean(t, addr)
+			noMounts(t, o)
+		})
 	}
 }

@@ -212,6 +212,9 @@ func Trace(ctx context.Context, opts Options) (_ *Run, err error) {
 		return nil, err
 	}
 	run.Timings.ResolveMS = lap()
+	if h := run.store.Options().Docker.Host; run.Image.Origin.Kind == image.FromDocker && !strings.HasPrefix(h, "unix://") {
+		step("the image came from the Docker Engine at %s; the app runs here, under containerd, where the tracer sees it: a remote Docker is only where images come from and go", h)
+	}
 
 	crt := container.NewRuntime(run.store)
 	runCfg := opts.Run
