@@ -1,5 +1,3 @@
-// Package golden compares test output with golden files under the test's testdata/ directory;
-// `go test -update` rewrites them instead. Tests only.
 package golden
 
 import (

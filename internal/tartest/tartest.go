@@ -1,5 +1,3 @@
-// Package tartest reads tar files in tests: docker and OCI archives of images, and their layers,
-// plain or gzip-compressed. Tests only; a read error fails the test.
 package tartest
 
 import (

@@ -1,7 +1,3 @@
-// Package trace is the data model of a trace: the events the tracer decodes
-// from the kernel, and the Report they aggregate into. It is pure: no eBPF, no
-// syscalls, so everything downstream (file sets, profiles, reports) can be
-// tested from canned events.
 package trace
 
 import (
