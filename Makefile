@@ -31,7 +31,7 @@ FIXTURES := busybox-httpd python-app go-static flask-static express nginx-static
 # check.sh runs one container per app: redis-app answers / only with a Redis beside it (issue 18).
 CHECK_FIXTURES := $(filter-out redis-app,$(FIXTURES))
 APT_PACKAGES := clang llvm bpftool libbpf-dev containerd runc debootstrap busybox-static skopeo \
-	umoci apparmor strace wrk gcc-multilib jq curl openjdk-17-jdk-headless docker-registry apache2-utils
+	umoci apparmor strace wrk gcc-multilib jq curl openjdk-17-jdk-headless docker.io docker-registry
 
 # AS_ROOT runs a command as root with the environment above (sudo would drop it).
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
