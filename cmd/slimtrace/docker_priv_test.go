@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os/exec"
 	"strconv"
@@ -61,7 +60,7 @@ func TestBuildFromDocker(t *testing.T) {
 	}
 
 	// The app's own command, on a free port of the host's network.
-	port := freePort(t)
+	port := privtest.FreePort(t)
 	id := docker("run", "-d", "--network", "host", "--entrypoint", "/bin/busybox", slim,
 		"httpd", "-f", "-p", strconv.Itoa(port), "-h", "/www")
 	defer privtest.Docker(t, host, "rm", "-f", id)
@@ -70,16 +69,6 @@ func TestBuildFromDocker(t *testing.T) {
 			t.Errorf("GET %s: empty body", path)
 		}
 	}
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // get fetches url, waiting up to 20 s for the server to answer 200.

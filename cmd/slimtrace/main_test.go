@@ -78,7 +78,17 @@ func build(t *testing.T) string {
 
 func run(t *testing.T, cred *syscall.Credential, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
+	return runAs(t, cred, nil, args...)
+}
+
+// runAs runs the binary as cred (nil: this user) with env added to this
+// process's environment.
+func runAs(t *testing.T, cred *syscall.Credential, env []string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
 	cmd := exec.Command(build(t), args...)
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	var o, e bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &o, &e
 	if cred != nil {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/base64"
 	"os"
 	"os/exec"
@@ -11,22 +10,6 @@ import (
 
 	"github.com/slimtrace/slimtrace/internal/privtest"
 )
-
-// runEnv runs the binary with extra environment variables.
-func runEnv(t *testing.T, env []string, args ...string) (stdout, stderr string, code int) {
-	t.Helper()
-	cmd := exec.Command(build(t), args...)
-	cmd.Env = append(os.Environ(), env...)
-	var o, e bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &o, &e
-	err := cmd.Run()
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return o.String(), e.String(), code
-}
 
 // TestBuildRegistryRoundTrip is a CI pipeline: a fat image only a registry
 // has (a real docker-registry, started for the test), `slimtrace build
@@ -56,7 +39,7 @@ func TestBuildRegistryRoundTrip(t *testing.T) {
 			fat := reg.Push(t, fixture, "app:1")
 			// Namespaces of their own: nothing local to find first.
 			ns := "slimtrace-cli-registry-" + map[bool]string{false: "http", true: "tls"}[secure]
-			stdout, stderr, code := runEnv(t, env, "--state-path", t.TempDir(), "build", "--containerd", addr,
+			stdout, stderr, code := runAs(t, nil, env, "--state-path", t.TempDir(), "build", "--containerd", addr,
 				"--namespace", ns, "--continue-after", "probe", "--push", "docker://"+fat)
 			if code != 0 {
 				t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
@@ -75,7 +58,7 @@ func TestBuildRegistryRoundTrip(t *testing.T) {
 				t.Fatalf("the slim image is not in the registry: %v", err)
 			}
 			fresh := ns + "-fresh"
-			stdout, stderr, code = runEnv(t, env, "--state-path", t.TempDir(), "profile", "--containerd", addr,
+			stdout, stderr, code = runAs(t, nil, env, "--state-path", t.TempDir(), "profile", "--containerd", addr,
 				"--namespace", fresh, "--continue-after", "probe", "docker://"+slim)
 			defer exec.Command("ctr", "-a", addr, "-n", fresh, "images", "rm", slim).Run()
 			if code != 0 || !strings.Contains(stdout, "probes:    1 passed, 0 failed") {

@@ -17,7 +17,6 @@ import (
 	tasks "github.com/containerd/containerd/api/services/tasks/v1"
 	"github.com/containerd/errdefs"
 	"github.com/containerd/errdefs/pkg/errgrpc"
-	"github.com/rs/zerolog"
 
 	"github.com/slimtrace/slimtrace/internal/image"
 	"github.com/slimtrace/slimtrace/internal/privtest"
@@ -30,13 +29,7 @@ import (
 // CONTAINERD_NAMESPACE names another.
 const testNamespace = "slimtrace-test"
 
-func testContext(t *testing.T) context.Context {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	t.Cleanup(cancel)
-	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.DebugLevel)
-	return log.WithContext(ctx)
-}
+func testContext(t *testing.T) context.Context { return privtest.Context(t, 3*time.Minute) }
 
 // testRT is an image store and the runtime over it: tests resolve images
 // and run containers through one value.

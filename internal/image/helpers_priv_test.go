@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rs/zerolog"
-
 	"github.com/slimtrace/slimtrace/internal/privtest"
 )
 
@@ -18,13 +16,7 @@ import (
 // CONTAINERD_NAMESPACE names another.
 const testNamespace = "slimtrace-test"
 
-func testContext(t *testing.T) context.Context {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	t.Cleanup(cancel)
-	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.DebugLevel)
-	return log.WithContext(ctx)
-}
+func testContext(t *testing.T) context.Context { return privtest.Context(t, 3*time.Minute) }
 
 // testRuntime connects to the containerd under test, with a state path
 // private to the test.

@@ -1,9 +1,13 @@
 package privtest
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
 )
 
 // Strict reports whether a missing requirement must fail rather than skip.
@@ -53,4 +57,13 @@ func Fixture(t testing.TB, name string) string {
 		Skip(t, "fixture "+p+" is missing (make fixtures)")
 	}
 	return p
+}
+
+// Context is a test's context: a deadline of d, and a zerolog logger at
+// debug level writing to the test's log.
+func Context(t testing.TB, d time.Duration) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.DebugLevel).WithContext(ctx)
 }

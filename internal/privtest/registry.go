@@ -62,7 +62,7 @@ func startRegistry(t testing.TB, secure bool) *Registry {
 		Skip(t, "docker-registry is not installed (apt-get install docker-registry)")
 	}
 	dir := t.TempDir()
-	port := freePort(t)
+	port := FreePort(t)
 	reg := &Registry{Host: fmt.Sprintf("127.0.0.1:%d", port), Storage: filepath.Join(dir, "storage")}
 	cfg := fmt.Sprintf(`version: 0.1
 log:
@@ -271,8 +271,8 @@ func (r *Registry) makeCerts(t testing.TB, dir string) (certFile, keyFile string
 	return certFile, keyFile
 }
 
-// freePort returns a TCP port on 127.0.0.1 that was free a moment ago.
-func freePort(t testing.TB) int {
+// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+func FreePort(t testing.TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
