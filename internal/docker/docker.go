@@ -134,6 +134,9 @@ func New(o Options) (*Client, error) {
 		c.base.Host = "docker"
 	case "tcp", "http", "https":
 		c.base.Host = u.Host
+		// A stale DOCKER_HOST should not hold a lookup for the OS's
+		// connect timeout (minutes).
+		tr.DialContext = (&net.Dialer{Timeout: 10 * time.Second}).DialContext
 		if o.TLS || u.Scheme == "https" {
 			cfg, err := dockerTLS(o)
 			if err != nil {
