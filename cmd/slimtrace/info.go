@@ -16,8 +16,8 @@ import (
 
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 
-	"github.com/slimtrace/slimtrace/internal/container"
 	"github.com/docker/go-units"
+	"github.com/slimtrace/slimtrace/internal/container"
 	"github.com/slimtrace/slimtrace/internal/dockerfile"
 	"github.com/slimtrace/slimtrace/internal/image"
 	"github.com/slimtrace/slimtrace/internal/session"

@@ -51,10 +51,19 @@ type cli struct {
 	Version versionCmd `cmd:"" help:"Show the version, the kernel, and which eBPF features work here."`
 }
 
-// exitError carries an exit code out of a command without an error message.
-type exitError struct{ code int }
+// exitError carries an exit code out of a command, with a message to print
+// when there is one.
+type exitError struct {
+	code int
+	msg  string
+}
 
-func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+func (e exitError) Error() string {
+	if e.msg != "" {
+		return e.msg
+	}
+	return fmt.Sprintf("exit status %d", e.code)
+}
 
 func main() {
 	var c cli
@@ -87,6 +96,9 @@ func main() {
 	if err != nil {
 		var ee exitError
 		if errors.As(err, &ee) {
+			if ee.msg != "" {
+				fmt.Fprintln(os.Stderr, "slimtrace:", ee.msg)
+			}
 			closeLog()
 			os.Exit(ee.code)
 		}

@@ -153,5 +153,8 @@ func finish(run *session.Run, slim *session.SlimResult, v *creport.Verify, g *Gl
 	if !rep.Complete {
 		return exitError{code: 3}
 	}
+	if rep.StartupOnly && f.FailOnUnexercised {
+		return exitError{code: 4, msg: "the app was never exercised: no request reached it (--fail-on-unexercised)"}
+	}
 	return nil
 }

@@ -105,3 +105,31 @@ func TestProfileArtifacts(t *testing.T) {
 		t.Errorf("no progress on stderr: %s", stderr)
 	}
 }
+
+// TestFailOnUnexercised: a server no request reached is marked start-up
+// only in the summary and creport.json, and --fail-on-unexercised makes
+// that exit 4.
+func TestFailOnUnexercised(t *testing.T) {
+	addr, tar := privtest.ContainerdAddress(t), privtest.Fixture(t, "busybox-httpd")
+	state := t.TempDir()
+	stdout, stderr, code := run(t, nil, "--state-path", state, "profile", "--containerd", addr,
+		"--namespace", "slimtrace-cli-test", "--http-probe=false", "--continue-after", "2", "--fail-on-unexercised",
+		"docker-archive:"+tar)
+	if code != 4 || !strings.Contains(stderr, "never exercised") || !strings.Contains(stdout, "START-UP ONLY") {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	reports, _ := filepath.Glob(filepath.Join(state, "images", "*", "artifacts", "creport.json"))
+	if len(reports) != 1 {
+		t.Fatalf("creport.json files: %q", reports)
+	}
+	b, err := os.ReadFile(reports[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep struct {
+		StartupOnly bool `json:"startup_only"`
+	}
+	if err := json.Unmarshal(b, &rep); err != nil || !rep.StartupOnly {
+		t.Errorf("creport.json startup_only: %v %v", rep.StartupOnly, err)
+	}
+}

@@ -53,6 +53,7 @@ type runFlags struct {
 	Link               []string `help:"Reach a running container as ALIAS: NAME[:ALIAS], NAME a Docker container's name or ID, container:ID (containerd, any namespace) or pod:NAMESPACE/NAME. The target joins its network namespace (ALIAS is 127.0.0.1), or with --network host uses its address (repeatable)." placeholder:"NAME[:ALIAS]" group:"Services"`
 	Sidecar            []string `help:"Start a service the app needs first, untraced, in the app's network namespace (reached on localhost and by its name): IMAGE[,name=N][,env=K=V...][,wait=port:N|log:REGEX|health|started]; removed afterwards (repeatable)." placeholder:"IMAGE[,...]" sep:"none" group:"Services"`
 
+	FailOnUnexercised   bool   `help:"Exit with status 4 when the app serves (it had a port, exposed or listened on) but no request reached it: its trace and profiles are of start-up only." group:"Output"`
 	ShowClogs           bool   `help:"Stream the container's stdout and stderr, prefixed." group:"Output"`
 	CopyMetaArtifacts   string `help:"Also copy the artifacts (creport.json, profiles) to this directory." type:"path" placeholder:"DIR" group:"Output"`
 	RemoveFileArtifacts bool   `help:"Remove the artifacts after printing the summary." group:"Output"`

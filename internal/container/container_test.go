@@ -243,3 +243,18 @@ func TestHealthcheckArgs(t *testing.T) {
 		t.Error("no healthcheck gives args")
 	}
 }
+
+func TestListeners(t *testing.T) {
+	// Lines of a real /proc/net/tcp6 and tcp: a listener on 8080 (all
+	// addresses), one on 127.0.0.1:6379, an established connection.
+	table := `  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+   0: 00000000000000000000000000000000:1F90 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 41275 1 0000000000000000 100 0 0 10 0
+   1: 0100007F:18EB 00000000:0000 0A 00000000:00000000 00:00000000 00000000   100        0 52011 1 0000000000000000 100 0 0 10 0
+   2: 0100007F:1F90 0100007F:A1B2 01 00000000:00000000 00:00000000 00000000     0        0 52999 1 0000000000000000 20 4 30 10 -1
+`
+	got, err := listeners(strings.NewReader(table))
+	want := []listener{{8080, "41275"}, {6379, "52011"}}
+	if err != nil || !slices.Equal(got, want) {
+		t.Errorf("listeners: %+v %v, want %+v", got, err, want)
+	}
+}

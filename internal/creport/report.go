@@ -51,6 +51,10 @@ type Container struct {
 	Tracer          trace.Tracer          `json:"tracer"`
 	Lost            trace.Lost            `json:"lost"`
 	Complete        bool                  `json:"complete"`
+	// StartupOnly is set when the app serves (it had a port, exposed or
+	// listened on) but no request reached it: the trace, and the profiles
+	// made from it, hold its start-up only.
+	StartupOnly bool `json:"startup_only"`
 
 	// Slim describes the slim image, for build.
 	Slim *Slim `json:"slim,omitempty"`
@@ -333,6 +337,9 @@ func (c *Container) Summary(w io.Writer) {
 	if !c.Complete {
 		fmt.Fprintf(w, "WARNING:   THE TRACE IS INCOMPLETE: %d events lost, %d skipped, %d truncated, %d unreadable\n",
 			c.Lost.Events, c.Lost.Skipped, c.Lost.Truncated, c.Lost.Unreadable)
+	}
+	if c.StartupOnly {
+		fmt.Fprintf(w, "WARNING:   START-UP ONLY: requests were never seen; the profiles and the slim image miss what serving needs (probe the app's ports)\n")
 	}
 	if c.Slim != nil {
 		fmt.Fprintf(w, "slim:      %s: %s -> %s (%.1fx smaller), %d paths kept\n", c.Slim.Name, units.HumanSize(float64(c.Slim.FatSize)),

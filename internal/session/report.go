@@ -22,6 +22,7 @@ func Report(run *Run, slim *SlimResult, profiles *Profiles, verify *creport.Veri
 		Run: run.Container, Exit: run.Exit, Probe: run.Probes, Logs: run.Logs, Verify: verify, Artifacts: arts,
 		Timings: run.Timings}
 	run.fillTrace(rep)
+	rep.StartupOnly = run.startupOnly()
 	if slim != nil {
 		rep.Slim = &slim.Report
 		rep.Timings.FilesetMS, rep.Timings.SolveMS, rep.Timings.ExportMS = slim.FilesetMS, slim.SolveMS, slim.ExportMS
@@ -90,4 +91,25 @@ func fileType(m fs.FileMode) string {
 		return "symlink"
 	}
 	return "other"
+}
+
+// startupOnly says whether the app is a server that never served: it had a
+// port (exposed, or listened on) and no request reached it, so the trace
+// holds its start-up only and profiles made from it miss what serving
+// needs. A request reached it when a probe got an answer, or the trace
+// counts two accept calls or more: the tracer counts calls, not their
+// results, and one may be a blocked accept the stop interrupted.
+func (r *Run) startupOnly() bool {
+	listened, accepts := r.Listening, uint64(0)
+	for _, sc := range r.Trace.Syscalls {
+		switch sc.Name {
+		case "listen":
+			listened = listened || sc.Count > 0
+		case "accept", "accept4":
+			accepts += sc.Count
+		}
+	}
+	accepted := accepts >= 2
+	answered := slices.ContainsFunc(r.Probes.HTTP, func(p creport.HTTPProbe) bool { return p.Status > 0 })
+	return listened && !accepted && !answered
 }

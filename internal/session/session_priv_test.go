@@ -438,3 +438,50 @@ func TestParseContinueAfter(t *testing.T) {
 		}
 	}
 }
+
+// noExpose is busybox-httpd without its EXPOSE, as images often come.
+func noExpose(t *testing.T) string {
+	return privtest.RewriteArchive(t, privtest.Fixture(t, "busybox-httpd"), func(_ *[]privtest.DockerManifest, cfgs map[string]map[string]any) {
+		for _, c := range cfgs {
+			delete(c["config"].(map[string]any), "ExposedPorts")
+		}
+	})
+}
+
+// TestProbeListeningPorts: an image that exposes no port is probed on the
+// ports its app listens on (a server that forks per request: its profile
+// must allow what serving needs), and a run in which it served nothing is
+// marked start-up only.
+func TestProbeListeningPorts(t *testing.T) {
+	addr := privtest.ContainerdAddress(t)
+	defer assertClean(t, addr)
+	tar := noExpose(t)
+	o := options(t, addr, "docker-archive:"+tar)
+	res, err := profileRun(testContext(t), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := res.Report
+	if len(rep.Probe.HTTP) == 0 || rep.Probe.HTTP[0].Port != 8080 || rep.Probe.Passed == 0 || rep.StartupOnly {
+		t.Errorf("probes of the port listened on: %+v (startup only %v)", rep.Probe.HTTP, rep.StartupOnly)
+	}
+	if !slices.ContainsFunc(rep.Syscalls, func(s trace.Syscall) bool { return s.Name == "accept" || s.Name == "accept4" }) {
+		t.Errorf("the trace shows no request accepted: %v", rep.Syscalls)
+	}
+
+	// Not probed: start-up only.
+	o = options(t, addr, "docker-archive:"+tar)
+	o.HTTPProbe, o.ContinueAfter = false, "2"
+	res, err = profileRun(testContext(t), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Report.StartupOnly {
+		t.Errorf("a server never probed is not marked start-up only: syscalls %v", res.Report.Syscalls)
+	}
+	var sum strings.Builder
+	res.Report.Summary(&sum)
+	if !strings.Contains(sum.String(), "START-UP ONLY: requests were never seen") {
+		t.Errorf("summary:\n%s", sum.String())
+	}
+}

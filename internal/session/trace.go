@@ -58,6 +58,10 @@ type Options struct {
 	// Run.Network may be NetworkContainer+REF to join one's network
 	// namespace.
 	Links []Link
+	// ListenWait bounds how long an app with no exposed port is given to
+	// listen on one before the HTTP probes give up on it; default
+	// DefaultListenWait.
+	ListenWait time.Duration
 	// ExecProbes are host commands (shell lines) run against the target.
 	ExecProbes []string
 	// Execs are commands run inside the target, each an argument vector.
@@ -104,6 +108,9 @@ type Run struct {
 	ExecLineages  []uint32
 	HealthLineage uint32
 	Timings       creport.Timings
+	// Listening is true when the app had ports to serve on: exposed, or
+	// seen listening.
+	Listening bool
 
 	store *image.Store
 	view  *image.View
@@ -136,6 +143,38 @@ func ParseContinueAfter(s string) (mode string, wait time.Duration, err error) {
 		return "", 0, fmt.Errorf("--continue-after %q: want enter, signal, probe, timeout, exit or a number of seconds", s)
 	}
 	return ContinueTimeout, time.Duration(n) * time.Second, nil
+}
+
+// DefaultListenWait is how long an app with no exposed port is given to
+// listen on one.
+const DefaultListenWait = 30 * time.Second
+
+// waitListening polls the ports the container's processes listen on until
+// there are some, it exits, ctx ends or d passes (then it returns none):
+// listening has no event to wait on, so the checks back off from 50 ms to
+// 1 s.
+func waitListening(ctx context.Context, c *container.Container, d time.Duration) ([]int, error) {
+	if d <= 0 {
+		d = DefaultListenWait
+	}
+	deadline := time.After(d)
+	delay := 50 * time.Millisecond
+	for {
+		ports, err := c.ListeningPorts()
+		if err != nil || len(ports) > 0 {
+			return ports, err
+		}
+		select {
+		case <-c.Exited():
+			return nil, nil
+		case <-deadline:
+			return nil, nil
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, time.Second)
+	}
 }
 
 // errExited says the container exited while it was probed.
@@ -439,11 +478,24 @@ func (r *Run) probe(ctx context.Context, c *container.Container, step func(strin
 			ports = append(ports, int(p.Number))
 		}
 	}
+	if opts.HTTPProbe && len(ports) == 0 && len(opts.Probe.OnlyPorts) == 0 && !cmdsHavePorts(opts.Probe.Cmds) {
+		// No EXPOSE: probe what the app listens on, once it does.
+		step("no exposed ports: waiting for the app to listen")
+		seen, err := waitListening(ctx, c, opts.ListenWait)
+		if err != nil {
+			return err
+		}
+		if len(seen) > 0 {
+			step("the app listens on %v: probing those ports", seen)
+			ports = seen
+		}
+	}
+	r.Listening = len(ports) > 0
 	if opts.HTTPProbe {
 		po := opts.Probe
 		po.DialContext, po.Host, po.Ports = c.DialContext, c.IP, ports
 		if len(ports) == 0 && len(po.OnlyPorts) == 0 && !cmdsHavePorts(po.Cmds) {
-			step("no exposed ports: no HTTP probes")
+			step("no exposed ports and none listened on: no HTTP probes")
 		} else {
 			step("probing over HTTP")
 			// An app that exits stops the probes at once: nothing will
