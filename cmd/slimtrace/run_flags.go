@@ -36,7 +36,7 @@ type runFlags struct {
 	ExecProbe              []string      `help:"Host command (a shell line) run against the target, e.g. your integration tests; SLIMTRACE_TARGET_HOST, SLIMTRACE_TARGET_PORT(S) and SLIMTRACE_NETNS tell it where the target is (repeatable)." placeholder:"CMD" group:"Probes"`
 	Exec                   []string      `help:"Command run inside the target through containerd (no shell unless you write one); what it touches is kept apart from the app's files (repeatable)." placeholder:"CMD" group:"Probes"`
 	ContinueAfter          string        `help:"When to stop the target and collect: enter, signal (SIGUSR1), probe, timeout (60 s), a number of seconds, or exit (when it exits by itself). Default: enter on a terminal; otherwise probe when probing, else exit." placeholder:"MODE" group:"Probes"`
-	StopTimeout            time.Duration `help:"Time the target has to stop after its stop signal before it is killed." default:"10s" group:"Probes"`
+	StopTimeout            time.Duration `help:"Time the target has to stop after its stop signal before it is killed. One that uses next to no CPU for 1 s after the signal ignores it and is killed then (creport.json: exit.killed)." default:"10s" group:"Probes"`
 
 	Entrypoint         string   `help:"Override ENTRYPOINT while tracing (shell words or a JSON array)." group:"Container"`
 	Cmd                string   `help:"Override CMD while tracing (shell words or a JSON array)." group:"Container"`

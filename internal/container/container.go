@@ -84,7 +84,27 @@ type ExitStatus struct {
 	ExitedAt time.Time
 	// Err is set when the status could not be had.
 	Err error
+	// Killed says why Stop killed the task instead of letting it exit
+	// after its stop signal: KilledIdle or KilledTimeout; empty otherwise.
+	Killed string
 }
+
+// Why Stop killed a task.
+const (
+	// KilledIdle: after the stop signal the task used no CPU for
+	// StopIdle: it ignores the signal, nothing of a shutdown is running.
+	KilledIdle = "idle after the stop signal"
+	// KilledTimeout: still busy when the stop timeout ran out.
+	KilledTimeout = "stop timeout"
+	// KilledNoHandler: its init has no handler for the stop signal.
+	KilledNoHandler = "no handler for the stop signal"
+)
+
+// StopIdle is how long a task may use (next to) no CPU after its stop
+// signal before Stop takes it for one that ignores the signal and kills
+// it: an app shutting down works (or it has exited), one that ignores the
+// signal sits idle (php -S spent the whole 10 s timeout so).
+const StopIdle = time.Second
 
 // watch records the task's exit.
 func (t *Container) watch(exitc <-chan containerd.ExitStatus) {
@@ -144,28 +164,26 @@ func (t *Container) Stop(ctx context.Context, timeout time.Duration) (ExitStatus
 	if task == nil {
 		return ExitStatus{}, errors.New("target is closed")
 	}
+	why := ""
 	if !catches(t.Pid, t.stopSignal) {
 		// The container's init is pid 1 of its namespace: the kernel drops
 		// a signal it has no handler for, so waiting would only waste the
 		// timeout (busybox httpd, many static servers).
 		log.Debug().Stringer("signal", t.stopSignal).Msg("init does not handle the stop signal: killing it")
-		timeout = 0
+		why = KilledNoHandler
 	} else {
 		log.Debug().Stringer("signal", t.stopSignal).Msg("stopping task")
 		if err := task.Kill(ctx, t.stopSignal); err != nil && !errdefs.IsNotFound(err) {
 			return ExitStatus{}, fmt.Errorf("signalling task %s: %w", t.ID, err)
 		}
 	}
-	timer := time.NewTimer(timeout)
-	defer timer.Stop()
 	var ctxErr error
-	select {
-	case <-t.exited:
-		return t.status, nil
-	case <-timer.C:
-		log.Info().Dur("timeout", timeout).Msg("task did not stop in time, killing it")
-	case <-ctx.Done():
-		ctxErr = ctx.Err()
+	if why == "" {
+		why, ctxErr = t.awaitStop(ctx, timeout)
+		if why == "" {
+			return t.status, nil
+		}
+		log.Info().Dur("timeout", timeout).Str("why", why).Msg("task did not stop: killing it")
 	}
 	kctx, cancel := cleanupContext(ctx)
 	defer cancel()
@@ -174,10 +192,67 @@ func (t *Container) Stop(ctx context.Context, timeout time.Duration) (ExitStatus
 	}
 	select {
 	case <-t.exited:
-		return t.status, ctxErr
+		st := t.status
+		st.Killed = why
+		return st, ctxErr
 	case <-kctx.Done():
 		return ExitStatus{}, fmt.Errorf("task %s did not exit after SIGKILL", t.ID)
 	}
+}
+
+// awaitStop waits for the task to exit after its stop signal. It returns
+// "" when it did, KilledTimeout when timeout ran out, KilledIdle when its
+// cgroup used no CPU for StopIdle (read from cpu.stat, which every cgroup
+// v2 directory has: the check needs no controller), and ctx's error
+// (with KilledTimeout) when ctx ended first.
+func (t *Container) awaitStop(ctx context.Context, timeout time.Duration) (string, error) {
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	const every = 100 * time.Millisecond
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	last, lastErr := cpuUsage(t.CgroupPath)
+	idleSince := time.Now()
+	for {
+		select {
+		case <-t.exited:
+			return "", nil
+		case <-deadline.C:
+			return KilledTimeout, nil
+		case <-ctx.Done():
+			return KilledTimeout, ctx.Err()
+		case now := <-tick.C:
+			u, err := cpuUsage(t.CgroupPath)
+			if err != nil || lastErr != nil {
+				continue // no usage to go by: the timeout decides
+			}
+			// Idle: under a millisecond of CPU since idleSince (a server's
+			// event loop may still wake now and then).
+			if u-last >= idleCPU {
+				last, idleSince = u, now
+			} else if now.Sub(idleSince) >= StopIdle {
+				return KilledIdle, nil
+			}
+		}
+	}
+}
+
+// idleCPU is the CPU time, in µs, under which a task counts as idle for
+// StopIdle: 0.1 %.
+const idleCPU = 1000
+
+// cpuUsage reads usage_usec from a cgroup v2 directory's cpu.stat.
+func cpuUsage(dir string) (uint64, error) {
+	b, err := os.ReadFile(filepath.Join(dir, "cpu.stat"))
+	if err != nil {
+		return 0, err
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "usage_usec "); ok {
+			return strconv.ParseUint(strings.TrimSpace(v), 10, 64)
+		}
+	}
+	return 0, errors.New("cpu.stat has no usage_usec")
 }
 
 // ExecConfig describes a process to run inside a started target.

@@ -406,3 +406,42 @@ func TestPrune(t *testing.T) {
 		t.Errorf("live run's netns: %v", err)
 	}
 }
+
+// TestStopIdle: an app that catches its stop signal and then does nothing
+// (as php -S does) is killed once it has used no CPU for StopIdle, not
+// after the whole stop timeout; one that works through its shutdown is
+// left to finish it and exits by itself.
+func TestStopIdle(t *testing.T) {
+	rt, ctx := testRuntime(t)
+	img, err := rt.Resolve(ctx, "docker-archive:"+fixture(t, "busybox-httpd"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name, script string
+		killed       string
+		code         int
+	}{
+		{"ignores", `trap 'echo term' TERM; while :; do /bin/busybox sleep 5; done`, KilledIdle, 137},
+		{"shuts down", `trap 'i=0; while [ $i -lt 1500000 ]; do i=$((i+1)); done; exit 7' TERM; while :; do /bin/busybox sleep 0.1; done`, "", 7},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			runAndClean(t, rt, ctx, img, RunConfig{Entrypoint: []string{"/bin/busybox", "sh", "-c", c.script}}, func(tg *Container) {
+				if err := tg.Start(ctx); err != nil {
+					t.Fatal(err)
+				}
+				time.Sleep(300 * time.Millisecond) // the shell sets its trap
+				start := time.Now()
+				st, err := tg.Stop(ctx, 30*time.Second)
+				took := time.Since(start)
+				t.Logf("%s: exit %d, killed %q, after %s", c.name, st.Code, st.Killed, took)
+				if err != nil || st.Killed != c.killed || st.Code != c.code {
+					t.Errorf("stop: %+v %v, want killed %q code %d", st, err, c.killed, c.code)
+				}
+				if took > 10*time.Second || c.killed == "" && took < StopIdle {
+					t.Errorf("stop took %s (a shutdown that works longer than StopIdle proves it is not cut short)", took)
+				}
+			})
+		})
+	}
+}

@@ -106,6 +106,10 @@ type Run struct {
 type Exit struct {
 	Code   int    `json:"code"`
 	Reason string `json:"reason"` // "exited by itself" or "stopped by slimtrace"
+	// Killed says why slimtrace killed it instead of letting it exit on its
+	// stop signal: "no handler for the stop signal", "idle after the stop
+	// signal" (it ignored the signal) or "stop timeout".
+	Killed string `json:"killed,omitempty"`
 }
 
 // Probes are the results of exercising the target.
@@ -317,7 +321,11 @@ func (c *Container) Summary(w io.Writer) {
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "ran:       %s\n", strings.Join(c.Run.Args, " "))
 	if c.Exit != nil {
-		fmt.Fprintf(w, "exit:      %d (%s)\n", c.Exit.Code, c.Exit.Reason)
+		if c.Exit.Killed != "" {
+			fmt.Fprintf(w, "exit:      %d (%s; killed: %s)\n", c.Exit.Code, c.Exit.Reason, c.Exit.Killed)
+		} else {
+			fmt.Fprintf(w, "exit:      %d (%s)\n", c.Exit.Code, c.Exit.Reason)
+		}
 	}
 	fmt.Fprintf(w, "probes:    %d passed, %d failed\n", c.Probe.Passed, c.Probe.Failed)
 	inImage := 0

@@ -365,7 +365,7 @@ func Trace(ctx context.Context, opts Options) (_ *Run, err error) {
 		if err != nil {
 			return nil, err
 		}
-		run.Exit = &creport.Exit{Code: st.Code, Reason: "stopped by slimtrace"}
+		run.Exit = &creport.Exit{Code: st.Code, Reason: "stopped by slimtrace", Killed: st.Killed}
 	}
 	run.Timings.StopMS = lap()
 	run.Logs = logLines(c)
