@@ -32,7 +32,8 @@ type buildCmd struct {
 	IncludeOslibsNet bool     `help:"Keep resolver and NSS files and modules (resolv.conf, nsswitch.conf, hosts, libnss_files, libnss_dns, libresolv)." default:"true" negatable:"" group:"Files"`
 	IncludeZoneinfo  bool     `help:"Keep the time zone database." group:"Files"`
 	KeepAppDirs      bool     `help:"Keep whole the application's directories (files no OS package owns) beside the files it touched, and whole language packages." default:"true" negatable:"" group:"Files"`
-	AppDirCap        string   `help:"Largest application directory kept whole; above it only the touched files are kept (and a warning printed)." default:"64MB" group:"Files"`
+	AppDirCap        string   `help:"Largest application directory kept whole, in bytes; above it only the touched files are kept (and a warning printed)." default:"64MB" group:"Files"`
+	AppDirMaxFiles   int      `help:"Most files of an application directory kept whole (0: no cap); above it only the touched files are kept (and a warning printed)." default:"5000" group:"Files"`
 	IncludeImports   bool     `help:"Read the traced Python, Node.js, Ruby and PHP files for the modules they import with literal names, and keep those too (transitively), so code no probe reached still loads. Names computed at run time are listed in creport.json (slim.imports.unresolved)." default:"true" negatable:"" group:"Files"`
 	ImportsMaxDepth  int      `help:"How many imports away from a traced file the import closure still reads files (0: no bound)." default:"4" group:"Files"`
 	ImportsMaxSize   string   `help:"Most bytes of files the import closure adds (0: no bound)." default:"32MB" group:"Files"`
@@ -149,6 +150,14 @@ func (c *buildCmd) buildOptions(g *Globals) (session.BuildOptions, error) {
 			}
 			fo.IncludePaths = append(fo.IncludePaths, ips...)
 		}
+	}
+	switch {
+	case c.AppDirMaxFiles < 0:
+		errs = append(errs, fmt.Errorf("--app-dir-max-files: %d is negative", c.AppDirMaxFiles))
+	case c.AppDirMaxFiles == 0:
+		fo.AppDirFiles = -1
+	default:
+		fo.AppDirFiles = c.AppDirMaxFiles
 	}
 	capBytes, err := units.RAMInBytes(c.AppDirCap)
 	if err != nil {

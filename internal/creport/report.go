@@ -194,6 +194,10 @@ type Slim struct {
 	// Files is every path in the slim image, with why it is there.
 	Files    []KeptFile `json:"files"`
 	Warnings []string   `json:"warnings,omitempty"`
+	// CappedDirs are application directories kept only in part, over
+	// --app-dir-max-files or --app-dir-cap: Files files of Bytes bytes were
+	// left out beside the ones the application used.
+	CappedDirs []CappedDir `json:"capped_dirs,omitempty"`
 	// Imports is what the import closure added (--include-imports).
 	Imports *Imports `json:"imports,omitempty"`
 }
@@ -220,6 +224,13 @@ type Imports struct {
 	// Bound is the bound reached: "depth" (--imports-max-depth), "size"
 	// (--imports-max-size), or empty.
 	Bound string `json:"bound,omitempty"`
+}
+
+// CappedDir is an application directory kept only in part.
+type CappedDir struct {
+	Dir   string `json:"dir"`
+	Files int    `json:"files"`
+	Bytes int64  `json:"bytes"`
 }
 
 // UnresolvedImport is an import whose name is computed at run time.

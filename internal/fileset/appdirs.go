@@ -6,6 +6,8 @@ import (
 	"path"
 	"slices"
 	"strings"
+
+	"github.com/docker/go-units"
 )
 
 // systemDirs are shared by the whole system: a touched application file
@@ -105,8 +107,10 @@ func (c *computer) appDirs() {
 			continue
 		}
 		if !ok {
-			c.warn("%s holds more than %d MiB of application files (--app-dir-cap): keeping only those the application used",
-				d, c.opts.AppDirCap>>20)
+			n, size := c.countApp(d)
+			c.capped = append(c.capped, CappedDir{Dir: d, Files: n, Bytes: size})
+			c.warn("%s holds %d application files (%s), over --app-dir-max-files %d or --app-dir-cap %s: only the files the application used are kept; raise them (or --include-path %s) to keep the rest",
+				d, n, units.HumanSize(float64(size)), c.opts.AppDirFiles, units.HumanSize(float64(c.opts.AppDirCap)), d)
 			continue
 		}
 		kept = append(kept, d)
@@ -152,11 +156,31 @@ type walked struct {
 
 // collectApp lists the application's files beneath dir (directories,
 // files, links no OS package owns), stopping as soon as their regular
-// files exceed the cap.
+// files exceed the byte cap or the files (regular files and links) the
+// file cap.
 func (c *computer) collectApp(dir string) ([]walked, bool) {
+	return c.walkApp(dir, c.opts.AppDirCap, c.opts.AppDirFiles)
+}
+
+// countApp counts the application's files and bytes beneath dir, with no
+// cap: what a capped directory leaves out.
+func (c *computer) countApp(dir string) (files int, size int64) {
+	ws, _ := c.walkApp(dir, -1, -1)
+	for _, w := range ws {
+		if !w.info.IsDir() {
+			files++
+			if w.info.Mode().IsRegular() {
+				size += w.info.Size()
+			}
+		}
+	}
+	return files, size
+}
+
+func (c *computer) walkApp(dir string, limit int64, maxFiles int) ([]walked, bool) {
 	var out []walked
 	var size int64
-	limit := c.opts.AppDirCap
+	files := 0
 	var walk func(dir string) bool
 	walk = func(dir string) bool {
 		ents, err := readDir(c.fs, dir)
@@ -187,6 +211,9 @@ func (c *computer) collectApp(dir string) ([]walked, bool) {
 					if size += fi.Size(); limit >= 0 && size > limit {
 						return false
 					}
+				}
+				if files++; maxFiles >= 0 && files > maxFiles {
+					return false
 				}
 				out = append(out, walked{p, fi})
 			}

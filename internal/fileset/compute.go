@@ -29,6 +29,7 @@ type computer struct {
 	entries  map[string]*Entry
 	warnings []string
 	warned   map[string]bool
+	capped   []CappedDir
 
 	mounts   []string
 	excludes []glob
@@ -61,6 +62,9 @@ func newComputer(in Input) (*computer, error) {
 		entries: map[string]*Entry{}, warned: map[string]bool{}, exclMemo: map[string]bool{},
 		traced: map[string]bool{}, touchSet: map[string]bool{}, examined: map[string]bool{},
 		pySites: map[string]*pySite{}, langDone: map[string]bool{}}
+	if c.opts.AppDirFiles == 0 {
+		c.opts.AppDirFiles = DefaultAppDirFiles
+	}
 	if c.opts.AppDirCap == 0 {
 		c.opts.AppDirCap = DefaultAppDirCap
 	}
@@ -536,7 +540,7 @@ func (c *computer) overrides() {
 }
 
 func (c *computer) result() *Set {
-	s := &Set{Entries: make([]Entry, 0, len(c.entries)), Warnings: c.warnings, Imports: c.imports}
+	s := &Set{Entries: make([]Entry, 0, len(c.entries)), Warnings: c.warnings, Imports: c.imports, CappedDirs: c.capped}
 	for _, e := range c.entries {
 		s.Entries = append(s.Entries, *e)
 	}

@@ -46,6 +46,11 @@ const (
 // bytes one directory may bring in whole.
 const DefaultAppDirCap = 64 << 20
 
+// DefaultAppDirFiles is the default --app-dir-max-files: the most
+// application files one directory may bring in whole (the largest sample
+// app's whole directory, express's node_modules, holds under 1,000).
+const DefaultAppDirFiles = 5000
+
 // Input is what Compute works from.
 type Input struct {
 	// FS is the image's own root filesystem (never the host's); it must
@@ -104,6 +109,9 @@ type Options struct {
 	// AppDirCap is --app-dir-cap in bytes: 0 means DefaultAppDirCap, a
 	// negative value no cap.
 	AppDirCap int64
+	// AppDirFiles is --app-dir-max-files: 0 means DefaultAppDirFiles, a
+	// negative value no cap.
+	AppDirFiles int
 	// NoImports is --include-imports=false: no modules beyond those the
 	// trace saw load, for Python, Node.js, Ruby and PHP source files.
 	NoImports bool
@@ -150,6 +158,17 @@ type Set struct {
 	Warnings []string // what the user should know, in the order met
 	// Imports is what the import closure did (--include-imports).
 	Imports ImportStats
+	// CappedDirs are application directories not kept whole because they
+	// are over --app-dir-cap or --app-dir-max-files.
+	CappedDirs []CappedDir
+}
+
+// CappedDir is an application directory kept only in part: only the files
+// the application touched, not the Files files (Bytes bytes) beside them.
+type CappedDir struct {
+	Dir   string
+	Files int
+	Bytes int64
 }
 
 // Paths returns every path to create in the slim image: files, symlinks

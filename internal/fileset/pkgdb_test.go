@@ -91,7 +91,20 @@ func TestComputeAppDirs(t *testing.T) {
 		},
 		want: map[string]Reason{"/app/server.py": ReasonTraced, "/app/templates/index.html": ReasonTraced},
 		not:  []string{"/app/static/app.css"},
-		warn: []string{"/app holds more than 0 MiB of application files"},
+		warn: []string{"/app holds 8 application files (139B), over --app-dir-max-files 5000 or --app-dir-cap 50B", "--include-path /app"},
+	}, {
+		// 200,000 small files under /data, one of them read: a cap on
+		// bytes alone kept them all.
+		name: "over the file cap: only what was touched, and what was left out",
+		img:  appImage,
+		in: func(in *Input) {
+			quiet(in)
+			in.Options.AppDirFiles = 3
+			in.Files = read("/app/server.py", "/app/templates/index.html")
+		},
+		want: map[string]Reason{"/app/server.py": ReasonTraced, "/app/templates/index.html": ReasonTraced},
+		not:  []string{"/app/static/app.css"},
+		warn: []string{"/app holds 8 application files (139B), over --app-dir-max-files 3"},
 	}, {
 		name: "over the cap at the top, whole below it",
 		img:  appImage,
@@ -311,5 +324,24 @@ func TestSystemDirs(t *testing.T) {
 		if got := isSystemDir(d); got != want {
 			t.Errorf("isSystemDir(%s) = %v", d, got)
 		}
+	}
+}
+
+// TestCappedDirs: a directory kept only in part is reported with what it
+// leaves out, for creport.json and the summary.
+func TestCappedDirs(t *testing.T) {
+	in := Input{FS: fstest.MapFS(appImage), Files: read("/app/server.py")}
+	quiet(&in)
+	in.Options.AppDirFiles = 3
+	s, err := Compute(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []CappedDir{{Dir: "/app", Files: 8, Bytes: 139}}; !slices.Equal(s.CappedDirs, want) {
+		t.Errorf("capped %+v, want %+v", s.CappedDirs, want)
+	}
+	in.Options.AppDirFiles = -1
+	if s, err = Compute(in); err != nil || len(s.CappedDirs) != 0 {
+		t.Errorf("no file cap: capped %+v %v", s.CappedDirs, err)
 	}
 }

@@ -106,6 +106,9 @@ func Slim(ctx context.Context, run *Run, b BuildOptions) (*SlimResult, error) {
 			im.Files, units.HumanSize(float64(im.Bytes)), im.Parsed, len(im.Unresolved), map[string]string{"": "",
 				fileset.BoundDepth: ", depth bound reached", fileset.BoundSize: ", size bound reached"}[im.Bound])
 	}
+	for _, d := range set.CappedDirs {
+		slim.CappedDirs = append(slim.CappedDirs, creport.CappedDir(d))
+	}
 	for _, e := range set.Entries {
 		kf := creport.KeptFile{Path: e.Path, Type: fileType(e.Mode), Size: e.Size, Detail: e.Detail}
 		for _, r := range e.Reasons {
