@@ -53,6 +53,7 @@ type runFlags struct {
 	Link               []string `help:"Reach a running container as ALIAS: NAME[:ALIAS], NAME a Docker container's name or ID, container:ID (containerd, any namespace) or pod:NAMESPACE/NAME. The target joins its network namespace (ALIAS is 127.0.0.1), or with --network host uses its address (repeatable)." placeholder:"NAME[:ALIAS]" group:"Services"`
 	Sidecar            []string `help:"Start a service the app needs first, untraced, in the app's network namespace (reached on localhost and by its name): IMAGE[,name=N][,env=K=V...][,wait=port:N|log:REGEX|health|started]; removed afterwards (repeatable)." placeholder:"IMAGE[,...]" sep:"none" group:"Services"`
 
+	ReportEnvValues     bool   `help:"Keep in creport.json the values of environment variables whose names look secret (*TOKEN*, *SECRET*, *PASSWORD*, *PASSWD*, *KEY*, *CREDENTIAL*, *AUTH*); by default they read <redacted>. The slim image keeps its environment as it is either way." group:"Output"`
 	FailOnUnexercised   bool   `help:"Exit with status 4 when the app serves (it had a port, exposed or listened on) but no request reached it: its trace and profiles are of start-up only." group:"Output"`
 	ShowClogs           bool   `help:"Stream the container's stdout and stderr, prefixed." group:"Output"`
 	CopyMetaArtifacts   string `help:"Also copy the artifacts (creport.json, profiles) to this directory." type:"path" placeholder:"DIR" group:"Output"`
@@ -147,16 +148,17 @@ func (f *runFlags) sessionOptions(ctx context.Context, g *Globals, command strin
 		Probe: probe.Options{OnlyPorts: f.HTTPProbePorts, Cmds: cmds, StartWait: seconds(f.HTTPProbeStartWait),
 			RetryCount: f.HTTPProbeRetryCount, RetryWait: seconds(f.HTTPProbeRetryWait), Crawl: f.HTTPProbeCrawl,
 			CrawlMaxDepth: f.HTTPProbeCrawlMaxDepth, CrawlMaxPages: f.HTTPProbeCrawlMaxPages},
-		Links:         links,
-		Sidecars:      sides,
-		ExecProbes:    f.ExecProbe,
-		Execs:         execs,
-		ContinueAfter: continueAfter,
-		Stdin:         os.Stdin,
-		StopTimeout:   f.StopTimeout,
-		Progress:      progress,
-		Tool:          "slimtrace " + version,
-		Command:       command,
+		Links:           links,
+		Sidecars:        sides,
+		ExecProbes:      f.ExecProbe,
+		Execs:           execs,
+		ContinueAfter:   continueAfter,
+		Stdin:           os.Stdin,
+		StopTimeout:     f.StopTimeout,
+		Progress:        progress,
+		ReportEnvValues: f.ReportEnvValues,
+		Tool:            "slimtrace " + version,
+		Command:         command,
 	}
 	if err := f.composeFlags.apply(ctx, f, &o); err != nil {
 		return session.Options{}, err

@@ -23,6 +23,11 @@ func Report(run *Run, slim *SlimResult, profiles *Profiles, verify *creport.Veri
 		Timings: run.Timings}
 	run.fillTrace(rep)
 	rep.StartupOnly = run.startupOnly()
+	if !run.Options.ReportEnvValues {
+		// Secrets stay in the image: the report is shared more widely.
+		rep.Image.Config.Env = creport.RedactEnv(rep.Image.Config.Env)
+		rep.Run.Env = creport.RedactEnv(rep.Run.Env)
+	}
 	if slim != nil {
 		rep.Slim = &slim.Report
 		rep.Timings.FilesetMS, rep.Timings.SolveMS, rep.Timings.ExportMS = slim.FilesetMS, slim.SolveMS, slim.ExportMS

@@ -35,6 +35,7 @@ func TestReport(t *testing.T) {
 	img := &image.Image{Name: "docker.io/library/app:1", Size: 42, Origin: image.Origin{Kind: image.FromDocker, Where: "Docker Engine at unix:///d.sock"}}
 	img.Config.OS, img.Config.Architecture = "linux", "amd64"
 	img.Config.Config.Cmd = []string{"python3", "/app/main.py"}
+	img.Config.Config.Env = []string{"PATH=/bin", "API_TOKEN=s3cret"}
 	ok := []trace.FileAccess{{Kind: trace.AccessRead, Syscall: "openat", Result: "ok"}}
 	run := &Run{
 		Options: Options{Tool: "slimtrace test", Command: "build"}, StartedAt: time.Now().Add(-time.Second),
@@ -74,6 +75,20 @@ func TestReport(t *testing.T) {
 	if rep.Exit.Reason != "stopped by slimtrace" || rep.Probe.Passed != 1 || !slices.Equal(rep.Logs, run.Logs) {
 		t.Errorf("run part: exit %+v probes %+v logs %q", rep.Exit, rep.Probe, rep.Logs)
 	}
+	// Secret-looking values are redacted unless asked for; the image's own
+	// config keeps them.
+	run.Container.Env = []string{"DB_PASSWORD=hunter2", "HOME=/root"}
+	rep = Report(run, nil, nil, nil, creport.Artifacts{})
+	if !slices.Equal(rep.Image.Config.Env, []string{"PATH=/bin", "API_TOKEN=<redacted>"}) ||
+		!slices.Equal(rep.Run.Env, []string{"DB_PASSWORD=<redacted>", "HOME=/root"}) || img.Config.Config.Env[1] != "API_TOKEN=s3cret" {
+		t.Errorf("redaction: image env %q, run env %q, the image's own %q", rep.Image.Config.Env, rep.Run.Env, img.Config.Config.Env)
+	}
+	run.Options.ReportEnvValues = true
+	if rep = Report(run, nil, nil, nil, creport.Artifacts{}); rep.Run.Env[0] != "DB_PASSWORD=hunter2" || rep.Image.Config.Env[1] != "API_TOKEN=s3cret" {
+		t.Errorf("--report-env-values: %q %q", rep.Image.Config.Env, rep.Run.Env)
+	}
+	run.Options.ReportEnvValues = false
+
 	// A profile run has no slim image, profiles made, no verification.
 	if p := Report(run, nil, nil, nil, creport.Artifacts{}); p.Slim != nil || p.Seccomp != nil || p.Verify != nil {
 		t.Errorf("profile report: %+v", p)

@@ -79,6 +79,11 @@ type Options struct {
 
 	// Progress gets one line per stage (stderr); nil discards them.
 	Progress io.Writer
+	// ReportEnvValues keeps in creport.json the values of environment
+	// variables whose names look secret (*TOKEN*, *PASSWORD*, *KEY*, ...);
+	// by default they read "<redacted>". The slim image's own config
+	// always keeps them.
+	ReportEnvValues bool
 	// Tool names this program in reports ("slimtrace v1").
 	Tool    string
 	Command string // profile, build or verify
