@@ -369,9 +369,15 @@ func (r *Store) prepare(ctx context.Context, ref images.Image) (*Image, error) {
 	}
 	if !unpacked {
 		logger(ctx).Info().Str("image", ref.Name).Str("snapshotter", r.opts.Snapshotter).Msg("unpacking image")
-		if err := img.Unpack(ctx, r.opts.Snapshotter); err != nil {
-			return nil, fmt.Errorf("unpacking image %s: %w", ref.Name, err)
-		}
+	}
+	// Also when it is unpacked: Unpack skips the layers whose snapshots
+	// exist and (re)labels the config with its snapshot, which keeps the
+	// snapshot from containerd's garbage collector. An image imported again
+	// over one unpacked earlier could otherwise lose its snapshot between
+	// this check and the container's creation ("parent snapshot ... does
+	// not exist").
+	if err := img.Unpack(ctx, r.opts.Snapshotter); err != nil {
+		return nil, fmt.Errorf("unpacking image %s: %w", ref.Name, err)
 	}
 	manifest, err := images.Manifest(ctx, r.client.ContentStore(), ref.Target, img.Platform())
 	if err != nil {

@@ -99,22 +99,16 @@ func fileType(m fs.FileMode) string {
 }
 
 // startupOnly says whether the app is a server that never served: it had a
-// port (exposed, or listened on) and no request reached it, so the trace
-// holds its start-up only and profiles made from it miss what serving
-// needs. A request reached it when a probe got an answer, or the trace
-// counts two accept calls or more: the tracer counts calls, not their
-// results, and one may be a blocked accept the stop interrupted.
+// port (exposed, listened on, or a listen call in the trace) and none of
+// slimtrace's probes reached it (no HTTP probe answered, no exec probe
+// ran), so the trace holds its start-up only and profiles made from it
+// miss what serving needs. Requests a user sent by hand are not seen: the
+// tracer counts calls, not their results, so an accept in the trace may be
+// the blocked one the stop interrupted.
 func (r *Run) startupOnly() bool {
-	listened, accepts := r.Listening, uint64(0)
-	for _, sc := range r.Trace.Syscalls {
-		switch sc.Name {
-		case "listen":
-			listened = listened || sc.Count > 0
-		case "accept", "accept4":
-			accepts += sc.Count
-		}
-	}
-	accepted := accepts >= 2
+	listened := r.Listening || slices.ContainsFunc(r.Trace.Syscalls, func(sc trace.Syscall) bool {
+		return sc.Name == "listen" && sc.Count > 0
+	})
 	answered := slices.ContainsFunc(r.Probes.HTTP, func(p creport.HTTPProbe) bool { return p.Status > 0 })
-	return listened && !accepted && !answered
+	return listened && !answered && len(r.Probes.Exec) == 0
 }
