@@ -248,8 +248,7 @@ func exitOf(c *container.Container) *container.ExitStatus {
 }
 
 // waitReady blocks until c is ready as w says, it exits (unless that is
-// what w waits for), ctx ends or w's timeout passes. Checks repeat with a
-// backoff from 50 ms to 1 s: readiness has no event to wait on.
+// what w waits for), ctx ends or w's timeout passes.
 func waitReady(ctx context.Context, c *container.Container, img *image.Image, w Wait) error {
 	if w.Kind == WaitStarted {
 		return nil
@@ -258,6 +257,7 @@ func waitReady(ctx context.Context, c *container.Container, img *image.Image, w 
 	if timeout <= 0 {
 		timeout = DefaultWaitTimeout
 	}
+	// The checks themselves (a healthcheck exec, a dial) end with it too.
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	health := w.Health
@@ -289,37 +289,27 @@ func waitReady(ctx context.Context, c *container.Container, img *image.Image, w 
 		}
 		return false, fmt.Errorf("unknown wait %q", w.Kind)
 	}
-	delay := 50 * time.Millisecond
-	for {
-		if w.Kind == WaitExit0 {
-			select {
-			case st := <-c.Wait():
-				if st.Code != 0 {
-					return fmt.Errorf("it exited with status %d", st.Code)
-				}
-				return nil
-			case <-ctx.Done():
-				return fmt.Errorf("waited %s for %s", timeout, w)
-			}
-		}
-		ok, err := check()
-		if err != nil {
-			return err
-		}
-		if ok {
-			return nil
-		}
+	if w.Kind == WaitExit0 {
 		select {
-		case <-c.Exited():
-			return fmt.Errorf("it exited while slimtrace waited for %s", w)
+		case st := <-c.Wait():
+			if st.Code != 0 {
+				return fmt.Errorf("it exited with status %d", st.Code)
+			}
+			return nil
 		case <-ctx.Done():
 			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 				return fmt.Errorf("waited %s for %s", timeout, w)
 			}
 			return ctx.Err()
-		case <-time.After(delay):
 		}
-		delay = min(2*delay, time.Second)
+	}
+	switch err := poll(ctx, timeout, c.Exited(), check); {
+	case errors.Is(err, errPollExited):
+		return fmt.Errorf("it exited while slimtrace waited for %s", w)
+	case errors.Is(err, errPollTimeout), errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("waited %s for %s", timeout, w)
+	default:
+		return err
 	}
 }
 

@@ -155,27 +155,48 @@ func ParseContinueAfter(s string) (mode string, wait time.Duration, err error) {
 const DefaultListenWait = 30 * time.Second
 
 // waitListening polls the ports the container's processes listen on until
-// there are some, it exits, ctx ends or d passes (then it returns none):
-// listening has no event to wait on, so the checks back off from 50 ms to
-// 1 s.
+// there are some, it exits, ctx ends or d passes (then it returns none).
 func waitListening(ctx context.Context, c *container.Container, d time.Duration) ([]int, error) {
 	if d <= 0 {
 		d = DefaultListenWait
 	}
-	deadline := time.After(d)
+	var ports []int
+	err := poll(ctx, d, c.Exited(), func() (bool, error) {
+		var err error
+		ports, err = c.ListeningPorts()
+		return len(ports) > 0, err
+	})
+	if errors.Is(err, errPollExited) || errors.Is(err, errPollTimeout) {
+		return nil, nil
+	}
+	return ports, err
+}
+
+// Why poll gave up.
+var (
+	errPollExited  = errors.New("the container exited")
+	errPollTimeout = errors.New("timed out")
+)
+
+// poll calls check until it says done or fails, the container exits
+// (errPollExited), d passes (errPollTimeout) or ctx ends (its error). What
+// it waits for has no event to wait on, so the checks back off from 50 ms
+// to 1 s.
+func poll(ctx context.Context, d time.Duration, exited <-chan struct{}, check func() (bool, error)) error {
+	deadline := time.NewTimer(d)
+	defer deadline.Stop()
 	delay := 50 * time.Millisecond
 	for {
-		ports, err := c.ListeningPorts()
-		if err != nil || len(ports) > 0 {
-			return ports, err
+		if ok, err := check(); err != nil || ok {
+			return err
 		}
 		select {
-		case <-c.Exited():
-			return nil, nil
-		case <-deadline:
-			return nil, nil
+		case <-exited:
+			return errPollExited
+		case <-deadline.C:
+			return errPollTimeout
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			return ctx.Err()
 		case <-time.After(delay):
 		}
 		delay = min(2*delay, time.Second)
