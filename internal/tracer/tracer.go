@@ -31,6 +31,11 @@ type Options struct {
 	// reader goroutine.
 	OnEvent func(trace.Event)
 	Logger  zerolog.Logger
+	// Adopt, when not 0, is given as lineage to every process already in
+	// the target when tracing begins (a running workload: its processes
+	// are the application's, not a runtime's setup). Children they fork
+	// later inherit it as usual.
+	Adopt uint32
 
 	// capTracepoint replaces cap_capable (tests: a name no kernel has
 	// stands for a kernel without the tracepoint).
@@ -153,7 +158,14 @@ func Open(opts Options) (_ *Tracer, err error) {
 	}
 	t.start = time.Now()
 	go t.read()
+	if err := t.adopt(); err != nil {
+		return nil, err
+	}
 	if err := t.attach(); err != nil {
+		return nil, err
+	}
+	// Processes forked between the first look and the attach.
+	if err := t.adopt(); err != nil {
 		return nil, err
 	}
 	opts.Logger.Debug().Str("cgroup", opts.Cgroup.Path).
@@ -506,4 +518,23 @@ func (t *Tracer) release() {
 		_ = t.capProg.Close()
 	}
 	_ = t.maps.Close()
+}
+
+// adopt gives the lineage opts.Adopt to the processes of the target and
+// its descendant cgroups that have none yet.
+func (t *Tracer) adopt() error {
+	if t.opts.Adopt == 0 {
+		return nil
+	}
+	pids, err := t.opts.Cgroup.AllPids()
+	if err != nil {
+		return fmt.Errorf("listing the target's processes: %w", err)
+	}
+	for _, pid := range pids {
+		err := t.maps.Lineages.Update(uint32(pid), t.opts.Adopt, ebpf.UpdateNoExist)
+		if err != nil && !errors.Is(err, ebpf.ErrKeyExist) {
+			return fmt.Errorf("adopting pid %d: %w", pid, err)
+		}
+	}
+	return nil
 }
