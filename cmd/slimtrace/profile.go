@@ -22,6 +22,8 @@ type profileCmd struct {
 	// than one (the first is runFlags.Image).
 	More []string `arg:"" optional:"" name:"profiles" help:"With --merge: the other profile files (the first is the <image> argument)."`
 
+	CRI string `help:"With a pod: target, the CRI runtime's containerd socket (the kubelet's containers, namespace k8s.io)." default:"unix:///run/containerd/containerd.sock" placeholder:"ADDR" group:"Running workloads"`
+
 	Merge  bool   `help:"Merge the seccomp profiles (Docker/moby JSON) given as arguments instead of running an image: the result allows what any of them allows. They must share their default action." group:"Merge"`
 	Output string `help:"With --merge: write the merged profile to this file instead of stdout." short:"o" type:"path" placeholder:"FILE" group:"Merge"`
 }
@@ -61,6 +63,9 @@ func (c *profileCmd) Run(ctx context.Context, g *Globals) error {
 	}
 	if c.Output != "" {
 		return errors.New("--output is for --merge; a run writes its artifacts to the state path (see --copy-meta-artifacts)")
+	}
+	if isWorkload(c.Image) {
+		return c.attach(ctx, g)
 	}
 	opts, err := c.sessionOptions(ctx, g, "profile")
 	if err != nil {

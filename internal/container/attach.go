@@ -12,9 +12,11 @@ import (
 	"strings"
 	"time"
 
+	apievents "github.com/containerd/containerd/api/events"
 	containerd "github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/pkg/namespaces"
 	"github.com/containerd/errdefs"
+	"github.com/containerd/typeurl/v2"
 
 	"github.com/slimtrace/slimtrace/internal/cgroup"
 	"github.com/slimtrace/slimtrace/internal/docker"
@@ -421,4 +423,116 @@ func bootTime() (time.Time, error) {
 // workload's /proc/PID/ns/net).
 func DialInNetNS(ctx context.Context, nsPath, network, addr string) (net.Conn, error) {
 	return dialInNetNS(ctx, nsPath, network, addr)
+}
+
+// TaskEvent is a task's creation or start in containerd.
+type TaskEvent struct {
+	// Topic is /tasks/create or /tasks/start.
+	Topic       string
+	ContainerID string
+	Pid         int
+}
+
+// TaskEvents streams the task creations and starts of the runtime's
+// namespace until ctx ends; the error channel gets one error if the
+// stream breaks.
+func (r *Runtime) TaskEvents(ctx context.Context) (<-chan TaskEvent, <-chan error) {
+	out, errc := make(chan TaskEvent, 64), make(chan error, 1)
+	envs, errs := r.client.Subscribe(ctx, fmt.Sprintf(`namespace==%s,topic=="/tasks/create"`, r.opts.Namespace),
+		fmt.Sprintf(`namespace==%s,topic=="/tasks/start"`, r.opts.Namespace))
+	go func() {
+		defer close(out)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case err := <-errs:
+				if err != nil && ctx.Err() == nil {
+					errc <- fmt.Errorf("containerd's events: %w", err)
+				}
+				return
+			case env := <-envs:
+				if env == nil {
+					continue
+				}
+				v, err := typeurl.UnmarshalAny(env.Event)
+				if err != nil {
+					continue
+				}
+				var ev TaskEvent
+				switch e := v.(type) {
+				case *apievents.TaskCreate:
+					ev = TaskEvent{Topic: env.Topic, ContainerID: e.ContainerID, Pid: int(e.Pid)}
+				case *apievents.TaskStart:
+					ev = TaskEvent{Topic: env.Topic, ContainerID: e.ContainerID, Pid: int(e.Pid)}
+				default:
+					continue
+				}
+				select {
+				case out <- ev:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}
+	}()
+	return out, errc
+}
+
+// LoadWorkload describes container id of the runtime's namespace with pid
+// as its init process (from a task event: the task may not have started
+// yet). sandbox says it is a pod's sandbox (the Workload's Pod is its
+// pod).
+func (r *Runtime) LoadWorkload(ctx context.Context, id string, pid int) (w *Workload, sandbox bool, err error) {
+	nctx := r.nsctx(ctx)
+	c, err := r.client.LoadContainer(nctx, id)
+	if err != nil {
+		return nil, false, err
+	}
+	info, err := c.Info(nctx, containerd.WithoutRefreshedMetadata)
+	if err != nil {
+		return nil, false, err
+	}
+	w = &Workload{Ref: "container:" + id, ID: id, Namespace: r.opts.Namespace, Image: info.Image, Name: id, Pid: pid}
+	if info.Labels[labelCRIKind] == "sandbox" {
+		w.Pod, sandbox = PodOf(info.Labels), true
+	} else if w.Pod, err = r.PodSandbox(nctx, info.Labels); err != nil {
+		return nil, false, err
+	}
+	if n := info.Labels[labelContainerName]; n != "" && w.Pod != nil {
+		w.Name = n
+		w.Ref = "pod:" + w.Pod.Namespace + "/" + w.Pod.Name + "/" + n
+	}
+	return w, sandbox, w.fill()
+}
+
+// Running lists the running containers of the runtime's namespace whose
+// pods pass match (the kubelet's; sandboxes left out).
+func (r *Runtime) Running(ctx context.Context, match func(*Pod) bool) ([]Workload, error) {
+	nctx := r.nsctx(ctx)
+	pods, err := r.Pods(nctx, "")
+	if err != nil {
+		return nil, err
+	}
+	var out []Workload
+	for _, p := range pods {
+		if !match(p) {
+			continue
+		}
+		cs, err := r.client.Containers(nctx, fmt.Sprintf("labels.%q==%s,labels.%q==container", labelPodUID, p.UID, labelCRIKind))
+		if err != nil {
+			return nil, fmt.Errorf("listing the containers of pod %s/%s: %w", p.Namespace, p.Name, err)
+		}
+		for _, c := range cs {
+			w, err := r.workload(nctx, r.opts.Namespace, c, p)
+			if errors.Is(err, errNotRunning) {
+				continue
+			}
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, *w)
+		}
+	}
+	return out, nil
 }

@@ -550,6 +550,12 @@ func (t *Tracer) Watch(g *cgroup.Group, adopt uint32) error {
 	return adoptIn(t.maps.Lineages, g, adopt)
 }
 
+// Adopt gives the lineage to the processes in g and below it that have
+// none yet (a running container in a watched pod).
+func (t *Tracer) Adopt(g *cgroup.Group, lineage uint32) error {
+	return adoptIn(t.maps.Lineages, g, lineage)
+}
+
 // adopt gives the lineage opts.Adopt to the processes of the target and
 // its descendant cgroups that have none yet.
 func (t *Tracer) adopt() error {
