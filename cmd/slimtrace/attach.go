@@ -15,7 +15,6 @@ import (
 	"github.com/slimtrace/slimtrace/internal/session"
 )
 
-
 // isWorkload says whether a profile target names running containers
 // rather than an image.
 func isWorkload(target string) bool {
