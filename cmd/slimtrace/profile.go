@@ -43,6 +43,15 @@ Artifacts go to <state-path>/images/<image-id>/artifacts/:
   <name>-seccomp-spo.yaml   a Security Profiles Operator SeccompProfile
   <name>-apparmor           AppArmor profile
 
+Running workloads: with container:ID (containerd, any namespace),
+pod:NS/NAME[/CONTAINER], pod:NS/-l KEY=VALUE[,...] (the kubelet's
+containers through --cri) or docker-container:NAME, nothing is run: the
+tracer attaches to the running containers (never stopped or restarted)
+until --continue-after (N, signal, enter, probe), probing the ports they
+listen on. Artifacts go to <state-path>/workloads/<owner>-<container>/
+artifacts/, replicas merged; creport.json says run.attached and whether
+start-up was traced (see also slimtrace record).
+
 With --merge, the arguments are seccomp profiles (Docker/moby JSON, as
 <name>-seccomp.json) from runs of the same image with different probes,
 and no image is run: the merged profile is written to stdout or --output.
@@ -51,6 +60,8 @@ Examples:
   slimtrace profile docker-archive:app.tar
   slimtrace profile --http-probe-cmd /api/info --continue-after probe my/app
   slimtrace profile --cmd 'yq . /data/in.yaml' --mount $PWD:/data:ro --continue-after exit my/yq
+  slimtrace profile container:3f9a2c7e --continue-after 60
+  slimtrace profile 'pod:default/-l app=web' --continue-after signal
   slimtrace profile --merge run1/app-seccomp.json run2/app-seccomp.json -o app-seccomp.json`
 }
 

@@ -356,7 +356,11 @@ func (c *Container) Encode(w io.Writer) error {
 
 // Summary writes the lines a user reads at the end of a run.
 func (c *Container) Summary(w io.Writer) {
-	fmt.Fprintf(w, "image:     %s (%s, %s)", c.Image.Name, short(c.Image.ID), units.HumanSize(float64(c.Image.Size)))
+	if c.Image.ID != "" {
+		fmt.Fprintf(w, "image:     %s (%s, %s)", c.Image.Name, short(c.Image.ID), units.HumanSize(float64(c.Image.Size)))
+	} else {
+		fmt.Fprintf(w, "image:     %s", c.Image.Name) // an attached run's: its runtime's name for it
+	}
 	if c.Image.FoundIn != "" {
 		fmt.Fprintf(w, ", from %s", c.Image.FoundIn)
 	}
