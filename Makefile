@@ -26,7 +26,7 @@ export SLIMTRACE_CACHE SLIMTRACE_RUN CONTAINERD_ADDRESS CONTAINERD_NAMESPACE BUI
 export PATH := $(PATH):/usr/local/go/bin:$(SLIMTRACE_CACHE)/bin
 
 # Fixture images (testdata/images/build.sh; the apps are in testdata/apps/).
-FIXTURES := busybox-httpd python-app go-static flask-static express nginx-static ruby-app php-app \
+FIXTURES := busybox-httpd busybox-cgi python-app go-static flask-static express nginx-static ruby-app php-app \
 	java-app elixir-app cli-yq nonroot-app redis-db redis-app
 # check.sh runs one container per app: redis-app answers / only with a Redis beside it (issue 18).
 CHECK_FIXTURES := $(filter-out redis-app,$(FIXTURES))
