@@ -26,7 +26,7 @@ export SLIMTRACE_CACHE SLIMTRACE_RUN CONTAINERD_ADDRESS CONTAINERD_NAMESPACE BUI
 export PATH := $(PATH):/usr/local/go/bin:$(SLIMTRACE_CACHE)/bin
 
 # Fixture images (testdata/images/build.sh; the apps are in testdata/apps/).
-FIXTURES := busybox-httpd python-app go-static flask-static express nginx-static ruby-app php-app \
+FIXTURES := busybox-httpd busybox-cgi python-app go-static flask-static express nginx-static ruby-app php-app \
 	java-app elixir-app cli-yq nonroot-app redis-db redis-app
 # check.sh runs one container per app: redis-app answers / only with a Redis beside it (issue 18).
 CHECK_FIXTURES := $(filter-out redis-app,$(FIXTURES))
@@ -40,7 +40,8 @@ AS_ROOT := $(SUDO) env PATH="$(PATH)" SLIMTRACE_CACHE=$(SLIMTRACE_CACHE) SLIMTRA
 	BUILDKIT_HOST=$(BUILDKIT_HOST) SLIMTRACE_FIXTURES=$(SLIMTRACE_FIXTURES)
 
 .PHONY: help deps generate check-generated build test test-privileged e2e services services-stop \
-	fixtures check-fixtures tracefs bench-tracer bench-builder demo lint clean need-root
+	fixtures check-fixtures tracefs bench-tracer bench-builder demo lint clean need-root \
+	k8s-bin k8s-node k8s-node-stop
 
 help: ## show this help
 	@awk 'BEGIN { FS = ":.*## " } /^[a-zA-Z0-9_-]+:.*## / { printf "  %-18s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
@@ -94,6 +95,16 @@ fixtures: ## build the fixture images into the cache dir (rebuilt only on change
 
 check-fixtures: services fixtures ## run each fixture image untraced and check its answers against testdata/apps/*/expect.json
 	@$(AS_ROOT) testdata/apps/check.sh $(CHECK_FIXTURES)
+
+# A real single-node Kubernetes (testdata/k8s/README.md): binaries built once per machine into the cache dir.
+k8s-bin: ## build etcd and the Kubernetes binaries into $(SLIMTRACE_CACHE)/k8s-bin (~12 min once; quick when built)
+	@testdata/k8s/build-k8s.sh
+
+k8s-node: need-root k8s-bin ## start the single-node Kubernetes (idempotent); KUBECONFIG=/var/tmp/slimtrace-k8s/admin.kubeconfig
+	@testdata/k8s/k8s-node.sh start
+
+k8s-node-stop: need-root ## stop the single-node Kubernetes: pods, daemons, mounts and the k8s0 bridge removed
+	@testdata/k8s/k8s-node.sh stop
 
 tracefs: ## mount tracefs at /sys/kernel/tracing if it is not mounted
 	@mountpoint -q /sys/kernel/tracing || $(SUDO) mount -t tracefs tracefs /sys/kernel/tracing

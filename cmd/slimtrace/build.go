@@ -20,7 +20,7 @@ type buildCmd struct {
 	Tag           string   `help:"Name of the slim image, normalised as Docker does (my/app:slim is docker.io/my/app:slim). Default: the image's repository with .slim appended (app:1.2 -> app.slim:1.2)." group:"Slim image"`
 	TargetRuntime string   `help:"Where the slim image goes: containerd (the --namespace), docker (Docker Engine, as docker load), or none (only --output and --push). Default: where the image was found (Docker for an image found in Docker, else containerd)." enum:",containerd,docker,none" default:"" placeholder:"containerd|docker|none" group:"Slim image"`
 	Push          bool     `help:"Push the slim image to the registry its name (--tag) points at, with the credentials of --registry-auth or the Docker config." group:"Slim image"`
-	Output        []string `help:"Also write the slim image as a tarball: type=oci|docker,dest=FILE (docker load, ctr images import) (repeatable)." placeholder:"type=T,dest=FILE" group:"Slim image"`
+	Output        []string `help:"Also write the slim image as a tarball: type=oci|docker,dest=FILE (docker load, ctr images import) (repeatable)." placeholder:"type=T,dest=FILE" sep:"none" group:"Slim image"`
 
 	IncludePath      []string `help:"Keep PATH (a file, or a directory with everything under it), optionally setting its mode and owner: PATH[:MODE#UID#GID] (repeatable)." placeholder:"PATH" group:"Files"`
 	IncludePathFile  string   `help:"File of --include-path values, one per line." type:"existingfile" placeholder:"FILE" group:"Files"`

@@ -52,3 +52,19 @@ func TestBuildImportFlags(t *testing.T) {
 		})
 	}
 }
+
+// --output's value holds a comma (type=T,dest=FILE): kong must not split it.
+func TestBuildOutputFlag(t *testing.T) {
+	var cl cli
+	p, err := kong.New(&cl, kong.Name("slimtrace"), kong.Exit(func(int) {}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"build", "--output", "type=docker,dest=a.tar", "--output", "type=oci,dest=b.tar", "img"}
+	if _, err := p.Parse(args); err != nil {
+		t.Fatal(err)
+	}
+	if got := cl.Build.Output; len(got) != 2 || got[0] != "type=docker,dest=a.tar" || got[1] != "type=oci,dest=b.tar" {
+		t.Errorf("--output: %q", got)
+	}
+}

@@ -29,7 +29,7 @@ apps=$(cd "$here/../apps" && pwd)
 cache=${SLIMTRACE_CACHE:-/var/cache/slimtrace}
 outdir=$cache/fixtures
 suite=bookworm
-all_images=(busybox-httpd python-app go-static flask-static express nginx-static ruby-app php-app
+all_images=(busybox-httpd busybox-cgi python-app go-static flask-static express nginx-static ruby-app php-app
 	java-app elixir-app cli-yq nonroot-app redis-db redis-app)
 # Timestamp for our own files and the image configs, so rebuilding gives the same image.
 epoch=1704067200
@@ -116,7 +116,7 @@ app_files_key() {
 # image_base NAME: the cached base layout an image starts from (none, minbase or python).
 image_base() {
 	case $1 in
-	busybox-httpd) echo none ;;
+	busybox-httpd | busybox-cgi) echo none ;;
 	python-app | flask-static | cli-yq | nonroot-app | redis-app) echo python ;;
 	*) echo minbase ;;
 	esac
@@ -132,7 +132,7 @@ image_key() {
 		app_files_key "$name"
 		[[ $base == none ]] || base_key "$base"
 		case $name in
-		busybox-httpd) echo "busybox-static $(pkg_version busybox-static)" ;;
+		busybox-httpd | busybox-cgi) echo "busybox-static $(pkg_version busybox-static)" ;;
 		go-static) need go && go version ;;
 		java-app) need javac && javac -version 2>&1 ;;
 		esac
@@ -434,6 +434,40 @@ build_busybox_httpd() {
 		--config.env PATH=/bin \
 		--config.label org.opencontainers.image.title=busybox-httpd \
 		--config.label org.opencontainers.image.description="slimtrace fixture: busybox httpd serving /www"
+}
+
+# busybox-cgi: busybox httpd forking a shell per CGI request, and no EXPOSE (slimtrace must find its port
+# from the trace). /cgi-bin/personality calls a syscall the other routes never do (issue 19).
+build_busybox_cgi() {
+	local work=$1 root=$1/rootfs applet
+	local busybox=/bin/busybox
+	pkg_version busybox-static >/dev/null
+	if [[ ! -x $busybox ]] || ldd "$busybox" >/dev/null 2>&1; then
+		die "$busybox is not busybox-static's static binary"
+	fi
+
+	mkdir -p "$root"/{bin,etc,tmp,www}
+	chmod 1777 "$root/tmp"
+	install -m 0755 "$busybox" "$root/bin/busybox"
+	for applet in sh httpd cat echo printf linux32 true; do
+		ln -s busybox "$root/bin/$applet"
+	done
+	printf 'root:x:0:0:root:/root:/bin/sh\n' >"$root/etc/passwd"
+	printf 'root:x:0:\n' >"$root/etc/group"
+	cp -r "$apps/busybox-cgi"/www/. "$root/www/"
+	chmod 0644 "$root"/www/index.html "$root"/etc/passwd "$root"/etc/group
+	chmod 0755 "$root"/www/cgi-bin "$root"/www/cgi-bin/*
+
+	new_layout "$work/oci"
+	add_layer "$work/oci" "$root" "build.sh: busybox-static rootfs with CGI scripts" "${own_files[@]}"
+	configure "$work/oci" \
+		--config.entrypoint /bin/busybox --config.entrypoint httpd --config.entrypoint -f \
+		--config.entrypoint -v --config.entrypoint -p --config.entrypoint 8080 \
+		--config.entrypoint -h --config.entrypoint /www \
+		--config.workingdir /www \
+		--config.env PATH=/bin \
+		--config.label org.opencontainers.image.title=busybox-cgi \
+		--config.label org.opencontainers.image.description="slimtrace fixture: busybox httpd with CGI, no EXPOSE"
 }
 
 build_python_app() {
