@@ -101,6 +101,16 @@ struct {
 	__type(value, __u8);
 } watched SEC(".maps");
 
+/* Cgroups whose new children join `watched` as they are made, before any
+ * process runs in them (a runtime that puts every container directly in
+ * one parent: user space drops those it does not want). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 64);
+	__type(key, __u64);  /* cgroup id */
+	__type(value, __u8);
+} spawners SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 32768);
@@ -986,6 +996,22 @@ SEC("tp_btf/sched_process_exec")
 int BPF_PROG(tp_btf_sched_process_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
 	return on_exec(p, old_pid, bprm);
+}
+
+SEC("tp_btf/cgroup_mkdir")
+int BPF_PROG(tp_btf_cgroup_mkdir, struct cgroup *cgrp, const char *path)
+{
+	if (!watch)
+		return 0;
+	/* self is cgroup's first member: its parent css is the parent cgroup. */
+	struct cgroup *parent = (struct cgroup *)BPF_CORE_READ(cgrp, self.parent);
+	__u64 pid = BPF_CORE_READ(parent, kn, id);
+	if (!bpf_map_lookup_elem(&spawners, &pid))
+		return 0;
+	__u64 id = BPF_CORE_READ(cgrp, kn, id);
+	__u8 one = 1;
+	bpf_map_update_elem(&watched, &id, &one, BPF_ANY);
+	return 0;
 }
 
 SEC("tp_btf/sched_process_fork")

@@ -163,6 +163,20 @@ struct task_struct {
 	const struct cred *real_cred;
 };
 
+struct kernfs_node {
+	u64 id;
+};
+
+struct cgroup_subsys_state {
+	struct cgroup_subsys_state *parent;
+};
+
+/* self is the first member in every kernel: a css's parent is a cgroup. */
+struct cgroup {
+	struct cgroup_subsys_state self;
+	struct kernfs_node *kn;
+};
+
 struct linux_binprm {
 	struct file *file;
 	const char *filename;

@@ -209,6 +209,7 @@ type watcher struct {
 	mu   sync.Mutex
 	ws   []watched
 	pods map[string]bool // pod cgroups watched
+	flat string          // the parent whose new cgroups are watched (spawn)
 }
 
 type watched struct {

@@ -3,6 +3,7 @@ package session
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"slices"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"github.com/slimtrace/slimtrace/internal/docker"
 	"github.com/slimtrace/slimtrace/internal/image"
 	"github.com/slimtrace/slimtrace/internal/privtest"
+	"github.com/slimtrace/slimtrace/internal/trace"
 	"github.com/slimtrace/slimtrace/internal/tracer"
 )
 
@@ -131,5 +133,100 @@ func TestK8sProfilePods(t *testing.T) {
 	}
 	if now := podNames(t, n, ns, "web"); !slices.Equal(now, pods) {
 		t.Errorf("pods now %v, were %v", now, pods)
+	}
+}
+
+// TestK8sRecord: on a real node, record --selector app=rec follows a
+// Deployment rolled out while it records: both replicas traced from their
+// entrypoint's exec, one merged report, requests seen.
+func TestK8sRecord(t *testing.T) {
+	n := privtest.K8s(t)
+	ctx := testContext(t)
+	n.ImportImage(t, privtest.Fixture(t, "busybox-httpd"))
+	ns := n.Namespace(t, "st-record")
+	rt := criRuntime(t, ctx, n)
+
+	progress := &progressWatch{want: "recording the containers", ready: make(chan struct{})}
+	ready := progress.ready
+	rctx, stop := context.WithCancel(ctx)
+	defer stop()
+	type result struct {
+		runs []*Run
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		runs, err := Record(rctx, RecordOptions{Runtime: rt, Selector: map[string]string{"app": "rec"}, Namespace: ns,
+			Options: Options{Tool: "slimtrace test", Progress: progress}})
+		done <- result{runs, err}
+	}()
+	select {
+	case <-ready:
+	case r := <-done:
+		t.Fatalf("record ended before it was ready: %v", r.err)
+	case <-time.After(time.Minute):
+		t.Fatalf("record never became ready; progress: %s", progress.buf.String())
+	}
+	n.MustKubectl(t, ns, webDeployment("rec", 2), "-n", ns, "apply", "-f", "-")
+	n.WaitRollout(t, ns, "deployment/rec", 3*time.Minute)
+	ips := strings.Fields(n.MustKubectl(t, ns, "", "-n", ns, "get", "pods", "-l", "app=rec", "-o",
+		"jsonpath={.items[*].status.podIP}"))
+	if len(ips) != 2 {
+		t.Fatalf("pod IPs %v, want 2", ips)
+	}
+	for _, ip := range ips {
+		n.WaitFor(t, ns, "GET / on "+ip, time.Minute, func() (bool, string, error) {
+			resp, err := http.Get("http://" + ip + ":8080/")
+			if err != nil {
+				return false, "", err
+			}
+			resp.Body.Close()
+			return resp.StatusCode == 200, resp.Status, nil
+		})
+	}
+	stop()
+	var r result
+	select {
+	case r = <-done:
+	case <-time.After(time.Minute):
+		t.Fatal("record did not end after its context did")
+	}
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	for _, run := range r.runs {
+		defer run.Close(ctx)
+	}
+	if len(r.runs) != 1 || r.runs[0].Name != "rec-httpd" {
+		var names []string
+		for _, run := range r.runs {
+			names = append(names, run.Name)
+		}
+		n.Dump(t, ns)
+		t.Fatalf("runs %v, want one: rec-httpd", names)
+	}
+	run := r.runs[0]
+	rep := Report(run, nil, nil, nil, creport.Artifacts{})
+	if len(rep.Run.Workloads) != 2 || rep.Run.Startup != StartupTraced {
+		t.Errorf("startup %q, workloads %+v", rep.Run.Startup, rep.Run.Workloads)
+	}
+	for _, w := range rep.Run.Workloads {
+		if !w.Kept || w.PodNamespace != ns || w.Container != "httpd" {
+			t.Errorf("workload %+v", w)
+		}
+		if !slices.ContainsFunc(rep.Execs, func(e trace.Exec) bool {
+			return e.Pid == uint32(w.Pid) && slices.Contains(e.Argv, "httpd")
+		}) {
+			t.Errorf("the entrypoint exec of %s (pid %d) is not in the report: %+v", w.Pod, w.Pid, rep.Execs)
+		}
+	}
+	if f := fileOf(rep, "/www/index.html"); f == nil || !slices.Contains(f.Kinds, "read") {
+		t.Errorf("/www/index.html: %+v", f)
+	}
+	if !syscallSeen(run.Trace, "accept", "accept4") {
+		t.Errorf("no accept in %v", run.Trace.Syscalls)
+	}
+	if names, err := tracer.Attached(); err != nil || len(names) > 0 {
+		t.Errorf("programs still attached: %v %v", names, err)
 	}
 }

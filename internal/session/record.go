@@ -63,7 +63,7 @@ func Record(ctx context.Context, o RecordOptions) (_ []*Run, err error) {
 	if err != nil {
 		return nil, err
 	}
-	parent, err := kubeParent(o.CgroupParent, existing)
+	parent, flat, err := kubeParent(o.CgroupParent, existing)
 	if err != nil {
 		return nil, err
 	}
@@ -80,12 +80,17 @@ func Record(ctx context.Context, o RecordOptions) (_ []*Run, err error) {
 			x.tr.Close()
 		}
 	}()
+	if flat != "" {
+		if err := x.spawn(flat); err != nil {
+			return nil, err
+		}
+	}
 	started := time.Now()
 	for _, w := range existing {
 		if !match(w.Pod) {
 			continue
 		}
-		if err := x.running(w, true); err != nil {
+		if err := x.running(w, isPodDir(filepath.Dir(w.CgroupPath), w.Pod.UID)); err != nil {
 			return nil, fmt.Errorf("attaching to %s: %w", w.Ref, err)
 		}
 		log.Info().Str("container", w.Ref).Int("pid", w.Pid).Msg("recording a running container (its start-up is missed)")
@@ -140,20 +145,43 @@ loop:
 }
 
 // event follows a task creation or start: a matching pod's sandbox gets
-// its pod's cgroup watched, a matching container is followed.
+// its pod's cgroup watched, a matching container is followed; a cgroup
+// watched from its creation below a runtime's flat parent (spawn) that
+// is not wanted is dropped.
 func (x *watcher) event(ctx context.Context, rt *container.Runtime, ev container.TaskEvent, match func(*container.Pod) bool) {
 	log := zerolog.Ctx(ctx)
 	w, sandbox, err := rt.LoadWorkload(ctx, ev.ContainerID, ev.Pid)
 	if err != nil {
 		log.Debug().Err(err).Str("id", ev.ContainerID).Msg("skipping a task event")
+		if dir, err := cgroup.ProcessDir(ev.Pid); err == nil {
+			x.drop(dir)
+		}
 		return
+	}
+	dir := filepath.Dir(w.CgroupPath)
+	if w.Pod != nil && !isPodDir(dir, w.Pod.UID) && x.flat == "" {
+		// The first container shows a flat layout: its siblings to come
+		// are watched from their cgroup's creation.
+		if err := x.spawn(dir); err != nil {
+			log.Warn().Err(err).Msg("cannot watch new containers from their start")
+		}
+	}
+	if !match(w.Pod) || sandbox {
+		x.drop(w.CgroupPath)
 	}
 	if !match(w.Pod) {
 		return
 	}
-	if err := x.watchPod(filepath.Dir(w.CgroupPath)); err != nil {
-		log.Warn().Err(err).Str("container", w.Ref).Msg("cannot watch its pod")
-		return
+	if isPodDir(dir, w.Pod.UID) {
+		if err := x.watchPod(dir); err != nil {
+			log.Warn().Err(err).Str("container", w.Ref).Msg("cannot watch its pod")
+			return
+		}
+	} else if !sandbox {
+		if err := x.watchPod(w.CgroupPath); err != nil { // too late for its start, unless spawned
+			log.Warn().Err(err).Str("container", w.Ref).Msg("cannot watch it")
+			return
+		}
 	}
 	if sandbox {
 		log.Debug().Str("pod", w.Pod.Namespace+"/"+w.Pod.Name).Msg("watching a new pod")
@@ -163,11 +191,65 @@ func (x *watcher) event(ctx context.Context, rt *container.Runtime, ev container
 	log.Info().Str("container", w.Ref).Int("pid", w.Pid).Str("event", ev.Topic).Msg("recording a new container")
 }
 
-// kubeParent finds the cgroup the kubelet's pods are below.
-func kubeParent(given string, running []container.Workload) (*cgroup.Group, error) {
-	if given != "" {
-		return cgroup.Open(given)
+// spawn watches the cgroups made below dir from their creation on.
+func (x *watcher) spawn(dir string) error {
+	g, err := cgroup.Open(dir)
+	if err != nil {
+		return err
 	}
+	if err := x.tr.Spawn(g); err != nil {
+		return err
+	}
+	x.mu.Lock()
+	x.flat = dir
+	x.mu.Unlock()
+	return nil
+}
+
+// drop stops tracing a cgroup that spawn watched and that is not wanted
+// (another application's container, a sandbox).
+func (x *watcher) drop(dir string) {
+	x.mu.Lock()
+	flat, wanted := x.flat, x.pods[dir]
+	x.mu.Unlock()
+	if flat == "" || filepath.Dir(dir) != flat || wanted {
+		return
+	}
+	if id, err := cgroup.ID(dir); err == nil {
+		_ = x.tr.Unwatch(id)
+	}
+}
+
+// isPodDir says whether a container's parent cgroup is its pod's own
+// (the kubelet's pod<uid> or kubepods-*-pod<uid>.slice), not a directory
+// every container shares (a kubelet with cgroupsPerQOS off).
+func isPodDir(dir, uid string) bool {
+	return uid != "" && strings.Contains(strings.ReplaceAll(filepath.Base(dir), "_", "-"), uid)
+}
+
+// kubeParent finds the cgroup the kubelet's pods are below, and, when
+// its containers share one parent instead of one per pod (flat), that
+// parent.
+func kubeParent(given string, running []container.Workload) (_ *cgroup.Group, flat string, err error) {
+	for _, w := range running {
+		if d := filepath.Dir(w.CgroupPath); w.Pod != nil && !isPodDir(d, w.Pod.UID) {
+			flat = d
+			break
+		}
+	}
+	var g *cgroup.Group
+	switch {
+	case given != "":
+		g, err = cgroup.Open(given)
+	case flat != "":
+		g, err = cgroup.Open(flat)
+	default:
+		g, err = findKubepods(running)
+	}
+	return g, flat, err
+}
+
+func findKubepods(running []container.Workload) (*cgroup.Group, error) {
 	root, err := cgroup.Mountpoint()
 	if err != nil {
 		return nil, err

@@ -243,6 +243,7 @@ type slimtraceSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type slimtraceProgramSpecs struct {
 	TpBtfCapCapable       *ebpf.ProgramSpec `ebpf:"tp_btf_cap_capable"`
+	TpBtfCgroupMkdir      *ebpf.ProgramSpec `ebpf:"tp_btf_cgroup_mkdir"`
 	TpBtfSchedProcessExec *ebpf.ProgramSpec `ebpf:"tp_btf_sched_process_exec"`
 	TpBtfSchedProcessExit *ebpf.ProgramSpec `ebpf:"tp_btf_sched_process_exit"`
 	TpBtfSchedProcessFork *ebpf.ProgramSpec `ebpf:"tp_btf_sched_process_fork"`
@@ -262,6 +263,7 @@ type slimtraceMapSpecs struct {
 	FileScratch   *ebpf.MapSpec `ebpf:"file_scratch"`
 	Lineages      *ebpf.MapSpec `ebpf:"lineages"`
 	SocketCalls   *ebpf.MapSpec `ebpf:"socket_calls"`
+	Spawners      *ebpf.MapSpec `ebpf:"spawners"`
 	SyscallCounts *ebpf.MapSpec `ebpf:"syscall_counts"`
 	TraceStats    *ebpf.MapSpec `ebpf:"trace_stats"`
 	Watched       *ebpf.MapSpec `ebpf:"watched"`
@@ -320,6 +322,7 @@ type slimtraceMaps struct {
 	FileScratch   *ebpf.Map `ebpf:"file_scratch"`
 	Lineages      *ebpf.Map `ebpf:"lineages"`
 	SocketCalls   *ebpf.Map `ebpf:"socket_calls"`
+	Spawners      *ebpf.Map `ebpf:"spawners"`
 	SyscallCounts *ebpf.Map `ebpf:"syscall_counts"`
 	TraceStats    *ebpf.Map `ebpf:"trace_stats"`
 	Watched       *ebpf.Map `ebpf:"watched"`
@@ -335,6 +338,7 @@ func (m *slimtraceMaps) Close() error {
 		m.FileScratch,
 		m.Lineages,
 		m.SocketCalls,
+		m.Spawners,
 		m.SyscallCounts,
 		m.TraceStats,
 		m.Watched,
@@ -371,6 +375,7 @@ type slimtraceVariables struct {
 // It can be passed to loadSlimtraceObjects or ebpf.CollectionSpec.LoadAndAssign.
 type slimtracePrograms struct {
 	TpBtfCapCapable       *ebpf.Program `ebpf:"tp_btf_cap_capable"`
+	TpBtfCgroupMkdir      *ebpf.Program `ebpf:"tp_btf_cgroup_mkdir"`
 	TpBtfSchedProcessExec *ebpf.Program `ebpf:"tp_btf_sched_process_exec"`
 	TpBtfSchedProcessExit *ebpf.Program `ebpf:"tp_btf_sched_process_exit"`
 	TpBtfSchedProcessFork *ebpf.Program `ebpf:"tp_btf_sched_process_fork"`
@@ -381,6 +386,7 @@ type slimtracePrograms struct {
 func (p *slimtracePrograms) Close() error {
 	return _SlimtraceClose(
 		p.TpBtfCapCapable,
+		p.TpBtfCgroupMkdir,
 		p.TpBtfSchedProcessExec,
 		p.TpBtfSchedProcessExit,
 		p.TpBtfSchedProcessFork,

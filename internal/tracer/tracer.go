@@ -85,10 +85,12 @@ type tracePrograms struct {
 	Exec     *ebpf.Program `ebpf:"tp_btf_sched_process_exec"`
 	Fork     *ebpf.Program `ebpf:"tp_btf_sched_process_fork"`
 	Exit     *ebpf.Program `ebpf:"tp_btf_sched_process_exit"`
+	Mkdir    *ebpf.Program `ebpf:"tp_btf_cgroup_mkdir"`
 }
 
 // tracepoints in the order of tracePrograms' fields.
-var tracepoints = []string{"sys_enter", "sys_exit", "sched_process_exec", "sched_process_fork", "sched_process_exit"}
+var tracepoints = []string{"sys_enter", "sys_exit", "sched_process_exec", "sched_process_fork", "sched_process_exit",
+	"cgroup_mkdir"}
 
 // capTracepoint is optional (Linux 6.14 and later): without it tracing
 // works and the report says capabilities were not recorded.
@@ -221,7 +223,7 @@ func (t *Tracer) load(spec *ebpf.CollectionSpec) error {
 	}
 	t.maps = objs.slimtraceMaps
 	p := objs.tracePrograms
-	t.progs = []*ebpf.Program{p.SysEnter, p.SysExit, p.Exec, p.Fork, p.Exit}
+	t.progs = []*ebpf.Program{p.SysEnter, p.SysExit, p.Exec, p.Fork, p.Exit, p.Mkdir}
 	return nil
 }
 
@@ -548,6 +550,31 @@ func (t *Tracer) Watch(g *cgroup.Group, adopt uint32) error {
 		return fmt.Errorf("watching cgroup %s: %w", g.Path, err)
 	}
 	return adoptIn(t.maps.Lineages, g, adopt)
+}
+
+// Spawn makes every cgroup created in g from now on watched from its
+// creation (before any process runs in it): a runtime that puts each
+// container directly below one parent. Unwatch drops those not wanted.
+func (t *Tracer) Spawn(g *cgroup.Group) error {
+	if !t.opts.Watch {
+		return errors.New("the tracer was not opened to watch cgroups")
+	}
+	if d := g.Level - t.opts.Cgroup.Level; d < 0 || d >= WatchDepth ||
+		(g.Path != t.opts.Cgroup.Path && !strings.HasPrefix(g.Path, t.opts.Cgroup.Path+"/")) {
+		return fmt.Errorf("cgroup %s is not within %d levels below %s", g.Path, WatchDepth-1, t.opts.Cgroup.Path)
+	}
+	if err := t.maps.Spawners.Update(g.ID, uint8(1), ebpf.UpdateAny); err != nil {
+		return fmt.Errorf("watching the new cgroups of %s: %w", g.Path, err)
+	}
+	return nil
+}
+
+// Unwatch stops tracing cgroup id (watched by Watch or Spawn).
+func (t *Tracer) Unwatch(id uint64) error {
+	if err := t.maps.Watched.Delete(id); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+		return fmt.Errorf("unwatching cgroup %d: %w", id, err)
+	}
+	return nil
 }
 
 // Adopt gives the lineage to the processes in g and below it that have

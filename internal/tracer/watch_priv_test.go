@@ -56,7 +56,8 @@ func TestWatch(t *testing.T) {
 	privtest.Root(t)
 	dir := t.TempDir()
 	running, later, sibling := filepath.Join(dir, "running"), filepath.Join(dir, "later"), filepath.Join(dir, "sibling")
-	for _, p := range []string{running, later, sibling} {
+	spawnedFile, droppedFile := filepath.Join(dir, "spawned"), filepath.Join(dir, "dropped")
+	for _, p := range []string{running, later, sibling, spawnedFile, droppedFile} {
 		mustWrite(t, p)
 	}
 	fifo := filepath.Join(dir, "go")
@@ -88,6 +89,17 @@ func TestWatch(t *testing.T) {
 	if err := tr.Watch(pod, 0); err != nil { // a pod: its containers come later
 		t.Fatal(err)
 	}
+	// A runtime putting containers straight below one parent: its new
+	// cgroups are watched from their creation; one is dropped.
+	spawner := newCgroup(t, filepath.Base(parent.Path)+"/flat")
+	if err := tr.Spawn(spawner); err != nil {
+		t.Fatal(err)
+	}
+	spawned := newCgroup(t, filepath.Base(parent.Path)+"/flat/c1")
+	dropped := newCgroup(t, filepath.Base(parent.Path)+"/flat/c2")
+	if err := tr.Unwatch(dropped.ID); err != nil {
+		t.Fatal(err)
+	}
 	if err := tr.Watch(&cgroup.Group{Path: "/elsewhere", Level: parent.Level + 1}, 0); err == nil {
 		t.Error("Watch took a cgroup outside the target")
 	}
@@ -97,7 +109,9 @@ func TestWatch(t *testing.T) {
 	}
 	late := startIn(t, c, "/bin/cat", later)
 	other := startIn(t, b, "/bin/cat", sibling)
-	for _, cmd := range []*exec.Cmd{late, other} {
+	flat := startIn(t, spawned, "/bin/cat", spawnedFile)
+	gone := startIn(t, dropped, "/bin/cat", droppedFile)
+	for _, cmd := range []*exec.Cmd{late, other, flat, gone} {
 		if err := cmd.Wait(); err != nil {
 			t.Fatal(err)
 		}
@@ -120,7 +134,10 @@ func TestWatch(t *testing.T) {
 	if !slices.ContainsFunc(r.Execs, func(e trace.Exec) bool { return e.Pid == uint32(late.Process.Pid) }) {
 		t.Errorf("the exec of cat (pid %d) in the watched pod is not in the trace: %+v", late.Process.Pid, r.Execs)
 	}
-	if r.File(sibling) != nil {
-		t.Errorf("%s is in the trace, from an unwatched cgroup", sibling)
+	wantFile(t, r, spawnedFile, trace.AccessRead, "ok")
+	for _, p := range []string{sibling, droppedFile} {
+		if r.File(p) != nil {
+			t.Errorf("%s is in the trace, from an unwatched cgroup", p)
+		}
 	}
 }
