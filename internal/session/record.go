@@ -237,6 +237,21 @@ func kubeParent(given string, running []container.Workload) (_ *cgroup.Group, fl
 			break
 		}
 	}
+	if flat == "" && len(running) == 0 {
+		// No container to tell the layout: containerd's own default, one
+		// directory named after its namespace, when the kubelet has no
+		// pod cgroups.
+		root, err := cgroup.Mountpoint()
+		if err != nil {
+			return nil, "", err
+		}
+		_, errPods := os.Stat(filepath.Join(root, "kubepods"))
+		_, errSlice := os.Stat(filepath.Join(root, "kubepods.slice"))
+		if st, err := os.Stat(filepath.Join(root, container.CRINamespace)); err == nil && st.IsDir() &&
+			errPods != nil && errSlice != nil {
+			flat = filepath.Join(root, container.CRINamespace)
+		}
+	}
 	var g *cgroup.Group
 	switch {
 	case given != "":
