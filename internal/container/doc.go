@@ -1,4 +1,7 @@
-// Package container runs an image under containerd for tracing.
+// Package container runs an image under containerd for tracing, and finds
+// running containers to attach to (FindWorkloads: containerd, the
+// kubelet's CRI containers by their labels, Docker's; TaskEvents and
+// LoadWorkload for record) without touching them.
 //
 // It owns the container and its surroundings: creating a container and its
 // task without starting it (so a tracer can attach to the task's cgroup
