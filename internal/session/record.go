@@ -152,10 +152,8 @@ func (x *watcher) event(ctx context.Context, rt *container.Runtime, ev container
 	log := zerolog.Ctx(ctx)
 	w, sandbox, err := rt.LoadWorkload(ctx, ev.ContainerID, ev.Pid)
 	if err != nil {
-		log.Debug().Err(err).Str("id", ev.ContainerID).Msg("skipping a task event")
-		if dir, err := cgroup.ProcessDir(ev.Pid); err == nil {
-			x.drop(dir)
-		}
+		// Kept watched if it was: a trace too wide beats a start missed.
+		log.Info().Err(err).Str("id", ev.ContainerID).Msg("skipping a task event")
 		return
 	}
 	dir := filepath.Dir(w.CgroupPath)
