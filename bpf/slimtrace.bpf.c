@@ -38,10 +38,16 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define TIF_32BIT 22      /* arm64: thread_info.flags, an AArch32 task */
 #define SYS_SOCKET 1      /* socketcall(2)'s call numbers */
 #define SYS_SOCKETPAIR 8
+#define WATCH_DEPTH 8     /* cgroup levels below a watching target looked at */
 
 /* Set by user space before load. */
 const volatile __u64 target_cgid = 0;
 const volatile __u32 target_level = 0;
+/* When set, the target is only a parent: a process is traced when one of
+ * its cgroups in the WATCH_DEPTH levels below the target is in `watched`
+ * (running containers, or pods whose containers are still to come, added
+ * by user space while tracing). */
+const volatile bool watch = false;
 const volatile struct sys_desc native_desc[NR_MAX] = {};
 const volatile struct sys_desc compat_desc[NR_MAX] = {};
 /* [start, end) of the functions that call cap_capable for the memory
@@ -87,6 +93,13 @@ struct {
 	__type(key, struct dedup_key);
 	__type(value, __u8);
 } dedup SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64);  /* cgroup id */
+	__type(value, __u8);
+} watched SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -173,7 +186,19 @@ const enum cap_who *unused_cap_who __attribute__((unused));
 
 static __always_inline bool in_target(void)
 {
-	return bpf_get_current_ancestor_cgroup_id(target_level) == target_cgid;
+	if (bpf_get_current_ancestor_cgroup_id(target_level) != target_cgid)
+		return false;
+	if (!watch)
+		return true;
+#pragma unroll
+	for (int i = 1; i <= WATCH_DEPTH; i++) {
+		__u64 id = bpf_get_current_ancestor_cgroup_id(target_level + i);
+		if (!id)
+			return false; /* below the process's own cgroup */
+		if (bpf_map_lookup_elem(&watched, &id))
+			return true;
+	}
+	return false;
 }
 
 static __always_inline struct stats *get_stats(void)

@@ -46,6 +46,7 @@ type cli struct {
 	Info    infoCmd    `cmd:"" help:"Print an image's metadata (layers, config, history) and write its reverse-engineered Dockerfile.fat, without running it."`
 	Build   buildCmd   `cmd:"" help:"Profile an image, then build a slim image of only the files the application used (BuildKit)."`
 	Profile profileCmd `cmd:"" help:"Run an image traced, probe it, and write its container report and seccomp and AppArmor profiles."`
+	Record  recordCmd  `cmd:"" help:"Record the Kubernetes pods matching a selector on this node (a rollout from its start): one merged profile per owner and container."`
 	Trace   traceCmd   `cmd:"" help:"Trace a command or a running cgroup and report the files, execs and syscalls it used."`
 	Verify  verifyCmd  `cmd:"" help:"Run a fat and a slim image with the same probes and compare their answers."`
 	Version versionCmd `cmd:"" help:"Show the version, the kernel, and which eBPF features work here."`

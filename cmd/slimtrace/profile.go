@@ -22,6 +22,8 @@ type profileCmd struct {
 	// than one (the first is runFlags.Image).
 	More []string `arg:"" optional:"" name:"profiles" help:"With --merge: the other profile files (the first is the <image> argument)."`
 
+	CRI string `help:"With a pod: target, the CRI runtime's containerd socket (the kubelet's containers, namespace k8s.io)." default:"unix:///run/containerd/containerd.sock" placeholder:"ADDR" group:"Running workloads"`
+
 	Merge  bool   `help:"Merge the seccomp profiles (Docker/moby JSON) given as arguments instead of running an image: the result allows what any of them allows. They must share their default action." group:"Merge"`
 	Output string `help:"With --merge: write the merged profile to this file instead of stdout." short:"o" type:"path" placeholder:"FILE" group:"Merge"`
 }
@@ -41,6 +43,15 @@ Artifacts go to <state-path>/images/<image-id>/artifacts/:
   <name>-seccomp-spo.yaml   a Security Profiles Operator SeccompProfile
   <name>-apparmor           AppArmor profile
 
+Running workloads: with container:ID (containerd, any namespace),
+pod:NS/NAME[/CONTAINER], pod:NS/-l KEY=VALUE[,...] (the kubelet's
+containers through --cri) or docker-container:NAME, nothing is run: the
+tracer attaches to the running containers (never stopped or restarted)
+until --continue-after (N, signal, enter, probe), probing the ports they
+listen on. Artifacts go to <state-path>/workloads/<owner>-<container>/
+artifacts/, replicas merged; creport.json says run.attached and whether
+start-up was traced (see also slimtrace record).
+
 With --merge, the arguments are seccomp profiles (Docker/moby JSON, as
 <name>-seccomp.json) from runs of the same image with different probes,
 and no image is run: the merged profile is written to stdout or --output.
@@ -49,6 +60,8 @@ Examples:
   slimtrace profile docker-archive:app.tar
   slimtrace profile --http-probe-cmd /api/info --continue-after probe my/app
   slimtrace profile --cmd 'yq . /data/in.yaml' --mount $PWD:/data:ro --continue-after exit my/yq
+  slimtrace profile container:3f9a2c7e --continue-after 60
+  slimtrace profile 'pod:default/-l app=web' --continue-after signal
   slimtrace profile --merge run1/app-seccomp.json run2/app-seccomp.json -o app-seccomp.json`
 }
 
@@ -61,6 +74,9 @@ func (c *profileCmd) Run(ctx context.Context, g *Globals) error {
 	}
 	if c.Output != "" {
 		return errors.New("--output is for --merge; a run writes its artifacts to the state path (see --copy-meta-artifacts)")
+	}
+	if isWorkload(c.Image) {
+		return c.attach(ctx, g)
 	}
 	opts, err := c.sessionOptions(ctx, g, "profile")
 	if err != nil {

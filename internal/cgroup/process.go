@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
+	"strconv"
 	"strings"
 )
 
@@ -25,21 +25,41 @@ func cgroup2Path(r io.Reader) (string, error) {
 	return "", errors.New("no cgroup v2 entry (0::)")
 }
 
-// ProcessDir returns the absolute host path of pid's cgroup v2 directory:
-// its "0::" path joined to where this host mounts cgroup v2.
+// ProcessDir returns the absolute path of pid's cgroup v2 directory under
+// a cgroup v2 mount of this process. It works from inside a cgroup
+// namespace too (slimtrace in a pod with hostPID and the host's cgroupfs
+// mounted), where /proc/PID/cgroup shows paths relative to the
+// namespace's root ("/../../kubepods/...").
 func ProcessDir(pid int) (string, error) {
-	mnt, err := Mountpoint()
+	rel, err := processPath(strconv.Itoa(pid))
 	if err != nil {
 		return "", err
 	}
-	f, err := os.Open(fmt.Sprintf("/proc/%d/cgroup", pid))
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		return "", fmt.Errorf("reading mounts: %w", err)
+	}
+	defer f.Close()
+	mounts, err := v2Mounts(f)
+	if err != nil {
+		return "", err
+	}
+	self, err := processPath("self")
+	if err != nil {
+		return "", err
+	}
+	return hostDir(mounts, rel, self, os.Getpid())
+}
+
+func processPath(pid string) (string, error) {
+	f, err := os.Open("/proc/" + pid + "/cgroup")
 	if err != nil {
 		return "", err
 	}
 	defer f.Close()
 	rel, err := cgroup2Path(f)
 	if err != nil {
-		return "", fmt.Errorf("reading cgroup of pid %d: %w", pid, err)
+		return "", fmt.Errorf("reading cgroup of pid %s: %w", pid, err)
 	}
-	return filepath.Join(mnt, rel), nil
+	return rel, nil
 }

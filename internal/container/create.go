@@ -52,6 +52,11 @@ const (
 // RunConfig holds the overrides a run applies on top of the image's config.
 // The zero value runs the image as it is, on a private network.
 type RunConfig struct {
+	// Labels are added to the container's (tests: the kubelet's labels).
+	Labels map[string]string
+	// CgroupsPath, when set, is the container's cgroup below the v2 root
+	// (tests: a pod's cgroup layout).
+	CgroupsPath string
 	// Entrypoint replaces the image's ENTRYPOINT when non-nil (an empty
 	// non-nil slice clears it) and, like docker, drops the image's CMD.
 	Entrypoint []string
@@ -301,6 +306,9 @@ func (r *Runtime) Create(ctx context.Context, img *image.Image, cfg RunConfig) (
 	if cfg.NewPrivileges {
 		specOpts = append(specOpts, oci.WithNewPrivileges)
 	}
+	if cfg.CgroupsPath != "" {
+		specOpts = append(specOpts, oci.WithCgroup(cfg.CgroupsPath))
+	}
 	if cfg.Seccomp != nil {
 		profile := cfg.Seccomp
 		specOpts = append(specOpts, func(_ context.Context, _ oci.Client, _ *containers.Container, s *oci.Spec) error {
@@ -326,7 +334,7 @@ func (r *Runtime) Create(ctx context.Context, img *image.Image, cfg RunConfig) (
 		containerd.WithImage(r.image(img)),
 		containerd.WithSnapshotter(r.opts.Snapshotter),
 		containerd.WithNewSnapshot(id, r.image(img)),
-		containerd.WithContainerLabels(map[string]string{LabelRun: id, labelOwner: ownerID(os.Getpid()), labelRunDir: runDir}),
+		containerd.WithContainerLabels(runLabels(cfg.Labels, map[string]string{LabelRun: id, labelOwner: ownerID(os.Getpid()), labelRunDir: runDir})),
 		containerd.WithNewSpec(specOpts...),
 	)
 	if err != nil {
@@ -432,6 +440,18 @@ func specMounts(ms []Mount) []specs.Mount {
 			Source:      m.Source,
 			Options:     []string{"rbind", m.Propagation, mode},
 		})
+	}
+	return out
+}
+
+// runLabels are the extra labels with slimtrace's own over them.
+func runLabels(extra, own map[string]string) map[string]string {
+	out := map[string]string{}
+	for k, v := range extra {
+		out[k] = v
+	}
+	for k, v := range own {
+		out[k] = v
 	}
 	return out
 }

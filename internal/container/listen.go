@@ -16,7 +16,13 @@ import (
 // that one of the processes in its cgroup holds (so that, on the host
 // network, the host's own listeners are not counted).
 func (t *Container) ListeningPorts() ([]int, error) {
-	b, err := os.ReadFile(filepath.Join(t.CgroupPath, "cgroup.procs"))
+	return ListeningPorts(t.CgroupPath)
+}
+
+// ListeningPorts returns the TCP ports the processes of the cgroup v2
+// directory dir listen on (see Container.ListeningPorts).
+func ListeningPorts(dir string) ([]int, error) {
+	b, err := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
 	if err != nil {
 		return nil, fmt.Errorf("listing the container's processes: %w", err)
 	}

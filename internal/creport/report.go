@@ -100,6 +100,37 @@ type Run struct {
 	// NAME=IMAGE each.
 	SideServices  []string `json:"side_services,omitempty"`
 	ContinueAfter string   `json:"continue_after"`
+	// Attached: slimtrace attached to containers that were already
+	// there (profile container:/pod:/docker-container:, record) and
+	// never stopped, paused or restarted them.
+	Attached bool `json:"attached,omitempty"`
+	// Startup says whether their start-up is in the trace: "traced" (from
+	// the entrypoint's exec, every workload), "missed" (attached to
+	// processes already running: what they did before is not in the
+	// trace) or "partly" (some of each).
+	Startup string `json:"startup,omitempty"`
+	// Workloads are the containers traced, replicas merged into this
+	// report.
+	Workloads []Workload `json:"workloads,omitempty"`
+}
+
+// Workload is one running container an attached trace covered.
+type Workload struct {
+	Ref          string `json:"ref"`
+	ID           string `json:"id"`
+	Namespace    string `json:"namespace,omitempty"` // containerd's
+	Image        string `json:"image,omitempty"`
+	PodNamespace string `json:"pod_namespace,omitempty"`
+	Pod          string `json:"pod,omitempty"`
+	Container    string `json:"container"`
+	Pid          int    `json:"pid"`
+	// StartedAt is when its init process started; Kept says it was still
+	// the same process (same pid, same start) when tracing ended.
+	StartedAt time.Time `json:"started_at"`
+	Kept      bool      `json:"kept"`
+	// Startup: "traced" when its entrypoint's exec is in the trace, else
+	// "missed".
+	Startup string `json:"startup"`
 }
 
 // Exit is how the container's init process ended, when it did.
@@ -325,12 +356,22 @@ func (c *Container) Encode(w io.Writer) error {
 
 // Summary writes the lines a user reads at the end of a run.
 func (c *Container) Summary(w io.Writer) {
-	fmt.Fprintf(w, "image:     %s (%s, %s)", c.Image.Name, short(c.Image.ID), units.HumanSize(float64(c.Image.Size)))
+	if c.Image.ID != "" {
+		fmt.Fprintf(w, "image:     %s (%s, %s)", c.Image.Name, short(c.Image.ID), units.HumanSize(float64(c.Image.Size)))
+	} else {
+		fmt.Fprintf(w, "image:     %s", c.Image.Name) // an attached run's: its runtime's name for it
+	}
 	if c.Image.FoundIn != "" {
 		fmt.Fprintf(w, ", from %s", c.Image.FoundIn)
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "ran:       %s\n", strings.Join(c.Run.Args, " "))
+	if c.Run.Attached {
+		fmt.Fprintf(w, "attached:  %d running container(s), never stopped; start-up %s\n", len(c.Run.Workloads), c.Run.Startup)
+		if c.Run.Startup != "traced" {
+			fmt.Fprintf(w, "NOTE:      start-up is not (all) in the trace: what the app did before slimtrace attached is missing from the profiles (record a rollout with slimtrace record to see it)\n")
+		}
+	}
 	if c.Exit != nil {
 		if c.Exit.Killed != "" {
 			fmt.Fprintf(w, "exit:      %d (%s; killed: %s)\n", c.Exit.Code, c.Exit.Reason, c.Exit.Killed)

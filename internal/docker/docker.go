@@ -294,6 +294,8 @@ type Container struct {
 	// Pid is its init process on the host (0 when it is not running).
 	Pid     int
 	Running bool
+	// Image is the image it was created from, as it was named.
+	Image string
 	// IPs are its addresses on Docker's networks.
 	IPs []string
 }
@@ -312,6 +314,7 @@ func (c *Client) InspectContainer(ctx context.Context, name string) (Container, 
 			Running bool
 			Pid     int
 		}
+		Config          struct{ Image string }
 		NetworkSettings struct {
 			IPAddress string
 			Networks  map[string]struct{ IPAddress string }
@@ -320,7 +323,8 @@ func (c *Client) InspectContainer(ctx context.Context, name string) (Container, 
 	if err := json.NewDecoder(resp.Body).Decode(&j); err != nil {
 		return Container{}, fmt.Errorf("docker engine at %s: inspecting container %s: %w", c.host, name, err)
 	}
-	out := Container{ID: j.ID, Name: strings.TrimPrefix(j.Name, "/"), Pid: j.State.Pid, Running: j.State.Running}
+	out := Container{ID: j.ID, Name: strings.TrimPrefix(j.Name, "/"), Pid: j.State.Pid, Running: j.State.Running,
+		Image: j.Config.Image}
 	for _, ip := range append([]string{j.NetworkSettings.IPAddress}, func() []string {
 		var ips []string
 		for _, n := range j.NetworkSettings.Networks {

@@ -50,7 +50,12 @@ func ArtifactDir(statePath, imageID string) string {
 // seccomp profile in moby's JSON, for the kubelet with a pod using it and
 // as an SPO SeccompProfile, and the AppArmor profile.
 func Artifacts(dir, image string) creport.Artifacts {
-	name := ArtifactName(image)
+	return ArtifactsNamed(dir, ArtifactName(image))
+}
+
+// ArtifactsNamed names the artifact files of name (a workload group) in
+// dir, as Artifacts does.
+func ArtifactsNamed(dir, name string) creport.Artifacts {
 	return creport.Artifacts{
 		Dir:            dir,
 		Report:         filepath.Join(dir, "creport.json"),
@@ -69,7 +74,7 @@ func WriteArtifacts(rep *creport.Container, p *Profiles) error {
 	if err := os.MkdirAll(a.Dir, 0o755); err != nil {
 		return fmt.Errorf("creating the artifact directory: %w", err)
 	}
-	k8sName := profile.KubernetesName(ArtifactName(rep.Image.Name))
+	k8sName := profile.KubernetesName(strings.TrimSuffix(filepath.Base(a.Seccomp), "-seccomp.json"))
 	pod := profile.PodOptions{Name: k8sName, Image: rep.Image.Name, LocalhostProfile: profile.KubeletProfilePath(k8sName)}
 	writes := []struct {
 		path  string

@@ -35,7 +35,7 @@ func MakeProfiles(run *Run) (*Profiles, error) {
 	if err != nil {
 		return nil, fmt.Errorf("comparing the seccomp profile with Docker's: %w", err)
 	}
-	aa, err := profile.AppArmor(withoutSetup(run.Trace), profile.AppArmorOptions{Name: profile.ProfileName(run.Image.Name),
+	aa, err := profile.AppArmor(withoutSetup(run.Trace), profile.AppArmorOptions{Name: profile.ProfileName(run.name()),
 		IsDir: run.dirs()})
 	if err != nil {
 		return nil, fmt.Errorf("making the AppArmor profile: %w", err)
@@ -48,8 +48,11 @@ func MakeProfiles(run *Run) (*Profiles, error) {
 // used are directories in the image (by the name used, or by where its
 // symlinks lead): the AppArmor profile writes dir/ rules for those.
 func (r *Run) dirs() func(string) bool {
-	fsys := r.FS()
 	dirs := map[string]bool{}
+	if r.root == nil {
+		return func(p string) bool { return false }
+	}
+	fsys := r.FS()
 	for _, f := range r.Trace.Files {
 		if !slices.ContainsFunc(f.Lineages, func(l uint32) bool { return l != 0 }) {
 			continue
@@ -69,4 +72,13 @@ func withoutSetup(tr *trace.Report) *trace.Report {
 		return !slices.ContainsFunc(f.Lineages, func(l uint32) bool { return l != 0 })
 	})
 	return &c
+}
+
+// name is what the profiles are named after: the image, or an attached
+// run's workload group.
+func (r *Run) name() string {
+	if r.Image == nil {
+		return r.Name
+	}
+	return r.Image.Name
 }

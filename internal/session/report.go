@@ -14,12 +14,8 @@ import (
 // and verify may be nil (profile has no slim image, and --verify is
 // optional), arts empty when no artifact is written.
 func Report(run *Run, slim *SlimResult, profiles *Profiles, verify *creport.Verify, arts creport.Artifacts) *creport.Container {
-	img := run.Image
 	rep := &creport.Container{Version: creport.Version, Tool: run.Options.Tool, Command: run.Options.Command,
-		StartedAt: run.StartedAt,
-		Image: creport.Image{Name: img.Name, ID: img.ID().String(), Digest: img.Digest().String(), Size: img.Size,
-			Platform: img.Platform(), Config: img.Config.Config, FoundIn: img.Origin.Where},
-		Run: run.Container, Exit: run.Exit, Probe: run.Probes, Logs: run.Logs, Verify: verify, Artifacts: arts,
+		StartedAt: run.StartedAt, Image: run.imageReport(), Run: run.Container, Exit: run.Exit, Probe: run.Probes, Logs: run.Logs, Verify: verify, Artifacts: arts,
 		Timings: run.Timings}
 	run.fillTrace(rep)
 	rep.StartupOnly = run.startupOnly()
@@ -48,7 +44,7 @@ func (r *Run) fillTrace(rep *creport.Container) {
 	rep.Files, rep.ExecFiles, rep.SetupFiles = []creport.File{}, []creport.File{}, []string{}
 	for _, f := range tr.Files {
 		switch {
-		case slices.Contains(f.Lineages, r.AppLineage):
+		case slices.Contains(f.Lineages, r.AppLineage) || (r.Container.Attached && !slices.Equal(f.Lineages, []uint32{0})):
 			rep.Files = append(rep.Files, r.fileReport(f))
 		case slices.ContainsFunc(f.Lineages, func(l uint32) bool { return l != 0 }):
 			rep.ExecFiles = append(rep.ExecFiles, r.fileReport(f))
@@ -70,6 +66,9 @@ func (r *Run) fileReport(f trace.File) creport.File {
 		if !slices.Contains(out.Results, a.Result) {
 			out.Results = append(out.Results, a.Result)
 		}
+	}
+	if r.root == nil {
+		return out // an attached run that could not see the container's filesystem
 	}
 	l := fileset.Resolve(r.FS(), f.Path)
 	if !l.Exists {
@@ -106,9 +105,23 @@ func fileType(m fs.FileMode) string {
 // tracer counts calls, not their results, so an accept in the trace may be
 // the blocked one the stop interrupted.
 func (r *Run) startupOnly() bool {
+	if r.Container.Attached && !r.Options.HTTPProbe {
+		return false // its requests came from its users, unseen by slimtrace
+	}
 	listened := r.Listening || slices.ContainsFunc(r.Trace.Syscalls, func(sc trace.Syscall) bool {
 		return sc.Name == "listen" && sc.Count > 0
 	})
 	answered := slices.ContainsFunc(r.Probes.HTTP, func(p creport.HTTPProbe) bool { return p.Status > 0 })
 	return listened && !answered && len(r.Probes.Exec) == 0
+}
+
+// imageReport says what image ran: the image's own record, or for an
+// attached run the image its runtime names.
+func (r *Run) imageReport() creport.Image {
+	img := r.Image
+	if img == nil {
+		return creport.Image{Name: r.imageName, FoundIn: r.foundIn}
+	}
+	return creport.Image{Name: img.Name, ID: img.ID().String(), Digest: img.Digest().String(), Size: img.Size,
+		Platform: img.Platform(), Config: img.Config.Config, FoundIn: img.Origin.Where}
 }

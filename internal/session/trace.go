@@ -117,6 +117,13 @@ type Run struct {
 	// seen listening.
 	Listening bool
 
+	// Name names an attached run's artifacts: its workloads' group
+	// ("web-nginx"); Image is nil then, imageName and foundIn say what
+	// the runtime ran.
+	Name      string
+	imageName string
+	foundIn   string
+
 	store *image.Store
 	view  *image.View
 	root  *os.Root

@@ -264,6 +264,7 @@ type slimtraceMapSpecs struct {
 	SocketCalls   *ebpf.MapSpec `ebpf:"socket_calls"`
 	SyscallCounts *ebpf.MapSpec `ebpf:"syscall_counts"`
 	TraceStats    *ebpf.MapSpec `ebpf:"trace_stats"`
+	Watched       *ebpf.MapSpec `ebpf:"watched"`
 }
 
 // slimtraceVariableSpecs contains global variables before they are loaded into the kernel.
@@ -288,6 +289,7 @@ type slimtraceVariableSpecs struct {
 	UnusedSockKey   *ebpf.VariableSpec `ebpf:"unused_sock_key"`
 	UnusedSysOp     *ebpf.VariableSpec `ebpf:"unused_sys_op"`
 	UnusedSysSlots  *ebpf.VariableSpec `ebpf:"unused_sys_slots"`
+	Watch           *ebpf.VariableSpec `ebpf:"watch"`
 }
 
 // slimtraceObjects contains all objects after they have been loaded into the kernel.
@@ -320,6 +322,7 @@ type slimtraceMaps struct {
 	SocketCalls   *ebpf.Map `ebpf:"socket_calls"`
 	SyscallCounts *ebpf.Map `ebpf:"syscall_counts"`
 	TraceStats    *ebpf.Map `ebpf:"trace_stats"`
+	Watched       *ebpf.Map `ebpf:"watched"`
 }
 
 func (m *slimtraceMaps) Close() error {
@@ -334,6 +337,7 @@ func (m *slimtraceMaps) Close() error {
 		m.SocketCalls,
 		m.SyscallCounts,
 		m.TraceStats,
+		m.Watched,
 	)
 }
 
@@ -359,6 +363,7 @@ type slimtraceVariables struct {
 	UnusedSockKey   *ebpf.Variable `ebpf:"unused_sock_key"`
 	UnusedSysOp     *ebpf.Variable `ebpf:"unused_sys_op"`
 	UnusedSysSlots  *ebpf.Variable `ebpf:"unused_sys_slots"`
+	Watch           *ebpf.Variable `ebpf:"watch"`
 }
 
 // slimtracePrograms contains all programs after they have been loaded into the kernel.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -31,6 +32,15 @@ type Options struct {
 	// reader goroutine.
 	OnEvent func(trace.Event)
 	Logger  zerolog.Logger
+	// Watch makes the target only a parent: nothing is traced until Watch
+	// adds cgroups below it (up to WatchDepth levels down), whose
+	// processes and descendants are then traced.
+	Watch bool
+	// Adopt, when not 0, is given as lineage to every process already in
+	// the target when tracing begins (a running workload: its processes
+	// are the application's, not a runtime's setup). Children they fork
+	// later inherit it as usual.
+	Adopt uint32
 
 	// capTracepoint replaces cap_capable (tests: a name no kernel has
 	// stands for a kernel without the tracepoint).
@@ -153,7 +163,14 @@ func Open(opts Options) (_ *Tracer, err error) {
 	}
 	t.start = time.Now()
 	go t.read()
+	if err := t.adopt(); err != nil {
+		return nil, err
+	}
 	if err := t.attach(); err != nil {
+		return nil, err
+	}
+	// Processes forked between the first look and the attach.
+	if err := t.adopt(); err != nil {
 		return nil, err
 	}
 	opts.Logger.Debug().Str("cgroup", opts.Cgroup.Path).
@@ -182,6 +199,7 @@ func configure(spec *ebpf.CollectionSpec, opts Options, native, compat abi) erro
 	if err := errors.Join(
 		set("target_cgid", opts.Cgroup.ID),
 		set("target_level", uint32(opts.Cgroup.Level)),
+		set("watch", opts.Watch),
 		set("native_desc", descTable(native)),
 		set("compat_desc", descTable(compat)),
 	); err != nil {
@@ -211,7 +229,7 @@ func (t *Tracer) load(spec *ebpf.CollectionSpec) error {
 // on a kernel without the tracepoint it does not load.
 func (t *Tracer) loadCaps(spec *ebpf.CollectionSpec) error {
 	opts := &ebpf.CollectionOptions{MapReplacements: map[string]*ebpf.Map{
-		"cap_checks": t.maps.CapChecks, "lineages": t.maps.Lineages}}
+		"cap_checks": t.maps.CapChecks, "lineages": t.maps.Lineages, "watched": t.maps.Watched}}
 	if tp := t.opts.capTracepoint; tp != "" {
 		spec = spec.Copy()
 		spec.Programs["tp_btf_cap_capable"].AttachTo = tp
@@ -506,4 +524,60 @@ func (t *Tracer) release() {
 		_ = t.capProg.Close()
 	}
 	_ = t.maps.Close()
+}
+
+// WatchDepth is how far below a watching tracer's target a watched cgroup
+// may be (WATCH_DEPTH in bpf/slimtrace.bpf.c).
+const WatchDepth = 8
+
+// Watch adds g, a cgroup below a watching tracer's target, to what it
+// traces, from now on. The processes already in g and below it get the
+// lineage adopt when it is not 0 (a running container's: its processes
+// are the application's); a cgroup added before its first process starts
+// (a pod whose containers are still to come) is traced from that
+// process's first exec.
+func (t *Tracer) Watch(g *cgroup.Group, adopt uint32) error {
+	if !t.opts.Watch {
+		return errors.New("the tracer was not opened to watch cgroups")
+	}
+	if d := g.Level - t.opts.Cgroup.Level; d < 1 || d > WatchDepth ||
+		!strings.HasPrefix(g.Path, t.opts.Cgroup.Path+"/") {
+		return fmt.Errorf("cgroup %s is not within %d levels below %s", g.Path, WatchDepth, t.opts.Cgroup.Path)
+	}
+	if err := t.maps.Watched.Update(g.ID, uint8(1), ebpf.UpdateAny); err != nil {
+		return fmt.Errorf("watching cgroup %s: %w", g.Path, err)
+	}
+	return adoptIn(t.maps.Lineages, g, adopt)
+}
+
+// Adopt gives the lineage to the processes in g and below it that have
+// none yet (a running container in a watched pod).
+func (t *Tracer) Adopt(g *cgroup.Group, lineage uint32) error {
+	return adoptIn(t.maps.Lineages, g, lineage)
+}
+
+// adopt gives the lineage opts.Adopt to the processes of the target and
+// its descendant cgroups that have none yet.
+func (t *Tracer) adopt() error {
+	if t.opts.Watch {
+		return nil
+	}
+	return adoptIn(t.maps.Lineages, t.opts.Cgroup, t.opts.Adopt)
+}
+
+func adoptIn(lineages *ebpf.Map, g *cgroup.Group, lineage uint32) error {
+	if lineage == 0 {
+		return nil
+	}
+	pids, err := g.AllPids()
+	if err != nil {
+		return fmt.Errorf("listing the target's processes: %w", err)
+	}
+	for _, pid := range pids {
+		err := lineages.Update(uint32(pid), lineage, ebpf.UpdateNoExist)
+		if err != nil && !errors.Is(err, ebpf.ErrKeyExist) {
+			return fmt.Errorf("adopting pid %d: %w", pid, err)
+		}
+	}
+	return nil
 }

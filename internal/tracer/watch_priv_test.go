@@ -1,0 +1,126 @@
+package tracer
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/slimtrace/slimtrace/internal/cgroup"
+	"github.com/slimtrace/slimtrace/internal/privtest"
+	"github.com/slimtrace/slimtrace/internal/trace"
+)
+
+// startIn starts args in cgroup g; the process is killed and reaped at
+// the end of the test.
+func startIn(t *testing.T, g *cgroup.Group, args ...string) *exec.Cmd {
+	t.Helper()
+	fd, err := g.OpenFD()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fd.Close()
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: int(fd.Fd())}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	return cmd
+}
+
+func newCgroup(t *testing.T, name string) *cgroup.Group {
+	t.Helper()
+	g, err := cgroup.Create(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := g.Remove(); err != nil {
+			t.Errorf("removing cgroup %s: %v", g.Path, err)
+		}
+	})
+	return g
+}
+
+// TestWatch: a watching tracer traces only the cgroups added to it: a
+// running process's (adopted: its files are its lineage's, not setup's),
+// and one added before its first process started (traced from its exec);
+// a sibling cgroup stays out.
+func TestWatch(t *testing.T) {
+	privtest.Root(t)
+	dir := t.TempDir()
+	running, later, sibling := filepath.Join(dir, "running"), filepath.Join(dir, "later"), filepath.Join(dir, "sibling")
+	for _, p := range []string{running, later, sibling} {
+		mustWrite(t, p)
+	}
+	fifo := filepath.Join(dir, "go")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	parent := newCgroup(t, fmt.Sprintf("slimtrace-watch-%d", os.Getpid()))
+	a := newCgroup(t, filepath.Base(parent.Path)+"/a")
+	b := newCgroup(t, filepath.Base(parent.Path)+"/b")
+	pod := newCgroup(t, filepath.Base(parent.Path)+"/pod")
+	c := newCgroup(t, filepath.Base(parent.Path)+"/pod/c")
+
+	// Running before tracing: blocked on the fifo, then reads its file.
+	run := startIn(t, a, "/bin/sh", "-c", "read x < "+fifo+"; cat "+running+"; sleep 60")
+	seen := make(chan struct{})
+	var once sync.Once
+	tr, err := Open(Options{Cgroup: parent, Watch: true, OnEvent: func(ev trace.Event) {
+		if f, ok := ev.(*trace.FileEvent); ok && f.Path == running {
+			once.Do(func() { close(seen) })
+		}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	if err := tr.Watch(a, uint32(run.Process.Pid)); err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.Watch(pod, 0); err != nil { // a pod: its containers come later
+		t.Fatal(err)
+	}
+	if err := tr.Watch(&cgroup.Group{Path: "/elsewhere", Level: parent.Level + 1}, 0); err == nil {
+		t.Error("Watch took a cgroup outside the target")
+	}
+	// The fifo releases the running process; the later one starts now.
+	if err := os.WriteFile(fifo, []byte("go\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	late := startIn(t, c, "/bin/cat", later)
+	other := startIn(t, b, "/bin/cat", sibling)
+	for _, cmd := range []*exec.Cmd{late, other} {
+		if err := cmd.Wait(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	select {
+	case <-seen:
+	case <-time.After(10 * time.Second):
+		t.Errorf("the running process's read of %s never arrived", running)
+	}
+	r, err := tr.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertNothingAttached(t)
+	f := wantFile(t, r, running, trace.AccessRead, "ok")
+	if f != nil && !slices.Contains(f.Lineages, uint32(run.Process.Pid)) {
+		t.Errorf("%s has lineages %v, want the adopted %d", running, f.Lineages, run.Process.Pid)
+	}
+	wantFile(t, r, later, trace.AccessRead, "ok")
+	if !slices.ContainsFunc(r.Execs, func(e trace.Exec) bool { return e.Pid == uint32(late.Process.Pid) }) {
+		t.Errorf("the exec of cat (pid %d) in the watched pod is not in the trace: %+v", late.Process.Pid, r.Execs)
+	}
+	if r.File(sibling) != nil {
+		t.Errorf("%s is in the trace, from an unwatched cgroup", sibling)
+	}
+}
