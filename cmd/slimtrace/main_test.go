@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/alecthomas/kong"
+
+	"github.com/slimtrace/slimtrace/internal/privtest"
 )
 
 func TestParse(t *testing.T) {
@@ -44,9 +46,11 @@ func TestParse(t *testing.T) {
 // binary is the slimtrace binary the tests run, built once into binDir.
 var binary, binDir string
 
-// TestMain removes the binary's directory after the tests.
+// TestMain removes the binary's directory after the tests, and stops the
+// Kubernetes node if a test here started it.
 func TestMain(m *testing.M) {
 	code := m.Run()
+	privtest.StopK8sNode()
 	if binDir != "" {
 		os.RemoveAll(binDir)
 	}

@@ -28,7 +28,8 @@ type K8sNode struct {
 	// CRI is the node containerd's socket (the kubelet's CRI endpoint).
 	CRI string
 	// SeccompDir is the kubelet's seccomp/profiles/ directory: a file FILE in it
-	// is `seccompProfile: {type: Localhost, localhostProfile: FILE}`.
+	// is `seccompProfile: {type: Localhost, localhostProfile: profiles/FILE}`
+	// (relative to the kubelet's seccomp/).
 	SeccompDir string
 
 	script string
