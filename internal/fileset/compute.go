@@ -55,6 +55,7 @@ type computer struct {
 	langDone map[string]bool    // language packages kept
 
 	imports ImportStats
+	appExts map[string]bool // extensions of the application's kept files
 }
 
 func newComputer(in Input) (*computer, error) {

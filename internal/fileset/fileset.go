@@ -36,6 +36,7 @@ const (
 	ReasonLangPackage  Reason = "language-package" // part of a touched Python, npm or Ruby package
 	ReasonPackageMeta  Reason = "package-metadata" // dist-info, .pth, package.json, gemspec
 	ReasonImport       Reason = "import"           // a module a kept source file imports (--include-imports)
+	ReasonLazyLoad     Reason = "lazy-load"        // a module a kept source file registers by name, loaded at first use
 	ReasonIncludePath  Reason = "include-path"     // --include-path
 	ReasonIncludeBin   Reason = "include-bin"      // --include-bin
 	ReasonIncludeExe   Reason = "include-exe"      // --include-exe

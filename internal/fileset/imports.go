@@ -35,6 +35,10 @@ type ImportStats struct {
 	// NotFound counts literal names the image does not hold: builtin
 	// modules, other platforms' modules, optional dependencies.
 	NotFound int
+	// Unused counts lazy registrations (a template engine by the
+	// extension of its templates) for extensions no kept application file
+	// has: not followed.
+	Unused int
 	// Deferred counts imports inside functions of files the closure added
 	// (not traced), which are not followed.
 	Deferred int
@@ -191,12 +195,21 @@ func (c *computer) importClosure() {
 				}
 				continue
 			}
+			reason, detail := ReasonImport, fmt.Sprintf("imported by %s:%d", s.path, ref.Line)
+			if ref.Exts != nil {
+				// A registration: the module loads at the first use of a
+				// file with one of the extensions, if the application has one.
+				if !c.hasAppFileExt(ref.Exts) {
+					st.Unused++
+					continue
+				}
+				reason, detail = ReasonLazyLoad, fmt.Sprintf("registered by %s:%d", s.path, ref.Line)
+			}
 			files, found := res.Resolve(s.lang, s.path, ref)
 			if !found {
 				st.NotFound++
 				continue
 			}
-			detail := fmt.Sprintf("imported by %s:%d", s.path, ref.Line)
 			for _, f := range files {
 				l := Resolve(c.fs, f)
 				if !l.Exists || !l.Info.Mode().IsRegular() {
@@ -208,7 +221,7 @@ func (c *computer) importClosure() {
 						st.Bound = BoundSize
 						continue
 					}
-					if _, e := c.keep(f, ReasonImport, detail); e == nil {
+					if _, e := c.keep(f, reason, detail); e == nil {
 						continue
 					}
 					added += size
@@ -225,6 +238,25 @@ func (c *computer) importClosure() {
 			st.Bytes += e.Size
 		}
 	}
+}
+
+// hasAppFileExt reports whether the set holds an application file (one
+// no OS package owns) with one of the extensions (without their dot).
+func (c *computer) hasAppFileExt(exts []string) bool {
+	if c.appExts == nil {
+		c.appExts = map[string]bool{}
+		for p, e := range c.entries {
+			if e.Mode.IsRegular() && path.Ext(p) != "" && !c.pkgs.owns(p) {
+				c.appExts[path.Ext(p)[1:]] = true
+			}
+		}
+	}
+	for _, x := range exts {
+		if c.appExts[x] {
+			return true
+		}
+	}
+	return false
 }
 
 // pycSource returns the source of a cached bytecode file

@@ -30,6 +30,77 @@ var pyImage = with(debian, map[string]*fstest.MapFile{
 	"srv/app/unused.js":     file("x"),
 })
 
+// rubyImage is a Sinatra-like app: Tilt registers its template engines by
+// name at start-up and loads one at the first render of a template with
+// its extension; the app has ERB views only.
+var rubyImage = with(debian, map[string]*fstest.MapFile{
+	"usr/lib/ruby/vendor_ruby/tilt.rb": file("require 'tilt/template'\nmodule Tilt\n" +
+		"  register_lazy :ERBTemplate,  'tilt/erb',  'erb', 'rhtml'\n  register_lazy :HamlTemplate, 'tilt/haml', 'haml'\n" +
+		"  register_lazy 'Slim::Template', 'slim', 'slim'\nend\n"),
+	"usr/lib/ruby/vendor_ruby/tilt/template.rb": file("module Tilt; end\n"),
+	"usr/lib/ruby/vendor_ruby/tilt/erb.rb":      file("require 'tilt/template'\nrequire 'erb'\n"),
+	"usr/lib/ruby/vendor_ruby/tilt/haml.rb":     file("require 'haml'\n"),
+	"usr/lib/ruby/3.1.0/erb.rb":                 file("require 'erb/version'\n"),
+	"usr/lib/ruby/3.1.0/erb/version.rb":         file("VERSION = '1'\n"),
+	"usr/lib/ruby/3.1.0/haml.rb":                file("x = 1\n"),
+	"var/lib/dpkg/status": file(dpkgStatus + "\nPackage: ruby-tilt\nStatus: install ok installed\nArchitecture: all\n" +
+		"\nPackage: libruby3.1\nStatus: install ok installed\nArchitecture: amd64\n"),
+	"var/lib/dpkg/info/ruby-tilt.list": file("/usr/lib/ruby\n/usr/lib/ruby/vendor_ruby\n/usr/lib/ruby/vendor_ruby/tilt\n/usr/lib/ruby/vendor_ruby/tilt.rb\n/usr/lib/ruby/vendor_ruby/tilt/template.rb\n" +
+		"/usr/lib/ruby/vendor_ruby/tilt/erb.rb\n/usr/lib/ruby/vendor_ruby/tilt/haml.rb\n"),
+	"var/lib/dpkg/info/libruby3.1.list": file("/usr/lib/ruby\n/usr/lib/ruby/3.1.0\n/usr/lib/ruby/3.1.0/erb\n/usr/lib/ruby/3.1.0/erb.rb\n/usr/lib/ruby/3.1.0/erb/version.rb\n/usr/lib/ruby/3.1.0/haml.rb\n"),
+	"app/app.rb":                        file("require 'tilt'\nget('/about') { erb :about }\n"),
+	"app/views/about.erb":               file("<h1><%= 1 %></h1>\n"),
+})
+
+// nodeViewImage is an Express app whose views use the engine named in
+// app.set("view engine", ...).
+var nodeViewImage = with(debian, map[string]*fstest.MapFile{
+	"app/server.js":                       file("const express = require('express');\napp.set('view engine', 'pug');\n"),
+	"app/views/stock.pug":                 file("p stock\n"),
+	"app/node_modules/express/index.js":   file("module.exports = 1;\n"),
+	"app/node_modules/pug/package.json":   file(`{"main": "lib/index.js"}`),
+	"app/node_modules/pug/lib/index.js":   file("module.exports = require('./compile');\n"),
+	"app/node_modules/pug/lib/compile.js": file("module.exports = 2;\n"),
+})
+
+func TestComputeLazyLoad(t *testing.T) {
+	runCases(t, []computeCase{
+		{name: "tilt engine of the app's templates", img: rubyImage,
+			in: func(in *Input) {
+				quiet(in)
+				in.Files = read("/app/app.rb", "/usr/lib/ruby/vendor_ruby/tilt.rb", "/usr/lib/ruby/vendor_ruby/tilt/template.rb")
+			},
+			want: map[string]Reason{"/usr/lib/ruby/vendor_ruby/tilt/erb.rb": ReasonLazyLoad,
+				"/usr/lib/ruby/3.1.0/erb.rb": ReasonImport, "/usr/lib/ruby/3.1.0/erb/version.rb": ReasonImport,
+				"/app/views/about.erb": ReasonAppDir},
+			// No template of the app is haml's or slim's.
+			not: []string{"/usr/lib/ruby/vendor_ruby/tilt/haml.rb", "/usr/lib/ruby/3.1.0/haml.rb"},
+			check: func(t *testing.T, s *Set) {
+				if e := s.Find("/usr/lib/ruby/vendor_ruby/tilt/erb.rb"); e.Detail != "registered by /usr/lib/ruby/vendor_ruby/tilt.rb:3" {
+					t.Errorf("detail %q", e.Detail)
+				}
+				if s.Imports.Unused != 2 {
+					t.Errorf("stats %+v", s.Imports)
+				}
+			}},
+		{name: "no template kept, no engine", img: rubyImage,
+			in: func(in *Input) {
+				alone(in)
+				in.Files = read("/app/app.rb", "/usr/lib/ruby/vendor_ruby/tilt.rb")
+			},
+			not: []string{"/usr/lib/ruby/vendor_ruby/tilt/erb.rb", "/usr/lib/ruby/3.1.0/erb.rb"}},
+		{name: "express view engine", img: nodeViewImage,
+			in: func(in *Input) { alone(in); in.Files = read("/app/server.js", "/app/views/stock.pug") },
+			want: map[string]Reason{"/app/node_modules/pug/lib/index.js": ReasonLazyLoad,
+				"/app/node_modules/pug/lib/compile.js": ReasonImport},
+			check: func(t *testing.T, s *Set) {
+				if e := s.Find("/app/node_modules/pug/lib/index.js"); e.Detail != "registered by /app/server.js:2" {
+					t.Errorf("detail %q", e.Detail)
+				}
+			}},
+	})
+}
+
 func TestComputeImports(t *testing.T) {
 	pyApp := func(in *Input) {
 		alone(in) // the fake stdlib has no package owning it: it would be an application directory

@@ -37,7 +37,8 @@ type Ref struct {
 	Line int
 	// Kind is the statement or call: "import", "from", "import_module",
 	// "__import__", "require", "import()", "require_relative", "load",
-	// "autoload", "include".
+	// "autoload", "include"; lazy loads by a registered name:
+	// "register_lazy" (Tilt), "view engine" (Express).
 	Kind string
 	// Name is the literal module name or path, as written.
 	Name string
@@ -51,6 +52,10 @@ type Ref struct {
 	// FromDir: Name is a path relative to the directory of the file that
 	// names it (Ruby's require_relative and __dir__ forms, PHP's __DIR__).
 	FromDir bool
+	// Exts are the file extensions a lazy registration is for (Kind
+	// "register_lazy", "view engine"): the module is loaded at the first
+	// use of a file with one of them. Empty: any.
+	Exts []string
 	// Deferred: the reference runs only when a function holding it is
 	// called, not when the file is loaded (Python: inside a "def").
 	Deferred bool

@@ -14,6 +14,9 @@ func refString(r Ref) string {
 		return fmt.Sprintf("%d dynamic %s", r.Line, r.Expr)
 	}
 	s := fmt.Sprintf("%d %s %s%s", r.Line, r.Kind, strings.Repeat(".", r.Level), r.Name)
+	if len(r.Exts) > 0 {
+		s += " [" + strings.Join(r.Exts, " ") + "]"
+	}
 	if len(r.Names) > 0 {
 		s += " [" + strings.Join(r.Names, " ") + "]"
 	}
@@ -93,6 +96,8 @@ func TestParseNode(t *testing.T) {
 		{"regex with slash in class", "const r = /[/]require('no')/;\nrequire('after')\n", []string{"2 require after"}},
 		{"not calls", "obj.require('x');\nfunction require(m) {}\nimport.meta.url;\nconst f = require;\n", nil},
 		{"dynamic require", "const p = require(path.join(__dirname, 'x'));\n", []string{"1 dynamic require(path.join(__dirname, 'x'))"}},
+		{"view engine", "app.set('view engine', 'pug');\napp.set(\"view engine\", \".ejs\")\napp.set('views', 'x');\napp.set('view engine', name);\nset('view engine', 'no');\n",
+			[]string{"1 view engine pug [pug]", "2 view engine ejs [ejs]"}},
 	})
 }
 
@@ -101,6 +106,9 @@ func TestParseRuby(t *testing.T) {
 		{"require", "require \"sinatra/base\"\nrequire 'csv'\nrequire('json')\n", []string{"1 require sinatra/base", "2 require csv", "3 require json"}},
 		{"in a block", "get '/x' do\n  require \"csv\"\nend\n", []string{"2 require csv"}},
 		{"relative", "require_relative 'lib/a'\nrequire_relative \"../b\"\n", []string{"1 require_relative lib/a (dir)", "2 require_relative ../b (dir)"}},
+		{"register_lazy", "register_lazy :ERBTemplate,    'tilt/erb',    'erb', 'rhtml'\nTilt.register_lazy('Slim::Template', 'slim', 'slim')\n" +
+			"register_lazy klass, file, 'x'\nregister_lazy :A, \"tilt/#{x}\", 'y'\ndef register_lazy(class_name, file, *extensions)\nend\n",
+			[]string{"1 register_lazy tilt/erb [erb rhtml]", "2 register_lazy slim [slim]"}},
 		{"autoload", "autoload :Inventory, File.expand_path(\"lib/inventory\", __dir__)\nautoload :Mime, \"rack/mime\"\nmodule Rack\n  autoload(:Utils, 'rack/utils')\nend\n",
 			[]string{"1 autoload lib/inventory (dir)", "2 autoload rack/mime", "4 autoload rack/utils"}},
 		{"dir forms", "require File.join(__dir__, \"lib\", \"x\")\nload __dir__ + \"/tasks.rb\"\nrequire File.expand_path('../y', __FILE__)\n",

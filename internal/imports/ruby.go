@@ -253,6 +253,12 @@ func parseRuby(src []byte) []Ref {
 			continue
 		}
 		kind := t.text
+		if kind == "register_lazy" {
+			if r, ok := rubyRegisterLazy(toks, i); ok {
+				refs = append(refs, r)
+			}
+			continue
+		}
 		if kind != "require" && kind != "require_relative" && kind != "load" && kind != "autoload" {
 			continue
 		}
@@ -305,6 +311,38 @@ func parseRuby(src []byte) []Ref {
 		refs = append(refs, r)
 	}
 	return refs
+}
+
+// rubyRegisterLazy reads Tilt's register_lazy(CLASS, FILE, EXT...) at
+// toks[i] (Tilt.register_lazy, Tilt::Mapping#register_lazy): the template
+// class is loaded from FILE at the first render of a template with one of
+// the extensions. CLASS is a symbol or a string, FILE and EXT literal
+// strings; anything else is not a registration read.
+func rubyRegisterLazy(toks []token, i int) (Ref, bool) {
+	at := func(i int) token { return tokenAt(toks, i) }
+	if p := at(i - 1); p.kind == tName && p.text == "def" || at(i+1).kind == tOp && at(i+1).text == ":" {
+		return Ref{}, false
+	}
+	j := i + 1
+	if at(j).kind == tOp && at(j).text == "(" {
+		j++
+	}
+	if c := at(j); c.kind != tSymbol && !(c.kind == tString && !c.dyn) || at(j+1).text != "," {
+		return Ref{}, false
+	}
+	f := at(j + 2)
+	if f.kind != tString || f.dyn || f.val == "" {
+		return Ref{}, false
+	}
+	r := Ref{Line: toks[i].line, Kind: "register_lazy", Name: f.val}
+	for j += 3; at(j).kind == tOp && at(j).text == ","; j += 2 {
+		e := at(j + 1)
+		if e.kind != tString || e.dyn {
+			break
+		}
+		r.Exts = append(r.Exts, e.val)
+	}
+	return r, true
 }
 
 // rubyPath evaluates a require's argument when it is a literal or a
