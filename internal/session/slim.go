@@ -106,6 +106,10 @@ func Slim(ctx context.Context, run *Run, b BuildOptions) (*SlimResult, error) {
 			im.Files, units.HumanSize(float64(im.Bytes)), im.Parsed, len(im.Unresolved), map[string]string{"": "",
 				fileset.BoundDepth: ", depth bound reached", fileset.BoundSize: ", size bound reached"}[im.Bound])
 	}
+	slim.Insurance, slim.InsuranceBytes = b.Files.Insurance(), map[string]int64{}
+	for r, n := range set.InsuranceBytes() {
+		slim.InsuranceBytes[string(r)] = n
+	}
 	for _, d := range set.CappedDirs {
 		slim.CappedDirs = append(slim.CappedDirs, creport.CappedDir(d))
 	}
