@@ -118,7 +118,7 @@ func (c *buildCmd) buildOptions(g *Globals) (session.BuildOptions, error) {
 	fo := fileset.Options{ExcludePaths: c.ExcludePath, IncludeBins: c.IncludeBin, IncludeExes: c.IncludeExe,
 		IncludeShell: c.IncludeShell, IncludeZoneinfo: c.IncludeZoneinfo, NoCertAll: !c.IncludeCertAll,
 		NoOSLibsNet: !c.IncludeOslibsNet, NoAppDirs: !c.KeepAppDirs || c.Insurance != fileset.InsuranceFull,
-		NoImports: !c.IncludeImports || c.Insurance == fileset.InsuranceNone,
+		NoImports:   !c.IncludeImports || c.Insurance == fileset.InsuranceNone,
 		ImportDepth: c.ImportsMaxDepth}
 	if c.ImportsMaxDepth == 0 {
 		fo.ImportDepth = -1
