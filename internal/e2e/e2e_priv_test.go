@@ -68,6 +68,7 @@ func TestE2EMatrix(t *testing.T) {
 	for _, app := range apps {
 		t.Run(app.Name, func(t *testing.T) {
 			r := buildApp(t, bin, address, state, app)
+			r.Default = defaultPass(t, bin, address, state, app)
 			results = append(results, r)
 			t.Logf("%s: fat %.1f MB, slim %.1f MB (%.1fx, files %.1f MB, format %.3f), %d paths, build %.1fs, verified %v",
 				app.Name, float64(r.FatBytes)/1e6, float64(r.SlimBytes)/1e6, r.Ratio(), float64(r.FileBytes)/1e6,
@@ -75,9 +76,15 @@ func TestE2EMatrix(t *testing.T) {
 			for _, n := range r.Notes {
 				t.Logf("accepted: %s", n)
 			}
+			t.Logf("%s: insurance %.2f MB (%.1f%% of the files), default-probe pass %+v", app.Name,
+				float64(r.InsuranceBytes)/1e6, 100*r.InsuranceShare(), r.Default)
 			for _, p := range r.Problems() {
 				if strings.HasPrefix(p, "slim image is") && knownMiss[app.Name] != "" {
 					t.Logf("known miss: %s: %s", p, knownMiss[app.Name])
+					continue
+				}
+				if strings.HasPrefix(p, "insurance is") && knownInsurance[app.Name] != "" {
+					t.Logf("known miss: %s: %s", p, knownInsurance[app.Name])
 					continue
 				}
 				t.Error(p)
@@ -112,6 +119,59 @@ func TestE2EMatrix(t *testing.T) {
 var knownMiss = map[string]string{
 	"php-app": "Debian's php8.2 links libxml2, which links ICU: libicudata.so.72 (31.3 MB) is a DT_NEEDED " +
 		"library the loader maps at every start, before any PHP code runs",
+}
+
+// knownInsurance names the apps whose insurance is over MaxInsurance of
+// their slim image's files, and why; the matrix reports their figures.
+var knownInsurance = map[string]string{}
+
+// defaultPass builds the app with only the default probe (GET / on its
+// ports), then runs `slimtrace verify` of that slim image with every probe
+// of the app: what a user who writes no probe file gets. Nil for an app
+// without a probe file, whose one build already is that.
+func defaultPass(t *testing.T, bin, address, state string, app App) *DefaultPass {
+	dir, err := filepath.Abs(filepath.Join("../../testdata/apps", app.Name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	probes := filepath.Join(dir, "probes.json")
+	if _, err := os.Stat(probes); err != nil {
+		return nil
+	}
+	fat := "docker-archive:" + privtest.Fixture(t, app.Name)
+	slim := "e2e-default/" + app.Name + ":latest"
+	var extra []string
+	for _, a := range app.Args {
+		extra = append(extra, strings.ReplaceAll(a, "{app}", dir))
+	}
+	common := []string{"--containerd", address, "--namespace", namespace}
+	run := func(args ...string) (string, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, bin, append([]string{"--state-path", state}, args...)...)
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		err := cmd.Run()
+		return out.String(), err
+	}
+	build := append(append(append([]string{"build"}, common...), "--tag", slim, "--continue-after", "probe"), extra...)
+	if out, err := run(append(build, fat)...); err != nil {
+		t.Logf("default-probe build: %v\n%s", err, out)
+		return &DefaultPass{Failure: "build: " + err.Error()}
+	}
+	verify := append(append(append([]string{"verify"}, common...), "--http-probe-cmd-file", probes, "--continue-after", "probe"), extra...)
+	out, err := run(append(verify, fat, slim)...)
+	if err != nil {
+		t.Logf("default-probe build, verified with every probe: %v\n%s", err, out)
+		var diffs []string
+		for _, l := range strings.Split(out, "\n") {
+			if d, ok := strings.CutPrefix(strings.TrimSpace(l), "- "); ok { // the summary's differences
+				diffs = append(diffs, d)
+			}
+		}
+		return &DefaultPass{Failure: "verify with every probe: " + strings.Join(diffs, "; ")}
+	}
+	return &DefaultPass{}
 }
 
 // buildApp runs `slimtrace build --verify` of one app and reads its creport.

@@ -82,6 +82,12 @@ func TestComputeLazyLoad(t *testing.T) {
 				if s.Imports.Unused != 2 {
 					t.Errorf("stats %+v", s.Imports)
 				}
+				ins := s.InsuranceBytes()
+				erb := int64(len("require 'erb/version'\n") + len("VERSION = '1'\n"))
+				if ins[ReasonLazyLoad] != int64(len("require 'tilt/template'\nrequire 'erb'\n")) || ins[ReasonImport] != erb ||
+					ins[ReasonAppDir] != int64(len("<h1><%= 1 %></h1>\n")) || len(ins) != 3 {
+					t.Errorf("insurance bytes %v", ins) // app.rb is traced: kept first for that
+				}
 			}},
 		{name: "no template kept, no engine", img: rubyImage,
 			in: func(in *Input) {
