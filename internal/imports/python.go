@@ -170,7 +170,8 @@ func pyString(s string, i int, prefix string) (token, int, int) {
 // __import__ calls. Imports in the body of a test for another OS ("if
 // sys.platform == 'win32':", "if os.name == 'nt':") are left out, and so
 // are those under "if __name__ == '__main__':", which runs only when the
-// module is the program (and then it ran while traced).
+// module is the program (and then it ran while traced), and under "if
+// TYPE_CHECKING:", which runs only in a type checker.
 func parsePython(src []byte) []Ref {
 	toks := lexPython(src)
 	var refs []Ref
@@ -202,7 +203,7 @@ func parsePython(src []byte) []Ref {
 				defs = append(defs, col(t))
 			}
 			if guard < 0 && (t.text == "if" || t.text == "elif") {
-				if end, ok := otherOSTest(toks, i+1); ok || mainTest(toks, i+1) {
+				if end, ok := otherOSTest(toks, i+1); ok || mainTest(toks, i+1) || t.text == "if" && typeCheckingTest(toks, i+1) {
 					guard = col(t)
 					i = end
 					continue
@@ -314,6 +315,17 @@ func otherOSTest(toks []token, i int) (end int, ok bool) {
 		}
 	}
 	return len(toks) - 1, false
+}
+
+// typeCheckingTest reports whether the condition from toks[i] is
+// TYPE_CHECKING (typing's, or typing.TYPE_CHECKING): true only for a type
+// checker, never at run time.
+func typeCheckingTest(toks []token, i int) bool {
+	at := func(i int) token { return tokenAt(toks, i) }
+	if at(i).kind == tName && at(i).text == "TYPE_CHECKING" && at(i+1).text == ":" {
+		return true
+	}
+	return at(i).kind == tName && at(i+1).text == "." && at(i+2).text == "TYPE_CHECKING" && at(i+3).text == ":"
 }
 
 // mainTest reports whether the condition from toks[i] is
