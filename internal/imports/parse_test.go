@@ -23,6 +23,9 @@ func refString(r Ref) string {
 	if r.FromDir {
 		s += " (dir)"
 	}
+	if r.Deferred {
+		s += " (deferred)"
+	}
 	return s
 }
 
@@ -55,7 +58,7 @@ func TestParsePython(t *testing.T) {
 		{"multi-line parens", "from x import (\n  a,  # comment with import y\n  b as bb,\n)\nimport q\n",
 			[]string{"1 from x [a b]", "5 import q"}},
 		{"in function and try", "def f():\n    try:\n        import sqlite3\n    except ImportError:\n        sqlite3 = None\n",
-			[]string{"3 import sqlite3"}},
+			[]string{"3 import sqlite3 (deferred)"}},
 		{"one-line suite", "if True: import json\ntry: import simplejson as json\nexcept ImportError: pass\n",
 			[]string{"1 import json", "2 import simplejson"}},
 		{"semicolon", "x = 1; import re\n", []string{"1 import re"}},
@@ -75,7 +78,7 @@ func TestParsePython(t *testing.T) {
 			"if sys.platform.startswith('darwin') or sys.platform == 'linux':\n    import linuxish\nimport after\n",
 			[]string{"1 import sys", "6 from .unix_events", "11 import fcntl", "13 import linuxish", "14 import after"}},
 		{"main block", "def f():\n    import lazy\n\nif __name__ == \"__main__\":\n    import doctest\n    doctest.testmod()\nimport after\nif '__main__' == __name__: import x\n",
-			[]string{"2 import lazy", "7 import after"}},
+			[]string{"2 import lazy (deferred)", "7 import after"}},
 		{"type checking", "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from a import B\n    import c\nelse:\n    import d\nif typing.TYPE_CHECKING: import e\nif not TYPE_CHECKING:\n    import f\nimport g\n",
 			[]string{"1 from typing [TYPE_CHECKING]", "6 import d", "9 import f", "10 import g"}},
 		{"byte prefix and line count", "x = b'''\n\n'''\nimport a\n", []string{"4 import a"}},
@@ -108,6 +111,12 @@ func TestParseRuby(t *testing.T) {
 		{"require", "require \"sinatra/base\"\nrequire 'csv'\nrequire('json')\n", []string{"1 require sinatra/base", "2 require csv", "3 require json"}},
 		{"in a block", "get '/x' do\n  require \"csv\"\nend\n", []string{"2 require csv"}},
 		{"relative", "require_relative 'lib/a'\nrequire_relative \"../b\"\n", []string{"1 require_relative lib/a (dir)", "2 require_relative ../b (dir)"}},
+		{"in methods", "require 'top'\nclass A\n  def x\n    require 'inx' if y\n    [1].each do |z|\n      require 'indo'\n    end\n  end\n" +
+			"  def self.y = require('endless')\n  require 'inclass'\n  while q do\n    z\n  end\n  x = if a then 1 else 2 end\n  require 'after'\n" +
+			"  def w(a, b)\n    h = {if: 1, end: 2}\n    require 'inw'\n  end\n  require 'last' unless x.end\nend\n",
+			[]string{"1 require top", "4 require inx (deferred)", "6 require indo (deferred)", "9 require endless", "10 require inclass",
+				"15 require after", "18 require inw (deferred)", "20 require last"}},
+		{"unbalanced: none deferred", "def x\n  require 'a'\nend\nend\nrequire 'b'\n", []string{"2 require a", "5 require b"}},
 		{"register_lazy", "register_lazy :ERBTemplate,    'tilt/erb',    'erb', 'rhtml'\nTilt.register_lazy('Slim::Template', 'slim', 'slim')\n" +
 			"register_lazy klass, file, 'x'\nregister_lazy :A, \"tilt/#{x}\", 'y'\ndef register_lazy(class_name, file, *extensions)\nend\n",
 			[]string{"1 register_lazy tilt/erb [erb rhtml]", "2 register_lazy slim [slim]"}},
