@@ -205,6 +205,9 @@ func (c *computer) importClosure() {
 				}
 				reason, detail = ReasonLazyLoad, fmt.Sprintf("registered by %s:%d", s.path, ref.Line)
 			}
+			if ref.Kind == "class" {
+				reason, detail = ReasonLazyLoad, fmt.Sprintf("autoloaded (PSR-4) for %s:%d", s.path, ref.Line)
+			}
 			files, found := res.Resolve(s.lang, s.path, ref)
 			if !found {
 				st.NotFound++

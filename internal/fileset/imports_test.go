@@ -63,8 +63,30 @@ var nodeViewImage = with(debian, map[string]*fstest.MapFile{
 	"app/node_modules/pug/lib/compile.js": file("module.exports = 2;\n"),
 })
 
+// phpImage is a composer app whose route uses a class composer's PSR-4
+// autoloader loads at its first use.
+var phpImage = with(debian, map[string]*fstest.MapFile{
+	"app/public/index.php": file("<?php\nrequire __DIR__ . '/../vendor/autoload.php';\nuse Shop\\Stock;\n" +
+		"if ($_SERVER['REQUEST_URI'] === '/stock') { echo (new Stock())->count(); }\n"),
+	"app/vendor/autoload.php": file("<?php\nreturn 1;\n"),
+	"app/vendor/composer/autoload_psr4.php": file("<?php\n$vendorDir = dirname(__DIR__);\n$baseDir = dirname($vendorDir);\n" +
+		"return array(\n    'Shop\\\\' => array($baseDir . '/src'),\n);\n"),
+	"app/src/Stock.php":   file("<?php\nnamespace Shop;\nclass Stock { function count() { return new Counter(); } }\n"),
+	"app/src/Counter.php": file("<?php\nnamespace Shop;\nclass Counter {}\n"),
+	"app/src/Unused.php":  file("<?php\n"),
+})
+
 func TestComputeLazyLoad(t *testing.T) {
 	runCases(t, []computeCase{
+		{name: "php PSR-4 class", img: phpImage,
+			in:   func(in *Input) { alone(in); in.Files = read("/app/public/index.php", "/app/vendor/autoload.php") },
+			want: map[string]Reason{"/app/src/Stock.php": ReasonLazyLoad, "/app/src/Counter.php": ReasonLazyLoad},
+			not:  []string{"/app/src/Unused.php"},
+			check: func(t *testing.T, s *Set) {
+				if e := s.Find("/app/src/Stock.php"); e.Detail != "autoloaded (PSR-4) for /app/public/index.php:3" {
+					t.Errorf("detail %q", e.Detail)
+				}
+			}},
 		{name: "tilt engine of the app's templates", img: rubyImage,
 			in: func(in *Input) {
 				quiet(in)

@@ -38,7 +38,8 @@ type Ref struct {
 	// Kind is the statement or call: "import", "from", "import_module",
 	// "__import__", "require", "import()", "require_relative", "load",
 	// "autoload", "include"; lazy loads by a registered name:
-	// "register_lazy" (Tilt), "view engine" (Express).
+	// "register_lazy" (Tilt), "view engine" (Express), "class" (PHP: a
+	// class an autoloader loads, Name fully qualified).
 	Kind string
 	// Name is the literal module name or path, as written.
 	Name string
@@ -108,6 +109,7 @@ type Resolver struct {
 	// directory): directory listings and stats are remembered.
 	names map[string]map[string]bool
 	stats map[string]fs.FileInfo // nil: missing
+	psr4  map[string]*psr4       // composer PSR-4 maps by vendor directory
 }
 
 // NewResolver returns a resolver over fsys, the image's root filesystem,

@@ -136,6 +136,10 @@ func TestParseRuby(t *testing.T) {
 
 func TestParsePHP(t *testing.T) {
 	runParse(t, PHP, []parseCase{
+		{"classes", "<?php\nnamespace Shop;\nuse Psr\\Log\\LoggerInterface;\nuse \\Shop\\Util\\Fmt as F, Other\\X;\nuse Single;\n" +
+			"$s = new Stock();\n$d = new \\Shop\\Report\\Daily;\n$t = Report\\Totals::sum();\n$f = function () use ($s) {};\n$o = new static();\n$v = new $cls();\n",
+			[]string{"3 class Psr\\Log\\LoggerInterface", "4 class Shop\\Util\\Fmt", "4 class Other\\X", "6 class Shop\\Stock",
+				"7 class Shop\\Report\\Daily", "8 class Shop\\Report\\Totals"}},
 		{"forms", "<?php\ninclude 'a.php';\nrequire_once(\"b.php\");\nINCLUDE_ONCE 'c.php' ?>\n", []string{"2 include a.php", "3 include b.php", "4 include c.php"}},
 		{"dir", "<?php\ninclude __DIR__ . '/../lib/Report.php';\nrequire dirname(__FILE__) . \"/x.php\";\n",
 			[]string{"2 include ../lib/Report.php (dir)", "3 include x.php (dir)"}},
