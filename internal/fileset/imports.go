@@ -170,15 +170,40 @@ func (c *computer) importClosure() {
 	}
 	res := imports.NewResolver(importFS{c}, imports.Env{Env: c.cfg.Env, WorkingDir: c.cfg.WorkingDir, Seen: seen})
 	var added int64
-	for len(queue) > 0 {
-		s := queue[0]
-		queue = queue[1:]
-		b, err := readFile(c.fs, s.path, maxSource)
-		if err != nil {
-			continue
+	// The entry points of the Python distributions the application used
+	// (entry_points.txt): plugins other code loads by a registered name.
+	entry := map[string][]imports.Ref{}
+	for _, site := range c.sites {
+		for meta := range c.pySites[site].byMeta {
+			if !c.langDone[meta] {
+				continue
+			}
+			f := meta + "/entry_points.txt"
+			if b, err := readFile(c.fs, f, 1<<20); err == nil {
+				entry[f] = entryPointRefs(b)
+			}
 		}
-		st.Parsed++
-		for _, ref := range imports.Parse(s.lang, b) {
+	}
+	for len(queue) > 0 || len(entry) > 0 {
+		var s source
+		var refs []imports.Ref
+		if len(queue) > 0 {
+			s = queue[0]
+			queue = queue[1:]
+			b, err := readFile(c.fs, s.path, maxSource)
+			if err != nil {
+				continue
+			}
+			st.Parsed++
+			refs = imports.Parse(s.lang, b)
+		} else {
+			for f, r := range entry {
+				s, refs = source{path: f, lang: imports.Python}, r
+				delete(entry, f)
+				break
+			}
+		}
+		for _, ref := range refs {
 			if ref.Deferred && s.depth > 0 {
 				// A file the closure added runs its top-level imports when it
 				// is loaded; those inside its functions only if they are
@@ -204,6 +229,9 @@ func (c *computer) importClosure() {
 					continue
 				}
 				reason, detail = ReasonLazyLoad, fmt.Sprintf("registered by %s:%d", s.path, ref.Line)
+			}
+			if ref.Kind == "entry_point" {
+				reason, detail = ReasonLazyLoad, fmt.Sprintf("entry point at %s:%d", s.path, ref.Line)
 			}
 			if ref.Kind == "class" {
 				reason, detail = ReasonLazyLoad, fmt.Sprintf("autoloaded (PSR-4) for %s:%d", s.path, ref.Line)
@@ -260,6 +288,34 @@ func (c *computer) hasAppFileExt(exts []string) bool {
 		}
 	}
 	return false
+}
+
+// entryPointRefs reads an entry_points.txt ([group] then name = module:attr
+// [extras] lines) for the modules its entry points name; console and GUI
+// scripts are commands, not plugins the application loads.
+func entryPointRefs(b []byte) []imports.Ref {
+	var refs []imports.Ref
+	group := ""
+	for i, l := range strings.Split(string(b), "\n") {
+		l = strings.TrimSpace(l)
+		switch {
+		case l == "" || strings.HasPrefix(l, "#") || strings.HasPrefix(l, ";"):
+		case strings.HasPrefix(l, "[") && strings.HasSuffix(l, "]"):
+			group = strings.TrimSpace(l[1 : len(l)-1])
+		case group == "console_scripts" || group == "gui_scripts":
+		default:
+			_, v, ok := strings.Cut(l, "=")
+			if !ok {
+				continue
+			}
+			mod, _, _ := strings.Cut(strings.TrimSpace(v), ":")
+			mod, _, _ = strings.Cut(mod, "[")
+			if mod = strings.TrimSpace(mod); mod != "" {
+				refs = append(refs, imports.Ref{Line: i + 1, Kind: "entry_point", Name: mod})
+			}
+		}
+	}
+	return refs
 }
 
 // pycSource returns the source of a cached bytecode file

@@ -76,8 +76,32 @@ var phpImage = with(debian, map[string]*fstest.MapFile{
 	"app/src/Unused.php":  file("<?php\n"),
 })
 
+// pyEntryImage: the app uses a distribution whose entry points name a
+// plugin module of another distribution, and a command.
+var pyEntryImage = with(debian, map[string]*fstest.MapFile{
+	"app/app.py":                      file("import web\n"),
+	site + "web/__init__.py":          file("x = 1\n"),
+	site + "web/cli.py":               file("x = 1\n"),
+	site + "web-1.0.dist-info/RECORD": file("web/__init__.py,,\nweb/cli.py,,\n"),
+	site + "web-1.0.dist-info/entry_points.txt": file("[console_scripts]\nweb = web.cli:main\n\n" +
+		"[web.plugins]\nstats = web_stats.plugin:Stats [extra]\n"),
+	site + "web_stats/__init__.py": file("x = 1\n"),
+	site + "web_stats/plugin.py":   file("import web_stats.util\n"),
+	site + "web_stats/util.py":     file("x = 1\n"),
+})
+
 func TestComputeLazyLoad(t *testing.T) {
 	runCases(t, []computeCase{
+		{name: "python entry points of a used distribution", img: pyEntryImage,
+			in: func(in *Input) { alone(in); in.Files = read("/app/app.py", "/"+site+"web/__init__.py") },
+			want: map[string]Reason{"/" + site + "web_stats/plugin.py": ReasonLazyLoad, "/" + site + "web_stats/__init__.py": ReasonLazyLoad,
+				"/" + site + "web_stats/util.py": ReasonImport},
+			not: []string{"/" + site + "web/cli.py"}, // a command's module
+			check: func(t *testing.T, s *Set) {
+				if e := s.Find("/" + site + "web_stats/plugin.py"); e.Detail != "entry point at /"+site+"web-1.0.dist-info/entry_points.txt:5" {
+					t.Errorf("detail %q", e.Detail)
+				}
+			}},
 		{name: "php PSR-4 class", img: phpImage,
 			in:   func(in *Input) { alone(in); in.Files = read("/app/public/index.php", "/app/vendor/autoload.php") },
 			want: map[string]Reason{"/app/src/Stock.php": ReasonLazyLoad, "/app/src/Counter.php": ReasonLazyLoad},
