@@ -221,6 +221,9 @@ func (c *computer) importClosure() {
 				continue
 			}
 			reason, detail := ReasonImport, fmt.Sprintf("imported by %s:%d", s.path, ref.Line)
+			if ref.Kind == "installed_app" {
+				reason, detail = ReasonLazyLoad, fmt.Sprintf("registered by %s:%d", s.path, ref.Line)
+			}
 			if ref.Exts != nil {
 				// A registration: the module loads at the first use of a
 				// file with one of the extensions, if the application has one.

@@ -79,6 +79,8 @@ func TestParsePython(t *testing.T) {
 			[]string{"1 import sys", "6 from .unix_events", "11 import fcntl", "13 import linuxish", "14 import after"}},
 		{"main block", "def f():\n    import lazy\n\nif __name__ == \"__main__\":\n    import doctest\n    doctest.testmod()\nimport after\nif '__main__' == __name__: import x\n",
 			[]string{"2 import lazy (deferred)", "7 import after"}},
+		{"django apps", "INSTALLED_APPS = [\n    'django.contrib.admin',\n    \"shop.apps.ShopConfig\",\n]\nINSTALLED_APPS += ('extra',)\nX_INSTALLED_APPS = ['no']\nINSTALLED_APPS == ['no2']\n",
+			[]string{"2 installed_app django.contrib.admin", "3 installed_app shop.apps.ShopConfig", "5 installed_app extra"}},
 		{"type checking", "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from a import B\n    import c\nelse:\n    import d\nif typing.TYPE_CHECKING: import e\nif not TYPE_CHECKING:\n    import f\nimport g\n",
 			[]string{"1 from typing [TYPE_CHECKING]", "6 import d", "9 import f", "10 import g"}},
 		{"byte prefix and line count", "x = b'''\n\n'''\nimport a\n", []string{"4 import a"}},

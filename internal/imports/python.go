@@ -214,6 +214,20 @@ func parsePython(src []byte) []Ref {
 			continue
 		}
 		switch {
+		case t.text == "INSTALLED_APPS" && stmtStart(i) && (at(i+1).text == "=" && at(i+2).text != "=" || at(i+1).text == "+" && at(i+2).text == "="):
+			// Django loads each app (and its AppConfig) by this name at setup.
+			j := i + 2
+			if at(j).text == "=" {
+				j++
+			}
+			if o := at(j).text; o != "[" && o != "(" {
+				continue
+			}
+			for k := j + 1; k < matchParen(toks, j); k++ {
+				if u := at(k); u.kind == tString && !u.dyn && u.val != "" && !strings.ContainsAny(u.val, " /") {
+					add(Ref{Line: u.line, Kind: "installed_app", Name: u.val})
+				}
+			}
 		case t.text == "import" && stmtStart(i):
 			j := i + 1
 			for {
@@ -503,6 +517,19 @@ func (r *Resolver) pyFile(base string, tags []string) string {
 }
 
 func (r *Resolver) resolvePython(from string, ref Ref) ([]string, bool) {
+	if ref.Kind == "installed_app" {
+		// Django's INSTALLED_APPS names a module or an AppConfig class in one.
+		ref.Kind = "import"
+		if files, ok := r.resolvePython(from, ref); ok {
+			return files, ok
+		}
+		i := strings.LastIndexByte(ref.Name, '.')
+		if i <= 0 {
+			return nil, false
+		}
+		ref.Name = ref.Name[:i]
+		return r.resolvePython(from, ref)
+	}
 	p := r.pythonPaths()
 	var roots []string
 	name := ref.Name
