@@ -233,6 +233,12 @@ type Imports struct {
 	// Deferred counts imports inside functions of files the closure added
 	// (lazy twice over): not followed.
 	Deferred int `json:"deferred"`
+	// Fallbacks counts imports in "except ImportError:" blocks whose try
+	// imported a module the application was traced loading: not followed.
+	Fallbacks int `json:"fallbacks"`
+	// Unused counts lazy registrations (a template engine) for extensions
+	// no kept application file has: not followed.
+	Unused int `json:"unused_registrations"`
 	// Unresolved are imports with names computed at run time, in files no
 	// OS package owns: add what they load with --include-path.
 	Unresolved []UnresolvedImport `json:"unresolved"`

@@ -39,6 +39,9 @@ type ImportStats struct {
 	// extension of its templates) for extensions no kept application file
 	// has: not followed.
 	Unused int
+	// Fallbacks counts imports in "except ImportError:" blocks whose try
+	// imported a module the application was traced loading: not followed.
+	Fallbacks int
 	// Deferred counts imports inside functions of files the closure added
 	// (not traced), which are not followed.
 	Deferred int
@@ -220,6 +223,10 @@ func (c *computer) importClosure() {
 				}
 				continue
 			}
+			if len(ref.Fallback) > 0 && c.tracedModule(res, s, ref.Fallback) {
+				st.Fallbacks++ // the import it stands in for worked
+				continue
+			}
 			reason, detail := ReasonImport, fmt.Sprintf("imported by %s:%d", s.path, ref.Line)
 			if ref.Kind == "installed_app" {
 				reason, detail = ReasonLazyLoad, fmt.Sprintf("registered by %s:%d", s.path, ref.Line)
@@ -288,6 +295,20 @@ func (c *computer) hasAppFileExt(exts []string) bool {
 	for _, x := range exts {
 		if c.appExts[x] {
 			return true
+		}
+	}
+	return false
+}
+
+// tracedModule reports whether one of the modules resolves, from s, to a
+// file the trace saw.
+func (c *computer) tracedModule(res *imports.Resolver, s source, mods []string) bool {
+	for _, m := range mods {
+		files, _ := res.Resolve(s.lang, s.path, imports.Ref{Kind: "import", Name: m})
+		for _, f := range files {
+			if l := Resolve(c.fs, f); l.Exists && c.traced[l.Resolved] {
+				return true
+			}
 		}
 	}
 	return false

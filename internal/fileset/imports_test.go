@@ -21,6 +21,12 @@ var pyImage = with(debian, map[string]*fstest.MapFile{
 	"usr/lib/python3.11/lib-dynload/_sqlite3.cpython-311-x86_64-linux-gnu.so": file("not really ELF"),
 	"usr/lib/python3.11/big.py":                                               sized(4096),
 	"usr/lib/python3.11/unused.py":                                            file("x = 1\n"),
+	"usr/lib/python3.11/decimal.py":                                           file("try:\n    from _decimal import *\nexcept ImportError:\n    from _pydecimal import *\n"),
+	"usr/lib/python3.11/lib-dynload/_decimal.cpython-311-x86_64-linux-gnu.so": file("not really ELF"),
+	"usr/lib/python3.11/_pydecimal.py":                                        file("x = 1\n"),
+	"usr/lib/python3.11/fractions.py":                                         file("try:\n    import _nofast\nexcept ImportError:\n    import _slow\n"),
+	"usr/lib/python3.11/_slow.py":                                             file("x = 1\n"),
+	"app/calc.py":                                                             file("import decimal\nimport fractions\n"),
 	"app/app.py": file("import os\n\ndef items():\n    import sqlite3\n    return sqlite3\n\n" +
 		"def plugin(name):\n    return importlib.import_module(name)\n\ndef big():\n    import big\n"),
 	"srv/other/lib.js":      file("x"),
@@ -184,6 +190,19 @@ func TestComputeImports(t *testing.T) {
 				// sys, _datetime and * are not in the image.
 				if st.Parsed != 7 || st.NotFound != 2 || st.Deferred != 1 || st.Bound != "" || st.Files != 6 {
 					t.Errorf("stats %+v", st)
+				}
+			}},
+		{name: "except ImportError fallback", img: pyImage,
+			in: func(in *Input) {
+				alone(in)
+				in.Files = read("/usr/bin/python3.11", "/app/calc.py", "/usr/lib/python3.11/lib-dynload/_decimal.cpython-311-x86_64-linux-gnu.so")
+			},
+			// _decimal loaded, so _pydecimal is not needed; _nofast is not in the image, so _slow is.
+			want: map[string]Reason{"/usr/lib/python3.11/decimal.py": ReasonImport, "/usr/lib/python3.11/_slow.py": ReasonImport},
+			not:  []string{"/usr/lib/python3.11/_pydecimal.py"},
+			check: func(t *testing.T, s *Set) {
+				if s.Imports.Fallbacks != 1 {
+					t.Errorf("stats %+v", s.Imports)
 				}
 			}},
 		{name: "off", img: pyImage, in: func(in *Input) { pyApp(in); in.Options.NoImports = true }, not: lazy,

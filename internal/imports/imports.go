@@ -57,6 +57,9 @@ type Ref struct {
 	// "register_lazy", "view engine"): the module is loaded at the first
 	// use of a file with one of them. Empty: any.
 	Exts []string
+	// Fallback: the reference is in an "except ImportError:" block (Python);
+	// these are the modules the try block imports, which it stands in for.
+	Fallback []string
 	// Deferred: the reference runs only when a function holding it is
 	// called, not when the file is loaded (Python: inside a "def").
 	Deferred bool

@@ -26,6 +26,9 @@ func refString(r Ref) string {
 	if r.Deferred {
 		s += " (deferred)"
 	}
+	if len(r.Fallback) > 0 {
+		s += " (fallback for " + strings.Join(r.Fallback, " ") + ")"
+	}
 	return s
 }
 
@@ -81,6 +84,11 @@ func TestParsePython(t *testing.T) {
 			[]string{"2 import lazy (deferred)", "7 import after"}},
 		{"django apps", "INSTALLED_APPS = [\n    'django.contrib.admin',\n    \"shop.apps.ShopConfig\",\n]\nINSTALLED_APPS += ('extra',)\nX_INSTALLED_APPS = ['no']\nINSTALLED_APPS == ['no2']\n",
 			[]string{"2 installed_app django.contrib.admin", "3 installed_app shop.apps.ShopConfig", "5 installed_app extra"}},
+		{"import error fallback", "try:\n    from _decimal import *\n    import _x\nexcept ImportError:\n    from _pydecimal import *\nelse:\n    import ok1\n" +
+			"try:\n    import a\nexcept (ValueError, ModuleNotFoundError) as e:\n    try:\n        import b\n    except ImportError:\n        import c\n" +
+			"try:\n    import d\nexcept KeyError:\n    import e\nimport after\n",
+			[]string{"2 from _decimal", "3 import _x", "5 from _pydecimal (fallback for _decimal _x)", "7 import ok1",
+				"9 import a", "12 import b (fallback for a)", "14 import c (fallback for b)", "16 import d", "18 import e", "19 import after"}},
 		{"type checking", "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from a import B\n    import c\nelse:\n    import d\nif typing.TYPE_CHECKING: import e\nif not TYPE_CHECKING:\n    import f\nimport g\n",
 			[]string{"1 from typing [TYPE_CHECKING]", "6 import d", "9 import f", "10 import g"}},
 		{"byte prefix and line count", "x = b'''\n\n'''\nimport a\n", []string{"4 import a"}},

@@ -183,8 +183,25 @@ func parsePython(src []byte) []Ref {
 	col := func(t token) int { return t.start - bytes.LastIndexByte(src[:t.start], '\n') - 1 }
 	guard := -1    // the column of an "if" for another OS whose body we are in
 	var defs []int // the columns of the "def"s whose body we are in
+	// A try block's imports, and the except ImportError block that stands
+	// in for them when they fail.
+	type tryBlock struct {
+		col      int
+		imports  []string
+		fallback bool // in its "except ImportError:" body
+	}
+	var tries []tryBlock
 	add := func(r Ref) {
 		r.Deferred = len(defs) > 0
+		for k := len(tries) - 1; k >= 0; k-- {
+			if tries[k].fallback {
+				r.Fallback = tries[k].imports
+				break
+			}
+		}
+		if n := len(tries); n > 0 && !tries[n-1].fallback && r.Kind != "import_module" && r.Kind != "__import__" && r.Level == 0 && r.Name != "" {
+			tries[n-1].imports = append(tries[n-1].imports, r.Name)
+		}
 		refs = append(refs, r)
 	}
 	for i := 0; i < len(toks); i++ {
@@ -198,6 +215,16 @@ func parsePython(src []byte) []Ref {
 			}
 			for len(defs) > 0 && col(t) <= defs[len(defs)-1] {
 				defs = defs[:len(defs)-1]
+			}
+			for n := len(tries); n > 0 && col(t) <= tries[n-1].col; n = len(tries) {
+				if col(t) == tries[n-1].col && (t.text == "except" || t.text == "else" || t.text == "finally") {
+					tries[n-1].fallback = t.text == "except" && pyImportErrorClause(toks, i+1)
+					break
+				}
+				tries = tries[:n-1]
+			}
+			if t.text == "try" && at(i+1).text == ":" {
+				tries = append(tries, tryBlock{col: col(t)})
 			}
 			if t.text == "def" || t.text == "async" && at(i+1).text == "def" {
 				defs = append(defs, col(t))
@@ -329,6 +356,17 @@ func otherOSTest(toks []token, i int) (end int, ok bool) {
 		}
 	}
 	return len(toks) - 1, false
+}
+
+// pyImportErrorClause reports whether the except clause from toks[i]
+// catches ImportError or ModuleNotFoundError (alone or in a tuple).
+func pyImportErrorClause(toks []token, i int) bool {
+	for j := i; j < len(toks) && toks[j].kind != tNewline && toks[j].text != ":"; j++ {
+		if t := toks[j]; t.kind == tName && (t.text == "ImportError" || t.text == "ModuleNotFoundError") {
+			return true
+		}
+	}
+	return false
 }
 
 // typeCheckingTest reports whether the condition from toks[i] is

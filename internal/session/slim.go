@@ -229,7 +229,8 @@ func importsReport(st fileset.ImportStats) *creport.Imports {
 		return nil
 	}
 	im := &creport.Imports{Parsed: st.Parsed, Files: st.Files, Bytes: st.Bytes, NotFound: st.NotFound,
-		UnresolvedSystem: st.UnresolvedSystem, Deferred: st.Deferred, Bound: st.Bound, Unresolved: []creport.UnresolvedImport{}}
+		UnresolvedSystem: st.UnresolvedSystem, Deferred: st.Deferred, Fallbacks: st.Fallbacks, Unused: st.Unused,
+		Bound: st.Bound, Unresolved: []creport.UnresolvedImport{}}
 	for _, u := range st.Unresolved {
 		im.Unresolved = append(im.Unresolved, creport.UnresolvedImport{File: u.File, Line: u.Line, Expr: u.Expr})
 	}
