@@ -133,8 +133,8 @@ var knownInsurance = map[string]string{}
 // and why; the matrix reports them.
 var knownDefault = map[string]string{
 	"go-static": "/api/time?tz=Asia/Tokyo: Go's time.LoadLocation reads /usr/share/zoneinfo/NAME for a name the " +
-		"request carries; no file names it, and the whole database (--include-zoneinfo) would be insurance of a " +
-		"few MB on an 8.5 MB image",
+		"request carries; no file names it, and the whole database (--include-zoneinfo, 1.3 MB) would be 15% " +
+		"insurance on an 8.5 MB image",
 }
 
 // defaultPass builds the app with only the default probe (GET / on its
