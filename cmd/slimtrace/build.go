@@ -31,10 +31,11 @@ type buildCmd struct {
 	IncludeCertAll   bool     `help:"Keep the OS CA certificate stores and CA bundles shipped in app packages when TLS libraries are in use." default:"true" negatable:"" group:"Files"`
 	IncludeOslibsNet bool     `help:"Keep resolver and NSS files and modules (resolv.conf, nsswitch.conf, hosts, libnss_files, libnss_dns, libresolv)." default:"true" negatable:"" group:"Files"`
 	IncludeZoneinfo  bool     `help:"Keep the time zone database." group:"Files"`
-	KeepAppDirs      bool     `help:"Keep whole the application's directories (files no OS package owns) beside the files it touched, and whole language packages." default:"true" negatable:"" group:"Files"`
+	Insurance        string   `help:"What to keep beyond the files the application used, for code no probe reached: none; imports (the modules traced source files import with literal names, transitively, and template engines registered by name); full (that, and whole application directories and language packages). creport.json's slim.insurance_bytes says what it costs." enum:"none,imports,full" default:"full" group:"Files"`
+	KeepAppDirs      bool     `help:"Alias: --no-keep-app-dirs turns whole application directories and language packages off (--insurance=imports)." default:"true" negatable:"" hidden:"" group:"Files"`
 	AppDirCap        string   `help:"Largest application directory kept whole, in bytes; above it only the touched files are kept (and a warning printed)." default:"64MB" group:"Files"`
 	AppDirMaxFiles   int      `help:"Most files of an application directory kept whole (0: no cap); above it only the touched files are kept (and a warning printed)." default:"5000" group:"Files"`
-	IncludeImports   bool     `help:"Read the traced Python, Node.js, Ruby and PHP files for the modules they import with literal names, and keep those too (transitively), so code no probe reached still loads. Names computed at run time are listed in creport.json (slim.imports.unresolved)." default:"true" negatable:"" group:"Files"`
+	IncludeImports   bool     `help:"Alias: --no-include-imports turns the import closure off. Names computed at run time are listed in creport.json (slim.imports.unresolved)." default:"true" negatable:"" hidden:"" group:"Files"`
 	ImportsMaxDepth  int      `help:"How many imports away from a traced file the import closure still reads files (0: no bound)." default:"4" group:"Files"`
 	ImportsMaxSize   string   `help:"Most bytes of files the import closure adds (0: no bound)." default:"32MB" group:"Files"`
 
@@ -116,7 +117,8 @@ func (c *buildCmd) buildOptions(g *Globals) (session.BuildOptions, error) {
 	var errs []error
 	fo := fileset.Options{ExcludePaths: c.ExcludePath, IncludeBins: c.IncludeBin, IncludeExes: c.IncludeExe,
 		IncludeShell: c.IncludeShell, IncludeZoneinfo: c.IncludeZoneinfo, NoCertAll: !c.IncludeCertAll,
-		NoOSLibsNet: !c.IncludeOslibsNet, NoAppDirs: !c.KeepAppDirs, NoImports: !c.IncludeImports,
+		NoOSLibsNet: !c.IncludeOslibsNet, NoAppDirs: !c.KeepAppDirs || c.Insurance != fileset.InsuranceFull,
+		NoImports:   !c.IncludeImports || c.Insurance == fileset.InsuranceNone,
 		ImportDepth: c.ImportsMaxDepth}
 	if c.ImportsMaxDepth == 0 {
 		fo.ImportDepth = -1

@@ -68,3 +68,44 @@ func TestBuildOutputFlag(t *testing.T) {
 		t.Errorf("--output: %q", got)
 	}
 }
+
+func TestBuildInsuranceFlag(t *testing.T) {
+	cases := []struct {
+		name             string
+		args             []string
+		ok               bool
+		noApps, noImport bool
+	}{
+		{"default full", nil, true, false, false},
+		{"none", []string{"--insurance=none"}, true, true, true},
+		{"imports", []string{"--insurance", "imports"}, true, true, false},
+		{"full", []string{"--insurance=full"}, true, false, false},
+		{"old alias: no app dirs", []string{"--keep-app-dirs=false"}, true, true, false},
+		{"old alias: no imports", []string{"--no-include-imports"}, true, false, true},
+		{"an alias narrows a level", []string{"--insurance=imports", "--no-include-imports"}, true, true, true},
+		{"unknown", []string{"--insurance=some"}, false, false, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var cl cli
+			p, err := kong.New(&cl, kong.Name("slimtrace"), kong.Exit(func(int) {}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = p.Parse(append(append([]string{"build"}, tc.args...), "img"))
+			if (err == nil) != tc.ok {
+				t.Fatalf("parse: %v, want ok=%v", err, tc.ok)
+			}
+			if !tc.ok {
+				return
+			}
+			b, err := cl.Build.buildOptions(&Globals{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fo := b.Files; fo.NoAppDirs != tc.noApps || fo.NoImports != tc.noImport {
+				t.Errorf("no app dirs %v, no imports %v; want %v %v", fo.NoAppDirs, fo.NoImports, tc.noApps, tc.noImport)
+			}
+		})
+	}
+}

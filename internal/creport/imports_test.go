@@ -35,3 +35,19 @@ func TestSummaryImports(t *testing.T) {
 		t.Errorf("an imports line with the closure off:\n%s", b.String())
 	}
 }
+
+func TestSummaryInsurance(t *testing.T) {
+	c := &Container{Slim: &Slim{Name: "app.slim", FatSize: 100e6, Size: 20e6, Insurance: "full",
+		InsuranceBytes: map[string]int64{"import": 1.5e6, "app-dir": 500e3, "lazy-load": 0}}}
+	var b bytes.Buffer
+	c.Summary(&b)
+	if want := "insurance: 2MB (10% of the slim image's files), --insurance=full: app-dir 500kB, import 1.5MB, lazy-load 0B\n"; !strings.Contains(b.String(), want) {
+		t.Errorf("summary lacks %q:\n%s", want, b.String())
+	}
+	c.Slim.InsuranceBytes = nil // a report without the field
+	b.Reset()
+	c.Summary(&b)
+	if strings.Contains(b.String(), "insurance:") {
+		t.Errorf("an insurance line without insurance bytes:\n%s", b.String())
+	}
+}

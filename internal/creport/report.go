@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -231,6 +233,21 @@ type Slim struct {
 	CappedDirs []CappedDir `json:"capped_dirs,omitempty"`
 	// Imports is what the import closure added (--include-imports).
 	Imports *Imports `json:"imports,omitempty"`
+	// Insurance is --insurance: none, imports or full.
+	Insurance string `json:"insurance,omitempty"`
+	// InsuranceBytes are the bytes of the files kept only in case code no
+	// probe reached needs them, by reason (app-dir, language-package,
+	// import, lazy-load): what the safety net costs.
+	InsuranceBytes map[string]int64 `json:"insurance_bytes"`
+}
+
+// InsuranceTotal is the sum of InsuranceBytes.
+func (s *Slim) InsuranceTotal() int64 {
+	var n int64
+	for _, b := range s.InsuranceBytes {
+		n += b
+	}
+	return n
 }
 
 // Imports says what the static import closure of the traced Python,
@@ -247,6 +264,12 @@ type Imports struct {
 	// Deferred counts imports inside functions of files the closure added
 	// (lazy twice over): not followed.
 	Deferred int `json:"deferred"`
+	// Fallbacks counts imports in "except ImportError:" blocks whose try
+	// imported a module the application was traced loading: not followed.
+	Fallbacks int `json:"fallbacks"`
+	// Unused counts lazy registrations (a template engine) for extensions
+	// no kept application file has: not followed.
+	Unused int `json:"unused_registrations"`
 	// Unresolved are imports with names computed at run time, in files no
 	// OS package owns: add what they load with --include-path.
 	Unresolved []UnresolvedImport `json:"unresolved"`
@@ -406,6 +429,20 @@ func (c *Container) Summary(w io.Writer) {
 			units.HumanSize(float64(c.Slim.Size)), c.Slim.Ratio, len(c.Slim.Files))
 		if len(c.Slim.DeliveredTo) > 0 {
 			fmt.Fprintf(w, "           in %s\n", strings.Join(c.Slim.DeliveredTo, ", "))
+		}
+		if c.Slim.InsuranceBytes != nil {
+			total := c.Slim.InsuranceTotal()
+			fmt.Fprintf(w, "insurance: %s (%.0f%% of the slim image's files), --insurance=%s", units.HumanSize(float64(total)),
+				100*float64(total)/float64(max(c.Slim.Size, 1)), c.Slim.Insurance)
+			reasons := slices.Sorted(maps.Keys(c.Slim.InsuranceBytes))
+			for i, r := range reasons {
+				sep := ", "
+				if i == 0 {
+					sep = ": "
+				}
+				fmt.Fprintf(w, "%s%s %s", sep, r, units.HumanSize(float64(c.Slim.InsuranceBytes[r])))
+			}
+			fmt.Fprintln(w)
 		}
 		if im := c.Slim.Imports; im != nil {
 			fmt.Fprintf(w, "imports:   %d files (%s) added from %d source files read, %d dynamic names unresolved",

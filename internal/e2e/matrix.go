@@ -72,7 +72,23 @@ type Result struct {
 	Largest                        []creport.KeptFile // the largest kept files, largest first
 	// Failure is why the build or its verification failed, if it did.
 	Failure string
+	// InsuranceBytes are the bytes kept for code no probe reached
+	// (creport.json's slim.insurance_bytes, summed).
+	InsuranceBytes int64
+	// Default is the second pass: a build with only the default probe,
+	// checked with every route; nil when the app has no probe file (its
+	// one run is its only probe).
+	Default *DefaultPass
 }
+
+// DefaultPass is a build with only the default probe, verified with the
+// app's every probe.
+type DefaultPass struct {
+	Failure string // "" when it passed
+}
+
+// MaxInsurance bounds the insurance bytes against the slim image's files.
+const MaxInsurance = 0.10
 
 // FromReport fills a Result from a build's creport.json (nil when the
 // build wrote none).
@@ -90,6 +106,7 @@ func FromReport(app App, c *creport.Container, buildErr error) Result {
 	r.BuildSeconds = float64(c.Timings.TotalMS) / 1000
 	if s := c.Slim; s != nil {
 		r.FatBytes, r.FileBytes, r.SlimBytes, r.Paths = s.FatSize, s.Size, s.UnpackedSize, len(s.Files)
+		r.InsuranceBytes = s.InsuranceTotal()
 		files := slices.DeleteFunc(slices.Clone(s.Files), func(f creport.KeptFile) bool { return f.Type != "file" })
 		slices.SortStableFunc(files, func(a, b creport.KeptFile) int { return int(b.Size - a.Size) })
 		r.Largest = files[:min(5, len(files))]
@@ -121,12 +138,25 @@ func (r Result) Overhead() float64 {
 	return float64(r.SlimBytes) / float64(r.FileBytes)
 }
 
-// Problems are the targets r misses: a failed build or verification, format
-// bloat, a slim image above its language's size target.
+// InsuranceShare is the insurance bytes over the slim image's files.
+func (r Result) InsuranceShare() float64 {
+	return float64(r.InsuranceBytes) / float64(max(r.FileBytes, 1))
+}
+
+// Problems are the targets r misses: a failed build or verification
+// (with every probe, or with the default probe checked with every probe),
+// format bloat, a slim image above its language's size target, insurance
+// above MaxInsurance of its files.
 func (r Result) Problems() []string {
 	var p []string
 	if r.Failure != "" {
 		p = append(p, r.Failure)
+	}
+	if r.Default != nil && r.Default.Failure != "" {
+		p = append(p, "default probe: "+r.Default.Failure)
+	}
+	if r.FileBytes > 0 && r.InsuranceShare() > MaxInsurance {
+		p = append(p, fmt.Sprintf("insurance is %.0f%% of the slim image's files (target <= %.0f%%)", 100*r.InsuranceShare(), 100*MaxInsurance))
 	}
 	if r.SlimBytes == 0 {
 		return append(p, "no slim image")
@@ -147,8 +177,8 @@ func Table(results []Result, header string) string {
 	if header != "" {
 		fmt.Fprintf(&b, "%s\n\n", header)
 	}
-	b.WriteString("| app | base | fat MB | slim MB | ratio | files kept | build s | verify | targets |\n")
-	b.WriteString("| --- | --- | ---: | ---: | ---: | ---: | ---: | --- | --- |\n")
+	b.WriteString("| app | base | fat MB | slim MB | ratio | files kept | build s | full-probe pass | default-probe pass | insurance MB (% of slim) | slim MB, insurance off | targets |\n")
+	b.WriteString("| --- | --- | ---: | ---: | ---: | ---: | ---: | --- | --- | ---: | ---: | --- |\n")
 	for _, r := range results {
 		verify := "pass"
 		switch {
@@ -157,6 +187,13 @@ func Table(results []Result, header string) string {
 		case len(r.Notes) > 0:
 			verify = fmt.Sprintf("pass (%d accepted: numbers differ)", len(r.Notes))
 		}
+		def := "= full (no probe file)"
+		if d := r.Default; d != nil {
+			def = "pass"
+			if d.Failure != "" {
+				def = "**FAIL**"
+			}
+		}
 		targets := "met"
 		if p := r.Problems(); len(p) > 0 {
 			targets = "**missed**: " + strings.ReplaceAll(strings.Join(p, "; "), "|", `\|`)
@@ -164,8 +201,9 @@ func Table(results []Result, header string) string {
 		if t, ok := SizeTargets[r.App.Language]; ok && targets == "met" {
 			targets = fmt.Sprintf("met (<= %s)", mb(t))
 		}
-		fmt.Fprintf(&b, "| `%s` | %s | %.1f | %.1f | %.1fx | %d | %.1f | %s | %s |\n", r.App.Name, r.App.Base,
-			float64(r.FatBytes)/1e6, float64(r.SlimBytes)/1e6, r.Ratio(), r.Paths, r.BuildSeconds, verify, targets)
+		fmt.Fprintf(&b, "| `%s` | %s | %.1f | %.1f | %.1fx | %d | %.1f | %s | %s | %.2f (%.1f%%) | %.1f | %s |\n", r.App.Name, r.App.Base,
+			float64(r.FatBytes)/1e6, float64(r.SlimBytes)/1e6, r.Ratio(), r.Paths, r.BuildSeconds, verify, def,
+			float64(r.InsuranceBytes)/1e6, 100*r.InsuranceShare(), float64(r.SlimBytes-r.InsuranceBytes)/1e6, targets)
 	}
 	var heavy []Result
 	for _, r := range results {

@@ -56,6 +56,10 @@ func TestResults(t *testing.T) {
 		{"verify", FromReport(py, rep(10e6, 10.5e6, false), nil), []string{"verification failed: GET /x"}},
 		{"no report", FromReport(py, nil, errors.New("exit status 1")), []string{"exit status 1", "no slim image"}},
 		{"no target", FromReport(node, rep(90e6, 91e6, true), nil), nil},
+		{"default probe", withDefault(FromReport(py, rep(26e6, 27e6, true), nil), "GET /about: status fat 200, slim 500"),
+			[]string{"default probe: GET /about"}},
+		{"insurance", withInsurance(FromReport(py, rep(26e6, 27e6, true), nil), 3e6), []string{"insurance is 12% of the slim image's files (target <= 10%)"}},
+		{"insurance within", withInsurance(FromReport(py, rep(26e6, 27e6, true), nil), 2e6), nil},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			p := strings.Join(c.r.Problems(), "\n")
@@ -73,9 +77,11 @@ func TestResults(t *testing.T) {
 	if r.Largest[0].Path != "/b" || r.Largest[2].Path != "/c" || len(r.Largest) != 3 || r.BuildSeconds != 12.3 {
 		t.Errorf("largest %+v, build %v", r.Largest, r.BuildSeconds)
 	}
-	table := Table([]Result{FromReport(py, rep(26e6, 27e6, true), nil), FromReport(py, rep(36e6, 37e6, false), nil), r}, "hdr")
-	for _, want := range []string{"hdr\n\n| app |", "| `py` | minbase + python3 | 120.0 | 27.0 | 4.4x | 4 | 12.3 | pass | met (<= 35 MB) |",
-		"| **FAIL** | **missed**: verification failed", "- `node` (91.0 MB): `/b` 20.0, `/a` 5.0, `/c` 1.0 — 29% of the files' bytes"} {
+	table := Table([]Result{withInsurance(withDefault(FromReport(py, rep(26e6, 27e6, true), nil), ""), 1.3e6),
+		FromReport(py, rep(36e6, 37e6, false), nil), r}, "hdr")
+	for _, want := range []string{"hdr\n\n| app |",
+		"| `py` | minbase + python3 | 120.0 | 27.0 | 4.4x | 4 | 12.3 | pass | pass | 1.30 (5.0%) | 25.7 | met (<= 35 MB) |",
+		"| **FAIL** | = full (no probe file) | 0.00 (0.0%) | 37.0 | **missed**: verification failed", "- `node` (91.0 MB): `/b` 20.0, `/a` 5.0, `/c` 1.0 — 29% of the files' bytes"} {
 		if !strings.Contains(table, want) {
 			t.Errorf("table lacks %q:\n%s", want, table)
 		}
@@ -97,4 +103,14 @@ func TestSplice(t *testing.T) {
 	if _, err := Splice(EndMarker+BeginMarker, "x"); err == nil {
 		t.Error("markers out of order were accepted")
 	}
+}
+
+func withDefault(r Result, failure string) Result {
+	r.Default = &DefaultPass{Failure: failure}
+	return r
+}
+
+func withInsurance(r Result, n int64) Result {
+	r.InsuranceBytes = n
+	return r
 }

@@ -38,9 +38,10 @@ type computer struct {
 	pathDirs []string // the image's PATH
 	ldPath   []string // the image's LD_LIBRARY_PATH
 
-	traced   map[string]bool // image paths the trace resolved to
-	touched  []string        // non-directory image paths the app used, in order
-	touchSet map[string]bool
+	traced     map[string]bool // image paths the trace resolved to
+	tracedDirs map[string]bool // their directories
+	touched    []string        // non-directory image paths the app used, in order
+	touchSet   map[string]bool
 
 	queue    []item // files whose closure to examine, with a context
 	later    []item // and without
@@ -55,6 +56,7 @@ type computer struct {
 	langDone map[string]bool    // language packages kept
 
 	imports ImportStats
+	appExts map[string]bool // extensions of the application's kept files
 }
 
 func newComputer(in Input) (*computer, error) {

@@ -36,6 +36,7 @@ const (
 	ReasonLangPackage  Reason = "language-package" // part of a touched Python, npm or Ruby package
 	ReasonPackageMeta  Reason = "package-metadata" // dist-info, .pth, package.json, gemspec
 	ReasonImport       Reason = "import"           // a module a kept source file imports (--include-imports)
+	ReasonLazyLoad     Reason = "lazy-load"        // a module a kept source file registers by name, loaded at first use
 	ReasonIncludePath  Reason = "include-path"     // --include-path
 	ReasonIncludeBin   Reason = "include-bin"      // --include-bin
 	ReasonIncludeExe   Reason = "include-exe"      // --include-exe
@@ -123,6 +124,28 @@ type Options struct {
 	ImportMaxBytes int64
 }
 
+// Insurance levels (--insurance): what is kept beyond the traced files
+// and their closure, for code no probe reached.
+const (
+	InsuranceNone    = "none"    // nothing
+	InsuranceImports = "imports" // the import closure and lazy loads
+	InsuranceFull    = "full"    // that, whole application directories and language packages
+)
+
+// Insurance returns the level the options amount to; "app-dirs" for whole
+// directories without the import closure.
+func (o Options) Insurance() string {
+	switch {
+	case o.NoAppDirs && o.NoImports:
+		return InsuranceNone
+	case o.NoAppDirs:
+		return InsuranceImports
+	case o.NoImports:
+		return "app-dirs"
+	}
+	return InsuranceFull
+}
+
 // IncludePath is one --include-path: a file or directory, kept with all
 // that lies beneath it (ELF objects and scripts with their closure), and
 // an optional override of the mode and owner of what the path resolves to
@@ -192,6 +215,24 @@ func (s *Set) Size() int64 {
 		}
 	}
 	return n
+}
+
+// Insurance are the reasons that keep files the trace did not see used,
+// on the chance that code no probe reached needs them: whole application
+// directories and language packages, the import closure, lazy loads.
+var Insurance = []Reason{ReasonAppDir, ReasonLangPackage, ReasonImport, ReasonLazyLoad}
+
+// InsuranceBytes returns the bytes of the regular files kept first for an
+// insurance reason, by reason (a file the trace saw, or one a kept binary
+// needs, is kept first for that and is not counted).
+func (s *Set) InsuranceBytes() map[Reason]int64 {
+	out := map[Reason]int64{}
+	for _, e := range s.Entries {
+		if e.Mode.IsRegular() && len(e.Reasons) > 0 && slices.Contains(Insurance, e.Reasons[0]) {
+			out[e.Reasons[0]] += e.Size
+		}
+	}
+	return out
 }
 
 // Find returns the entry for p, or nil.

@@ -35,6 +35,13 @@ type ImportStats struct {
 	// NotFound counts literal names the image does not hold: builtin
 	// modules, other platforms' modules, optional dependencies.
 	NotFound int
+	// Unused counts lazy registrations (a template engine by the
+	// extension of its templates) for extensions no kept application file
+	// has: not followed.
+	Unused int
+	// Fallbacks counts imports in "except ImportError:" blocks whose try
+	// imported a module the application was traced loading: not followed.
+	Fallbacks int
 	// Deferred counts imports inside functions of files the closure added
 	// (not traced), which are not followed.
 	Deferred int
@@ -166,15 +173,40 @@ func (c *computer) importClosure() {
 	}
 	res := imports.NewResolver(importFS{c}, imports.Env{Env: c.cfg.Env, WorkingDir: c.cfg.WorkingDir, Seen: seen})
 	var added int64
-	for len(queue) > 0 {
-		s := queue[0]
-		queue = queue[1:]
-		b, err := readFile(c.fs, s.path, maxSource)
-		if err != nil {
-			continue
+	// The entry points of the Python distributions the application used
+	// (entry_points.txt): plugins other code loads by a registered name.
+	entry := map[string][]imports.Ref{}
+	for _, site := range c.sites {
+		for meta := range c.pySites[site].byMeta {
+			if !c.langDone[meta] {
+				continue
+			}
+			f := meta + "/entry_points.txt"
+			if b, err := readFile(c.fs, f, 1<<20); err == nil {
+				entry[f] = entryPointRefs(b)
+			}
 		}
-		st.Parsed++
-		for _, ref := range imports.Parse(s.lang, b) {
+	}
+	for len(queue) > 0 || len(entry) > 0 {
+		var s source
+		var refs []imports.Ref
+		if len(queue) > 0 {
+			s = queue[0]
+			queue = queue[1:]
+			b, err := readFile(c.fs, s.path, maxSource)
+			if err != nil {
+				continue
+			}
+			st.Parsed++
+			refs = imports.Parse(s.lang, b)
+		} else {
+			for f, r := range entry {
+				s, refs = source{path: f, lang: imports.Python}, r
+				delete(entry, f)
+				break
+			}
+		}
+		for _, ref := range refs {
 			if ref.Deferred && s.depth > 0 {
 				// A file the closure added runs its top-level imports when it
 				// is loaded; those inside its functions only if they are
@@ -191,12 +223,34 @@ func (c *computer) importClosure() {
 				}
 				continue
 			}
+			if len(ref.Fallback) > 0 && c.tracedModule(res, s, ref.Fallback) {
+				st.Fallbacks++ // the import it stands in for worked
+				continue
+			}
+			reason, detail := ReasonImport, fmt.Sprintf("imported by %s:%d", s.path, ref.Line)
+			if ref.Kind == "installed_app" {
+				reason, detail = ReasonLazyLoad, fmt.Sprintf("registered by %s:%d", s.path, ref.Line)
+			}
+			if ref.Exts != nil {
+				// A registration: the module loads at the first use of a
+				// file with one of the extensions, if the application has one.
+				if !c.hasAppFileExt(ref.Exts) {
+					st.Unused++
+					continue
+				}
+				reason, detail = ReasonLazyLoad, fmt.Sprintf("registered by %s:%d", s.path, ref.Line)
+			}
+			if ref.Kind == "entry_point" {
+				reason, detail = ReasonLazyLoad, fmt.Sprintf("entry point at %s:%d", s.path, ref.Line)
+			}
+			if ref.Kind == "class" {
+				reason, detail = ReasonLazyLoad, fmt.Sprintf("autoloaded (PSR-4) for %s:%d", s.path, ref.Line)
+			}
 			files, found := res.Resolve(s.lang, s.path, ref)
 			if !found {
 				st.NotFound++
 				continue
 			}
-			detail := fmt.Sprintf("imported by %s:%d", s.path, ref.Line)
 			for _, f := range files {
 				l := Resolve(c.fs, f)
 				if !l.Exists || !l.Info.Mode().IsRegular() {
@@ -208,7 +262,7 @@ func (c *computer) importClosure() {
 						st.Bound = BoundSize
 						continue
 					}
-					if _, e := c.keep(f, ReasonImport, detail); e == nil {
+					if _, e := c.keep(f, reason, detail); e == nil {
 						continue
 					}
 					added += size
@@ -225,6 +279,67 @@ func (c *computer) importClosure() {
 			st.Bytes += e.Size
 		}
 	}
+}
+
+// hasAppFileExt reports whether the set holds an application file (one
+// no OS package owns) with one of the extensions (without their dot).
+func (c *computer) hasAppFileExt(exts []string) bool {
+	if c.appExts == nil {
+		c.appExts = map[string]bool{}
+		for p, e := range c.entries {
+			if e.Mode.IsRegular() && path.Ext(p) != "" && !c.pkgs.owns(p) {
+				c.appExts[path.Ext(p)[1:]] = true
+			}
+		}
+	}
+	for _, x := range exts {
+		if c.appExts[x] {
+			return true
+		}
+	}
+	return false
+}
+
+// tracedModule reports whether one of the modules resolves, from s, to a
+// file the trace saw.
+func (c *computer) tracedModule(res *imports.Resolver, s source, mods []string) bool {
+	for _, m := range mods {
+		files, _ := res.Resolve(s.lang, s.path, imports.Ref{Kind: "import", Name: m})
+		for _, f := range files {
+			if l := Resolve(c.fs, f); l.Exists && c.traced[l.Resolved] {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// entryPointRefs reads an entry_points.txt ([group] then name = module:attr
+// [extras] lines) for the modules its entry points name; console and GUI
+// scripts are commands, not plugins the application loads.
+func entryPointRefs(b []byte) []imports.Ref {
+	var refs []imports.Ref
+	group := ""
+	for i, l := range strings.Split(string(b), "\n") {
+		l = strings.TrimSpace(l)
+		switch {
+		case l == "" || strings.HasPrefix(l, "#") || strings.HasPrefix(l, ";"):
+		case strings.HasPrefix(l, "[") && strings.HasSuffix(l, "]"):
+			group = strings.TrimSpace(l[1 : len(l)-1])
+		case group == "console_scripts" || group == "gui_scripts":
+		default:
+			_, v, ok := strings.Cut(l, "=")
+			if !ok {
+				continue
+			}
+			mod, _, _ := strings.Cut(strings.TrimSpace(v), ":")
+			mod, _, _ = strings.Cut(mod, "[")
+			if mod = strings.TrimSpace(mod); mod != "" {
+				refs = append(refs, imports.Ref{Line: i + 1, Kind: "entry_point", Name: mod})
+			}
+		}
+	}
+	return refs
 }
 
 // pycSource returns the source of a cached bytecode file

@@ -5,6 +5,7 @@ import (
 	"io"
 	"io/fs"
 	"path"
+	"slices"
 	"strings"
 )
 
@@ -26,6 +27,56 @@ func (c *computer) languagePackages() {
 			c.gem(home, name, spec)
 		}
 	}
+}
+
+// Parts of a language package that no running code loads (tests,
+// documentation, type stubs, source maps), left out of a whole package
+// unless the application touched something beneath them.
+var (
+	pyNotRuntimeDirs  = []string{"tests", "testing"}
+	pyNotRuntimeExts  = []string{".pyi"}
+	libNotRuntimeDirs = []string{"test", "tests", "spec", "__tests__", "docs", "doc", "examples", "example", "benchmark", "benchmarks"}
+	libNotRuntimeExts = []string{".md", ".d.ts", ".d.mts", ".d.cts", ".map"}
+)
+
+// notRuntime returns the filter of a package's files beneath root that
+// are not needed to run it: beneath one of dirs (below root) or ending in
+// one of exts, and not beneath a directory the application touched.
+func (c *computer) notRuntime(root string, dirs, exts []string) func(p string) bool {
+	return func(p string) bool {
+		if c.traced[p] {
+			return false
+		}
+		rel, ok := strings.CutPrefix(p, root+"/")
+		if !ok {
+			return false
+		}
+		for _, x := range exts {
+			if strings.HasSuffix(p, x) {
+				return true
+			}
+		}
+		comps := strings.Split(rel, "/")
+		for i, comp := range comps[:len(comps)-1] {
+			if slices.Contains(dirs, comp) {
+				return !c.tracedUnder(root + "/" + strings.Join(comps[:i+1], "/"))
+			}
+		}
+		return false
+	}
+}
+
+// tracedUnder reports whether the trace resolved to a path beneath dir.
+func (c *computer) tracedUnder(dir string) bool {
+	if c.tracedDirs == nil {
+		c.tracedDirs = map[string]bool{}
+		for p := range c.traced {
+			for d := path.Dir(p); d != "/" && !c.tracedDirs[d]; d = path.Dir(d) {
+				c.tracedDirs[d] = true
+			}
+		}
+	}
+	return c.tracedDirs[dir]
 }
 
 // pythonSite returns the site directory (site-packages, dist-packages)
@@ -184,8 +235,9 @@ func (c *computer) python(site, p string) {
 	if c.opts.NoAppDirs {
 		return
 	}
+	skip := c.notRuntime(site, pyNotRuntimeDirs, pyNotRuntimeExts)
 	for _, f := range d.file {
-		if under(f, d.meta) {
+		if under(f, d.meta) || skip(f) {
 			continue
 		}
 		if l, e := c.keep(f, ReasonLangPackage, detail); e != nil && e.Mode.IsRegular() {
@@ -194,7 +246,7 @@ func (c *computer) python(site, p string) {
 	}
 	for _, t := range d.tops {
 		if l, e := c.keep(site+"/"+t, ReasonLangPackage, detail); e != nil && e.Mode.IsDir() {
-			c.keepTree(l.Resolved, ReasonLangPackage, detail, nil)
+			c.keepTree(l.Resolved, ReasonLangPackage, detail, c.notRuntime(l.Resolved, pyNotRuntimeDirs, pyNotRuntimeExts))
 		}
 		c.keep(site+"/"+t+".py", ReasonLangPackage, detail)
 		for _, m := range globImage(c.fs, site+"/"+t+".*.so") {
@@ -236,7 +288,7 @@ func (c *computer) npm(root, name string) {
 		return
 	}
 	c.add(root, nil, ReasonLangPackage, detail)
-	c.keepTree(root, ReasonLangPackage, detail, nil)
+	c.keepTree(root, ReasonLangPackage, detail, c.notRuntime(root, libNotRuntimeDirs, libNotRuntimeExts))
 }
 
 // gemRoot returns the gem p lies in: HOME/gems/NAME with its
@@ -278,7 +330,7 @@ func (c *computer) gem(home, name, spec string) {
 	}
 	for _, dir := range append([]string{root}, globImage(c.fs, home+"/extensions/*/*/"+name)...) {
 		if l, e := c.keep(dir, ReasonLangPackage, detail); e != nil && e.Mode.IsDir() {
-			c.keepTree(l.Resolved, ReasonLangPackage, detail, nil)
+			c.keepTree(l.Resolved, ReasonLangPackage, detail, c.notRuntime(l.Resolved, libNotRuntimeDirs, libNotRuntimeExts))
 		}
 	}
 }

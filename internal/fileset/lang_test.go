@@ -13,10 +13,14 @@ var langImage = with(debian, map[string]*fstest.MapFile{
 	site + "requests/__init__.py":                       file("r"),
 	site + "requests/api.py":                            file("api"),
 	site + "requests/__pycache__/api.cpython-312.pyc":   file("pyc"),
+	site + "requests/api.pyi":                           file("stub"),
+	site + "requests/tests/__init__.py":                 file("t"),
+	site + "requests/tests/test_api.py":                 file("t"),
 	site + "requests-2.31.0.dist-info/METADATA":         file("Name: requests"),
 	site + "requests-2.31.0.dist-info/entry_points.txt": file(""),
 	site + "requests-2.31.0.dist-info/RECORD": file("requests/__init__.py,sha256=x,1\n" +
 		"requests/api.py,sha256=x,3\nrequests/__pycache__/api.cpython-312.pyc,,\n" +
+		"requests/api.pyi,,\nrequests/tests/__init__.py,,\nrequests/tests/test_api.py,,\n" +
 		"\"requests-2.31.0.dist-info/METADATA\",,\nrequests-2.31.0.dist-info/RECORD,,\n" +
 		"../../../bin/requests-cli,sha256=y,20\n"),
 	"usr/local/bin/requests-cli":                            exe("#!/usr/local/bin/python3.12\n"),
@@ -51,6 +55,13 @@ var langImage = with(debian, map[string]*fstest.MapFile{
 	"app/node_modules/express/node_modules/qs/package.json": file("{}"),
 	"app/node_modules/@types/node/package.json":             file("{}"),
 	"app/node_modules/@types/node/index.d.ts":               file("ts"),
+	"app/node_modules/express/Readme.md":                    file("md"),
+	"app/node_modules/express/lib/router/index.js.map":      file("map"),
+	"app/node_modules/express/test/app.js":                  file("js"),
+	"app/node_modules/express/examples/hello/index.js":      file("js"),
+	"app/node_modules/express/lib/docs/notes.txt":           file("txt"),
+	"app/node_modules/express/spec/fixture.js":              file("js"),
+	"app/node_modules/express/spec/helper.js":               file("js"),
 	"app/node_modules/lodash/package.json":                  file("{}"),
 	"app/node_modules/lodash/lodash.js":                     file("js"),
 	"app/node_modules/.bin/express":                         link("../express/bin/express"),
@@ -181,6 +192,36 @@ func TestComputeLanguagePackages(t *testing.T) {
 			"/app/node_modules/express/bin/express":                  ReasonLangPackage,
 			"/app/node_modules/@types/node/package.json":             ReasonPackageMeta},
 		not: []string{"/app/node_modules/lodash/lodash.js", "/app/node_modules/.bin/express"},
+	}, {
+		name: "an npm package without its tests, docs, examples, maps and markdown, but a traced directory whole",
+		img:  langImage,
+		in: func(in *Input) {
+			quiet(in)
+			in.Files = read("/app/node_modules/express/lib/router/index.js", "/app/node_modules/express/spec/helper.js")
+		},
+		want: map[string]Reason{"/app/node_modules/express/index.js": ReasonLangPackage,
+			"/app/node_modules/express/spec/fixture.js": ReasonLangPackage, "/app/node_modules/express/spec/helper.js": ReasonTraced},
+		not: []string{"/app/node_modules/express/Readme.md", "/app/node_modules/express/lib/router/index.js.map",
+			"/app/node_modules/express/test/app.js", "/app/node_modules/express/examples/hello/index.js",
+			"/app/node_modules/express/lib/docs/notes.txt"},
+	}, {
+		name: "a Python distribution without its tests and stubs",
+		img:  langImage,
+		in: func(in *Input) {
+			quiet(in)
+			in.Files = read("/" + site + "requests/api.py")
+		},
+		want: map[string]Reason{"/" + site + "requests/__init__.py": ReasonLangPackage},
+		not: []string{"/" + site + "requests/api.pyi", "/" + site + "requests/tests/__init__.py",
+			"/" + site + "requests/tests/test_api.py"},
+	}, {
+		name: "a Python distribution's traced tests",
+		img:  langImage,
+		in: func(in *Input) {
+			quiet(in)
+			in.Files = read("/"+site+"requests/api.py", "/"+site+"requests/tests/__init__.py")
+		},
+		want: map[string]Reason{"/" + site + "requests/tests/test_api.py": ReasonLangPackage},
 	}, {
 		name: "an npm package's package.json only with --keep-app-dirs=false",
 		img:  langImage,

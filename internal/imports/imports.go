@@ -37,7 +37,9 @@ type Ref struct {
 	Line int
 	// Kind is the statement or call: "import", "from", "import_module",
 	// "__import__", "require", "import()", "require_relative", "load",
-	// "autoload", "include".
+	// "autoload", "include"; lazy loads by a registered name:
+	// "register_lazy" (Tilt), "view engine" (Express), "class" (PHP: a
+	// class an autoloader loads, Name fully qualified).
 	Kind string
 	// Name is the literal module name or path, as written.
 	Name string
@@ -51,6 +53,13 @@ type Ref struct {
 	// FromDir: Name is a path relative to the directory of the file that
 	// names it (Ruby's require_relative and __dir__ forms, PHP's __DIR__).
 	FromDir bool
+	// Exts are the file extensions a lazy registration is for (Kind
+	// "register_lazy", "view engine"): the module is loaded at the first
+	// use of a file with one of them. Empty: any.
+	Exts []string
+	// Fallback: the reference is in an "except ImportError:" block (Python);
+	// these are the modules the try block imports, which it stands in for.
+	Fallback []string
 	// Deferred: the reference runs only when a function holding it is
 	// called, not when the file is loaded (Python: inside a "def").
 	Deferred bool
@@ -103,6 +112,7 @@ type Resolver struct {
 	// directory): directory listings and stats are remembered.
 	names map[string]map[string]bool
 	stats map[string]fs.FileInfo // nil: missing
+	psr4  map[string]*psr4       // composer PSR-4 maps by vendor directory
 }
 
 // NewResolver returns a resolver over fsys, the image's root filesystem,

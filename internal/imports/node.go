@@ -182,6 +182,12 @@ func parseNode(src []byte) []Ref {
 			continue
 		}
 		prev := at(i - 1)
+		if t.text == "set" && prev.kind == tOp && prev.text == "." {
+			if r, ok := nodeViewEngine(toks, i); ok {
+				refs = append(refs, r)
+			}
+			continue
+		}
 		if prev.kind == tOp && prev.text == "." || prev.kind == tName && prev.text == "function" {
 			continue
 		}
@@ -219,6 +225,26 @@ func parseNode(src []byte) []Ref {
 		}
 	}
 	return refs
+}
+
+// nodeViewEngine reads Express's app.set("view engine", "NAME") at toks[i]
+// (the "set"): Express requires the package NAME (the extension without its
+// dot) at the first render of a view with no extension of its own, or with
+// that one.
+func nodeViewEngine(toks []token, i int) (Ref, bool) {
+	at := func(i int) token { return tokenAt(toks, i) }
+	if at(i+1).text != "(" || at(i+2).kind != tString || at(i+2).val != "view engine" || at(i+3).text != "," {
+		return Ref{}, false
+	}
+	v := at(i + 4)
+	if v.kind != tString || v.dyn || at(i+5).text != ")" {
+		return Ref{}, false
+	}
+	name := strings.TrimPrefix(v.val, ".")
+	if name == "" || strings.ContainsAny(name, "/\\") {
+		return Ref{}, false
+	}
+	return Ref{Line: toks[i].line, Kind: "view engine", Name: name, Exts: []string{name}}, true
 }
 
 // nodeBuiltins are Node's core modules: they need no file.

@@ -14,11 +14,20 @@ func refString(r Ref) string {
 		return fmt.Sprintf("%d dynamic %s", r.Line, r.Expr)
 	}
 	s := fmt.Sprintf("%d %s %s%s", r.Line, r.Kind, strings.Repeat(".", r.Level), r.Name)
+	if len(r.Exts) > 0 {
+		s += " [" + strings.Join(r.Exts, " ") + "]"
+	}
 	if len(r.Names) > 0 {
 		s += " [" + strings.Join(r.Names, " ") + "]"
 	}
 	if r.FromDir {
 		s += " (dir)"
+	}
+	if r.Deferred {
+		s += " (deferred)"
+	}
+	if len(r.Fallback) > 0 {
+		s += " (fallback for " + strings.Join(r.Fallback, " ") + ")"
 	}
 	return s
 }
@@ -52,7 +61,7 @@ func TestParsePython(t *testing.T) {
 		{"multi-line parens", "from x import (\n  a,  # comment with import y\n  b as bb,\n)\nimport q\n",
 			[]string{"1 from x [a b]", "5 import q"}},
 		{"in function and try", "def f():\n    try:\n        import sqlite3\n    except ImportError:\n        sqlite3 = None\n",
-			[]string{"3 import sqlite3"}},
+			[]string{"3 import sqlite3 (deferred)"}},
 		{"one-line suite", "if True: import json\ntry: import simplejson as json\nexcept ImportError: pass\n",
 			[]string{"1 import json", "2 import simplejson"}},
 		{"semicolon", "x = 1; import re\n", []string{"1 import re"}},
@@ -72,7 +81,16 @@ func TestParsePython(t *testing.T) {
 			"if sys.platform.startswith('darwin') or sys.platform == 'linux':\n    import linuxish\nimport after\n",
 			[]string{"1 import sys", "6 from .unix_events", "11 import fcntl", "13 import linuxish", "14 import after"}},
 		{"main block", "def f():\n    import lazy\n\nif __name__ == \"__main__\":\n    import doctest\n    doctest.testmod()\nimport after\nif '__main__' == __name__: import x\n",
-			[]string{"2 import lazy", "7 import after"}},
+			[]string{"2 import lazy (deferred)", "7 import after"}},
+		{"django apps", "INSTALLED_APPS = [\n    'django.contrib.admin',\n    \"shop.apps.ShopConfig\",\n]\nINSTALLED_APPS += ('extra',)\nX_INSTALLED_APPS = ['no']\nINSTALLED_APPS == ['no2']\n",
+			[]string{"2 installed_app django.contrib.admin", "3 installed_app shop.apps.ShopConfig", "5 installed_app extra"}},
+		{"import error fallback", "try:\n    from _decimal import *\n    import _x\nexcept ImportError:\n    from _pydecimal import *\nelse:\n    import ok1\n" +
+			"try:\n    import a\nexcept (ValueError, ModuleNotFoundError) as e:\n    try:\n        import b\n    except ImportError:\n        import c\n" +
+			"try:\n    import d\nexcept KeyError:\n    import e\nimport after\n",
+			[]string{"2 from _decimal", "3 import _x", "5 from _pydecimal (fallback for _decimal _x)", "7 import ok1",
+				"9 import a", "12 import b (fallback for a)", "14 import c (fallback for b)", "16 import d", "18 import e", "19 import after"}},
+		{"type checking", "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from a import B\n    import c\nelse:\n    import d\nif typing.TYPE_CHECKING: import e\nif not TYPE_CHECKING:\n    import f\nimport g\n",
+			[]string{"1 from typing [TYPE_CHECKING]", "6 import d", "9 import f", "10 import g"}},
 		{"byte prefix and line count", "x = b'''\n\n'''\nimport a\n", []string{"4 import a"}},
 	})
 }
@@ -93,6 +111,8 @@ func TestParseNode(t *testing.T) {
 		{"regex with slash in class", "const r = /[/]require('no')/;\nrequire('after')\n", []string{"2 require after"}},
 		{"not calls", "obj.require('x');\nfunction require(m) {}\nimport.meta.url;\nconst f = require;\n", nil},
 		{"dynamic require", "const p = require(path.join(__dirname, 'x'));\n", []string{"1 dynamic require(path.join(__dirname, 'x'))"}},
+		{"view engine", "app.set('view engine', 'pug');\napp.set(\"view engine\", \".ejs\")\napp.set('views', 'x');\napp.set('view engine', name);\nset('view engine', 'no');\n",
+			[]string{"1 view engine pug [pug]", "2 view engine ejs [ejs]"}},
 	})
 }
 
@@ -101,6 +121,15 @@ func TestParseRuby(t *testing.T) {
 		{"require", "require \"sinatra/base\"\nrequire 'csv'\nrequire('json')\n", []string{"1 require sinatra/base", "2 require csv", "3 require json"}},
 		{"in a block", "get '/x' do\n  require \"csv\"\nend\n", []string{"2 require csv"}},
 		{"relative", "require_relative 'lib/a'\nrequire_relative \"../b\"\n", []string{"1 require_relative lib/a (dir)", "2 require_relative ../b (dir)"}},
+		{"in methods", "require 'top'\nclass A\n  def x\n    require 'inx' if y\n    [1].each do |z|\n      require 'indo'\n    end\n  end\n" +
+			"  def self.y = require('endless')\n  require 'inclass'\n  while q do\n    z\n  end\n  x = if a then 1 else 2 end\n  require 'after'\n" +
+			"  def w(a, b)\n    h = {if: 1, end: 2}\n    require 'inw'\n  end\n  require 'last' unless x.end\nend\n",
+			[]string{"1 require top", "4 require inx (deferred)", "6 require indo (deferred)", "9 require endless", "10 require inclass",
+				"15 require after", "18 require inw (deferred)", "20 require last"}},
+		{"unbalanced: none deferred", "def x\n  require 'a'\nend\nend\nrequire 'b'\n", []string{"2 require a", "5 require b"}},
+		{"register_lazy", "register_lazy :ERBTemplate,    'tilt/erb',    'erb', 'rhtml'\nTilt.register_lazy('Slim::Template', 'slim', 'slim')\n" +
+			"register_lazy klass, file, 'x'\nregister_lazy :A, \"tilt/#{x}\", 'y'\ndef register_lazy(class_name, file, *extensions)\nend\n",
+			[]string{"1 register_lazy tilt/erb [erb rhtml]", "2 register_lazy slim [slim]"}},
 		{"autoload", "autoload :Inventory, File.expand_path(\"lib/inventory\", __dir__)\nautoload :Mime, \"rack/mime\"\nmodule Rack\n  autoload(:Utils, 'rack/utils')\nend\n",
 			[]string{"1 autoload lib/inventory (dir)", "2 autoload rack/mime", "4 autoload rack/utils"}},
 		{"dir forms", "require File.join(__dir__, \"lib\", \"x\")\nload __dir__ + \"/tasks.rb\"\nrequire File.expand_path('../y', __FILE__)\n",
@@ -117,6 +146,10 @@ func TestParseRuby(t *testing.T) {
 
 func TestParsePHP(t *testing.T) {
 	runParse(t, PHP, []parseCase{
+		{"classes", "<?php\nnamespace Shop;\nuse Psr\\Log\\LoggerInterface;\nuse \\Shop\\Util\\Fmt as F, Other\\X;\nuse Single;\n" +
+			"$s = new Stock();\n$d = new \\Shop\\Report\\Daily;\n$t = Report\\Totals::sum();\n$f = function () use ($s) {};\n$o = new static();\n$v = new $cls();\n",
+			[]string{"3 class Psr\\Log\\LoggerInterface", "4 class Shop\\Util\\Fmt", "4 class Other\\X", "6 class Shop\\Stock",
+				"7 class Shop\\Report\\Daily", "8 class Shop\\Report\\Totals"}},
 		{"forms", "<?php\ninclude 'a.php';\nrequire_once(\"b.php\");\nINCLUDE_ONCE 'c.php' ?>\n", []string{"2 include a.php", "3 include b.php", "4 include c.php"}},
 		{"dir", "<?php\ninclude __DIR__ . '/../lib/Report.php';\nrequire dirname(__FILE__) . \"/x.php\";\n",
 			[]string{"2 include ../lib/Report.php (dir)", "3 include x.php (dir)"}},

@@ -1,8 +1,10 @@
 package imports
 
 import (
+	"io/fs"
 	"path"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -164,7 +166,140 @@ func parsePHP(src []byte) []Ref {
 	if isComposerMap(src) {
 		refs = append(refs, composerRefs(toks)...)
 	}
+	return append(refs, phpClassRefs(toks)...)
+}
+
+// phpClassRefs returns the classes a file names with literal names, which
+// an autoloader (composer's PSR-4 map) loads at their first use: "use
+// A\B;" (and "use A\B as C"), "new A\B" and "A\B::" with the name
+// qualified, or unqualified inside "namespace X;". Kind "class", Name
+// fully qualified without its leading backslash.
+func phpClassRefs(toks []token) []Ref {
+	at := func(i int) token { return tokenAt(toks, i) }
+	var refs []Ref
+	ns := ""
+	qualify := func(n string) string {
+		if strings.HasPrefix(n, "\\") {
+			return n[1:]
+		}
+		if ns != "" {
+			return ns + "\\" + n
+		}
+		return n
+	}
+	for i, t := range toks {
+		if t.kind != tName {
+			continue
+		}
+		prev := at(i - 1)
+		switch lt := strings.ToLower(t.text); {
+		case lt == "namespace" && at(i+1).kind == tName && at(i+2).text == ";":
+			ns = strings.TrimPrefix(at(i+1).text, "\\")
+		case lt == "use" && (i == 0 || prev.kind == tOp && (prev.text == ";" || prev.text == "{" || prev.text == "}")) &&
+			at(i+1).kind == tName && at(i+2).text != "{" && !strings.EqualFold(at(i+1).text, "function") && !strings.EqualFold(at(i+1).text, "const"):
+			for j := i + 1; at(j).kind == tName; j += 2 {
+				if n := strings.TrimPrefix(at(j).text, "\\"); strings.Contains(n, "\\") {
+					refs = append(refs, Ref{Line: t.line, Kind: "class", Name: n})
+				}
+				if strings.EqualFold(at(j+1).text, "as") {
+					j += 2
+				}
+				if at(j+1).text != "," {
+					break
+				}
+			}
+		case lt == "new" && at(i+1).kind == tName && !strings.HasPrefix(at(i+1).text, "$"):
+			n := at(i + 1).text
+			if l := strings.ToLower(n); l == "static" || l == "self" || l == "parent" || l == "class" {
+				continue
+			}
+			if q := qualify(n); strings.Contains(q, "\\") {
+				refs = append(refs, Ref{Line: t.line, Kind: "class", Name: q})
+			}
+		case strings.Contains(t.text, "\\") && at(i+1).text == ":" && at(i+2).text == ":" && prev.text != "new" && !strings.HasPrefix(t.text, "$"):
+			refs = append(refs, Ref{Line: t.line, Kind: "class", Name: qualify(t.text)})
+		}
+	}
 	return refs
+}
+
+// psr4 is one composer PSR-4 map: namespace prefixes and their directories.
+type psr4 struct {
+	prefixes []string // longest first
+	dirs     map[string][]string
+}
+
+var (
+	psr4Entry = regexp.MustCompile(`'((?:[^'\\]|\\.)*)'\s*=>\s*array\s*\(([^)]*)\)`)
+	psr4Dir   = regexp.MustCompile(`(\$vendorDir|\$baseDir)\s*\.\s*'([^']*)'`)
+)
+
+// psr4Map reads vendor/composer/autoload_psr4.php of the vendor directory
+// vendor (nil when there is none).
+func (r *Resolver) psr4Map(vendor string) *psr4 {
+	if m, ok := r.psr4[vendor]; ok {
+		return m
+	}
+	if r.psr4 == nil {
+		r.psr4 = map[string]*psr4{}
+	}
+	r.psr4[vendor] = nil
+	b, err := fs.ReadFile(r.fs, fsName(vendor+"/composer/autoload_psr4.php"))
+	if err != nil {
+		return nil
+	}
+	m := &psr4{dirs: map[string][]string{}}
+	for _, e := range psr4Entry.FindAllStringSubmatch(string(b), -1) {
+		prefix := strings.ReplaceAll(e[1], "\\\\", "\\")
+		for _, d := range psr4Dir.FindAllStringSubmatch(e[2], -1) {
+			base := vendor
+			if d[1] == "$baseDir" {
+				base = path.Dir(vendor)
+			}
+			m.dirs[prefix] = append(m.dirs[prefix], path.Join(base, d[2]))
+		}
+		if len(m.dirs[prefix]) > 0 && !slices.Contains(m.prefixes, prefix) {
+			m.prefixes = append(m.prefixes, prefix)
+		}
+	}
+	slices.SortStableFunc(m.prefixes, func(a, b string) int { return len(b) - len(a) })
+	r.psr4[vendor] = m
+	return m
+}
+
+// resolveClass finds a class's file through the PSR-4 map of the nearest
+// vendor directory above from (or in the working directory): the longest
+// matching prefix's directories, the rest of the name as a path.
+func (r *Resolver) resolveClass(from, class string) ([]string, bool) {
+	var vendors []string
+	for d := path.Dir(from); ; d = path.Dir(d) {
+		vendors = append(vendors, path.Join(d, "vendor"))
+		if d == "/" {
+			break
+		}
+	}
+	if r.env.WorkingDir != "" {
+		vendors = append(vendors, path.Join(r.env.WorkingDir, "vendor"))
+	}
+	for _, v := range vendors {
+		m := r.psr4Map(v)
+		if m == nil {
+			continue
+		}
+		for _, p := range m.prefixes {
+			rest, ok := strings.CutPrefix(class, p)
+			if !ok {
+				continue
+			}
+			for _, d := range m.dirs[p] {
+				if f := path.Join(d, strings.ReplaceAll(rest, "\\", "/")+".php"); r.isFile(f) {
+					return []string{f}, true
+				}
+			}
+		}
+		return nil, false
+	}
+	return nil, false
 }
 
 // isComposerMap reports whether a file is one of composer's generated
@@ -252,6 +387,9 @@ func phpPath(arg []token) (name string, fromDir, ok bool) {
 }
 
 func (r *Resolver) resolvePHP(from string, ref Ref) ([]string, bool) {
+	if ref.Kind == "class" {
+		return r.resolveClass(from, ref.Name)
+	}
 	name := ref.Name
 	var cands []string
 	switch {

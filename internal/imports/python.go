@@ -170,7 +170,8 @@ func pyString(s string, i int, prefix string) (token, int, int) {
 // __import__ calls. Imports in the body of a test for another OS ("if
 // sys.platform == 'win32':", "if os.name == 'nt':") are left out, and so
 // are those under "if __name__ == '__main__':", which runs only when the
-// module is the program (and then it ran while traced).
+// module is the program (and then it ran while traced), and under "if
+// TYPE_CHECKING:", which runs only in a type checker.
 func parsePython(src []byte) []Ref {
 	toks := lexPython(src)
 	var refs []Ref
@@ -182,8 +183,25 @@ func parsePython(src []byte) []Ref {
 	col := func(t token) int { return t.start - bytes.LastIndexByte(src[:t.start], '\n') - 1 }
 	guard := -1    // the column of an "if" for another OS whose body we are in
 	var defs []int // the columns of the "def"s whose body we are in
+	// A try block's imports, and the except ImportError block that stands
+	// in for them when they fail.
+	type tryBlock struct {
+		col      int
+		imports  []string
+		fallback bool // in its "except ImportError:" body
+	}
+	var tries []tryBlock
 	add := func(r Ref) {
 		r.Deferred = len(defs) > 0
+		for k := len(tries) - 1; k >= 0; k-- {
+			if tries[k].fallback {
+				r.Fallback = tries[k].imports
+				break
+			}
+		}
+		if n := len(tries); n > 0 && !tries[n-1].fallback && r.Kind != "import_module" && r.Kind != "__import__" && r.Level == 0 && r.Name != "" {
+			tries[n-1].imports = append(tries[n-1].imports, r.Name)
+		}
 		refs = append(refs, r)
 	}
 	for i := 0; i < len(toks); i++ {
@@ -198,11 +216,21 @@ func parsePython(src []byte) []Ref {
 			for len(defs) > 0 && col(t) <= defs[len(defs)-1] {
 				defs = defs[:len(defs)-1]
 			}
+			for n := len(tries); n > 0 && col(t) <= tries[n-1].col; n = len(tries) {
+				if col(t) == tries[n-1].col && (t.text == "except" || t.text == "else" || t.text == "finally") {
+					tries[n-1].fallback = t.text == "except" && pyImportErrorClause(toks, i+1)
+					break
+				}
+				tries = tries[:n-1]
+			}
+			if t.text == "try" && at(i+1).text == ":" {
+				tries = append(tries, tryBlock{col: col(t)})
+			}
 			if t.text == "def" || t.text == "async" && at(i+1).text == "def" {
 				defs = append(defs, col(t))
 			}
 			if guard < 0 && (t.text == "if" || t.text == "elif") {
-				if end, ok := otherOSTest(toks, i+1); ok || mainTest(toks, i+1) {
+				if end, ok := otherOSTest(toks, i+1); ok || mainTest(toks, i+1) || t.text == "if" && typeCheckingTest(toks, i+1) {
 					guard = col(t)
 					i = end
 					continue
@@ -213,6 +241,20 @@ func parsePython(src []byte) []Ref {
 			continue
 		}
 		switch {
+		case t.text == "INSTALLED_APPS" && stmtStart(i) && (at(i+1).text == "=" && at(i+2).text != "=" || at(i+1).text == "+" && at(i+2).text == "="):
+			// Django loads each app (and its AppConfig) by this name at setup.
+			j := i + 2
+			if at(j).text == "=" {
+				j++
+			}
+			if o := at(j).text; o != "[" && o != "(" {
+				continue
+			}
+			for k := j + 1; k < matchParen(toks, j); k++ {
+				if u := at(k); u.kind == tString && !u.dyn && u.val != "" && !strings.ContainsAny(u.val, " /") {
+					add(Ref{Line: u.line, Kind: "installed_app", Name: u.val})
+				}
+			}
 		case t.text == "import" && stmtStart(i):
 			j := i + 1
 			for {
@@ -314,6 +356,28 @@ func otherOSTest(toks []token, i int) (end int, ok bool) {
 		}
 	}
 	return len(toks) - 1, false
+}
+
+// pyImportErrorClause reports whether the except clause from toks[i]
+// catches ImportError or ModuleNotFoundError (alone or in a tuple).
+func pyImportErrorClause(toks []token, i int) bool {
+	for j := i; j < len(toks) && toks[j].kind != tNewline && toks[j].text != ":"; j++ {
+		if t := toks[j]; t.kind == tName && (t.text == "ImportError" || t.text == "ModuleNotFoundError") {
+			return true
+		}
+	}
+	return false
+}
+
+// typeCheckingTest reports whether the condition from toks[i] is
+// TYPE_CHECKING (typing's, or typing.TYPE_CHECKING): true only for a type
+// checker, never at run time.
+func typeCheckingTest(toks []token, i int) bool {
+	at := func(i int) token { return tokenAt(toks, i) }
+	if at(i).kind == tName && at(i).text == "TYPE_CHECKING" && at(i+1).text == ":" {
+		return true
+	}
+	return at(i).kind == tName && at(i+1).text == "." && at(i+2).text == "TYPE_CHECKING" && at(i+3).text == ":"
 }
 
 // mainTest reports whether the condition from toks[i] is
@@ -491,6 +555,19 @@ func (r *Resolver) pyFile(base string, tags []string) string {
 }
 
 func (r *Resolver) resolvePython(from string, ref Ref) ([]string, bool) {
+	if ref.Kind == "installed_app" {
+		// Django's INSTALLED_APPS names a module or an AppConfig class in one.
+		ref.Kind = "import"
+		if files, ok := r.resolvePython(from, ref); ok {
+			return files, ok
+		}
+		i := strings.LastIndexByte(ref.Name, '.')
+		if i <= 0 {
+			return nil, false
+		}
+		ref.Name = ref.Name[:i]
+		return r.resolvePython(from, ref)
+	}
 	p := r.pythonPaths()
 	var roots []string
 	name := ref.Name

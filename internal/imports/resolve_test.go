@@ -70,6 +70,10 @@ func TestResolvePython(t *testing.T) {
 			[]string{"/usr/lib/python3/dist-packages/flask/app.py"}},
 		{"namespace package", "/app/app.py", Ref{Kind: "import", Name: "nspkg.sub"}, []string{"/usr/lib/python3/dist-packages/nspkg/sub.py"}},
 		{"sourceless", "/app/app.py", Ref{Kind: "import", Name: "compiled"}, []string{"/usr/lib/python3/dist-packages/compiled.pyc"}},
+		{"django app module", "/app/app.py", Ref{Kind: "installed_app", Name: "helpers.db"}, []string{"/app/helpers/__init__.py", "/app/helpers/db.py"}},
+		{"django AppConfig", "/app/app.py", Ref{Kind: "installed_app", Name: "helpers.db.DbConfig"},
+			[]string{"/app/helpers/__init__.py", "/app/helpers/db.py"}},
+		{"django app missing", "/app/app.py", Ref{Kind: "installed_app", Name: "nope.apps.X"}, nil},
 		{"builtin", "/app/app.py", Ref{Kind: "import", Name: "sys"}, nil},
 		{"other platform", "/app/app.py", Ref{Kind: "import", Name: "msvcrt"}, nil},
 		{"dynamic", "/app/app.py", Ref{Kind: "import_module", Dynamic: true}, nil},
@@ -146,5 +150,22 @@ func TestResolvePHP(t *testing.T) {
 			[]string{"/app/vendor/sym/poly/bootstrap.php"}},
 		{"composer base", "/app/vendor/composer/autoload_static.php", Ref{Kind: "autoload", Name: "../../src/Kernel.php", FromDir: true},
 			[]string{"/app/src/Kernel.php"}},
+	})
+}
+
+func TestResolvePHPClass(t *testing.T) {
+	psr4 := "<?php\n$vendorDir = dirname(__DIR__);\n$baseDir = dirname($vendorDir);\n\nreturn array(\n" +
+		"    'Shop\\\\Report\\\\' => array($baseDir . '/src/reports'),\n    'Shop\\\\' => array($baseDir . '/src', $baseDir . '/lib'),\n" +
+		"    'Psr\\\\Log\\\\' => array($vendorDir . '/psr/log/src'),\n);\n"
+	fsys := files("/app/public/index.php", "/app/vendor/composer/autoload_psr4.php="+psr4, "/app/src/Stock.php",
+		"/app/lib/Util/Fmt.php", "/app/src/reports/Daily.php", "/app/vendor/psr/log/src/LoggerInterface.php")
+	r := NewResolver(fsys, Env{WorkingDir: "/app/public"})
+	runResolve(t, r, PHP, []resolveCase{
+		{"prefix dir", "/app/public/index.php", Ref{Kind: "class", Name: "Shop\\Stock"}, []string{"/app/src/Stock.php"}},
+		{"second dir, subnamespace", "/app/public/index.php", Ref{Kind: "class", Name: "Shop\\Util\\Fmt"}, []string{"/app/lib/Util/Fmt.php"}},
+		{"longest prefix", "/app/src/Stock.php", Ref{Kind: "class", Name: "Shop\\Report\\Daily"}, []string{"/app/src/reports/Daily.php"}},
+		{"vendor package", "/app/src/Stock.php", Ref{Kind: "class", Name: "Psr\\Log\\LoggerInterface"}, []string{"/app/vendor/psr/log/src/LoggerInterface.php"}},
+		{"no prefix", "/app/public/index.php", Ref{Kind: "class", Name: "Other\\Thing"}, nil},
+		{"no file", "/app/public/index.php", Ref{Kind: "class", Name: "Shop\\Missing"}, nil},
 	})
 }

@@ -248,11 +248,18 @@ func parseRuby(src []byte) []Ref {
 	toks := lexRuby(src)
 	at := func(i int) token { return tokenAt(toks, i) }
 	var refs []Ref
+	blocks := rubyBlocks(toks)
 	for i, t := range toks {
 		if t.kind != tName {
 			continue
 		}
 		kind := t.text
+		if kind == "register_lazy" {
+			if r, ok := rubyRegisterLazy(toks, i); ok {
+				refs = append(refs, r)
+			}
+			continue
+		}
 		if kind != "require" && kind != "require_relative" && kind != "load" && kind != "autoload" {
 			continue
 		}
@@ -291,7 +298,7 @@ func parseRuby(src []byte) []Ref {
 			}
 		}
 		arg := toks[j:min(end, len(toks))]
-		r := Ref{Line: t.line, Kind: kind}
+		r := Ref{Line: t.line, Kind: kind, Deferred: blocks[i] && kind != "autoload"}
 		if name, fromDir, ok := rubyPath(arg); ok {
 			r.Name, r.FromDir = name, fromDir || kind == "require_relative"
 		} else {
@@ -305,6 +312,115 @@ func parseRuby(src []byte) []Ref {
 		refs = append(refs, r)
 	}
 	return refs
+}
+
+// rubyBlocks returns, for each token index, whether it lies in the body
+// of a method ("def" ... "end"): code that runs only when the method is
+// called. Blocks are followed by their keywords: class, module, def, do,
+// begin, case, for, and if/unless/while/until that start an expression
+// (not the modifier forms); each "end" closes one. An endless method
+// (def x = ...) opens none. When the blocks do not balance (a form read
+// wrong), no token is said to be in a method: every require is followed.
+func rubyBlocks(toks []token) map[int]bool {
+	at := func(i int) token { return tokenAt(toks, i) }
+	in := map[int]bool{}
+	var stack []bool // true: a def
+	defs := 0
+	loopLine := -1 // the line of a while/until/for whose "do" is its own
+	for i, t := range toks {
+		if defs > 0 {
+			in[i] = true
+		}
+		if t.kind != tName {
+			continue
+		}
+		prev := at(i - 1)
+		if prev.kind == tOp && (prev.text == "." || prev.text == "::") || at(i+1).kind == tOp && at(i+1).text == ":" && at(i+2).text != ":" {
+			continue // a method call (x.class, x.end) or a label (if: 1)
+		}
+		exprStart := i == 0 || prev.kind == tNewline || prev.kind == tOp && prev.text != ")" && prev.text != "]" && prev.text != "}" ||
+			prev.kind == tName && slices.Contains([]string{"then", "else", "do", "begin", "in"}, prev.text)
+		switch t.text {
+		case "def":
+			// def name = expr, def name(args) = expr: no body, no end.
+			j := i + 1
+			for at(j).kind == tName || at(j).kind == tOp && (at(j).text == "." || at(j).text == "::") {
+				j++
+			}
+			if at(j).text == "(" {
+				j = matchParen(toks, j) + 1
+			}
+			if at(j).kind == tOp && at(j).text == "=" && at(j+1).text != "=" {
+				continue
+			}
+			stack = append(stack, true)
+			defs++
+		case "class", "module", "begin", "case":
+			if t.text == "class" && !exprStart && prev.kind != tName {
+				continue
+			}
+			stack = append(stack, false)
+		case "if", "unless", "while", "until", "for":
+			if !exprStart {
+				continue // a modifier
+			}
+			if t.text == "while" || t.text == "until" || t.text == "for" {
+				loopLine = t.line
+			}
+			stack = append(stack, false)
+		case "do":
+			if t.line == loopLine {
+				loopLine = -1
+				continue
+			}
+			stack = append(stack, false)
+		case "end":
+			n := len(stack)
+			if n == 0 {
+				return nil // more ends than blocks: a form not read right, trust none
+			}
+			if stack[n-1] {
+				defs--
+			}
+			stack = stack[:n-1]
+		}
+	}
+	if len(stack) > 0 {
+		return nil // blocks left open: the same
+	}
+	return in
+}
+
+// rubyRegisterLazy reads Tilt's register_lazy(CLASS, FILE, EXT...) at
+// toks[i] (Tilt.register_lazy, Tilt::Mapping#register_lazy): the template
+// class is loaded from FILE at the first render of a template with one of
+// the extensions. CLASS is a symbol or a string, FILE and EXT literal
+// strings; anything else is not a registration read.
+func rubyRegisterLazy(toks []token, i int) (Ref, bool) {
+	at := func(i int) token { return tokenAt(toks, i) }
+	if p := at(i - 1); p.kind == tName && p.text == "def" || at(i+1).kind == tOp && at(i+1).text == ":" {
+		return Ref{}, false
+	}
+	j := i + 1
+	if at(j).kind == tOp && at(j).text == "(" {
+		j++
+	}
+	if c := at(j); c.kind != tSymbol && !(c.kind == tString && !c.dyn) || at(j+1).text != "," {
+		return Ref{}, false
+	}
+	f := at(j + 2)
+	if f.kind != tString || f.dyn || f.val == "" {
+		return Ref{}, false
+	}
+	r := Ref{Line: toks[i].line, Kind: "register_lazy", Name: f.val}
+	for j += 3; at(j).kind == tOp && at(j).text == ","; j += 2 {
+		e := at(j + 1)
+		if e.kind != tString || e.dyn {
+			break
+		}
+		r.Exts = append(r.Exts, e.val)
+	}
+	return r, true
 }
 
 // rubyPath evaluates a require's argument when it is a literal or a

@@ -168,8 +168,8 @@ func importKept(slim *creport.Slim, p string) *creport.KeptFile {
 // (GET /) answer every route of the sample apps, the lazy imports
 // included: Flask's `import sqlite3` in a handler, python-app's
 // importlib.import_module("json"), Express's require("zlib") and
-// require("./lib/report"), Sinatra's lazy require "csv" and autoloaded
-// Inventory, PHP's lazy include. Without the closure the lazy standard
+// require("./lib/report"), Sinatra's lazy require "csv", autoloaded
+// Inventory and ERB engine registered with Tilt, PHP's lazy include. Without the closure the lazy standard
 // library routes fail; with keep-app-dirs off, Express's lib/creport.js is
 // in only because of the closure. Flask's slim image stays within 1.3x of
 // its size without the closure.
@@ -182,8 +182,9 @@ func TestBuildImportClosure(t *testing.T) {
 		// fail are the routes that must fail (the closure is off); the
 		// others must all answer as expect.json says.
 		fail []string
-		// imported are files the closure must have added.
-		imported []string
+		// imported are files the closure must have added; lazy, those it
+		// added as lazy loads.
+		imported, lazy []string
 	}{
 		{app: "flask-static", variant: "imports",
 			imported: []string{"/usr/lib/python3.11/sqlite3/__init__.py", "/usr/lib/python3.11/sqlite3/dbapi2.py"}},
@@ -195,13 +196,17 @@ func TestBuildImportClosure(t *testing.T) {
 		// module is kept by the closure alone.
 		{app: "express", variant: "no-app-dirs", files: fileset.Options{NoAppDirs: true},
 			imported: []string{"/app/lib/report.js"}, fail: []string{"GET /static/app.css"}},
-		{app: "ruby-app", variant: "imports", imported: []string{"/usr/lib/ruby/3.1.0/csv.rb"}},
-		{app: "ruby-app", variant: "no-imports", files: fileset.Options{NoImports: true}, fail: []string{"GET /report.csv"}},
+		// /about renders an ERB view: Tilt registered its ERB engine by
+		// name at start-up (register_lazy), a lazy load the closure follows
+		// because the app has .erb views.
+		{app: "ruby-app", variant: "imports", imported: []string{"/usr/lib/ruby/3.1.0/csv.rb"},
+			lazy: []string{"/usr/lib/ruby/vendor_ruby/tilt/erb.rb"}},
+		{app: "ruby-app", variant: "no-imports", files: fileset.Options{NoImports: true}, fail: []string{"GET /about", "GET /report.csv"}},
 		// The same without the app-dir rule: the autoloaded lib/inventory.rb
 		// and the included lib/Report.php come from the closure alone (and
-		// the static files no probe asked for are gone).
+		// the static files and views no probe asked for are gone).
 		{app: "ruby-app", variant: "no-app-dirs", files: fileset.Options{NoAppDirs: true},
-			imported: []string{"/app/lib/inventory.rb", "/usr/lib/ruby/3.1.0/csv.rb"}, fail: []string{"GET /style.css"}},
+			imported: []string{"/app/lib/inventory.rb", "/usr/lib/ruby/3.1.0/csv.rb"}, fail: []string{"GET /about", "GET /style.css"}},
 		{app: "php-app", variant: "imports"},
 		{app: "php-app", variant: "no-app-dirs", files: fileset.Options{NoAppDirs: true},
 			imported: []string{"/app/lib/Report.php"}, fail: []string{"GET /css/site.css"}},
@@ -213,6 +218,11 @@ func TestBuildImportClosure(t *testing.T) {
 				f := importKept(slim, p)
 				if f == nil || !slices.Contains(f.Reasons, string(fileset.ReasonImport)) || !strings.HasPrefix(f.Detail, "imported by ") {
 					t.Errorf("%s not kept by the import closure: %+v", p, f)
+				}
+			}
+			for _, p := range c.lazy {
+				if f := importKept(slim, p); f == nil || !slices.Contains(f.Reasons, string(fileset.ReasonLazyLoad)) || !strings.HasPrefix(f.Detail, "registered by ") {
+					t.Errorf("%s not kept as a lazy load: %+v", p, f)
 				}
 			}
 			if c.files.NoImports && slim.Imports != nil {

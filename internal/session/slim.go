@@ -106,6 +106,10 @@ func Slim(ctx context.Context, run *Run, b BuildOptions) (*SlimResult, error) {
 			im.Files, units.HumanSize(float64(im.Bytes)), im.Parsed, len(im.Unresolved), map[string]string{"": "",
 				fileset.BoundDepth: ", depth bound reached", fileset.BoundSize: ", size bound reached"}[im.Bound])
 	}
+	slim.Insurance, slim.InsuranceBytes = b.Files.Insurance(), map[string]int64{}
+	for r, n := range set.InsuranceBytes() {
+		slim.InsuranceBytes[string(r)] = n
+	}
 	for _, d := range set.CappedDirs {
 		slim.CappedDirs = append(slim.CappedDirs, creport.CappedDir(d))
 	}
@@ -225,7 +229,8 @@ func importsReport(st fileset.ImportStats) *creport.Imports {
 		return nil
 	}
 	im := &creport.Imports{Parsed: st.Parsed, Files: st.Files, Bytes: st.Bytes, NotFound: st.NotFound,
-		UnresolvedSystem: st.UnresolvedSystem, Deferred: st.Deferred, Bound: st.Bound, Unresolved: []creport.UnresolvedImport{}}
+		UnresolvedSystem: st.UnresolvedSystem, Deferred: st.Deferred, Fallbacks: st.Fallbacks, Unused: st.Unused,
+		Bound: st.Bound, Unresolved: []creport.UnresolvedImport{}}
 	for _, u := range st.Unresolved {
 		im.Unresolved = append(im.Unresolved, creport.UnresolvedImport{File: u.File, Line: u.Line, Expr: u.Expr})
 	}

@@ -1,8 +1,11 @@
 # slimtrace fixture: a Sinatra app (Debian's ruby-sinatra) served by WEBrick.
 #
 # Routes:
-#   /                HTML from views/index.erb (Tilt requires erb and reads the
-#                    template at the first request)
+#   /                HTML built in Ruby (no template: the default probe loads no
+#                    template engine)
+#   /about           HTML from views/about.erb: Tilt registers ERB by name at
+#                    start-up (register_lazy) and requires tilt/erb and erb only
+#                    at the first render
 #   /report.csv      requires "csv" inside the route
 #   /api/inventory   reaches the autoloaded constant Inventory (lib/inventory.rb,
 #                    which itself requires "json")
@@ -20,7 +23,24 @@ class App < Sinatra::Base
   set :logging, true
 
   get "/" do
-    erb :index, locals: { ruby: RUBY_VERSION, sinatra: Sinatra::VERSION }
+    <<~HTML
+      <!doctype html>
+      <html>
+      <head><meta charset="utf-8"><title>slimtrace fixture: ruby-app</title>
+      <link rel="stylesheet" href="/style.css"></head>
+      <body>
+      <h1>ruby-app</h1>
+      <ul>
+      <li><a href="/api/inventory">inventory</a></li>
+      <li><a href="/report.csv">report (CSV)</a></li>
+      </ul>
+      </body>
+      </html>
+    HTML
+  end
+
+  get "/about" do
+    erb :about, locals: { ruby: RUBY_VERSION, sinatra: Sinatra::VERSION }
   end
 
   get "/report.csv" do
