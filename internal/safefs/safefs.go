@@ -104,8 +104,21 @@ func (f *FS) Open(name string) (fs.File, error) {
 	return file, nil
 }
 
-func (f *FS) open(name string) (*File, error) {
-	pfd, err := f.openPath("open", name, false)
+// ReadFileFollow is ReadFile that follows a symlink in the last component
+// too, inside the root, as the container itself would (/etc/passwd may be
+// a link in an image).
+func (f *FS) ReadFileFollow(name string) ([]byte, error) {
+	file, err := f.openFollow(name, true)
+	if err != nil {
+		return nil, err
+	}
+	return f.readAll(file, name)
+}
+
+func (f *FS) open(name string) (*File, error) { return f.openFollow(name, false) }
+
+func (f *FS) openFollow(name string, follow bool) (*File, error) {
+	pfd, err := f.openPath("open", name, follow)
 	if err != nil {
 		return nil, err
 	}
@@ -182,6 +195,10 @@ func (f *FS) ReadFile(name string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	return f.readAll(file, name)
+}
+
+func (f *FS) readAll(file *File, name string) ([]byte, error) {
 	defer file.Close()
 	max := f.MaxRead
 	if max <= 0 {

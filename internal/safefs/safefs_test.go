@@ -91,6 +91,13 @@ func TestConfined(t *testing.T) {
 	if _, err := f.ReadFile("abs"); !errors.Is(err, unix.ELOOP) {
 		t.Errorf("ReadFile(abs) = %v; want ELOOP (the last link is not followed)", err)
 	}
+	must(t, os.Symlink("/etc-passwd", filepath.Join(root, "passwd-link")))
+	if b, err := f.ReadFileFollow("passwd-link"); err != nil || !strings.HasPrefix(string(b), "root:") {
+		t.Errorf("ReadFileFollow(passwd-link) = %q, %v", b, err)
+	}
+	if b, err := f.ReadFileFollow("abs"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("ReadFileFollow(abs) = %q, %v; want not found (resolved in the root)", b, err)
+	}
 	if b, err := f.ReadFile("etc-passwd"); err != nil || !strings.HasPrefix(string(b), "root:") {
 		t.Errorf("ReadFile(etc-passwd) = %q, %v", b, err)
 	}
