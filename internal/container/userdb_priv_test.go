@@ -28,6 +28,7 @@ func TestHostileUserDB(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			t.Cleanup(func() { rt.client.ImageService().Delete(rt.nsctx(ctx), img.Name) })
 			before, err := rt.client.Containers(rt.nsctx(ctx))
 			if err != nil {
 				t.Fatal(err)

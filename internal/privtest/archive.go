@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/slimtrace/slimtrace/internal/tartest"
@@ -65,6 +66,11 @@ func AddLayer(t testing.TB, src string, entries ...LayerEntry) string {
 		for i := range *ms {
 			m := &(*ms)[i]
 			m.Layers = append(m.Layers, name)
+			// A name of its own: the fixture's stays the fixture's.
+			for j, tag := range m.RepoTags {
+				repo, _, _ := strings.Cut(tag, ":")
+				m.RepoTags[j] = repo + ":layer-" + hex.EncodeToString(sum[:6])
+			}
 			rootfs, _ := cfgs[m.Config]["rootfs"].(map[string]any)
 			if rootfs == nil {
 				t.Fatalf("%s: no rootfs in the config", m.Config)
