@@ -187,6 +187,9 @@ func Build(ctx context.Context, spec Spec, opts Options) (_ *Result, err error) 
 	if err != nil {
 		return nil, err
 	}
+	if err := checkInert(def); err != nil {
+		return nil, err
+	}
 	cfg, err := imageConfig(spec.Config, begin)
 	if err != nil {
 		return nil, err

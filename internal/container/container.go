@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -16,13 +18,16 @@ import (
 	"time"
 
 	containerd "github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/core/containers"
+	"github.com/containerd/containerd/v2/core/mount"
 	"github.com/containerd/containerd/v2/pkg/cio"
+	"github.com/containerd/containerd/v2/pkg/oci"
 	"github.com/containerd/errdefs"
 	"github.com/moby/sys/user"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
-	"golang.org/x/sys/unix"
 
 	"github.com/slimtrace/slimtrace/internal/image"
+	"github.com/slimtrace/slimtrace/internal/safefs"
 )
 
 // Container is a container run of an image: created by Runtime.Create, started
@@ -380,20 +385,31 @@ func drainIO(io cio.IO) {
 }
 
 // lookupUser resolves a user spec against the running container's
-// /etc/passwd and /etc/group.
+// /etc/passwd and /etc/group, parsed here (never the host's NSS). The
+// container's root is opened once and read by descriptor, resolved inside
+// it; the lookup fails when the process died or changed mount namespace
+// meanwhile.
 func (t *Container) lookupUser(spec string) (specs.User, error) {
-	root, err := os.Open(fmt.Sprintf("/proc/%d/root", t.Pid))
+	mntns := fmt.Sprintf("/proc/%d/ns/mnt", t.Pid)
+	before, err := os.Stat(mntns)
+	if err != nil {
+		return specs.User{}, fmt.Errorf("user %q: the container's process: %w", spec, err)
+	}
+	root, err := safefs.Open(fmt.Sprintf("/proc/%d/root", t.Pid))
 	if err != nil {
 		return specs.User{}, fmt.Errorf("user %q: opening the container's root: %w", spec, err)
 	}
 	defer root.Close()
-	passwd, err := readInRoot(root, "etc/passwd")
+	passwd, err := readUserDB(root, "etc/passwd")
 	if err != nil {
 		return specs.User{}, fmt.Errorf("user %q: %w", spec, err)
 	}
-	group, err := readInRoot(root, "etc/group")
+	group, err := readUserDB(root, "etc/group")
 	if err != nil {
 		return specs.User{}, fmt.Errorf("user %q: %w", spec, err)
+	}
+	if after, err := os.Stat(mntns); err != nil || !os.SameFile(before, after) {
+		return specs.User{}, fmt.Errorf("user %q: the container's process exited or changed mount namespace while its files were read", spec)
 	}
 	u, err := user.GetExecUser(spec, &user.ExecUser{}, passwd, group)
 	if err != nil {
@@ -406,26 +422,54 @@ func (t *Container) lookupUser(spec string) (specs.User, error) {
 	return specs.User{UID: uint32(u.Uid), GID: uint32(u.Gid), AdditionalGids: gids}, nil
 }
 
-// readInRoot reads name, resolved inside root as the container would
-// (RESOLVE_IN_ROOT: an absolute symlink or ".." never leaves it, never
-// reaches the host's files); nil, without an error, when it does not
-// exist there.
-func readInRoot(root *os.File, name string) (io.Reader, error) {
-	fd, err := unix.Openat2(int(root.Fd()), name, &unix.OpenHow{
-		Flags: unix.O_RDONLY | unix.O_CLOEXEC, Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS})
-	if errors.Is(err, unix.ENOENT) {
+// readUserDB reads /etc/passwd or /etc/group through root, resolved inside
+// it as the container would (an absolute symlink or ".." never reaches the
+// host's files); nil, without an error, when it does not exist. One that
+// is not a regular file (a FIFO would block the reader) is an error.
+func readUserDB(root *safefs.FS, name string) (io.Reader, error) {
+	root.MaxRead = 16 << 20
+	b, err := root.ReadFileFollow(name)
+	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("opening the container's /%s: %w", name, err)
-	}
-	f := os.NewFile(uintptr(fd), "/"+name)
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, 16<<20))
-	if err != nil {
-		return nil, fmt.Errorf("reading the container's /%s: %w", name, err)
+		return nil, fmt.Errorf("the image's /%s: %w", name, err)
 	}
 	return bytes.NewReader(b), nil
+}
+
+// CheckUserDB fails when the image whose root is at dir has an /etc/passwd
+// or /etc/group that is not a regular file: containerd's own user lookup,
+// which runs before slimtrace sees the container, would block on a FIFO.
+func CheckUserDB(dir string) error {
+	root, err := safefs.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	for _, name := range []string{"etc/passwd", "etc/group"} {
+		if _, err := readUserDB(root, name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// withUserDBCheck is a spec option, run before containerd's own user
+// lookups, that checks the image's user database in the container's
+// snapshot, mounted read-only, nosuid, nodev and noexec.
+func withUserDBCheck(ctx context.Context, client oci.Client, c *containers.Container, _ *oci.Spec) error {
+	if c.Snapshotter == "" || c.SnapshotKey == "" {
+		return nil
+	}
+	mounts, err := client.SnapshotService(c.Snapshotter).Mounts(ctx, c.SnapshotKey)
+	if err != nil {
+		return fmt.Errorf("checking the image's user database: %w", err)
+	}
+	for i := range mounts {
+		mounts[i].Options = append(slices.Clone(mounts[i].Options), "nosuid", "nodev", "noexec")
+	}
+	return mount.WithReadonlyTempMount(ctx, mounts, CheckUserDB)
 }
 
 // mergeEnv sets the KEY=VAL entries of over on top of base.

@@ -253,7 +253,8 @@ func (r *Runtime) Create(ctx context.Context, img *image.Image, cfg RunConfig) (
 	t.RunDir, t.runDir = runDir, runDir
 
 	var specOpts []oci.SpecOpts
-	specOpts = append(specOpts, oci.WithImageConfig(r.image(img)))
+	// First: containerd's lookups below read /etc/passwd and /etc/group.
+	specOpts = append(specOpts, withUserDBCheck, oci.WithImageConfig(r.image(img)))
 
 	if p.network == NetworkPrivate {
 		nsPath := filepath.Join(runDir, "netns")

@@ -20,7 +20,7 @@ var pure = []string{"internal/trace", "internal/fileset", "internal/imports", "i
 
 // io are our packages that talk to the kernel, daemons or the network.
 var io_ = []string{"internal/tracer", "internal/image", "internal/container", "internal/builder", "internal/probe", "internal/docker",
-	"internal/cgroup", "internal/session"}
+	"internal/cgroup", "internal/session", "internal/safefs"}
 
 // rule says which importers may import the packages a prefix names.
 type rule struct {

@@ -60,13 +60,14 @@ type computer struct {
 }
 
 func newComputer(in Input) (*computer, error) {
-	c := &computer{fs: in.FS, cfg: in.Config, opts: in.Options, in: in,
+	c := &computer{cfg: in.Config, opts: in.Options, in: in,
 		entries: map[string]*Entry{}, warned: map[string]bool{}, exclMemo: map[string]bool{},
 		traced: map[string]bool{}, touchSet: map[string]bool{}, examined: map[string]bool{},
 		pySites: map[string]*pySite{}, langDone: map[string]bool{}}
 	if c.opts.AppDirFiles == 0 {
 		c.opts.AppDirFiles = DefaultAppDirFiles
 	}
+	c.fs = warnFS{in.FS, c.warn}
 	if c.opts.AppDirCap == 0 {
 		c.opts.AppDirCap = DefaultAppDirCap
 	}

@@ -1,9 +1,15 @@
 package fileset
 
 import (
+	"errors"
+	"io/fs"
 	"slices"
+	"strings"
 	"testing"
 	"testing/fstest"
+
+	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 // appImage is debian with an application in /app and files of every kind
@@ -343,5 +349,40 @@ func TestCappedDirs(t *testing.T) {
 	in.Options.AppDirFiles = -1
 	if s, err = Compute(in); err != nil || len(s.CappedDirs) != 0 {
 		t.Errorf("no file cap: capped %+v %v", s.CappedDirs, err)
+	}
+}
+
+// refusingFS is an image filesystem that refuses to open some names, as
+// the session's does a FIFO or a device node.
+type refusingFS struct {
+	fstest.MapFS
+	refuse map[string]bool
+}
+
+var errRefused = errors.New("not a regular file (a FIFO)")
+
+func (r refusingFS) Open(name string) (fs.File, error) {
+	if r.refuse[name] {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: errRefused}
+	}
+	return r.MapFS.Open(name)
+}
+
+// TestUnreadableMetadata: a package database that cannot be read is
+// skipped with a warning naming it; the set is still computed.
+func TestUnreadableMetadata(t *testing.T) {
+	img := refusingFS{newImage(appImage), map[string]bool{"var/lib/dpkg/status": true}}
+	s, err := Compute(Input{FS: img, Files: read("/app/server.py"),
+		Config: dockerspec.DockerOCIImageConfig{ImageConfig: ocispec.ImageConfig{WorkingDir: "/app"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(s.Warnings, func(w string) bool {
+		return strings.Contains(w, "var/lib/dpkg/status") && strings.Contains(w, "FIFO")
+	}) {
+		t.Errorf("no warning names the unreadable package database: %q", s.Warnings)
+	}
+	if s.Find("/app/server.py") == nil {
+		t.Error("the traced file is not kept")
 	}
 }

@@ -67,6 +67,37 @@ func readHead(fsys fs.FS, name string, n int) ([]byte, error) {
 	return b[:m], nil
 }
 
+// warnFS is the image as Compute reads it: a file that exists but cannot
+// be read (a FIFO or a device node where a package database or a source
+// file should be, which the image filesystem refuses to open; a file over
+// its size cap) is skipped with a warning naming it, never waited on.
+type warnFS struct {
+	fs.FS
+	warn func(format string, a ...any)
+}
+
+func (w warnFS) report(err error) {
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		w.warn("skipped, cannot be read: %v", err)
+	}
+}
+
+func (w warnFS) Open(name string) (fs.File, error) {
+	f, err := w.FS.Open(name)
+	w.report(err)
+	return f, err
+}
+
+func (w warnFS) ReadDir(name string) ([]fs.DirEntry, error) {
+	ents, err := fs.ReadDir(w.FS, name)
+	w.report(err)
+	return ents, err
+}
+
+func (w warnFS) Lstat(name string) (fs.FileInfo, error) { return fs.Lstat(w.FS, name) }
+func (w warnFS) ReadLink(name string) (string, error)   { return fs.ReadLink(w.FS, name) }
+func (w warnFS) Stat(name string) (fs.FileInfo, error)  { return fs.Stat(w.FS, name) }
+
 // maxLinks bounds the symlinks followed in one lookup, as the kernel's 40.
 const maxLinks = 40
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -60,14 +61,21 @@ func (r *Store) View(ctx context.Context, img *Image) (_ *View, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("viewing %s: %w", img.Name, err)
 	}
-	if err := os.MkdirAll(r.opts.StatePath, 0o711); err != nil {
-		return nil, fmt.Errorf("creating state path: %w", err)
+	// Only root may reach the mount: a setuid binary or a device node of
+	// the image is no way in for a local user, and the mount itself is
+	// read-only, nosuid, nodev and noexec.
+	views := filepath.Join(r.opts.StatePath, "views")
+	if err := os.MkdirAll(views, 0o700); err != nil {
+		return nil, fmt.Errorf("creating the views directory: %w", err)
 	}
-	v.Dir = filepath.Join(r.opts.StatePath, v.key)
-	if err := os.Mkdir(v.Dir, 0o755); err != nil {
+	if err := os.Chmod(views, 0o700); err != nil {
+		return nil, fmt.Errorf("creating the views directory: %w", err)
+	}
+	v.Dir = filepath.Join(views, v.key)
+	if err := os.Mkdir(v.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating mount point: %w", err)
 	}
-	if err := mount.All(mounts, v.Dir); err != nil {
+	if err := mount.All(inert(mounts), v.Dir); err != nil {
 		return nil, fmt.Errorf("mounting %s: %w", img.Name, err)
 	}
 	v.mounted = true
@@ -115,4 +123,21 @@ func (v *View) Close(ctx context.Context) error {
 		logger(ctx).Warn().Err(err).Msg("closing image view")
 	}
 	return errors.Join(errs...)
+}
+
+// inert makes every mount of a view read-only, nosuid, nodev and noexec.
+func inert(mounts []mount.Mount) []mount.Mount {
+	out := make([]mount.Mount, len(mounts))
+	for i, m := range mounts {
+		m.Options = slices.DeleteFunc(slices.Clone(m.Options), func(o string) bool {
+			return o == "rw" || o == "suid" || o == "dev" || o == "exec"
+		})
+		for _, o := range []string{"ro", "nosuid", "nodev", "noexec"} {
+			if !slices.Contains(m.Options, o) {
+				m.Options = append(m.Options, o)
+			}
+		}
+		out[i] = m
+	}
+	return out
 }

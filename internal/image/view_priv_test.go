@@ -4,6 +4,8 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/containerd/errdefs"
@@ -30,6 +32,17 @@ func TestView(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "new"), nil, 0o644); err == nil {
 		t.Error("view is writable")
 	}
+	// Nothing of the image can act on the host: the mount is ro, nosuid,
+	// nodev and noexec, under a directory only root may enter.
+	opts := mountOptions(t, dir)
+	for _, o := range []string{"ro", "nosuid", "nodev", "noexec"} {
+		if !slices.Contains(opts, o) {
+			t.Errorf("view mounted %s: no %s", strings.Join(opts, ","), o)
+		}
+	}
+	if fi, err := os.Stat(filepath.Dir(dir)); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Errorf("view's parent %s: %v, %v; want mode 0700", filepath.Dir(dir), fi, err)
+	}
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()
 	if err := v.Close(cctx); err != nil {
@@ -50,4 +63,25 @@ func TestView(t *testing.T) {
 			t.Errorf("lease %s left", l.ID)
 		}
 	}
+}
+
+// mountOptions returns the per-mount options /proc/self/mountinfo lists for
+// the mount at dir (the last one, when several are stacked there).
+func mountOptions(t *testing.T, dir string) []string {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var opts []string
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) > 5 && f[4] == dir {
+			opts = strings.Split(f[5], ",")
+		}
+	}
+	if opts == nil {
+		t.Fatalf("%s not in /proc/self/mountinfo", dir)
+	}
+	return opts
 }

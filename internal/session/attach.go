@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -18,6 +17,7 @@ import (
 	"github.com/slimtrace/slimtrace/internal/container"
 	"github.com/slimtrace/slimtrace/internal/creport"
 	"github.com/slimtrace/slimtrace/internal/probe"
+	"github.com/slimtrace/slimtrace/internal/safefs"
 	"github.com/slimtrace/slimtrace/internal/trace"
 	"github.com/slimtrace/slimtrace/internal/tracer"
 )
@@ -334,9 +334,9 @@ func attachedRun(opts Options, name string, tr *trace.Report, ws []watched, star
 		run.foundIn = "containerd namespace " + first.Namespace
 	}
 	// What the paths are: the container's own filesystem, read through
-	// its init process while it runs.
+	// its init process while it runs (opened once, by fd, and read in it).
 	for _, w := range ws {
-		if r, err := os.OpenRoot(fmt.Sprintf("/proc/%d/root", w.Pid)); err == nil {
+		if r, err := safefs.Open(fmt.Sprintf("/proc/%d/root", w.Pid)); err == nil {
 			run.root = r
 			break
 		}

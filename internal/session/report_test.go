@@ -9,6 +9,7 @@ import (
 
 	"github.com/slimtrace/slimtrace/internal/creport"
 	"github.com/slimtrace/slimtrace/internal/image"
+	"github.com/slimtrace/slimtrace/internal/safefs"
 	"github.com/slimtrace/slimtrace/internal/trace"
 )
 
@@ -26,7 +27,7 @@ func TestReport(t *testing.T) {
 	if err := os.Symlink("main.py", filepath.Join(dir, "app", "link.py")); err != nil {
 		t.Fatal(err)
 	}
-	root, err := os.OpenRoot(dir)
+	root, err := safefs.Open(dir)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package session
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -40,7 +41,13 @@ type BuildOptions struct {
 	Builder builder.Options
 	// Deliver says where the slim image goes once built (see Deliver).
 	Deliver DeliverOptions
+	// FilesetTimeout bounds the file-set computation (DefaultFilesetTimeout
+	// when 0): a hostile image cannot keep the build there.
+	FilesetTimeout time.Duration
 }
+
+// DefaultFilesetTimeout is the default bound on the file-set computation.
+const DefaultFilesetTimeout = 5 * time.Minute
 
 // ConfigChanges edit the configuration the slim image carries over from the
 // fat one. --entrypoint and --cmd used while tracing do not change it; these
@@ -89,12 +96,24 @@ func Slim(ctx context.Context, run *Run, b BuildOptions) (*SlimResult, error) {
 			mounts[i] = pm.Destination
 		}
 	}
-	set, err := fileset.Compute(fileset.Input{FS: run.FS(), Files: files, Execs: execs, Mounts: mounts,
+	timeout := cmp.Or(b.FilesetTimeout, DefaultFilesetTimeout)
+	fctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	// Every read of the image fails once fctx is done (a deadline, or
+	// SIGTERM/Ctrl-C cancelling ctx), so Compute ends soon after.
+	fsys := run.root.WithContext(fctx)
+	set, err := fileset.Compute(fileset.Input{FS: fsys, Files: files, Execs: execs, Mounts: mounts,
 		Config: cfg.Config, Options: b.Files})
+	if err == nil {
+		err = filesetDone(ctx, fctx, timeout)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("computing the file set: %w", err)
 	}
-	fatBytes, err := fileBytes(run.FS())
+	fatBytes, err := fileBytes(fsys)
+	if err == nil {
+		err = filesetDone(ctx, fctx, timeout)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("measuring the image: %w", err)
 	}
@@ -207,6 +226,17 @@ func overrides(run *Run, set *fileset.Set) (map[string]builder.Override, error) 
 		out[e.Path] = o
 	}
 	return out, nil
+}
+
+// filesetDone says why the file-set computation was cut short, if it was.
+func filesetDone(ctx, fctx context.Context, timeout time.Duration) error {
+	switch {
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case fctx.Err() != nil:
+		return fmt.Errorf("not done after %s (--fileset-timeout): %w", timeout, fctx.Err())
+	}
+	return nil
 }
 
 // owner reads a path's uid and gid in the image.

@@ -22,6 +22,7 @@ import (
 	"github.com/slimtrace/slimtrace/internal/creport"
 	"github.com/slimtrace/slimtrace/internal/image"
 	"github.com/slimtrace/slimtrace/internal/probe"
+	"github.com/slimtrace/slimtrace/internal/safefs"
 	"github.com/slimtrace/slimtrace/internal/trace"
 	"github.com/slimtrace/slimtrace/internal/tracer"
 )
@@ -126,7 +127,7 @@ type Run struct {
 
 	store *image.Store
 	view  *image.View
-	root  *os.Root
+	root  *safefs.FS
 }
 
 // DefaultContinueAfter is the mode used when none is given: wait for Enter
@@ -412,15 +413,15 @@ func Trace(ctx context.Context, opts Options) (_ *Run, err error) {
 	if run.view, err = run.store.View(ctx, run.Image); err != nil {
 		return nil, err
 	}
-	if run.root, err = os.OpenRoot(run.view.Dir); err != nil {
+	if run.root, err = safefs.Open(run.view.Dir); err != nil {
 		return nil, fmt.Errorf("opening the image view: %w", err)
 	}
 	return run, nil
 }
 
-// FS is the image's filesystem, read through an os.Root so that no lookup
-// can leave it.
-func (r *Run) FS() fs.FS { return r.root.FS() }
+// FS is the image's filesystem, read through safefs: no lookup can leave
+// it, and only its regular files and directories are ever opened.
+func (r *Run) FS() fs.FS { return r.root }
 
 // Close releases the image view and the store. It can be called again.
 func (r *Run) Close(ctx context.Context) error {
