@@ -17,6 +17,7 @@ import (
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 
 	"github.com/docker/go-units"
+	"github.com/rs/zerolog"
 	"github.com/slimtrace/slimtrace/internal/container"
 	"github.com/slimtrace/slimtrace/internal/dockerfile"
 	"github.com/slimtrace/slimtrace/internal/image"
@@ -54,6 +55,9 @@ func (c *infoCmd) Run(ctx context.Context, g *Globals) error {
 		return err
 	}
 	defer rt.Close()
+	if _, err := container.PruneStale(ctx, rt); err != nil {
+		zerolog.Ctx(ctx).Warn().Err(err).Msg("cleaning up after killed runs")
+	}
 	img, err := rt.Resolve(ctx, c.Image)
 	if err != nil {
 		return err

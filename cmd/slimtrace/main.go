@@ -49,6 +49,7 @@ type cli struct {
 	Trace   traceCmd   `cmd:"" help:"Trace a command or a running cgroup and report the files, execs and syscalls it used."`
 	Verify  verifyCmd  `cmd:"" help:"Run a fat and a slim image with the same probes and compare their answers."`
 	Version versionCmd `cmd:"" help:"Show the version, the kernel, and which eBPF features work here."`
+	Prune   pruneCmd   `cmd:"" help:"Remove what slimtrace runs that were killed left behind (containers, mounts, snapshots, leases, directories)."`
 }
 
 // exitError carries an exit code out of a command, with a message to print

@@ -520,6 +520,7 @@ func (t *Container) Close(ctx context.Context) error {
 			fail("deleting container", err)
 		} else {
 			log.Debug().Msg("deleted container")
+			t.rt.store.Untrack(ctx, image.TrackContainer, t.ID)
 			t.container = nil
 		}
 	}
@@ -529,6 +530,7 @@ func (t *Container) Close(ctx context.Context) error {
 			fail("removing snapshot", err)
 		} else {
 			log.Debug().Msg("removed snapshot")
+			t.rt.store.Untrack(ctx, image.TrackSnapshot, t.snapshot)
 			t.snapshot = ""
 		}
 	}
@@ -536,6 +538,7 @@ func (t *Container) Close(ctx context.Context) error {
 		if err := removeNetNS(t.netns); err != nil {
 			fail("removing network namespace", err)
 		} else {
+			t.rt.store.Untrack(ctx, image.TrackMount, t.netns)
 			t.netns = ""
 		}
 	}
@@ -543,6 +546,7 @@ func (t *Container) Close(ctx context.Context) error {
 		if err := os.RemoveAll(t.runDir); err != nil {
 			fail("removing run directory", err)
 		} else {
+			t.rt.store.Untrack(ctx, image.TrackTree, t.runDir)
 			t.runDir = ""
 		}
 	}

@@ -242,6 +242,7 @@ func (r *Runtime) Create(ctx context.Context, img *image.Image, cfg RunConfig) (
 		return nil, fmt.Errorf("creating state path: %w", err)
 	}
 	runDir := filepath.Join(r.opts.StatePath, id)
+	r.store.Track(ctx, image.TrackTree, runDir)
 	if err := os.Mkdir(runDir, 0o711); err != nil {
 		return nil, fmt.Errorf("creating run directory: %w", err)
 	}
@@ -252,6 +253,7 @@ func (r *Runtime) Create(ctx context.Context, img *image.Image, cfg RunConfig) (
 
 	if p.network == NetworkPrivate {
 		nsPath := filepath.Join(runDir, "netns")
+		r.store.Track(ctx, image.TrackMount, nsPath)
 		if err := newNetNS(nsPath); err != nil {
 			return nil, fmt.Errorf("creating network namespace: %w", err)
 		}
@@ -322,16 +324,19 @@ func (r *Runtime) Create(ctx context.Context, img *image.Image, cfg RunConfig) (
 		}
 	}
 
+	r.store.Track(ctx, image.TrackSnapshot, id)
+	r.store.Track(ctx, image.TrackContainer, id)
 	container, err := r.client.NewContainer(ctx, id,
 		containerd.WithImage(r.image(img)),
 		containerd.WithSnapshotter(r.opts.Snapshotter),
 		containerd.WithNewSnapshot(id, r.image(img)),
-		containerd.WithContainerLabels(map[string]string{LabelRun: id, labelOwner: ownerID(os.Getpid()), labelRunDir: runDir}),
+		containerd.WithContainerLabels(map[string]string{LabelRun: id, labelOwner: image.OwnerID(os.Getpid()), labelRunDir: runDir}),
 		containerd.WithNewSpec(specOpts...),
 	)
 	if err != nil {
 		// NewContainer may have made the snapshot before failing.
 		t.snapshot = id
+		r.store.Untrack(ctx, image.TrackContainer, id)
 		if cfg.User != "" {
 			return nil, fmt.Errorf("creating container as user %q: %w", cfg.User, err)
 		}

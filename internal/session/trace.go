@@ -264,6 +264,9 @@ func Trace(ctx context.Context, opts Options) (_ *Run, err error) {
 	if run.store, err = image.Connect(ctx, opts.Store); err != nil {
 		return nil, err
 	}
+	if _, err := container.PruneStale(ctx, run.store); err != nil {
+		log.Warn().Err(err).Msg("cleaning up after killed runs")
+	}
 	defer func() {
 		if err != nil {
 			if cerr := run.Close(context.WithoutCancel(ctx)); cerr != nil {
