@@ -62,7 +62,11 @@ func TestKilledRunCleaned(t *testing.T) {
 		ents, _ := os.ReadDir(state)
 		for _, e := range ents {
 			switch e.Name() {
-			case "images", "buildkit": // artifacts and BuildKit's state
+			case "images": // artifacts
+			case "buildkit": // a started buildkitd's state; no build's temporary directory
+				if left, _ := filepath.Glob(filepath.Join(state, "buildkit", "build-*")); len(left) > 0 {
+					t.Errorf("%s: build directories left: %v", when, left)
+				}
 			case "runs":
 				if recs, _ := os.ReadDir(filepath.Join(state, "runs")); len(recs) > 0 {
 					t.Errorf("%s: run records left: %v", when, recs)

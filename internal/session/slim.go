@@ -136,6 +136,13 @@ func Slim(ctx context.Context, run *Run, b BuildOptions) (*SlimResult, error) {
 		out.image = img
 		return err
 	}
+	bo.Track = func(ctx context.Context, dir string, made bool) {
+		if made {
+			store.Track(ctx, image.TrackTree, dir)
+		} else {
+			store.Untrack(ctx, image.TrackTree, dir)
+		}
+	}
 	if bo.ContainerdAddress == "" {
 		bo.ContainerdAddress = store.Address()
 	}
