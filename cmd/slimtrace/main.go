@@ -118,7 +118,7 @@ func newLogger(g Globals) (zerolog.Logger, func(), error) {
 	var out io.Writer = os.Stderr
 	closeFn := func() {}
 	if g.Log != "" {
-		f, err := os.OpenFile(g.Log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		f, err := os.OpenFile(g.Log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 		if err != nil {
 			return zerolog.Nop(), closeFn, fmt.Errorf("opening the log file: %w", err)
 		}
