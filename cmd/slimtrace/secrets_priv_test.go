@@ -118,4 +118,8 @@ func TestSecretsStayIn(t *testing.T) {
 		!strings.Contains(r, "DB_PASSWORD=<redacted>") {
 		t.Errorf("creport.json lacks the redacted names")
 	}
+	// The default limits of the traced container are recorded.
+	if !strings.Contains(string(rep), `"memory_limit": 4294967296`) || !strings.Contains(string(rep), `"pids_limit": 4096`) {
+		t.Errorf("creport.json lacks the run's memory and pids limits")
+	}
 }

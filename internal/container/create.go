@@ -94,6 +94,10 @@ type RunConfig struct {
 	// default: runc then installs Seccomp before it drops privileges, not
 	// just before the exec.
 	NewPrivileges bool
+	// Memory caps the container's memory in bytes (cgroup memory.max), and
+	// PidsLimit its number of tasks (pids.max); 0 leaves either unlimited.
+	Memory    int64
+	PidsLimit int64
 }
 
 // runPlan is a RunConfig checked and parsed, before anything is created.
@@ -302,6 +306,12 @@ func (r *Runtime) Create(ctx context.Context, img *image.Image, cfg RunConfig) (
 	}
 	if cfg.NewPrivileges {
 		specOpts = append(specOpts, oci.WithNewPrivileges)
+	}
+	if cfg.Memory > 0 {
+		specOpts = append(specOpts, oci.WithMemoryLimit(uint64(cfg.Memory)))
+	}
+	if cfg.PidsLimit > 0 {
+		specOpts = append(specOpts, oci.WithPidsLimit(cfg.PidsLimit))
 	}
 	if cfg.Seccomp != nil {
 		profile := cfg.Seccomp

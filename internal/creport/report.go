@@ -100,6 +100,10 @@ type Run struct {
 	// NAME=IMAGE each.
 	SideServices  []string `json:"side_services,omitempty"`
 	ContinueAfter string   `json:"continue_after"`
+	// MemoryLimit (bytes) and PidsLimit bound the traced container (--memory,
+	// --pids-limit); 0 is no limit.
+	MemoryLimit int64 `json:"memory_limit"`
+	PidsLimit   int64 `json:"pids_limit"`
 }
 
 // Exit is how the container's init process ended, when it did.

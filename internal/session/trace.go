@@ -654,7 +654,8 @@ func (l *lastLines) lines() []string {
 
 func containerReport(c *container.Container, opts Options) creport.Run {
 	r := creport.Run{ContainerID: c.ID, Args: c.Args, Env: c.Env, Workdir: c.Workdir, User: c.User,
-		Hostname: c.Hostname, Network: opts.Run.Network, ContinueAfter: opts.ContinueAfter, Mounts: opts.Run.Mounts}
+		Hostname: c.Hostname, Network: opts.Run.Network, ContinueAfter: opts.ContinueAfter, Mounts: opts.Run.Mounts,
+		MemoryLimit: opts.Run.Memory, PidsLimit: opts.Run.PidsLimit}
 	if r.Network == "" {
 		r.Network = container.NetworkPrivate
 	}
