@@ -88,7 +88,7 @@ func (c *infoCmd) Run(ctx context.Context, g *Globals) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(info)
 	}
-	return info.print(os.Stdout, c.NoTrunc)
+	return info.print(escapeWriter{os.Stdout}, c.NoTrunc)
 }
 
 func writeFile(path string, b []byte) error {

@@ -98,7 +98,7 @@ func main() {
 		var ee exitError
 		if errors.As(err, &ee) {
 			if ee.msg != "" {
-				fmt.Fprintln(os.Stderr, "slimtrace:", ee.msg)
+				fmt.Fprintln(os.Stderr, "slimtrace:", escapeControl(ee.msg))
 			}
 			closeLog()
 			os.Exit(ee.code)
@@ -108,7 +108,7 @@ func main() {
 			closeLog()
 			os.Exit(130)
 		}
-		fmt.Fprintln(os.Stderr, "slimtrace:", err)
+		fmt.Fprintln(os.Stderr, "slimtrace:", escapeControl(err.Error()))
 		closeLog()
 		os.Exit(1)
 	}
@@ -133,7 +133,15 @@ func newLogger(g Globals) (zerolog.Logger, func(), error) {
 		}
 	}
 	if format == "text" {
-		out = zerolog.ConsoleWriter{Out: out, TimeFormat: "15:04:05"}
+		// Values from the image (paths, output lines) may hold control
+		// bytes; JSON escapes them, the console must too.
+		esc := func(i any) string { return escapeControl(fmt.Sprint(i)) }
+		out = zerolog.ConsoleWriter{Out: out, TimeFormat: "15:04:05", FormatMessage: func(i any) string {
+			if i == nil {
+				return ""
+			}
+			return esc(i)
+		}, FormatFieldValue: esc, FormatErrFieldValue: esc}
 	}
 	level, _ := zerolog.ParseLevel(g.LogLevel)
 	if g.Verbose {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/docker/go-units"
+	"io"
 	"os"
 	"strings"
 	"time"
@@ -146,7 +147,7 @@ func (f *runFlags) sessionOptions(ctx context.Context, g *Globals, command strin
 	if err := errors.Join(errs...); err != nil {
 		return session.Options{}, err
 	}
-	var progress = os.Stderr
+	var progress io.Writer = escapeWriter{os.Stderr}
 	o := session.Options{
 		Store: f.storeOptions(g),
 		Image: f.Image,
@@ -181,9 +182,9 @@ func (f *runFlags) sessionOptions(ctx context.Context, g *Globals, command strin
 
 func seconds(n int) time.Duration { return time.Duration(n) * time.Second }
 
-func logWriter(show bool) *os.File {
+func logWriter(show bool) io.Writer {
 	if show {
-		return os.Stderr
+		return escapeWriter{os.Stderr}
 	}
 	return nil
 }
