@@ -22,21 +22,23 @@ type buildCmd struct {
 	Push          bool     `help:"Push the slim image to the registry its name (--tag) points at, with the credentials of --registry-auth or the Docker config." group:"Slim image"`
 	Output        []string `help:"Also write the slim image as a tarball: type=oci|docker,dest=FILE (docker load, ctr images import) (repeatable)." placeholder:"type=T,dest=FILE" group:"Slim image"`
 
-	IncludePath      []string `help:"Keep PATH (a file, or a directory with everything under it), optionally setting its mode and owner: PATH[:MODE#UID#GID] (repeatable)." placeholder:"PATH" group:"Files"`
-	IncludePathFile  string   `help:"File of --include-path values, one per line." type:"existingfile" placeholder:"FILE" group:"Files"`
-	ExcludePath      []string `help:"Leave out paths matching this glob (** spans directories); wins over the trace and the includes (repeatable)." placeholder:"GLOB" group:"Files"`
-	IncludeBin       []string `help:"Keep this binary and the libraries it needs (repeatable)." placeholder:"PATH" group:"Files"`
-	IncludeExe       []string `help:"Keep this program, found in the image's PATH, and its libraries (repeatable)." placeholder:"NAME" group:"Files"`
-	IncludeShell     bool     `help:"Keep a shell (/bin/sh) and what it needs, for debugging the slim image." group:"Files"`
-	IncludeCertAll   bool     `help:"Keep the OS CA certificate stores and CA bundles shipped in app packages when TLS libraries are in use." default:"true" negatable:"" group:"Files"`
-	IncludeOslibsNet bool     `help:"Keep resolver and NSS files and modules (resolv.conf, nsswitch.conf, hosts, libnss_files, libnss_dns, libresolv)." default:"true" negatable:"" group:"Files"`
-	IncludeZoneinfo  bool     `help:"Keep the time zone database." group:"Files"`
-	KeepAppDirs      bool     `help:"Keep whole the application's directories (files no OS package owns) beside the files it touched, and whole language packages." default:"true" negatable:"" group:"Files"`
-	AppDirCap        string   `help:"Largest application directory kept whole, in bytes; above it only the touched files are kept (and a warning printed)." default:"64MB" group:"Files"`
-	AppDirMaxFiles   int      `help:"Most files of an application directory kept whole (0: no cap); above it only the touched files are kept (and a warning printed)." default:"5000" group:"Files"`
-	IncludeImports   bool     `help:"Read the traced Python, Node.js, Ruby and PHP files for the modules they import with literal names, and keep those too (transitively), so code no probe reached still loads. Names computed at run time are listed in creport.json (slim.imports.unresolved)." default:"true" negatable:"" group:"Files"`
-	ImportsMaxDepth  int      `help:"How many imports away from a traced file the import closure still reads files (0: no bound)." default:"4" group:"Files"`
-	ImportsMaxSize   string   `help:"Most bytes of files the import closure adds (0: no bound)." default:"32MB" group:"Files"`
+	IncludePath                 []string `help:"Keep PATH (a file, or a directory with everything under it), optionally setting its mode and owner: PATH[:MODE#UID#GID] (repeatable)." placeholder:"PATH" group:"Files"`
+	IncludePathFile             string   `help:"File of --include-path values, one per line." type:"existingfile" placeholder:"FILE" group:"Files"`
+	ExcludePath                 []string `help:"Leave out paths matching this glob (** spans directories); wins over the trace and the includes (repeatable)." placeholder:"GLOB" group:"Files"`
+	IncludeBin                  []string `help:"Keep this binary and the libraries it needs (repeatable)." placeholder:"PATH" group:"Files"`
+	IncludeExe                  []string `help:"Keep this program, found in the image's PATH, and its libraries (repeatable)." placeholder:"NAME" group:"Files"`
+	IncludeShell                bool     `help:"Keep a shell (/bin/sh) and what it needs, for debugging the slim image." group:"Files"`
+	IncludeCertAll              bool     `help:"Keep the OS CA certificate stores and CA bundles shipped in app packages when TLS libraries are in use." default:"true" negatable:"" group:"Files"`
+	IncludeOslibsNet            bool     `help:"Keep resolver and NSS files and modules (resolv.conf, nsswitch.conf, hosts, libnss_files, libnss_dns, libresolv)." default:"true" negatable:"" group:"Files"`
+	IncludeZoneinfo             bool     `help:"Keep the time zone database." group:"Files"`
+	KeepAppDirs                 bool     `help:"Keep whole the application's directories (files no OS package owns) beside the files it touched, and whole language packages." default:"true" negatable:"" group:"Files"`
+	AppDirCap                   string   `help:"Largest application directory kept whole, in bytes; above it only the touched files are kept (and a warning printed)." default:"64MB" group:"Files"`
+	AppDirMaxFiles              int      `help:"Most files of an application directory kept whole (0: no cap); above it only the touched files are kept (and a warning printed)." default:"5000" group:"Files"`
+	IncludeImports              bool     `help:"Read the traced Python, Node.js, Ruby and PHP files for the modules they import with literal names, and keep those too (transitively), so code no probe reached still loads. Names computed at run time are listed in creport.json (slim.imports.unresolved)." default:"true" negatable:"" group:"Files"`
+	ImportsMaxDepth             int      `help:"How many imports away from a traced file the import closure still reads files (0: no bound)." default:"4" group:"Files"`
+	ImportsMaxSize              string   `help:"Most bytes of files the import closure adds (0: no bound)." default:"32MB" group:"Files"`
+	ImportsMaxUnresolved        int      `help:"Most dynamic imports (names computed at run time) listed in creport.json; the rest are counted (0: no cap)." default:"1000" group:"Files"`
+	ImportsMaxUnresolvedPerFile int      `help:"Most dynamic imports listed from one source file; the rest are counted (0: no cap)." default:"20" group:"Files"`
 
 	NewEntrypoint string   `help:"ENTRYPOINT of the slim image (shell words or a JSON array)." group:"Slim config"`
 	NewCmd        string   `help:"CMD of the slim image (shell words or a JSON array)." group:"Slim config"`
@@ -117,7 +119,10 @@ func (c *buildCmd) buildOptions(g *Globals) (session.BuildOptions, error) {
 	fo := fileset.Options{ExcludePaths: c.ExcludePath, IncludeBins: c.IncludeBin, IncludeExes: c.IncludeExe,
 		IncludeShell: c.IncludeShell, IncludeZoneinfo: c.IncludeZoneinfo, NoCertAll: !c.IncludeCertAll,
 		NoOSLibsNet: !c.IncludeOslibsNet, NoAppDirs: !c.KeepAppDirs, NoImports: !c.IncludeImports,
-		ImportDepth: c.ImportsMaxDepth}
+		ImportDepth: c.ImportsMaxDepth, MaxUnresolved: capFlag(c.ImportsMaxUnresolved), MaxUnresolvedPerFile: capFlag(c.ImportsMaxUnresolvedPerFile)}
+	if c.ImportsMaxUnresolved < 0 || c.ImportsMaxUnresolvedPerFile < 0 {
+		errs = append(errs, fmt.Errorf("--imports-max-unresolved and --imports-max-unresolved-per-file: want a count, or 0 for no cap"))
+	}
 	if c.ImportsMaxDepth == 0 {
 		fo.ImportDepth = -1
 	} else if c.ImportsMaxDepth < 0 {
@@ -210,4 +215,13 @@ func (c *buildCmd) buildOptions(g *Globals) (session.BuildOptions, error) {
 	}
 	return session.BuildOptions{Files: fo, Tag: c.Tag, Changes: ch, Builder: bo,
 		Deliver: session.DeliverOptions{Runtime: c.TargetRuntime, Push: c.Push}}, nil
+}
+
+// capFlag turns a cap flag (0: no cap) into fileset's form (negative: no
+// cap).
+func capFlag(n int) int {
+	if n == 0 {
+		return -1
+	}
+	return n
 }

@@ -225,6 +225,13 @@ type Imports struct {
 	Unresolved []UnresolvedImport `json:"unresolved"`
 	// UnresolvedSystem counts those in OS packages' files.
 	UnresolvedSystem int `json:"unresolved_system"`
+	// UnresolvedLeftOut counts dynamic imports not listed for a cap:
+	// UnresolvedCapped names it ("per-file": --imports-max-unresolved-per-file,
+	// "total": --imports-max-unresolved), UnresolvedCappedFiles the first
+	// files the per-file cap cut.
+	UnresolvedLeftOut     int      `json:"unresolved_left_out,omitempty"`
+	UnresolvedCapped      []string `json:"unresolved_capped,omitempty"`
+	UnresolvedCappedFiles []string `json:"unresolved_capped_files,omitempty"`
 	// Bound is the bound reached: "depth" (--imports-max-depth), "size"
 	// (--imports-max-size), or empty.
 	Bound string `json:"bound,omitempty"`

@@ -121,6 +121,13 @@ type Options struct {
 	// ImportMaxBytes is --imports-max-size: 0 means
 	// DefaultImportMaxBytes, a negative value no bound.
 	ImportMaxBytes int64
+	// MaxUnresolved is --imports-max-unresolved, the most dynamic imports
+	// listed in all, and MaxUnresolvedPerFile
+	// --imports-max-unresolved-per-file, the most from one file: 0 means
+	// DefaultMaxUnresolved and DefaultMaxUnresolvedPerFile, a negative
+	// value no cap. Those left out are counted.
+	MaxUnresolved        int
+	MaxUnresolvedPerFile int
 }
 
 // IncludePath is one --include-path: a file or directory, kept with all

@@ -105,6 +105,10 @@ func Slim(ctx context.Context, run *Run, b BuildOptions) (*SlimResult, error) {
 		step("import closure: %d files (%s) added from %d source files, %d dynamic names unresolved%s",
 			im.Files, units.HumanSize(float64(im.Bytes)), im.Parsed, len(im.Unresolved), map[string]string{"": "",
 				fileset.BoundDepth: ", depth bound reached", fileset.BoundSize: ", size bound reached"}[im.Bound])
+		if im.UnresolvedLeftOut > 0 {
+			step("%d more dynamic names not listed: caps %s reached (--imports-max-unresolved-per-file, --imports-max-unresolved)%s",
+				im.UnresolvedLeftOut, strings.Join(im.UnresolvedCapped, ", "), firstFiles(im.UnresolvedCappedFiles))
+		}
 	}
 	for _, d := range set.CappedDirs {
 		slim.CappedDirs = append(slim.CappedDirs, creport.CappedDir(d))
@@ -232,7 +236,8 @@ func importsReport(st fileset.ImportStats) *creport.Imports {
 		return nil
 	}
 	im := &creport.Imports{Parsed: st.Parsed, Files: st.Files, Bytes: st.Bytes, NotFound: st.NotFound,
-		UnresolvedSystem: st.UnresolvedSystem, Deferred: st.Deferred, Bound: st.Bound, Unresolved: []creport.UnresolvedImport{}}
+		UnresolvedSystem: st.UnresolvedSystem, Deferred: st.Deferred, Bound: st.Bound, Unresolved: []creport.UnresolvedImport{},
+		UnresolvedLeftOut: st.UnresolvedLeftOut, UnresolvedCapped: st.UnresolvedCapped, UnresolvedCappedFiles: st.UnresolvedCappedFiles}
 	for _, u := range st.Unresolved {
 		im.Unresolved = append(im.Unresolved, creport.UnresolvedImport{File: u.File, Line: u.Line, Expr: u.Expr})
 	}
@@ -369,4 +374,12 @@ func Deliver(ctx context.Context, run *Run, slim *SlimResult) error {
 		return nil
 	}
 	return store.Remove(ctx, img.Name)
+}
+
+// firstFiles names the first files a per-file cap cut, for the summary.
+func firstFiles(fs []string) string {
+	if len(fs) == 0 {
+		return ""
+	}
+	return "; per-file cap cut " + strings.Join(fs[:min(len(fs), 3)], ", ") + map[bool]string{true: ", ...", false: ""}[len(fs) > 3]
 }
