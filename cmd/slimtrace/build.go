@@ -37,6 +37,7 @@ type buildCmd struct {
 	IncludeImports              bool     `help:"Read the traced Python, Node.js, Ruby and PHP files for the modules they import with literal names, and keep those too (transitively), so code no probe reached still loads. Names computed at run time are listed in creport.json (slim.imports.unresolved)." default:"true" negatable:"" group:"Files"`
 	ImportsMaxDepth             int      `help:"How many imports away from a traced file the import closure still reads files (0: no bound)." default:"4" group:"Files"`
 	ImportsMaxSize              string   `help:"Most bytes of files the import closure adds (0: no bound)." default:"32MB" group:"Files"`
+	GlobMaxMatches              int      `help:"Most paths a glob from the image (an ld.so.conf include, a top_level.txt name) expands to; a cut is named in the warnings (0: no cap)." default:"1000" group:"Files"`
 	ImportsMaxUnresolved        int      `help:"Most dynamic imports (names computed at run time) listed in creport.json; the rest are counted (0: no cap)." default:"1000" group:"Files"`
 	ImportsMaxUnresolvedPerFile int      `help:"Most dynamic imports listed from one source file; the rest are counted (0: no cap)." default:"20" group:"Files"`
 
@@ -119,9 +120,10 @@ func (c *buildCmd) buildOptions(g *Globals) (session.BuildOptions, error) {
 	fo := fileset.Options{ExcludePaths: c.ExcludePath, IncludeBins: c.IncludeBin, IncludeExes: c.IncludeExe,
 		IncludeShell: c.IncludeShell, IncludeZoneinfo: c.IncludeZoneinfo, NoCertAll: !c.IncludeCertAll,
 		NoOSLibsNet: !c.IncludeOslibsNet, NoAppDirs: !c.KeepAppDirs, NoImports: !c.IncludeImports,
-		ImportDepth: c.ImportsMaxDepth, MaxUnresolved: capFlag(c.ImportsMaxUnresolved), MaxUnresolvedPerFile: capFlag(c.ImportsMaxUnresolvedPerFile)}
-	if c.ImportsMaxUnresolved < 0 || c.ImportsMaxUnresolvedPerFile < 0 {
-		errs = append(errs, fmt.Errorf("--imports-max-unresolved and --imports-max-unresolved-per-file: want a count, or 0 for no cap"))
+		ImportDepth: c.ImportsMaxDepth, MaxUnresolved: capFlag(c.ImportsMaxUnresolved), MaxUnresolvedPerFile: capFlag(c.ImportsMaxUnresolvedPerFile),
+		MaxGlobMatches: capFlag(c.GlobMaxMatches)}
+	if c.ImportsMaxUnresolved < 0 || c.ImportsMaxUnresolvedPerFile < 0 || c.GlobMaxMatches < 0 {
+		errs = append(errs, fmt.Errorf("--imports-max-unresolved, --imports-max-unresolved-per-file and --glob-max-matches: want a count, or 0 for no cap"))
 	}
 	if c.ImportsMaxDepth == 0 {
 		fo.ImportDepth = -1
