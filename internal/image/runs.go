@@ -80,12 +80,18 @@ func (r *Store) track(ctx context.Context, t tracked) {
 	}
 	if rec.f == nil {
 		dir := filepath.Join(r.opts.StatePath, runsDir)
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			logger(ctx).Warn().Err(err).Msg("creating the run record directory")
-			return
+		var f *os.File
+		var err error
+		// Another process may remove the directory once its record is
+		// gone, between the two calls: try again then.
+		for try := 0; try < 3; try++ {
+			if err = os.MkdirAll(dir, 0o700); err != nil {
+				continue
+			}
+			if f, err = os.CreateTemp(dir, OwnerID(os.Getpid())+"-*"); err == nil || !errors.Is(err, os.ErrNotExist) {
+				break
+			}
 		}
-		owner := OwnerID(os.Getpid())
-		f, err := os.CreateTemp(dir, owner+"-*")
 		if err != nil {
 			logger(ctx).Warn().Err(err).Msg("creating the run record")
 			return
@@ -105,6 +111,7 @@ func (r *Store) track(ctx context.Context, t tracked) {
 		// Everything recorded is gone: so is the record.
 		rec.f.Close()
 		os.Remove(rec.path)
+		os.Remove(filepath.Dir(rec.path)) // when no other record is there: the state path stays clean
 		rec.f, rec.path, rec.live = nil, "", 0
 	}
 }
@@ -181,6 +188,7 @@ func (r *Store) PruneStale(ctx context.Context) (int, error) {
 			if err := os.Remove(p); err != nil {
 				errs = append(errs, err)
 			}
+			os.Remove(dir) // when it was the last record
 		}
 		errs = append(errs, failed...)
 	}
