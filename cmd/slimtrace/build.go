@@ -23,23 +23,26 @@ type buildCmd struct {
 	Push          bool     `help:"Push the slim image to the registry its name (--tag) points at, with the credentials of --registry-auth or the Docker config." group:"Slim image"`
 	Output        []string `help:"Also write the slim image as a tarball: type=oci|docker,dest=FILE (docker load, ctr images import) (repeatable)." placeholder:"type=T,dest=FILE" sep:"none" group:"Slim image"`
 
-	IncludePath      []string      `help:"Keep PATH (a file, or a directory with everything under it), optionally setting its mode and owner: PATH[:MODE#UID#GID] (repeatable)." placeholder:"PATH" group:"Files"`
-	IncludePathFile  string        `help:"File of --include-path values, one per line." type:"existingfile" placeholder:"FILE" group:"Files"`
-	ExcludePath      []string      `help:"Leave out paths matching this glob (** spans directories); wins over the trace and the includes (repeatable)." placeholder:"GLOB" group:"Files"`
-	IncludeBin       []string      `help:"Keep this binary and the libraries it needs (repeatable)." placeholder:"PATH" group:"Files"`
-	IncludeExe       []string      `help:"Keep this program, found in the image's PATH, and its libraries (repeatable)." placeholder:"NAME" group:"Files"`
-	IncludeShell     bool          `help:"Keep a shell (/bin/sh) and what it needs, for debugging the slim image." group:"Files"`
-	IncludeCertAll   bool          `help:"Keep the OS CA certificate stores and CA bundles shipped in app packages when TLS libraries are in use." default:"true" negatable:"" group:"Files"`
-	IncludeOslibsNet bool          `help:"Keep resolver and NSS files and modules (resolv.conf, nsswitch.conf, hosts, libnss_files, libnss_dns, libresolv)." default:"true" negatable:"" group:"Files"`
-	IncludeZoneinfo  bool          `help:"Keep the time zone database." group:"Files"`
-	Insurance        string        `help:"What to keep beyond the files the application used, for code no probe reached: none; imports (the modules traced source files import with literal names, transitively, and template engines registered by name); full (that, and whole application directories and language packages). creport.json's slim.insurance_bytes says what it costs." enum:"none,imports,full" default:"full" group:"Files"`
-	KeepAppDirs      bool          `help:"Alias: --no-keep-app-dirs turns whole application directories and language packages off (--insurance=imports)." default:"true" negatable:"" hidden:"" group:"Files"`
-	AppDirCap        string        `help:"Largest application directory kept whole, in bytes; above it only the touched files are kept (and a warning printed)." default:"64MB" group:"Files"`
-	AppDirMaxFiles   int           `help:"Most files of an application directory kept whole (0: no cap); above it only the touched files are kept (and a warning printed)." default:"5000" group:"Files"`
-	IncludeImports   bool          `help:"Alias: --no-include-imports turns the import closure off. Names computed at run time are listed in creport.json (slim.imports.unresolved)." default:"true" negatable:"" hidden:"" group:"Files"`
-	ImportsMaxDepth  int           `help:"How many imports away from a traced file the import closure still reads files (0: no bound)." default:"4" group:"Files"`
-	ImportsMaxSize   string        `help:"Most bytes of files the import closure adds (0: no bound)." default:"32MB" group:"Files"`
-	FilesetTimeout   time.Duration `help:"Longest the file-set computation may take before the build fails (reading a hostile image cannot hang it)." default:"5m" group:"Files"`
+	IncludePath                 []string      `help:"Keep PATH (a file, or a directory with everything under it), optionally setting its mode and owner: PATH[:MODE#UID#GID] (repeatable)." placeholder:"PATH" group:"Files"`
+	IncludePathFile             string        `help:"File of --include-path values, one per line." type:"existingfile" placeholder:"FILE" group:"Files"`
+	ExcludePath                 []string      `help:"Leave out paths matching this glob (** spans directories); wins over the trace and the includes (repeatable)." placeholder:"GLOB" group:"Files"`
+	IncludeBin                  []string      `help:"Keep this binary and the libraries it needs (repeatable)." placeholder:"PATH" group:"Files"`
+	IncludeExe                  []string      `help:"Keep this program, found in the image's PATH, and its libraries (repeatable)." placeholder:"NAME" group:"Files"`
+	IncludeShell                bool          `help:"Keep a shell (/bin/sh) and what it needs, for debugging the slim image." group:"Files"`
+	IncludeCertAll              bool          `help:"Keep the OS CA certificate stores and CA bundles shipped in app packages when TLS libraries are in use." default:"true" negatable:"" group:"Files"`
+	IncludeOslibsNet            bool          `help:"Keep resolver and NSS files and modules (resolv.conf, nsswitch.conf, hosts, libnss_files, libnss_dns, libresolv)." default:"true" negatable:"" group:"Files"`
+	IncludeZoneinfo             bool          `help:"Keep the time zone database." group:"Files"`
+	Insurance                   string        `help:"What to keep beyond the files the application used, for code no probe reached: none; imports (the modules traced source files import with literal names, transitively, and template engines registered by name); full (that, and whole application directories and language packages). creport.json's slim.insurance_bytes says what it costs." enum:"none,imports,full" default:"full" group:"Files"`
+	KeepAppDirs                 bool          `help:"Alias: --no-keep-app-dirs turns whole application directories and language packages off (--insurance=imports)." default:"true" negatable:"" hidden:"" group:"Files"`
+	AppDirCap                   string        `help:"Largest application directory kept whole, in bytes; above it only the touched files are kept (and a warning printed)." default:"64MB" group:"Files"`
+	AppDirMaxFiles              int           `help:"Most files of an application directory kept whole (0: no cap); above it only the touched files are kept (and a warning printed)." default:"5000" group:"Files"`
+	IncludeImports              bool          `help:"Alias: --no-include-imports turns the import closure off. Names computed at run time are listed in creport.json (slim.imports.unresolved)." default:"true" negatable:"" hidden:"" group:"Files"`
+	ImportsMaxDepth             int           `help:"How many imports away from a traced file the import closure still reads files (0: no bound)." default:"4" group:"Files"`
+	ImportsMaxSize              string        `help:"Most bytes of files the import closure adds (0: no bound)." default:"32MB" group:"Files"`
+	FilesetTimeout              time.Duration `help:"Longest the file-set computation may take before the build fails (reading a hostile image cannot hang it)." default:"5m" group:"Files"`
+	GlobMaxMatches              int           `help:"Most paths a glob from the image (an ld.so.conf include, a top_level.txt name) expands to; a cut is named in the warnings (0: no cap)." default:"1000" group:"Files"`
+	ImportsMaxUnresolved        int           `help:"Most dynamic imports (names computed at run time) listed in creport.json; the rest are counted (0: no cap)." default:"1000" group:"Files"`
+	ImportsMaxUnresolvedPerFile int           `help:"Most dynamic imports listed from one source file; the rest are counted (0: no cap)." default:"20" group:"Files"`
 
 	NewEntrypoint string   `help:"ENTRYPOINT of the slim image (shell words or a JSON array)." group:"Slim config"`
 	NewCmd        string   `help:"CMD of the slim image (shell words or a JSON array)." group:"Slim config"`
@@ -121,7 +124,11 @@ func (c *buildCmd) buildOptions(g *Globals) (session.BuildOptions, error) {
 		IncludeShell: c.IncludeShell, IncludeZoneinfo: c.IncludeZoneinfo, NoCertAll: !c.IncludeCertAll,
 		NoOSLibsNet: !c.IncludeOslibsNet, NoAppDirs: !c.KeepAppDirs || c.Insurance != fileset.InsuranceFull,
 		NoImports:   !c.IncludeImports || c.Insurance == fileset.InsuranceNone,
-		ImportDepth: c.ImportsMaxDepth}
+		ImportDepth: c.ImportsMaxDepth, MaxUnresolved: capFlag(c.ImportsMaxUnresolved), MaxUnresolvedPerFile: capFlag(c.ImportsMaxUnresolvedPerFile),
+		MaxGlobMatches: capFlag(c.GlobMaxMatches)}
+	if c.ImportsMaxUnresolved < 0 || c.ImportsMaxUnresolvedPerFile < 0 || c.GlobMaxMatches < 0 {
+		errs = append(errs, fmt.Errorf("--imports-max-unresolved, --imports-max-unresolved-per-file and --glob-max-matches: want a count, or 0 for no cap"))
+	}
 	if c.ImportsMaxDepth == 0 {
 		fo.ImportDepth = -1
 	} else if c.ImportsMaxDepth < 0 {
@@ -214,4 +221,13 @@ func (c *buildCmd) buildOptions(g *Globals) (session.BuildOptions, error) {
 	}
 	return session.BuildOptions{Files: fo, Tag: c.Tag, Changes: ch, Builder: bo, FilesetTimeout: c.FilesetTimeout,
 		Deliver: session.DeliverOptions{Runtime: c.TargetRuntime, Push: c.Push}}, nil
+}
+
+// capFlag turns a cap flag (0: no cap) into fileset's form (negative: no
+// cap).
+func capFlag(n int) int {
+	if n == 0 {
+		return -1
+	}
+	return n
 }

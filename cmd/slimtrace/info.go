@@ -17,7 +17,9 @@ import (
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 
 	"github.com/docker/go-units"
+	"github.com/rs/zerolog"
 	"github.com/slimtrace/slimtrace/internal/container"
+	"github.com/slimtrace/slimtrace/internal/creport"
 	"github.com/slimtrace/slimtrace/internal/dockerfile"
 	"github.com/slimtrace/slimtrace/internal/image"
 	"github.com/slimtrace/slimtrace/internal/session"
@@ -30,6 +32,7 @@ type infoCmd struct {
 	Output            string `help:"Print as text or json." enum:"text,json" default:"text" group:"Output"`
 	NoTrunc           bool   `help:"Do not truncate history commands in text output." group:"Output"`
 	CopyMetaArtifacts string `help:"Also copy Dockerfile.fat to this directory." type:"path" placeholder:"DIR" group:"Output"`
+	ReportEnvValues   bool   `help:"Show and write the values of environment variables whose names look secret (*TOKEN*, *SECRET*, *PASSWORD*, *PASSWD*, *KEY*, *CREDENTIAL*, *AUTH*), in the config and in the build steps; by default they read <redacted>." group:"Output"`
 }
 
 // fatName is the reverse-engineered Dockerfile's file name.
@@ -54,16 +57,24 @@ func (c *infoCmd) Run(ctx context.Context, g *Globals) error {
 		return err
 	}
 	defer rt.Close()
+	if _, err := container.PruneStale(ctx, rt); err != nil {
+		zerolog.Ctx(ctx).Warn().Err(err).Msg("cleaning up after killed runs")
+	}
 	img, err := rt.Resolve(ctx, c.Image)
 	if err != nil {
 		return err
+	}
+	if !c.ReportEnvValues {
+		shown := *img
+		shown.Config = redactConfig(img.Config)
+		img = &shown
 	}
 	fat, err := dockerfile.Reverse(img.Config, img.Manifest.Layers)
 	if err != nil {
 		return fmt.Errorf("reverse-engineering the Dockerfile: %w", err)
 	}
 	path := filepath.Join(session.ArtifactDir(g.StatePath, img.ID().String()), fatName)
-	if err := writeFile(path, fat); err != nil {
+	if err := session.WritePrivate(path, fat); err != nil {
 		return err
 	}
 	if c.CopyMetaArtifacts != "" {
@@ -77,7 +88,7 @@ func (c *infoCmd) Run(ctx context.Context, g *Globals) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(info)
 	}
-	return info.print(os.Stdout, c.NoTrunc)
+	return info.print(escapeWriter{os.Stdout}, c.NoTrunc)
 }
 
 func writeFile(path string, b []byte) error {
@@ -118,6 +129,30 @@ type historyInfo struct {
 	EmptyLayer bool       `json:"empty_layer"`
 	// Layer is the 1-based number of the layer the step made.
 	Layer int `json:"layer,omitempty"`
+}
+
+// redactConfig returns a copy of c whose secret-looking variables read
+// <redacted>, in its environment and in the build steps of its history
+// (ENV and ARG values), its entrypoint and command: info's output and
+// Dockerfile.fat are shared more widely than the image.
+func redactConfig(c dockerspec.DockerOCIImage) dockerspec.DockerOCIImage {
+	c.Config.Env = creport.RedactEnv(c.Config.Env)
+	redact := func(ss []string) []string {
+		if ss == nil {
+			return nil
+		}
+		out := make([]string, len(ss))
+		for i, s := range ss {
+			out[i] = creport.RedactText(s)
+		}
+		return out
+	}
+	c.Config.Entrypoint, c.Config.Cmd = redact(c.Config.Entrypoint), redact(c.Config.Cmd)
+	c.History = slices.Clone(c.History)
+	for i := range c.History {
+		c.History[i].CreatedBy = creport.RedactText(c.History[i].CreatedBy)
+	}
+	return c
 }
 
 func newImageInfo(img *image.Image, fatPath string) imageInfo {

@@ -50,6 +50,7 @@ type cli struct {
 	Trace   traceCmd   `cmd:"" help:"Trace a command or a running cgroup and report the files, execs and syscalls it used."`
 	Verify  verifyCmd  `cmd:"" help:"Run a fat and a slim image with the same probes and compare their answers."`
 	Version versionCmd `cmd:"" help:"Show the version, the kernel, and which eBPF features work here."`
+	Prune   pruneCmd   `cmd:"" help:"Remove what slimtrace runs that were killed left behind (containers, mounts, snapshots, leases, directories)."`
 }
 
 // exitError carries an exit code out of a command, with a message to print
@@ -98,7 +99,7 @@ func main() {
 		var ee exitError
 		if errors.As(err, &ee) {
 			if ee.msg != "" {
-				fmt.Fprintln(os.Stderr, "slimtrace:", ee.msg)
+				fmt.Fprintln(os.Stderr, "slimtrace:", escapeControl(ee.msg))
 			}
 			closeLog()
 			os.Exit(ee.code)
@@ -108,7 +109,7 @@ func main() {
 			closeLog()
 			os.Exit(130)
 		}
-		fmt.Fprintln(os.Stderr, "slimtrace:", err)
+		fmt.Fprintln(os.Stderr, "slimtrace:", escapeControl(err.Error()))
 		closeLog()
 		os.Exit(1)
 	}
@@ -118,7 +119,7 @@ func newLogger(g Globals) (zerolog.Logger, func(), error) {
 	var out io.Writer = os.Stderr
 	closeFn := func() {}
 	if g.Log != "" {
-		f, err := os.OpenFile(g.Log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		f, err := os.OpenFile(g.Log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 		if err != nil {
 			return zerolog.Nop(), closeFn, fmt.Errorf("opening the log file: %w", err)
 		}
@@ -133,7 +134,15 @@ func newLogger(g Globals) (zerolog.Logger, func(), error) {
 		}
 	}
 	if format == "text" {
-		out = zerolog.ConsoleWriter{Out: out, TimeFormat: "15:04:05"}
+		// Values from the image (paths, output lines) may hold control
+		// bytes; JSON escapes them, the console must too.
+		esc := func(i any) string { return escapeControl(fmt.Sprint(i)) }
+		out = zerolog.ConsoleWriter{Out: out, TimeFormat: "15:04:05", FormatMessage: func(i any) string {
+			if i == nil {
+				return ""
+			}
+			return esc(i)
+		}, FormatFieldValue: esc, FormatErrFieldValue: esc}
 	}
 	level, _ := zerolog.ParseLevel(g.LogLevel)
 	if g.Verbose {

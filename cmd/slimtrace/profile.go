@@ -160,7 +160,7 @@ func finish(run *session.Run, slim *session.SlimResult, v *creport.Verify, g *Gl
 			return err
 		}
 	}
-	rep.Summary(os.Stdout)
+	rep.Summary(escapeWriter{os.Stdout})
 	if f.RemoveFileArtifacts {
 		if err := session.RemoveArtifacts(arts); err != nil {
 			return fmt.Errorf("removing the artifacts: %w", err)

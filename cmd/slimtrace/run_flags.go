@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/docker/go-units"
+	"io"
 	"os"
 	"strings"
 	"time"
@@ -49,6 +51,8 @@ type runFlags struct {
 	EtcHostsMap        []string `help:"Add HOST:IP to /etc/hosts (repeatable)." group:"Container"`
 	ContainerDNS       []string `help:"DNS server for the container (repeatable)." group:"Container"`
 	ContainerDNSSearch []string `help:"DNS search domain for the container (repeatable)." group:"Container"`
+	Memory             string   `help:"Memory limit of the traced container, as docker's --memory (512m, 2g); 0 for none. Recorded in creport.json (run.memory_limit)." default:"4g" group:"Container"`
+	PidsLimit          int64    `help:"Most processes and threads the traced container may have at once, as docker's --pids-limit; 0 for none. Recorded in creport.json (run.pids_limit)." default:"4096" group:"Container"`
 	Network            string   `help:"private (a network namespace with only loopback; probes reach it from inside), host, or container:REF to join a running container's network namespace as docker's --network container:ID (REF as --link's NAME)." default:"private" group:"Container"`
 	Link               []string `help:"Reach a running container as ALIAS: NAME[:ALIAS], NAME a Docker container's name or ID, container:ID (containerd, any namespace) or pod:NAMESPACE/NAME. The target joins its network namespace (ALIAS is 127.0.0.1), or with --network host uses its address (repeatable)." placeholder:"NAME[:ALIAS]" group:"Services"`
 	Sidecar            []string `help:"Start a service the app needs first, untraced, in the app's network namespace (reached on localhost and by its name): IMAGE[,name=N][,env=K=V...][,wait=port:N|log:REGEX|health|started]; removed afterwards (repeatable)." placeholder:"IMAGE[,...]" sep:"none" group:"Services"`
@@ -64,6 +68,13 @@ type runFlags struct {
 // before anything is started.
 func (f *runFlags) sessionOptions(ctx context.Context, g *Globals, command string) (session.Options, error) {
 	var errs []error
+	memory, err := units.RAMInBytes(f.Memory)
+	if err != nil || memory < 0 || memory > 0 && memory < 6<<20 {
+		errs = append(errs, fmt.Errorf("--memory %q: want a size of at least 6m (as docker's: 512m, 2g), or 0 for no limit", f.Memory))
+	}
+	if f.PidsLimit < 0 {
+		errs = append(errs, fmt.Errorf("--pids-limit %d: want a count, or 0 for no limit", f.PidsLimit))
+	}
 	var links []session.Link
 	for _, l := range f.Link {
 		link, err := session.ParseLink(l)
@@ -136,14 +147,14 @@ func (f *runFlags) sessionOptions(ctx context.Context, g *Globals, command strin
 	if err := errors.Join(errs...); err != nil {
 		return session.Options{}, err
 	}
-	var progress = os.Stderr
+	var progress io.Writer = escapeWriter{os.Stderr}
 	o := session.Options{
 		Store: f.storeOptions(g),
 		Image: f.Image,
 		Run: container.RunConfig{Entrypoint: entrypoint, Cmd: cmd, Env: f.Env, Workdir: f.Workdir, User: f.User,
 			Mounts: f.Mount, Expose: f.Expose, Hostname: f.Hostname, EtcHostsMap: f.EtcHostsMap, DNS: f.ContainerDNS,
 			DNSSearch: f.ContainerDNSSearch, Network: f.Network, LogWriter: logWriter(f.ShowClogs),
-			LogPrefix: "container: "},
+			LogPrefix: "container: ", Memory: memory, PidsLimit: f.PidsLimit},
 		HTTPProbe: f.HTTPProbe,
 		Probe: probe.Options{OnlyPorts: f.HTTPProbePorts, Cmds: cmds, StartWait: seconds(f.HTTPProbeStartWait),
 			RetryCount: f.HTTPProbeRetryCount, RetryWait: seconds(f.HTTPProbeRetryWait), Crawl: f.HTTPProbeCrawl,
@@ -171,9 +182,9 @@ func (f *runFlags) sessionOptions(ctx context.Context, g *Globals, command strin
 
 func seconds(n int) time.Duration { return time.Duration(n) * time.Second }
 
-func logWriter(show bool) *os.File {
+func logWriter(show bool) io.Writer {
 	if show {
-		return os.Stderr
+		return escapeWriter{os.Stderr}
 	}
 	return nil
 }

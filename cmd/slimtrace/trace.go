@@ -95,7 +95,7 @@ func (c *traceCmd) Run(ctx context.Context) error {
 		}
 	}
 	if !c.Quiet {
-		if err := trace.WriteText(os.Stdout, report); err != nil {
+		if err := trace.WriteText(escapeWriter{os.Stdout}, report); err != nil {
 			return err
 		}
 	}

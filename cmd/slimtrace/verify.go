@@ -44,7 +44,7 @@ func (c *verifyCmd) Run(ctx context.Context, g *Globals) error {
 	if err != nil {
 		return err
 	}
-	session.Report(fat, nil, nil, v, creport.Artifacts{}).Summary(os.Stdout)
+	session.Report(fat, nil, nil, v, creport.Artifacts{}).Summary(escapeWriter{os.Stdout})
 	if !v.Passed {
 		return errors.New("verification failed: the slim image does not behave as the fat one")
 	}

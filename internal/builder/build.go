@@ -59,6 +59,16 @@ type Options struct {
 	// Progress receives BuildKit's progress display (--show-blogs); nil
 	// keeps quiet but for a log line per phase.
 	Progress io.Writer
+	// Track, when set, is told of the build's temporary directory once
+	// made (made true) and once removed, so that what a killed build left
+	// can be removed by a later run.
+	Track func(ctx context.Context, dir string, made bool)
+}
+
+func (o Options) track(ctx context.Context, dir string, made bool) {
+	if o.Track != nil {
+		o.Track(ctx, dir, made)
+	}
 }
 
 func (o Options) address() string {
@@ -211,9 +221,12 @@ func Build(ctx context.Context, spec Spec, opts Options) (_ *Result, err error) 
 	if err != nil {
 		return nil, fmt.Errorf("creating build dir: %w", err)
 	}
+	opts.track(ctx, tmp, true)
 	defer func() {
 		if err := os.RemoveAll(tmp); err != nil {
 			logger(ctx).Warn().Err(err).Msg("removing build dir")
+		} else {
+			opts.track(ctx, tmp, false)
 		}
 	}()
 

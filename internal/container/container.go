@@ -564,6 +564,7 @@ func (t *Container) Close(ctx context.Context) error {
 			fail("deleting container", err)
 		} else {
 			log.Debug().Msg("deleted container")
+			t.rt.store.Untrack(ctx, image.TrackContainer, t.ID)
 			t.container = nil
 		}
 	}
@@ -573,6 +574,7 @@ func (t *Container) Close(ctx context.Context) error {
 			fail("removing snapshot", err)
 		} else {
 			log.Debug().Msg("removed snapshot")
+			t.rt.store.Untrack(ctx, image.TrackSnapshot, t.snapshot)
 			t.snapshot = ""
 		}
 	}
@@ -580,6 +582,7 @@ func (t *Container) Close(ctx context.Context) error {
 		if err := removeNetNS(t.netns); err != nil {
 			fail("removing network namespace", err)
 		} else {
+			t.rt.store.Untrack(ctx, image.TrackMount, t.netns)
 			t.netns = ""
 		}
 	}
@@ -587,6 +590,7 @@ func (t *Container) Close(ctx context.Context) error {
 		if err := os.RemoveAll(t.runDir); err != nil {
 			fail("removing run directory", err)
 		} else {
+			t.rt.store.Untrack(ctx, image.TrackTree, t.runDir)
 			t.runDir = ""
 		}
 	}

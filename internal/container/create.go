@@ -99,6 +99,10 @@ type RunConfig struct {
 	// default: runc then installs Seccomp before it drops privileges, not
 	// just before the exec.
 	NewPrivileges bool
+	// Memory caps the container's memory in bytes (cgroup memory.max), and
+	// PidsLimit its number of tasks (pids.max); 0 leaves either unlimited.
+	Memory    int64
+	PidsLimit int64
 }
 
 // runPlan is a RunConfig checked and parsed, before anything is created.
@@ -247,6 +251,7 @@ func (r *Runtime) Create(ctx context.Context, img *image.Image, cfg RunConfig) (
 		return nil, fmt.Errorf("creating state path: %w", err)
 	}
 	runDir := filepath.Join(r.opts.StatePath, id)
+	r.store.Track(ctx, image.TrackTree, runDir)
 	if err := os.Mkdir(runDir, 0o711); err != nil {
 		return nil, fmt.Errorf("creating run directory: %w", err)
 	}
@@ -258,6 +263,7 @@ func (r *Runtime) Create(ctx context.Context, img *image.Image, cfg RunConfig) (
 
 	if p.network == NetworkPrivate {
 		nsPath := filepath.Join(runDir, "netns")
+		r.store.Track(ctx, image.TrackMount, nsPath)
 		if err := newNetNS(nsPath); err != nil {
 			return nil, fmt.Errorf("creating network namespace: %w", err)
 		}
@@ -310,6 +316,12 @@ func (r *Runtime) Create(ctx context.Context, img *image.Image, cfg RunConfig) (
 	if cfg.CgroupsPath != "" {
 		specOpts = append(specOpts, oci.WithCgroup(cfg.CgroupsPath))
 	}
+	if cfg.Memory > 0 {
+		specOpts = append(specOpts, oci.WithMemoryLimit(uint64(cfg.Memory)))
+	}
+	if cfg.PidsLimit > 0 {
+		specOpts = append(specOpts, oci.WithPidsLimit(cfg.PidsLimit))
+	}
 	if cfg.Seccomp != nil {
 		profile := cfg.Seccomp
 		specOpts = append(specOpts, func(_ context.Context, _ oci.Client, _ *containers.Container, s *oci.Spec) error {
@@ -331,16 +343,19 @@ func (r *Runtime) Create(ctx context.Context, img *image.Image, cfg RunConfig) (
 		}
 	}
 
+	r.store.Track(ctx, image.TrackSnapshot, id)
+	r.store.Track(ctx, image.TrackContainer, id)
 	container, err := r.client.NewContainer(ctx, id,
 		containerd.WithImage(r.image(img)),
 		containerd.WithSnapshotter(r.opts.Snapshotter),
 		containerd.WithNewSnapshot(id, r.image(img)),
-		containerd.WithContainerLabels(runLabels(cfg.Labels, map[string]string{LabelRun: id, labelOwner: ownerID(os.Getpid()), labelRunDir: runDir})),
+		containerd.WithContainerLabels(runLabels(cfg.Labels, map[string]string{LabelRun: id, labelOwner: image.OwnerID(os.Getpid()), labelRunDir: runDir})),
 		containerd.WithNewSpec(specOpts...),
 	)
 	if err != nil {
 		// NewContainer may have made the snapshot before failing.
 		t.snapshot = id
+		r.store.Untrack(ctx, image.TrackContainer, id)
 		if cfg.User != "" {
 			return nil, fmt.Errorf("creating container as user %q: %w", cfg.User, err)
 		}

@@ -388,7 +388,7 @@ func TestPrune(t *testing.T) {
 	if _, err := dead.container.SetLabels(rt.nsctx(ctx), map[string]string{labelOwner: "999999999@1"}); err != nil {
 		t.Fatal(err)
 	}
-	if ownerID(os.Getpid()) == "" || !ownerAlive(ownerID(os.Getpid())) || ownerAlive("999999999@1") {
+	if image.OwnerID(os.Getpid()) == "" || !image.OwnerAlive(image.OwnerID(os.Getpid())) || image.OwnerAlive("999999999@1") {
 		t.Fatal("owner identity does not work")
 	}
 	pruned, err := rt.Prune(ctx)

@@ -6,44 +6,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 
 	containerd "github.com/containerd/containerd/v2/client"
 	"github.com/containerd/errdefs"
+
+	"github.com/slimtrace/slimtrace/internal/image"
 )
-
-// ownerID identifies a process across pid reuse: pid@start time (in clock
-// ticks since boot, field 22 of /proc/<pid>/stat). It is "" when the process
-// does not exist.
-func ownerID(pid int) string {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return ""
-	}
-	// The command name (field 2) is in parentheses and may hold spaces.
-	i := strings.LastIndexByte(string(b), ')')
-	if i < 0 {
-		return ""
-	}
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 20 {
-		return ""
-	}
-	return fmt.Sprintf("%d@%s", pid, f[19])
-}
-
-// ownerAlive reports whether the process an owner label names still runs.
-func ownerAlive(owner string) bool {
-	pid, _, ok := strings.Cut(owner, "@")
-	if !ok {
-		return false
-	}
-	var n int
-	if _, err := fmt.Sscan(pid, &n); err != nil {
-		return false
-	}
-	return ownerID(n) == owner
-}
 
 // Prune removes what runs left behind when their slimtrace process died
 // without closing them: the task, container, snapshot, network namespace and
@@ -66,7 +34,7 @@ func (r *Runtime) Prune(ctx context.Context) ([]string, error) {
 			errs = append(errs, err)
 			continue
 		}
-		if ownerAlive(labels[labelOwner]) {
+		if image.OwnerAlive(labels[labelOwner]) {
 			continue
 		}
 		if err := r.pruneRun(ctx, c, labels); err != nil {
@@ -100,4 +68,15 @@ func (r *Runtime) pruneRun(ctx context.Context, c containerd.Container, labels m
 	}
 	logger(ctx).Info().Str("run", t.ID).Str("owner", labels[labelOwner]).Msg("pruning run left behind")
 	return t.Close(ctx)
+}
+
+// PruneStale removes everything runs of processes that are gone left
+// behind: their containers (found by label, as Prune does), then what their
+// records under the state path list (image views with their mounts,
+// snapshots and leases, network namespaces, run and build directories; see
+// image.Store.Track). It returns how many things it removed.
+func PruneStale(ctx context.Context, st *image.Store) (int, error) {
+	ids, err := NewRuntime(st).Prune(ctx)
+	n, serr := st.PruneStale(ctx)
+	return len(ids) + n, errors.Join(err, serr)
 }

@@ -197,3 +197,64 @@ func TestExecUserStaysInContainer(t *testing.T) {
 		t.Errorf("user through a relative link: uid %q", got)
 	}
 }
+
+// TestLimits: Memory and PidsLimit reach the container's cgroup (v2, or
+// the v1 memory and pids hierarchies of a hybrid host), and a fork bomb
+// inside stops at the pids limit.
+func TestLimits(t *testing.T) {
+	rt, ctx := testRuntime(t)
+	img, err := rt.Resolve(ctx, "docker-archive:"+fixture(t, "busybox-httpd"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := rt.Create(ctx, img, RunConfig{Memory: 64 << 20, PidsLimit: 20,
+		Entrypoint: []string{"sh", "-c", "for i in $(seq 40); do sleep 30 & done; wait"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(ctx)
+	// dir is a controller's directory of the task's cgroup: its unified
+	// cgroup when the controller is there, else its v1 hierarchy's.
+	dir := func(controller string) string {
+		t.Helper()
+		if ctl, _ := os.ReadFile(filepath.Join(c.CgroupPath, "cgroup.controllers")); slices.Contains(strings.Fields(string(ctl)), controller) {
+			return c.CgroupPath
+		}
+		cg, err := os.ReadFile("/proc/" + strconv.Itoa(c.Pid) + "/cgroup")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range strings.Split(string(cg), "\n") {
+			if f := strings.SplitN(l, ":", 3); len(f) == 3 && slices.Contains(strings.Split(f[1], ","), controller) {
+				return filepath.Join("/sys/fs/cgroup", controller, f[2])
+			}
+		}
+		t.Fatalf("no %s cgroup for the task", controller)
+		return ""
+	}
+	memDir, pidsDir := dir("memory"), dir("pids")
+	read := func(dir string, names ...string) string {
+		t.Helper()
+		for _, n := range names {
+			if b, err := os.ReadFile(filepath.Join(dir, n)); err == nil {
+				return strings.TrimSpace(string(b))
+			}
+		}
+		t.Fatalf("none of %v in %s", names, dir)
+		return ""
+	}
+	if got := read(memDir, "memory.max", "memory.limit_in_bytes"); got != "67108864" {
+		t.Errorf("memory limit %q, want 67108864", got)
+	}
+	if got := read(pidsDir, "pids.max"); got != "20" {
+		t.Errorf("pids limit %q, want 20", got)
+	}
+	if err := c.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second)
+	// The shell's fork fails at the limit (it may then give up and exit).
+	if ev := read(pidsDir, "pids.events"); !strings.HasPrefix(ev, "max ") || ev == "max 0" {
+		t.Errorf("pids.events %q: the limit was never hit", ev)
+	}
+}

@@ -16,12 +16,13 @@ import (
 type Runtime struct {
 	client *containerd.Client
 	opts   image.Options
+	store  *image.Store // records what runs create (image.Store.Track)
 }
 
 // NewRuntime returns a runtime over store's connection; close the store
 // after the containers.
 func NewRuntime(store *image.Store) *Runtime {
-	return &Runtime{client: store.Client(), opts: store.Options()}
+	return &Runtime{client: store.Client(), opts: store.Options(), store: store}
 }
 
 // nsctx returns ctx carrying the runtime's namespace.

@@ -34,3 +34,32 @@ func RedactEnv(env []string) []string {
 	}
 	return out
 }
+
+// assignment matches NAME=VALUE in free text (a build step's command line:
+// `ENV API_TOKEN=abc`, `|1 DB_PASSWORD=x /bin/sh -c ...`), VALUE quoted or
+// up to the next blank.
+var assignment = regexp.MustCompile(`([A-Za-z_][A-Za-z0-9_]*)=("(?:[^"\\]|\\.)*"|'[^']*'|[^\s"']+)`)
+
+// legacyEnv matches the one-variable form `ENV NAME value...` (no '='),
+// whose value runs to the end of the line.
+var legacyEnv = regexp.MustCompile(`(?m)\bENV\s+([A-Za-z_][A-Za-z0-9_]*)\s+([^=\s][^\n]*)$`)
+
+// RedactText returns s with the value of every NAME=VALUE (and legacy
+// `ENV NAME VALUE`) whose name looks secret replaced by Redacted, for the
+// history of an image (its build steps' commands) and Dockerfile.fat.
+func RedactText(s string) string {
+	s = assignment.ReplaceAllStringFunc(s, func(m string) string {
+		name, _, _ := strings.Cut(m, "=")
+		if SecretName(name) {
+			return name + "=" + Redacted
+		}
+		return m
+	})
+	return legacyEnv.ReplaceAllStringFunc(s, func(m string) string {
+		sub := legacyEnv.FindStringSubmatch(m)
+		if SecretName(sub[1]) {
+			return strings.TrimSuffix(m, sub[2]) + Redacted
+		}
+		return m
+	})
+}

@@ -18,3 +18,19 @@ func TestRedactEnv(t *testing.T) {
 		t.Error("RedactEnv changed its input")
 	}
 }
+
+func TestRedactText(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{`/bin/sh -c #(nop)  ENV API_TOKEN=tok-1 LANG=C`, `/bin/sh -c #(nop)  ENV API_TOKEN=<redacted> LANG=C`},
+		{`ENV DB_PASSWORD="two words" PATH=/bin`, `ENV DB_PASSWORD=<redacted> PATH=/bin`},
+		{`ENV AWS_SECRET_ACCESS_KEY='q'`, `ENV AWS_SECRET_ACCESS_KEY=<redacted>`},
+		{`|2 GITHUB_AUTH=gh-x VERSION=1 /bin/sh -c make`, `|2 GITHUB_AUTH=<redacted> VERSION=1 /bin/sh -c make`},
+		{"ENV MY_SECRET hunter 2", "ENV MY_SECRET <redacted>"},
+		{"ENV HOME /root", "ENV HOME /root"},
+		{`RUN curl -H "x=1" https://example/?token=abc`, `RUN curl -H "x=1" https://example/?token=<redacted>`},
+	} {
+		if got := RedactText(c.in); got != c.want {
+			t.Errorf("RedactText(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}

@@ -102,6 +102,10 @@ type Run struct {
 	// NAME=IMAGE each.
 	SideServices  []string `json:"side_services,omitempty"`
 	ContinueAfter string   `json:"continue_after"`
+	// MemoryLimit (bytes) and PidsLimit bound the traced container (--memory,
+	// --pids-limit); 0 is no limit.
+	MemoryLimit int64 `json:"memory_limit"`
+	PidsLimit   int64 `json:"pids_limit"`
 	// Attached: slimtrace attached to containers that were already
 	// there (profile container:/pod:/docker-container:, record) and
 	// never stopped, paused or restarted them.
@@ -275,6 +279,13 @@ type Imports struct {
 	Unresolved []UnresolvedImport `json:"unresolved"`
 	// UnresolvedSystem counts those in OS packages' files.
 	UnresolvedSystem int `json:"unresolved_system"`
+	// UnresolvedLeftOut counts dynamic imports not listed for a cap:
+	// UnresolvedCapped names it ("per-file": --imports-max-unresolved-per-file,
+	// "total": --imports-max-unresolved), UnresolvedCappedFiles the first
+	// files the per-file cap cut.
+	UnresolvedLeftOut     int      `json:"unresolved_left_out,omitempty"`
+	UnresolvedCapped      []string `json:"unresolved_capped,omitempty"`
+	UnresolvedCappedFiles []string `json:"unresolved_capped_files,omitempty"`
 	// Bound is the bound reached: "depth" (--imports-max-depth), "size"
 	// (--imports-max-size), or empty.
 	Bound string `json:"bound,omitempty"`

@@ -332,7 +332,11 @@ func (c *computer) sysDirs(ld *loader, h elfHeader) []string {
 	} else {
 		if !c.elf.confRead {
 			c.elf.confRead = true
-			c.elf.confDirs = parseLdSoConf(c.fs, "/etc/ld.so.conf")
+			var capped []string
+			c.elf.confDirs, capped = parseLdSoConf(c.fs, "/etc/ld.so.conf", c.globMax())
+			for _, p := range capped {
+				c.warn("/etc/ld.so.conf: include %s matches over %d paths: only the first %d read (--glob-max-matches)", p, c.globMax(), c.globMax())
+			}
 		}
 		dirs = append(dirs, c.elf.confDirs...)
 		for _, t := range multiarch(h.class, h.machine) {
@@ -611,7 +615,10 @@ func parseMuslPath(b []byte) []string {
 // parseLdSoConf reads glibc's ld.so.conf and the files it includes (globs,
 // relative to the including file's directory), returning its directories
 // in order.
-func parseLdSoConf(fsys fs.FS, name string) []string {
+//
+// An include's glob expands to at most maxMatches paths (negative: no
+// cap); the patterns cut are returned.
+func parseLdSoConf(fsys fs.FS, name string, maxMatches int) (_ []string, capped []string) {
 	var dirs []string
 	seen := map[string]bool{}
 	var read func(name string, depth int)
@@ -639,7 +646,11 @@ func parseLdSoConf(fsys fs.FS, name string) []string {
 					if !strings.HasPrefix(pat, "/") {
 						pat = path.Join(path.Dir(name), pat)
 					}
-					for _, m := range globImage(fsys, pat) {
+					ms, cut := globImage(fsys, pat, maxMatches)
+					if cut {
+						capped = append(capped, pat)
+					}
+					for _, m := range ms {
 						read(m, depth+1)
 					}
 				}
@@ -658,11 +669,13 @@ func parseLdSoConf(fsys fs.FS, name string) []string {
 		}
 	}
 	read(name, 0)
-	return uniq(dirs)
+	return uniq(dirs), capped
 }
 
-// globImage expands a glob over absolute image paths, in sorted order.
-func globImage(fsys fs.FS, pattern string) []string {
+// globImage expands a glob over absolute image paths, in sorted order, to
+// at most max paths (negative: no cap), and reports whether it cut some:
+// over self-linking directories each "*" multiplies the matches.
+func globImage(fsys fs.FS, pattern string, max int) (_ []string, capped bool) {
 	matches := []string{"/"}
 	for _, comp := range split(pattern) {
 		var next []string
@@ -692,10 +705,14 @@ func globImage(fsys fs.FS, pattern string) []string {
 			for _, n := range names {
 				next = append(next, base+n)
 			}
+			if max >= 0 && len(next) > max {
+				next, capped = next[:max], true
+				break
+			}
 		}
 		matches = next
 	}
-	return matches
+	return matches, capped
 }
 
 // shebang keeps the interpreter a "#!" line names and, for env, the

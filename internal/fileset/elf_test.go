@@ -17,6 +17,7 @@ import (
 	"sync"
 	"testing"
 	"testing/fstest"
+	"time"
 )
 
 // The closure is tested on real ELF files: tiny programs and libraries
@@ -552,14 +553,46 @@ func TestParseLdSoConf(t *testing.T) {
 		"etc/extra/x.conf":                  file("relative/ignored\n/opt/extra/\n"),
 		"etc/ld.so.conf.d/link.conf":        link("/etc/extra/x.conf"),
 	})
-	got := parseLdSoConf(img, "/etc/ld.so.conf")
+	got, capped := parseLdSoConf(img, "/etc/ld.so.conf", DefaultMaxGlobMatches)
+	if capped != nil {
+		t.Errorf("capped %q", capped)
+	}
 	want := []string{"/usr/lib/x86_64-linux-gnu/libfakeroot", "/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu",
 		"/opt/extra", "/usr/local/lib", "/opt/a", "/opt/b", "/opt/c"}
 	if !slices.Equal(got, want) {
 		t.Errorf("got  %q\nwant %q", got, want)
 	}
-	if got := parseLdSoConf(img, "/etc/none"); got != nil {
+	if got, _ := parseLdSoConf(img, "/etc/none", DefaultMaxGlobMatches); got != nil {
 		t.Errorf("missing file: %q", got)
+	}
+}
+
+// TestLdSoConfSelfLinkingGlob: an include glob over a directory of ten
+// links to itself would match 10^10 paths; it stops at the cap, quickly,
+// and Compute warns naming the pattern and the flag.
+func TestLdSoConfSelfLinkingGlob(t *testing.T) {
+	files := map[string]*fstest.MapFile{
+		"etc/ld.so.conf": file("include /etc/d/*/*/*/*/*/*/*/*/*/*.conf\n"),
+	}
+	for i := range 10 {
+		files[fmt.Sprintf("etc/d/l%d", i)] = link("/etc/d")
+	}
+	img := newImage(files)
+	start := time.Now()
+	_, capped := parseLdSoConf(img, "/etc/ld.so.conf", 100)
+	if !slices.Equal(capped, []string{"/etc/d/*/*/*/*/*/*/*/*/*/*.conf"}) {
+		t.Errorf("capped %q", capped)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("took %v", d)
+	}
+	ms, cut := globImage(img, "/etc/d/*/*/*/*/*/*/*/*/*/*", 1000)
+	if !cut || len(ms) != 1000 {
+		t.Errorf("%d matches, capped %v", len(ms), cut)
+	}
+	ms, cut = globImage(img, "/etc/d/*/*", -1)
+	if cut || len(ms) != 100 {
+		t.Errorf("uncapped: %d matches, capped %v", len(ms), cut)
 	}
 }
 

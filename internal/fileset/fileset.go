@@ -122,6 +122,44 @@ type Options struct {
 	// ImportMaxBytes is --imports-max-size: 0 means
 	// DefaultImportMaxBytes, a negative value no bound.
 	ImportMaxBytes int64
+	// MaxUnresolved is --imports-max-unresolved, the most dynamic imports
+	// listed in all, and MaxUnresolvedPerFile
+	// --imports-max-unresolved-per-file, the most from one file: 0 means
+	// DefaultMaxUnresolved and DefaultMaxUnresolvedPerFile, a negative
+	// value no cap. Those left out are counted.
+	MaxUnresolved        int
+	MaxUnresolvedPerFile int
+	// MaxGlobMatches is --glob-max-matches, the most paths a glob from the
+	// image (an ld.so.conf include, a top_level.txt name) expands to: 0
+	// means DefaultMaxGlobMatches, a negative value no cap.
+	MaxGlobMatches int
+}
+
+// DefaultMaxGlobMatches is Options.MaxGlobMatches' default.
+const DefaultMaxGlobMatches = 1000
+
+func (c *computer) globMax() int {
+	if c.opts.MaxGlobMatches == 0 {
+		return DefaultMaxGlobMatches
+	}
+	return c.opts.MaxGlobMatches
+}
+
+// glob expands a glob from the image under --glob-max-matches, warning
+// (where names what the pattern came from) when it cut matches.
+func (c *computer) glob(pattern, where string) []string {
+	ms, capped := globImage(c.fs, pattern, c.globMax())
+	if capped {
+		c.warn("%s: %s matches over %d paths: only the first %d kept (--glob-max-matches)", where, pattern, c.globMax(), c.globMax())
+	}
+	return ms
+}
+
+// globFirst is the first few matches of a glob, for a lookup that takes
+// the first.
+func globFirst(fsys fs.FS, pattern string) []string {
+	ms, _ := globImage(fsys, pattern, DefaultMaxGlobMatches)
+	return ms
 }
 
 // Insurance levels (--insurance): what is kept beyond the traced files

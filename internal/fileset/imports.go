@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"slices"
 	"strings"
 
 	"github.com/slimtrace/slimtrace/internal/imports"
@@ -17,6 +18,13 @@ const (
 	// DefaultImportMaxBytes is --imports-max-size: the most bytes of
 	// files the closure adds.
 	DefaultImportMaxBytes = 32 << 20
+)
+
+// Caps on the dynamic imports listed (Options.MaxUnresolved,
+// Options.MaxUnresolvedPerFile): a generated file can hold thousands.
+const (
+	DefaultMaxUnresolved        = 1000
+	DefaultMaxUnresolvedPerFile = 20
 )
 
 // Bounds the import closure may reach.
@@ -50,6 +58,13 @@ type ImportStats struct {
 	// packages'); UnresolvedSystem counts those in OS packages' files.
 	Unresolved       []Unresolved
 	UnresolvedSystem int
+	// UnresolvedLeftOut counts the dynamic imports not listed in
+	// Unresolved for a cap; UnresolvedCapped names the caps hit
+	// ("per-file", "total") and UnresolvedCappedFiles the first files the
+	// per-file cap cut (at most 20).
+	UnresolvedLeftOut     int
+	UnresolvedCapped      []string
+	UnresolvedCappedFiles []string
 	// Bound is the bound reached (BoundDepth, BoundSize), "" for none; a
 	// file left out for the size bound is not read for the depth bound.
 	Bound string
@@ -134,7 +149,19 @@ func (c *computer) importClosure() {
 	if maxBytes == 0 {
 		maxBytes = DefaultImportMaxBytes
 	}
+	maxUnres, maxUnresFile := c.opts.MaxUnresolved, c.opts.MaxUnresolvedPerFile
+	if maxUnres == 0 {
+		maxUnres = DefaultMaxUnresolved
+	}
+	if maxUnresFile == 0 {
+		maxUnresFile = DefaultMaxUnresolvedPerFile
+	}
 	st := &c.imports
+	capHit := func(name string) {
+		if !slices.Contains(st.UnresolvedCapped, name) {
+			st.UnresolvedCapped = append(st.UnresolvedCapped, name)
+		}
+	}
 	var queue []source
 	queued := map[string]bool{}
 	push := func(p string, depth int) {
@@ -206,6 +233,7 @@ func (c *computer) importClosure() {
 				break
 			}
 		}
+		fileUnres := 0
 		for _, ref := range refs {
 			if ref.Deferred && s.depth > 0 {
 				// A file the closure added runs its top-level imports when it
@@ -218,6 +246,15 @@ func (c *computer) importClosure() {
 			if ref.Dynamic {
 				if c.pkgs.owns(s.path) {
 					st.UnresolvedSystem++
+				} else if fileUnres++; maxUnresFile > 0 && fileUnres > maxUnresFile {
+					st.UnresolvedLeftOut++
+					capHit("per-file")
+					if fileUnres == maxUnresFile+1 && len(st.UnresolvedCappedFiles) < 20 {
+						st.UnresolvedCappedFiles = append(st.UnresolvedCappedFiles, s.path)
+					}
+				} else if maxUnres > 0 && len(st.Unresolved) >= maxUnres {
+					st.UnresolvedLeftOut++
+					capHit("total")
 				} else {
 					st.Unresolved = append(st.Unresolved, Unresolved{File: s.path, Line: ref.Line, Expr: ref.Expr})
 				}

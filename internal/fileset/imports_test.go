@@ -1,9 +1,12 @@
 package fileset
 
 import (
+	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"testing/fstest"
+	"time"
 )
 
 // pyImage is a Python image: an app whose handler imports sqlite3 (a
@@ -250,4 +253,43 @@ func TestComputeImports(t *testing.T) {
 				}
 			}},
 	})
+}
+
+// TestUnresolvedCapped: a generated 4 MiB .js of computed requires lists
+// at most the per-file cap, counts the rest and names the cap and file;
+// the total cap holds across files.
+func TestUnresolvedCapped(t *testing.T) {
+	var b strings.Builder
+	for i := 0; b.Len() < 4<<20-64; i++ { // just under the 4 MiB read per source file
+		fmt.Fprintf(&b, "const m%d = require(names[%d]);\n", i, i)
+	}
+	gen := b.String()
+	img := with(pyImage, map[string]*fstest.MapFile{
+		"srv/gen/bundle.js": file(gen),
+		"srv/gen/a.js":      file(strings.Repeat("require(x);\n", 15)),
+		"srv/gen/main.js":   file("require('./bundle');\nrequire('./a');\n"),
+	})
+	start := time.Now()
+	runCases(t, []computeCase{
+		{name: "per-file cap", img: img, in: func(in *Input) { alone(in); in.Files = read("/srv/gen/main.js") },
+			check: func(t *testing.T, s *Set) {
+				st := s.Imports
+				if len(st.Unresolved) != DefaultMaxUnresolvedPerFile+15 || st.UnresolvedLeftOut < 100000 ||
+					!slices.Equal(st.UnresolvedCapped, []string{"per-file"}) || !slices.Equal(st.UnresolvedCappedFiles, []string{"/srv/gen/bundle.js"}) {
+					t.Errorf("unresolved %d, left out %d, capped %v in %v", len(st.Unresolved), st.UnresolvedLeftOut, st.UnresolvedCapped, st.UnresolvedCappedFiles)
+				}
+			}},
+		{name: "total cap", img: img, in: func(in *Input) {
+			alone(in)
+			in.Files = read("/srv/gen/main.js")
+			in.Options.MaxUnresolved, in.Options.MaxUnresolvedPerFile = 25, -1
+		},
+			check: func(t *testing.T, s *Set) {
+				st := s.Imports
+				if len(st.Unresolved) != 25 || !slices.Equal(st.UnresolvedCapped, []string{"total"}) || st.UnresolvedLeftOut < 100000 {
+					t.Errorf("unresolved %d, left out %d, capped %v", len(st.Unresolved), st.UnresolvedLeftOut, st.UnresolvedCapped)
+				}
+			}},
+	})
+	t.Logf("two 4 MiB closures in %v", time.Since(start))
 }

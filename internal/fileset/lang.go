@@ -249,7 +249,7 @@ func (c *computer) python(site, p string) {
 			c.keepTree(l.Resolved, ReasonLangPackage, detail, c.notRuntime(l.Resolved, pyNotRuntimeDirs, pyNotRuntimeExts))
 		}
 		c.keep(site+"/"+t+".py", ReasonLangPackage, detail)
-		for _, m := range globImage(c.fs, site+"/"+t+".*.so") {
+		for _, m := range c.glob(site+"/"+t+".*.so", d.meta+"/top_level.txt") {
 			if l, e := c.keep(m, ReasonLangPackage, detail); e != nil && e.Mode.IsRegular() {
 				c.enqueueIfObject(l.Resolved, e.Mode)
 			}
@@ -307,7 +307,7 @@ func gemRoot(fsys fs.FS, p string) (home, name, spec string, ok bool) {
 			return home, name, spec, true
 		}
 		if path.Base(home) == "bundler" {
-			if m := globImage(fsys, home+"/gems/"+name+"/*.gemspec"); len(m) > 0 {
+			if m := globFirst(fsys, home+"/gems/"+name+"/*.gemspec"); len(m) > 0 {
 				return home, name, m[0], true
 			}
 		}
@@ -328,7 +328,7 @@ func (c *computer) gem(home, name, spec string) {
 	if c.opts.NoAppDirs {
 		return
 	}
-	for _, dir := range append([]string{root}, globImage(c.fs, home+"/extensions/*/*/"+name)...) {
+	for _, dir := range append([]string{root}, c.glob(home+"/extensions/*/*/"+name, "gem "+name)...) {
 		if l, e := c.keep(dir, ReasonLangPackage, detail); e != nil && e.Mode.IsDir() {
 			c.keepTree(l.Resolved, ReasonLangPackage, detail, c.notRuntime(l.Resolved, libNotRuntimeDirs, libNotRuntimeExts))
 		}

@@ -76,7 +76,12 @@ func loadPackages(fsys fs.FS) *pkgIndex {
 	// dpkg
 	if b := read("/var/lib/dpkg/status"); b != nil {
 		x.kind = "dpkg"
+		listed := map[string]bool{} // a status may repeat a package: its list is read once
 		for _, pkg := range parseDpkgStatus(b) {
+			if listed[pkg.name+":"+pkg.arch] {
+				continue
+			}
+			listed[pkg.name+":"+pkg.arch] = true
 			for _, name := range []string{pkg.name + ":" + pkg.arch, pkg.name} {
 				if list := read("/var/lib/dpkg/info/" + name + ".list"); list != nil {
 					for _, p := range parseLines(list) {

@@ -386,3 +386,33 @@ func TestUnreadableMetadata(t *testing.T) {
 		t.Error("the traced file is not kept")
 	}
 }
+
+// countFS counts the opens of each name.
+type countFS struct {
+	fs.FS
+	opens map[string]int
+}
+
+func (c countFS) Open(name string) (fs.File, error) {
+	c.opens[name]++
+	return c.FS.Open(name)
+}
+
+// TestDpkgRepeatedEntry: a status that repeats one package 5,000 times has
+// its .list read once.
+func TestDpkgRepeatedEntry(t *testing.T) {
+	stanza := "Package: foo\nStatus: install ok installed\nArchitecture: amd64\n\n"
+	img := newImage(map[string]*fstest.MapFile{
+		"var/lib/dpkg/status":              {Data: []byte(strings.Repeat(stanza, 5000))},
+		"var/lib/dpkg/info/foo:amd64.list": {Data: []byte("/usr/bin/foo\n")},
+		"usr/bin/foo":                      {Data: []byte("x")},
+	})
+	c := countFS{img, map[string]int{}}
+	x := loadPackages(c)
+	if !x.owns("/usr/bin/foo") {
+		t.Error("foo's file not owned")
+	}
+	if n := c.opens["var/lib/dpkg/info/foo:amd64.list"]; n != 1 {
+		t.Errorf("foo's list opened %d times, want once", n)
+	}
+}

@@ -198,15 +198,28 @@ func (r *Store) importFile(ctx context.Context, s source) (images.Image, error) 
 	return r.importStream(ctx, f, s, s.path)
 }
 
-// importDir imports an OCI layout directory by streaming it as a tar.
+// importDir imports an OCI layout directory by streaming it as a tar,
+// read through an os.Root of the directory (see openLayout).
 func (r *Store) importDir(ctx context.Context, s source) (images.Image, error) {
-	if _, err := os.Stat(filepath.Join(s.path, ocispec.ImageLayoutFile)); err != nil {
-		return images.Image{}, fmt.Errorf("%s is not an OCI layout directory: %w", s.path, err)
+	l, err := openLayout(s.path)
+	if err != nil {
+		return images.Image{}, err
 	}
+	defer l.Close()
 	pr, pw := io.Pipe()
-	go func() { pw.CloseWithError(tarDir(pw, s.path)) }()
-	defer pr.Close()
-	return r.importStream(ctx, pr, s, s.path)
+	errc := make(chan error, 1)
+	go func() {
+		err := l.writeTar(pw)
+		errc <- err
+		pw.CloseWithError(err)
+	}()
+	img, err := r.importStream(ctx, pr, s, s.path)
+	pr.Close()
+	// The layout's own error says more than the import's of a cut tar.
+	if werr := <-errc; werr != nil && !errors.Is(werr, io.ErrClosedPipe) {
+		return images.Image{}, fmt.Errorf("reading OCI layout %s: %w", s.path, werr)
+	}
+	return img, err
 }
 
 // importDocker imports an image exported by a running Docker daemon.

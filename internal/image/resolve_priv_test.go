@@ -224,6 +224,13 @@ func TestResolveBadInputs(t *testing.T) {
 	}
 	emptyDir := t.TempDir()
 	missingBlob := ociLayoutMissingLayer(t)
+	noVersion, mf, _, _ := testLayout(t, nil)
+	writeLayoutJSON(t, noVersion, ocispec.Index{Manifests: []ocispec.Descriptor{mf}}, `{}`)
+	hostLink, _, _, layer := testLayout(t, nil)
+	os.Remove(blobPath(hostLink, layer))
+	if err := os.Symlink("/etc/shadow", blobPath(hostLink, layer)); err != nil {
+		t.Fatal(err)
+	}
 
 	imgsBefore, leasesBefore := storeState(t, ctx, rt)
 	cases := []struct {
@@ -242,6 +249,8 @@ func TestResolveBadInputs(t *testing.T) {
 		{"docker-archive:" + half, []string{"importing " + half}},
 		{"docker://127.0.0.1:1/app:1", []string{"pulling 127.0.0.1:1/app:1 from registry 127.0.0.1:1", "connection refused"}},
 		{"oci:" + missingBlob, []string{"lacks 1 blob"}},
+		{"oci:" + noVersion, []string{"not an OCI layout", "no imageLayoutVersion"}},
+		{"oci:" + hostLink, []string{"reading OCI layout " + hostLink, "escapes"}},
 	}
 	for _, c := range cases {
 		_, err := rt.Resolve(ctx, c.src)

@@ -86,6 +86,7 @@ func (o Options) withDefaults() Options {
 type Store struct {
 	client *containerd.Client
 	opts   Options
+	runs   runRecord // what this process created, for PruneStale
 }
 
 // Connect connects to containerd and checks that it answers.

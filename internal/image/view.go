@@ -52,11 +52,13 @@ func (r *Store) View(ctx context.Context, img *Image) (_ *View, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("creating lease: %w", err)
 	}
+	r.Track(ctx, TrackLease, v.lease.ID)
 	lctx := leases.WithLease(ctx, v.lease.ID)
 	diffIDs, err := containerd.NewImage(r.client, img.ref()).RootFS(lctx)
 	if err != nil {
 		return nil, fmt.Errorf("reading layers of %s: %w", img.Name, err)
 	}
+	r.Track(ctx, TrackSnapshot, v.key)
 	mounts, err := r.client.SnapshotService(r.opts.Snapshotter).View(lctx, v.key, identity.ChainID(diffIDs).String())
 	if err != nil {
 		return nil, fmt.Errorf("viewing %s: %w", img.Name, err)
@@ -72,10 +74,13 @@ func (r *Store) View(ctx context.Context, img *Image) (_ *View, err error) {
 		return nil, fmt.Errorf("creating the views directory: %w", err)
 	}
 	v.Dir = filepath.Join(views, v.key)
+	r.Track(ctx, TrackDir, v.Dir)
 	if err := os.Mkdir(v.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating mount point: %w", err)
 	}
+	r.Track(ctx, TrackMount, v.Dir)
 	if err := mount.All(inert(mounts), v.Dir); err != nil {
+		r.Untrack(ctx, TrackMount, v.Dir)
 		return nil, fmt.Errorf("mounting %s: %w", img.Name, err)
 	}
 	v.mounted = true
@@ -96,12 +101,14 @@ func (v *View) Close(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("unmounting %s: %w", v.Dir, err))
 		} else {
 			v.mounted = false
+			v.rt.Untrack(ctx, TrackMount, v.Dir)
 		}
 	}
 	if !v.mounted && v.Dir != "" {
 		if err := os.Remove(v.Dir); err != nil && !os.IsNotExist(err) {
 			errs = append(errs, err)
 		} else {
+			v.rt.Untrack(ctx, TrackDir, v.Dir)
 			v.Dir = ""
 		}
 	}
@@ -109,6 +116,7 @@ func (v *View) Close(ctx context.Context) error {
 		if err := v.rt.client.SnapshotService(v.rt.opts.Snapshotter).Remove(ctx, v.key); err != nil && !errdefs.IsNotFound(err) {
 			errs = append(errs, fmt.Errorf("removing view snapshot: %w", err))
 		} else {
+			v.rt.Untrack(ctx, TrackSnapshot, v.key)
 			v.key = ""
 		}
 	}
@@ -116,6 +124,7 @@ func (v *View) Close(ctx context.Context) error {
 		if err := v.rt.client.LeasesService().Delete(ctx, v.lease); err != nil && !errdefs.IsNotFound(err) {
 			errs = append(errs, fmt.Errorf("releasing lease: %w", err))
 		} else {
+			v.rt.Untrack(ctx, TrackLease, v.lease.ID)
 			v.lease = leases.Lease{}
 		}
 	}

@@ -123,32 +123,40 @@ func TestRunRedirects(t *testing.T) {
 			http.Redirect(w, r, "/new", http.StatusMovedPermanently)
 		case "/away":
 			http.Redirect(w, r, "http://login.example/", http.StatusFound)
+		case "/other-port":
+			// Another service on the same host: not followed, so the
+			// probe's headers never reach it.
+			http.Redirect(w, r, "http://"+targetHost+":9090/admin", http.StatusFound)
 		default:
 			echo(w, r)
 		}
 	})
-	d := newDialer(t, map[int]string{8080: s.addr()})
+	other := newSite(t, false, echo)
+	d := newDialer(t, map[int]string{8080: s.addr(), 9090: other.addr()})
 	o := fast(d)
 	o.Ports = []int{8080}
 	o.NoDefaultCmd = true
-	o.Cmds = mustCmds(t, "/old", "/away")
+	o.Cmds = mustCmds(t, "/old", "/away", "/other-port")
 
 	res, err := Run(t.Context(), o)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// The same-host redirect is followed; the other is recorded as it is.
-	if got, want := summary(res), []string{"8080 http GET /old 200", "8080 http GET /away 302"}; !slices.Equal(got, want) {
+	if got, want := summary(res), []string{"8080 http GET /old 200", "8080 http GET /away 302", "8080 http GET /other-port 302"}; !slices.Equal(got, want) {
 		t.Errorf("requests %q, want %q", got, want)
 	}
-	if got, want := s.requests(), []string{"GET /old", "GET /new", "GET /away"}; !slices.Equal(got, want) {
+	if got, want := s.requests(), []string{"GET /old", "GET /new", "GET /away", "GET /other-port"}; !slices.Equal(got, want) {
 		t.Errorf("server got %q, want %q", got, want)
 	}
 	if got := d.askedFor(); !slices.Equal(got, []string{targetHost + ":8080"}) {
 		t.Errorf("dialer asked for %q", got)
 	}
-	if res.Passed != 2 {
-		t.Errorf("passed %d, want 2", res.Passed)
+	if got := other.requests(); len(got) > 0 {
+		t.Errorf("the other port got %q", got)
+	}
+	if res.Passed != 3 {
+		t.Errorf("passed %d, want 3", res.Passed)
 	}
 }
 

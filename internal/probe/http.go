@@ -79,13 +79,24 @@ func (r *runner) backoff() backoff {
 	return backoff{wait: r.o.RetryWait, max: r.o.MaxRetryWait}
 }
 
-// checkRedirect follows redirects that stay on the target's host (any port,
-// all inside its namespace); others are recorded as the 3xx they are.
+// checkRedirect follows redirects that stay on the probed host and port;
+// others are recorded as the 3xx they are: an app must not point the
+// probes, with the user's headers and body, at other services (with
+// --network host, the host's own).
 func (r *runner) checkRedirect(req *http.Request, via []*http.Request) error {
-	if len(via) >= maxRedirects || !strings.EqualFold(req.URL.Hostname(), r.o.Host) {
+	if len(via) >= maxRedirects || !strings.EqualFold(req.URL.Hostname(), r.o.Host) ||
+		len(via) > 0 && portOf(req.URL) != portOf(via[0].URL) {
 		return http.ErrUseLastResponse
 	}
 	return nil
+}
+
+// portOf is u's port, spelled out when u leaves it to the scheme.
+func portOf(u *url.URL) string {
+	if p := u.Port(); p != "" {
+		return p
+	}
+	return defaultPorts[u.Scheme]
 }
 
 // probePort sends the port's commands, then crawls from their pages.

@@ -8,6 +8,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/distribution/reference"
 
@@ -71,9 +72,6 @@ func ArtifactsNamed(dir, name string) creport.Artifacts {
 // report's Artifacts name.
 func WriteArtifacts(rep *creport.Container, p *Profiles) error {
 	a := rep.Artifacts
-	if err := os.MkdirAll(a.Dir, 0o755); err != nil {
-		return fmt.Errorf("creating the artifact directory: %w", err)
-	}
 	k8sName := profile.KubernetesName(strings.TrimSuffix(filepath.Base(a.Seccomp), "-seccomp.json"))
 	pod := profile.PodOptions{Name: k8sName, Image: rep.Image.Name, LocalhostProfile: profile.KubeletProfilePath(k8sName)}
 	writes := []struct {
@@ -92,9 +90,37 @@ func WriteArtifacts(rep *creport.Container, p *Profiles) error {
 		if err := f.write(&b); err != nil {
 			return fmt.Errorf("writing %s: %w", f.path, err)
 		}
-		if err := os.WriteFile(f.path, b.Bytes(), 0o644); err != nil {
-			return fmt.Errorf("writing %s: %w", f.path, err)
+		if err := WritePrivate(f.path, b.Bytes()); err != nil {
+			return err
 		}
+	}
+	return nil
+}
+
+// WritePrivate writes an artifact under the state path: the file 0600 in
+// a directory 0700 (made with its parents when missing), only root reads
+// them; a link where the file goes is not followed.
+func WritePrivate(path string, b []byte) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("creating %s: %w", dir, err)
+	}
+	if err := os.Chmod(dir, 0o700); err != nil {
+		return fmt.Errorf("creating %s: %w", dir, err)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0o600)
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	_, err = f.Write(b)
+	if cerr := f.Chmod(0o600); err == nil {
+		err = cerr
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	return nil
 }

@@ -124,6 +124,10 @@ func Slim(ctx context.Context, run *Run, b BuildOptions) (*SlimResult, error) {
 		step("import closure: %d files (%s) added from %d source files, %d dynamic names unresolved%s",
 			im.Files, units.HumanSize(float64(im.Bytes)), im.Parsed, len(im.Unresolved), map[string]string{"": "",
 				fileset.BoundDepth: ", depth bound reached", fileset.BoundSize: ", size bound reached"}[im.Bound])
+		if im.UnresolvedLeftOut > 0 {
+			step("%d more dynamic names not listed: caps %s reached (--imports-max-unresolved-per-file, --imports-max-unresolved)%s",
+				im.UnresolvedLeftOut, strings.Join(im.UnresolvedCapped, ", "), firstFiles(im.UnresolvedCappedFiles))
+		}
 	}
 	slim.Insurance, slim.InsuranceBytes = b.Files.Insurance(), map[string]int64{}
 	for r, n := range set.InsuranceBytes() {
@@ -158,6 +162,13 @@ func Slim(ctx context.Context, run *Run, b BuildOptions) (*SlimResult, error) {
 		img, err := store.Load(ctx, archive, name)
 		out.image = img
 		return err
+	}
+	bo.Track = func(ctx context.Context, dir string, made bool) {
+		if made {
+			store.Track(ctx, image.TrackTree, dir)
+		} else {
+			store.Untrack(ctx, image.TrackTree, dir)
+		}
 	}
 	if bo.ContainerdAddress == "" {
 		bo.ContainerdAddress = store.Address()
@@ -260,7 +271,8 @@ func importsReport(st fileset.ImportStats) *creport.Imports {
 	}
 	im := &creport.Imports{Parsed: st.Parsed, Files: st.Files, Bytes: st.Bytes, NotFound: st.NotFound,
 		UnresolvedSystem: st.UnresolvedSystem, Deferred: st.Deferred, Fallbacks: st.Fallbacks, Unused: st.Unused,
-		Bound: st.Bound, Unresolved: []creport.UnresolvedImport{}}
+		Bound: st.Bound, Unresolved: []creport.UnresolvedImport{},
+		UnresolvedLeftOut: st.UnresolvedLeftOut, UnresolvedCapped: st.UnresolvedCapped, UnresolvedCappedFiles: st.UnresolvedCappedFiles}
 	for _, u := range st.Unresolved {
 		im.Unresolved = append(im.Unresolved, creport.UnresolvedImport{File: u.File, Line: u.Line, Expr: u.Expr})
 	}
@@ -397,4 +409,12 @@ func Deliver(ctx context.Context, run *Run, slim *SlimResult) error {
 		return nil
 	}
 	return store.Remove(ctx, img.Name)
+}
+
+// firstFiles names the first files a per-file cap cut, for the summary.
+func firstFiles(fs []string) string {
+	if len(fs) == 0 {
+		return ""
+	}
+	return "; per-file cap cut " + strings.Join(fs[:min(len(fs), 3)], ", ") + map[bool]string{true: ", ...", false: ""}[len(fs) > 3]
 }

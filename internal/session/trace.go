@@ -272,6 +272,9 @@ func Trace(ctx context.Context, opts Options) (_ *Run, err error) {
 	if run.store, err = image.Connect(ctx, opts.Store); err != nil {
 		return nil, err
 	}
+	if _, err := container.PruneStale(ctx, run.store); err != nil {
+		log.Warn().Err(err).Msg("cleaning up after killed runs")
+	}
 	defer func() {
 		if err != nil {
 			if cerr := run.Close(context.WithoutCancel(ctx)); cerr != nil {
@@ -659,7 +662,8 @@ func (l *lastLines) lines() []string {
 
 func containerReport(c *container.Container, opts Options) creport.Run {
 	r := creport.Run{ContainerID: c.ID, Args: c.Args, Env: c.Env, Workdir: c.Workdir, User: c.User,
-		Hostname: c.Hostname, Network: opts.Run.Network, ContinueAfter: opts.ContinueAfter, Mounts: opts.Run.Mounts}
+		Hostname: c.Hostname, Network: opts.Run.Network, ContinueAfter: opts.ContinueAfter, Mounts: opts.Run.Mounts,
+		MemoryLimit: opts.Run.Memory, PidsLimit: opts.Run.PidsLimit}
 	if r.Network == "" {
 		r.Network = container.NetworkPrivate
 	}
