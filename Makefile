@@ -31,7 +31,7 @@ FIXTURES := busybox-httpd busybox-cgi python-app go-static flask-static express 
 # check.sh runs one container per app: redis-app answers / only with a Redis beside it (issue 18).
 CHECK_FIXTURES := $(filter-out redis-app,$(FIXTURES))
 APT_PACKAGES := clang llvm bpftool libbpf-dev containerd runc debootstrap busybox-static skopeo \
-	umoci apparmor strace wrk gcc-multilib jq curl openjdk-17-jdk-headless docker.io docker-registry
+	umoci apparmor strace wrk gcc-multilib jq curl openjdk-17-jdk-headless docker.io docker-registry time bc
 
 # AS_ROOT runs a command as root with the environment above (sudo would drop it).
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
@@ -40,7 +40,7 @@ AS_ROOT := $(SUDO) env PATH="$(PATH)" SLIMTRACE_CACHE=$(SLIMTRACE_CACHE) SLIMTRA
 	BUILDKIT_HOST=$(BUILDKIT_HOST) SLIMTRACE_FIXTURES=$(SLIMTRACE_FIXTURES)
 
 .PHONY: help deps generate check-generated build test test-privileged e2e services services-stop \
-	fixtures check-fixtures tracefs bench-tracer bench-builder demo lint clean need-root \
+	fixtures check-fixtures tracefs bench-tracer bench-builder bench-scale bench-scale-10g demo lint clean need-root \
 	k8s-bin k8s-node k8s-node-stop
 
 help: ## show this help
@@ -116,6 +116,14 @@ bench-builder: need-root build tracefs services fixtures ## builder: 5,000+ file
 	$(GO) test -run '^$$' -bench BenchmarkBuilder -benchtime 1x ./internal/builder
 	bin/slimtrace --state-path $(SLIMTRACE_CACHE)/bench-state build --containerd $(CONTAINERD_ADDRESS) \
 		--namespace slimtrace-bench --continue-after probe --http-probe-cmd /api/info $(DEMO_IMAGE)
+
+# Issue 17's big image: 200,000 files (1.0 GB, incompressible) under /data, of which the app reads one;
+# bench-scale-10g: the same count of files, 10 GB. Prints ctr import vs slimtrace build by phase and peak RSS.
+bench-scale: need-root build tracefs services ## big image: build time by phase vs `ctr images import`, paths kept, peak RSS
+	testdata/bench/scale.sh 200000 5120
+
+bench-scale-10g: need-root build tracefs services ## bench-scale with 10 GB in the same 200,000 files
+	testdata/bench/scale.sh 200000 52000
 
 DEMO_IMAGE := docker-archive:$(SLIMTRACE_FIXTURES)/python-app.tar
 
