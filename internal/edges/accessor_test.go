@@ -41,7 +41,12 @@ var accessorAllowed = map[string]string{
 	"internal/container/listen.go ListeningPorts os.Readlink": "/proc/PID/fd links (socket:[inode]), written by the kernel",
 	"internal/container/listen.go ListeningPorts os.Open":     "/proc/PID/net/tcp, written by the kernel",
 	"internal/container/netns.go newNetNS os.OpenFile":        "creating slimtrace's own netns mount point",
-	"internal/container/prune.go ownerID os.ReadFile":         "/proc/PID/stat, written by the kernel",
+	"internal/container/attach.go fill os.ReadFile":           "/proc/PID/cmdline, written by the kernel",
+	"internal/container/attach.go ProcessStart os.ReadFile":   "/proc/PID/stat, written by the kernel",
+	"internal/container/attach.go bootTime os.ReadFile":       "/proc/stat, written by the kernel",
+	"internal/session/record.go kubeParent os.Stat":           "the host's cgroup v2 hierarchy (kubepods, k8s.io), made by the kubelet and the kernel",
+	"internal/session/record.go findKubepods os.Stat":         "the host's cgroup v2 hierarchy, made by the kubelet and the kernel",
+	"internal/session/artifacts.go WritePrivate os.OpenFile":  "writing slimtrace's own artifacts (O_NOFOLLOW)",
 	"internal/container/prune.go pruneRun os.Stat":            "slimtrace's own run directory",
 }
 

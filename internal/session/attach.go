@@ -305,7 +305,15 @@ func attachedRun(opts Options, name string, tr *trace.Report, ws []watched, star
 		if st, err := container.ProcessStart(w.Pid); err == nil && st.Equal(w.StartedAt) {
 			cw.Kept = true
 		}
-		if !w.adopted && slices.ContainsFunc(tr.Execs, func(e trace.Exec) bool { return e.Pid == uint32(w.Pid) }) {
+		// A container seen from its cgroup's creation may have its
+		// lineage started by a process of the runtime's that entered the
+		// cgroup before the one that execs the entrypoint (runc init's
+		// stages): the lineage of that exec is the workload's too.
+		i := slices.IndexFunc(tr.Execs, func(e trace.Exec) bool { return e.Pid == uint32(w.Pid) })
+		if i >= 0 {
+			lineages[tr.Execs[i].Lineage] = true
+		}
+		if !w.adopted && i >= 0 {
 			cw.Startup = StartupTraced
 			traced++
 		} else {
