@@ -67,6 +67,10 @@ func TestKilledRunCleaned(t *testing.T) {
 				if left, _ := filepath.Glob(filepath.Join(state, "buildkit", "build-*")); len(left) > 0 {
 					t.Errorf("%s: build directories left: %v", when, left)
 				}
+			case "views": // the views' 0700 parent; no view may be left in it
+				if left, _ := os.ReadDir(filepath.Join(state, "views")); len(left) > 0 {
+					t.Errorf("%s: image views left: %v", when, left)
+				}
 			case "runs":
 				if recs, _ := os.ReadDir(filepath.Join(state, "runs")); len(recs) > 0 {
 					t.Errorf("%s: run records left: %v", when, recs)
