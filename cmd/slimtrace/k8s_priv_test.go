@@ -270,10 +270,13 @@ spec:
 // TestK8sRecordDeployment is issue 19's done-when on the real node: the
 // slimtrace DaemonSet of deploy/kubernetes, with the repo's image, records a
 // Deployment of two replicas of busybox-cgi (no EXPOSE; httpd forks a shell
-// per request) while the test sends requests to both pods; one merged
-// profile comes out, allowing accept, listing the app's files; the pods keep
-// their PIDs and start times; personality, called only by the endpoint
-// never requested while recording, is not allowed.
+// per request) while the test sends requests to both pods, which keep their
+// PIDs and start times; a rollout during the recording puts start-up in the
+// trace too. One merged profile comes out, allowing accept, listing the app's
+// files, and not allowing personality, which only the endpoint never
+// requested while recording calls. The Deployment restarted with that
+// profile as its Localhost seccomp profile serves, and that endpoint fails
+// with EPERM.
 func TestK8sRecordDeployment(t *testing.T) {
 	node := privtest.K8s(t)
 	image := slimtraceImage(t, node)
@@ -314,6 +317,31 @@ func TestK8sRecordDeployment(t *testing.T) {
 			}
 		}
 	}
+	// The pods were not restarted: same containers, PIDs and start times.
+	after, _, state, err := webPods(node, ns, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(after) != fmt.Sprint(before) {
+		t.Errorf("the pods changed while recording:\nbefore %+v\nafter  %+v\n%s", before, after, state)
+	}
+
+	// A rollout while recording: its new pods are traced from their entrypoint's exec, so the
+	// profile holds start-up too, and they get the same requests.
+	node.MustKubectl(t, ns, "", "-n", ns, "rollout", "restart", "deployment/web")
+	node.WaitRollout(t, ns, "deployment/web", 3*time.Minute)
+	rolled := newWebPods(t, node, ns, before)
+	podLog(t, node, recNS, "slimtrace", regexp.MustCompile(`(?s)recording a new container.*recording a new container`), time.Minute)
+	for round := 0; round < 5; round++ {
+		for _, p := range rolled {
+			for _, path := range []string{"/", "/cgi-bin/hello"} {
+				if code, body, err := getPod(p.ip, path); err != nil || code != 200 {
+					t.Fatalf("%s %s while recording: %d %q %v", p.name, path, code, body, err)
+				}
+			}
+		}
+	}
+
 	// Deleting the DaemonSet sends SIGTERM: record writes what it saw and exits.
 	node.MustKubectl(t, recNS, "", "-n", recNS, "delete", "daemonset", "slimtrace", "--wait=true", "--timeout=90s")
 	var reports []string
@@ -323,7 +351,7 @@ func TestK8sRecordDeployment(t *testing.T) {
 	})
 	if len(reports) != 1 {
 		entries, _ := os.ReadDir(out)
-		t.Fatalf("want one merged report for the two replicas, got %v (dir: %v)", reports, entries)
+		t.Fatalf("want one merged report for the replicas, got %v (dir: %v)", reports, entries)
 	}
 	prefix := strings.TrimSuffix(reports[0], "creport.json")
 	report, err := os.ReadFile(reports[0])
@@ -335,6 +363,36 @@ func TestK8sRecordDeployment(t *testing.T) {
 			t.Errorf("creport.json does not list %s", f)
 		}
 	}
+	var rep struct {
+		Run struct {
+			Startup   string `json:"startup"`
+			Workloads []struct {
+				Pod     string `json:"pod"`
+				Pid     int    `json:"pid"`
+				Startup string `json:"startup"`
+			} `json:"workloads"`
+		} `json:"run"`
+	}
+	if err := json.Unmarshal(report, &rep); err != nil {
+		t.Fatal(err)
+	}
+	startup := map[string]string{}
+	for _, w := range rep.Run.Workloads {
+		startup[w.Pod] = w.Startup
+	}
+	for _, p := range before {
+		if startup[p.name] != "missed" {
+			t.Errorf("creport run.workloads: %s (running when recording began) has startup %q, want missed", p.name, startup[p.name])
+		}
+	}
+	for _, p := range rolled {
+		if startup[p.name] != "traced" {
+			t.Errorf("creport run.workloads: %s (created while recording) has startup %q, want traced", p.name, startup[p.name])
+		}
+	}
+	if rep.Run.Startup != "partly" {
+		t.Errorf("creport run.startup = %q, want partly", rep.Run.Startup)
+	}
 	allowed := seccompAllowed(t, prefix+"seccomp.json")
 	if !allowed["accept4"] && !allowed["accept"] {
 		t.Errorf("seccomp allows neither accept4 nor accept")
@@ -343,18 +401,63 @@ func TestK8sRecordDeployment(t *testing.T) {
 		t.Fatalf("seccomp allows personality, which only the unrequested endpoint calls")
 	}
 
-	// The pods were not restarted: same containers, PIDs and start times.
-	after, _, state, err := webPods(node, ns, 2)
+	// The Deployment restarted with the recorded profile as its Localhost seccomp profile, as the
+	// README says: the kubelet's file in its seccomp/profiles/, the pod naming it.
+	profile, err := os.ReadFile(prefix + "seccomp-k8s.json")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if fmt.Sprint(after) != fmt.Sprint(before) {
-		t.Errorf("the pods changed while recording:\nbefore %+v\nafter  %+v\n%s", before, after, state)
+	file := ns + ".json"
+	if err := os.WriteFile(filepath.Join(node.SeccompDir, file), profile, 0o644); err != nil {
+		t.Fatal(err)
 	}
+	t.Cleanup(func() { os.Remove(filepath.Join(node.SeccompDir, file)) })
+	confined := strings.Replace(webDeployment, "      containers:\n",
+		"      securityContext: {seccompProfile: {type: Localhost, localhostProfile: profiles/"+file+"}}\n      containers:\n", 1)
+	node.MustKubectl(t, ns, strings.NewReplacer("NS", ns, "IMAGE", "docker.io/slimtrace-fixtures/busybox-cgi:latest").Replace(confined),
+		"apply", "-f", "-")
+	node.WaitRollout(t, ns, "deployment/web", 3*time.Minute)
+	enforced := newWebPods(t, node, ns, rolled)
+	for _, p := range enforced {
+		status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.pid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !regexp.MustCompile(`(?m)^Seccomp:\s+2$`).Match(status) {
+			t.Errorf("%s (pid %d) is not under a seccomp filter:\n%s", p.name, p.pid, status)
+		}
+		for _, path := range []string{"/", "/cgi-bin/hello"} {
+			if code, body, err := getPod(p.ip, path); err != nil || code != 200 {
+				t.Errorf("%s %s under the recorded profile: %d %q %v", p.name, path, code, body, err)
+			}
+		}
+		code, body, err := getPod(p.ip, "/cgi-bin/personality")
+		if err != nil || code != 200 || !strings.HasPrefix(body, "personality: failed") || !strings.Contains(body, "not permitted") {
+			t.Errorf("%s /cgi-bin/personality under the recorded profile: %d %q %v; want EPERM from personality", p.name, code, body, err)
+		}
+		if p.restarts != 0 {
+			t.Errorf("%s restarted %d times under the recorded profile", p.name, p.restarts)
+		}
+	}
+}
 
-	// Not here yet: restarting the Deployment under this profile as Localhost seccomp. A profile
-	// recorded by attaching to running pods misses their start-up, and httpd then exits at start
-	// (seen: CrashLoopBackOff); that step needs a recording that spans a rollout.
+// newWebPods waits for the Deployment's two ready pods none of which is in old.
+func newWebPods(t *testing.T, node *privtest.K8sNode, ns string, old []webPod) []webPod {
+	t.Helper()
+	var pods []webPod
+	node.WaitFor(t, ns, "two new ready web pods", 2*time.Minute, func() (bool, string, error) {
+		var done bool
+		var state string
+		var err error
+		pods, done, state, err = webPods(node, ns, 2)
+		for _, p := range pods {
+			for _, o := range old {
+				done = done && p.containerID != o.containerID
+			}
+		}
+		return done, state, err
+	})
+	return pods
 }
 
 // seccompAllowed reads a moby seccomp profile: the syscalls it allows.
@@ -386,4 +489,62 @@ func seccompAllowed(t *testing.T, path string) map[string]bool {
 		}
 	}
 	return allowed
+}
+
+// TestK8sProfileNoExpose is the case issue 19 began with: busybox-cgi has
+// no EXPOSE and its httpd forks per request. `slimtrace profile` with the
+// default probe finds the port it listens on, probes it, and its kubelet
+// profile, put in the node's seccomp/profiles/ as the pod snippet names it,
+// is enforced on a pod that serves.
+func TestK8sProfileNoExpose(t *testing.T) {
+	node := privtest.K8s(t)
+	addr, tar := privtest.ContainerdAddress(t), privtest.Fixture(t, "busybox-cgi")
+	state, copyTo := t.TempDir(), t.TempDir()
+	stdout, stderr, code := run(t, nil, "--state-path", state, "profile", "--containerd", addr,
+		"--namespace", "slimtrace-cli-test", "--copy-meta-artifacts", copyTo, "docker-archive:"+tar)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	if !strings.Contains(stdout, "probes:    1 passed, 0 failed") || strings.Contains(stdout, "START-UP ONLY") {
+		t.Fatalf("the default probe did not reach the port busybox-cgi listens on:\n%s\n%s", stdout, stderr)
+	}
+	profile, err := os.ReadFile(filepath.Join(copyTo, "busybox-cgi-seccomp-k8s.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	snippet, err := os.ReadFile(filepath.Join(copyTo, "busybox-cgi-seccomp-pod.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`localhostProfile: profiles/(\S+)`).FindSubmatch(snippet)
+	if m == nil {
+		t.Fatalf("pod snippet names no Localhost profile:\n%s", snippet)
+	}
+	ns := node.Namespace(t, "st-noexp")
+	file := ns + "-" + string(m[1])
+	if err := os.WriteFile(filepath.Join(node.SeccompDir, file), profile, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Remove(filepath.Join(node.SeccompDir, file)) })
+	node.ImportImage(t, tar)
+	confined := strings.Replace(webDeployment, "      containers:\n",
+		"      securityContext: {seccompProfile: {type: Localhost, localhostProfile: profiles/"+file+"}}\n      containers:\n", 1)
+	node.MustKubectl(t, ns, strings.NewReplacer("NS", ns, "IMAGE", "docker.io/slimtrace-fixtures/busybox-cgi:latest").Replace(confined),
+		"apply", "-f", "-")
+	node.WaitRollout(t, ns, "deployment/web", 3*time.Minute)
+	pods := newWebPods(t, node, ns, nil)
+	for _, p := range pods {
+		status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.pid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !regexp.MustCompile(`(?m)^Seccomp:\s+2$`).Match(status) {
+			t.Errorf("%s (pid %d) is not under a seccomp filter", p.name, p.pid)
+		}
+		for i := 0; i < 3; i++ {
+			if code, body, err := getPod(p.ip, "/"); err != nil || code != 200 || !strings.Contains(body, "busybox-cgi") {
+				t.Fatalf("%s / under the profile: %d %q %v", p.name, code, body, err)
+			}
+		}
+	}
 }
