@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/slimtrace/slimtrace/internal/privtest"
+	"github.com/slimtrace/slimtrace/internal/tracer"
 )
 
 // The slimtrace image of deploy/, built by deploy/build-image.sh (and slimmed
@@ -361,6 +362,20 @@ func TestK8sRecordDeployment(t *testing.T) {
 	for _, f := range []string{"/bin/busybox", "/www/cgi-bin/hello", "/www/index.html"} {
 		if !strings.Contains(string(report), `"`+f+`"`) {
 			t.Errorf("creport.json does not list %s", f)
+		}
+	}
+	// Nothing of slimtrace is left on the node: no program attached, only the artifacts written.
+	node.WaitFor(t, recNS, "slimtrace's programs unloaded after the DaemonSet ended", 30*time.Second, func() (bool, string, error) {
+		names, err := tracer.Loaded()
+		return len(names) == 0, fmt.Sprint("still loaded: ", names), err
+	})
+	entries, err := os.ReadDir(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if !strings.HasPrefix(filepath.Join(out, e.Name()), prefix) || e.IsDir() {
+			t.Errorf("left in the output directory: %s", e.Name())
 		}
 	}
 	var rep struct {

@@ -1,6 +1,8 @@
 package tracer
 
 import (
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -47,12 +49,40 @@ func Attached() ([]string, error) {
 }
 
 // ours reports whether a kernel program name is one of slimtrace's:
-// tp_btf_sys_enter, tp_btf_cap_capable... cut at 15 characters.
+// tp_btf_sys_enter, tp_btf_cap_capable, tp_btf_cgroup_mkdir... cut at 15
+// characters.
 func ours(name string) bool {
-	for _, p := range []string{"tp_btf_s", "tp_btf_cap"} {
+	for _, p := range []string{"tp_btf_s", "tp_btf_cap", "tp_btf_cgroup"} {
 		if strings.HasPrefix(name, p) {
 			return true
 		}
 	}
 	return false
+}
+
+// Loaded lists slimtrace's programs loaded anywhere in the kernel (by any
+// process, attached or not), by kernel program name. With no slimtrace
+// running it is empty: a program left loaded is a link or descriptor some
+// process, or a pin, still holds. The kernel frees a program after an RCU
+// grace period: callers checking for leaks allow it a moment.
+func Loaded() ([]string, error) {
+	var names []string
+	for id := ebpf.ProgramID(0); ; {
+		next, err := ebpf.ProgramGetNextID(id)
+		if errors.Is(err, os.ErrNotExist) {
+			return names, nil
+		}
+		if err != nil {
+			return names, err
+		}
+		id = next
+		prog, err := ebpf.NewProgramFromID(id)
+		if err != nil {
+			continue // freed meanwhile
+		}
+		if pi, err := prog.Info(); err == nil && ours(pi.Name) {
+			names = append(names, fmt.Sprintf("%s (id %d)", pi.Name, id))
+		}
+		prog.Close()
+	}
 }

@@ -21,13 +21,17 @@ func TestAttached(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := 5
+	want := 6 // sys_enter, sys_exit, the three sched_process_*, cgroup_mkdir
 	if capsSupported() == nil {
 		want++ // and cap_capable
 	}
 	names, err := Attached()
 	if err != nil || len(names) != want {
 		t.Errorf("while open: %v %v, want %d programs", names, err, want)
+	}
+	// Loaded sees them too (and any other tracer running on the host).
+	if loaded, err := Loaded(); err != nil || len(loaded) < want {
+		t.Errorf("Loaded while open: %v %v, want at least %d programs", loaded, err, want)
 	}
 	if _, err := tr.Close(); err != nil {
 		t.Fatal(err)
