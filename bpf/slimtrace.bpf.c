@@ -132,6 +132,32 @@ struct {
 	__type(value, struct cap_counts);
 } cap_checks SEC(".maps");
 
+/* Watching: the counts of syscall_counts and cap_checks, per cgroup (shared
+ * by the CPUs: atomic adds). Entries are made as cgroups first call. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, CGROUP_KEYS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, __u64); /* cgroup id */
+	__type(value, struct cgroup_counts);
+} cgroup_syscalls SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, CGROUP_KEYS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct cgroup_cap_key);
+	__type(value, struct cap_counts);
+} cgroup_caps SEC(".maps");
+
+/* Zeroes to make a new entry of either from (never written). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct cgroup_counts);
+} zeroes SEC(".maps");
+
 /* Kernel pointers kept as integers: these structs live in maps. */
 struct path_ref {
 	__u64 dentry; /* struct dentry * */
@@ -215,6 +241,28 @@ static __always_inline struct stats *get_stats(void)
 {
 	__u32 zero = 0;
 	return bpf_map_lookup_elem(&trace_stats, &zero);
+}
+
+/* cgroup_entry finds key's entry in map (cgroup_syscalls or cgroup_caps),
+ * making it from zeroes if it is new; NULL, counted as no room, when the
+ * map is full. */
+static __always_inline void *cgroup_entry(void *map, void *key)
+{
+	void *v = bpf_map_lookup_elem(map, key);
+	if (v)
+		return v;
+	__u32 zero = 0;
+	void *z = bpf_map_lookup_elem(&zeroes, &zero);
+	if (!z)
+		return NULL;
+	bpf_map_update_elem(map, key, z, BPF_NOEXIST); /* fails when another CPU made it: fine */
+	v = bpf_map_lookup_elem(map, key);
+	if (!v) {
+		struct stats *st = get_stats();
+		if (st)
+			st->no_room++;
+	}
+	return v;
 }
 
 /* output sends an event built in a scratch buffer (size bytes, at most max)
@@ -650,9 +698,19 @@ static __always_inline int on_sys_enter(struct pt_regs *regs, long id)
 	__u32 slot = COUNT_OTHER;
 	if (id >= 0 && id < NR_MAX)
 		slot = compat ? NR_MAX + id : id;
-	__u64 *count = bpf_map_lookup_elem(&syscall_counts, &slot);
-	if (count)
-		(*count)++;
+	if (watch) {
+		__u64 cgid = bpf_get_current_cgroup_id();
+		struct cgroup_counts *c = cgroup_entry(&cgroup_syscalls, &cgid);
+		if (c) {
+			barrier_var(slot);
+			slot &= COUNT_SLOTS - 1;
+			__sync_fetch_and_add(&c->n[slot], 1);
+		}
+	} else {
+		__u64 *count = bpf_map_lookup_elem(&syscall_counts, &slot);
+		if (count)
+			(*count)++;
+	}
 
 	if (id >= 0 && id < NR_MAX) {
 		__u8 op = compat ? compat_desc[id].op : native_desc[id].op;
@@ -703,6 +761,7 @@ static __always_inline void count_socket(struct pt_regs *regs, __u8 op, long ret
 		.type = (__u32)type & SOCK_TYPE_MASK,
 		.setup = lineage_of(bpf_get_current_pid_tgid() >> 32) == 0,
 		.failed = ret < 0,
+		.cgroup = watch ? bpf_get_current_cgroup_id() : 0,
 	};
 	__u64 *n = bpf_map_lookup_elem(&socket_calls, &key);
 	if (n) {
@@ -961,7 +1020,13 @@ static __always_inline int on_cap_capable(void *ctx, const void *cred, int cap, 
 		idx = CAP_UNMEDIATED;
 	else
 		idx = lineage_of(bpf_get_current_pid_tgid() >> 32) ? CAP_APP : CAP_SETUP;
-	struct cap_counts *c = bpf_map_lookup_elem(&cap_checks, &idx);
+	struct cap_counts *c;
+	if (watch) {
+		struct cgroup_cap_key key = {.cgroup = bpf_get_current_cgroup_id(), .who = idx};
+		c = cgroup_entry(&cgroup_caps, &key);
+	} else {
+		c = bpf_map_lookup_elem(&cap_checks, &idx);
+	}
 	__u32 i = (__u32)cap;
 	if (i >= CAP_SLOTS) {
 		struct stats *st = get_stats();
@@ -972,10 +1037,11 @@ static __always_inline int on_cap_capable(void *ctx, const void *cred, int cap, 
 		 * mask the index itself, after a barrier that keeps the mask. */
 		barrier_var(i);
 		i &= CAP_SLOTS - 1;
+		/* Atomic: watching, the counts are shared by the CPUs. */
 		if (ret == 0)
-			c->granted[i]++;
+			__sync_fetch_and_add(&c->granted[i], 1);
 		else
-			c->denied[i]++;
+			__sync_fetch_and_add(&c->denied[i], 1);
 	}
 	return 0;
 }

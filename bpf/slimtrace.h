@@ -152,6 +152,8 @@ struct sock_key {
 	__u8 setup;   /* made by a process without a lineage (the runtime's setup) */
 	__u8 failed;  /* the call returned an error */
 	__u16 pad;
+	__u32 pad2;
+	__u64 cgroup; /* watching: the caller's own cgroup id; else 0 */
 };
 
 /* Capability checks (capability:cap_capable) by capability number: granted
@@ -174,6 +176,22 @@ enum cap_who {
 struct cap_counts {
 	__u64 granted[CAP_SLOTS];
 	__u64 denied[CAP_SLOTS];
+};
+
+/* Watching many containers, the syscall and capability counts are kept per
+ * cgroup: the caller's own, which is its container's (a runtime puts every
+ * process of a container in it, its setup and `exec`s included), so that
+ * each container gets a profile of its own. */
+#define CGROUP_KEYS 4096
+
+struct cgroup_counts {
+	__u64 n[COUNT_SLOTS];
+};
+
+struct cgroup_cap_key {
+	__u64 cgroup;
+	__u32 who; /* enum cap_who */
+	__u32 pad;
 };
 
 #endif /* __SLIMTRACE_H__ */

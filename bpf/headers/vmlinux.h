@@ -43,6 +43,7 @@ enum bpf_map_type {
 };
 
 enum {
+	BPF_F_NO_PREALLOC = 1 << 0,
 	BPF_F_NO_COMMON_LRU = 1 << 1,
 };
 

@@ -127,7 +127,7 @@ func Attach(ctx context.Context, ws []container.Workload, opts Options) (_ []*Ru
 		if err != nil {
 			return nil, fmt.Errorf("collecting the trace of %s: %w", name, err)
 		}
-		run := attachedRun(opts, name, tr, ws, started)
+		run := attachedRun(opts, name, tr, ws, ws, started)
 		run.Probes, run.Listening = *probes[name], listening[name]
 		runs = append(runs, run)
 	}
@@ -216,6 +216,9 @@ type watched struct {
 	container.Workload
 	// adopted: it ran before it was watched (its start-up is missed).
 	adopted bool
+	// cgroupID is its cgroup's id (0 when unknown): a watching tracer
+	// counts syscalls, sockets and capabilities per cgroup.
+	cgroupID uint64
 }
 
 func openWatcher(parent *cgroup.Group, opts Options, log zerolog.Logger) (*watcher, error) {
@@ -247,7 +250,7 @@ func (x *watcher) running(w container.Workload, pod bool) error {
 	}
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	x.ws = append(x.ws, watched{Workload: w, adopted: true})
+	x.ws = append(x.ws, watched{Workload: w, adopted: true, cgroupID: g.ID})
 	return nil
 }
 
@@ -276,7 +279,8 @@ func (x *watcher) starting(w container.Workload) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	if !slices.ContainsFunc(x.ws, func(o watched) bool { return o.ID == w.ID && o.Pid == w.Pid }) {
-		x.ws = append(x.ws, watched{Workload: w})
+		id, _ := cgroup.ID(w.CgroupPath)
+		x.ws = append(x.ws, watched{Workload: w, cgroupID: id})
 	}
 }
 
@@ -288,11 +292,20 @@ func (x *watcher) close() (*trace.Report, []watched, error) {
 	return tr, x.ws, err
 }
 
-// attachedRun makes the Run of one group of workloads from the part of
-// tr that their lineages hold (the syscall, socket and capability counts
-// are the tracer's, shared by what it watched).
-func attachedRun(opts Options, name string, tr *trace.Report, ws []watched, started time.Time) *Run {
+// attachedRun makes the Run of one group of workloads, ws, from the part of
+// tr that their lineages hold (files, execs, processes) and their cgroups
+// (syscall, socket and capability counts); all are the workloads tr
+// watched, ws among them.
+func attachedRun(opts Options, name string, tr *trace.Report, ws, all []watched, started time.Time) *Run {
 	lineages := map[uint32]bool{}
+	cgroups := map[uint64]bool{} // true: the group's; false: another's
+	for _, w := range all {
+		cgroups[w.cgroupID] = false
+	}
+	for _, w := range ws {
+		cgroups[w.cgroupID] = true
+	}
+	delete(cgroups, 0)
 	run := &Run{Options: opts, StartedAt: started, Name: name}
 	traced, missed := 0, 0
 	for _, w := range ws {
@@ -321,7 +334,7 @@ func attachedRun(opts Options, name string, tr *trace.Report, ws []watched, star
 		}
 		run.Container.Workloads = append(run.Container.Workloads, cw)
 	}
-	run.Trace = onlyLineages(tr, lineages)
+	run.Trace = onlyLineages(tr, lineages, cgroups)
 	first := ws[0]
 	run.Container.ContainerID, run.Container.Args = first.ID, first.Args
 	run.Container.Network = "container:" + first.ID
@@ -353,8 +366,12 @@ func attachedRun(opts Options, name string, tr *trace.Report, ws []watched, star
 }
 
 // onlyLineages returns the part of tr made by processes of the given
-// lineages (and the runtime's setup, lineage 0, of their files).
-func onlyLineages(tr *trace.Report, lineages map[uint32]bool) *trace.Report {
+// lineages (and the runtime's setup, lineage 0, of their files) and, when
+// tr counted per cgroup, by the cgroups the group owns (cgroups[id] true).
+// Counts of a cgroup no workload owns (a pod's sandbox, a cgroup a
+// container made below its own) are kept: what it did may have been the
+// group's, and a profile allowing too much fails nothing.
+func onlyLineages(tr *trace.Report, lineages map[uint32]bool, cgroups map[uint64]bool) *trace.Report {
 	c := *tr
 	keep := func(l uint32) bool { return lineages[l] }
 	c.Files = nil
@@ -369,5 +386,21 @@ func onlyLineages(tr *trace.Report, lineages map[uint32]bool) *trace.Report {
 	}
 	c.Execs = slices.DeleteFunc(slices.Clone(tr.Execs), func(e trace.Exec) bool { return !keep(e.Lineage) })
 	c.Processes = slices.DeleteFunc(slices.Clone(tr.Processes), func(p trace.Process) bool { return !keep(p.Lineage) })
-	return &c
+	other := func(id uint64) bool { own, known := cgroups[id]; return known && !own }
+	c.Syscalls = slices.DeleteFunc(slices.Clone(tr.Syscalls), func(s trace.Syscall) bool { return other(s.CgroupID) })
+	c.NetworkFamilies = slices.DeleteFunc(slices.Clone(tr.NetworkFamilies), func(n trace.NetworkFamily) bool { return other(n.CgroupID) })
+	c.Capabilities = slices.DeleteFunc(slices.Clone(tr.Capabilities), func(k trace.Capability) bool { return other(k.CgroupID) })
+	for i := range c.Syscalls {
+		c.Syscalls[i].CgroupID = 0
+	}
+	for i := range c.NetworkFamilies {
+		c.NetworkFamilies[i].CgroupID = 0
+	}
+	for i := range c.Capabilities {
+		c.Capabilities[i].CgroupID = 0
+	}
+	// One row per syscall, socket kind and capability again, counts added.
+	m := trace.Merge(&c)
+	m.Execs, m.Processes = c.Execs, c.Processes
+	return m
 }

@@ -182,6 +182,51 @@ func kubelet(ns, pod, uid, cname string, podLabels map[string]string) map[string
 
 // progressWatch is a Progress writer that closes ready at the first line
 // holding want.
+// startRecording starts Record with o (and a test's Options) and returns
+// once it records; the function returned ends the recording and returns
+// its runs, which the test's cleanup closes.
+func startRecording(t *testing.T, ctx context.Context, o RecordOptions) func() []*Run {
+	t.Helper()
+	progress := &progressWatch{want: "recording the containers", ready: make(chan struct{})}
+	ready := progress.ready
+	rctx, stop := context.WithCancel(ctx)
+	t.Cleanup(stop)
+	type result struct {
+		runs []*Run
+		err  error
+	}
+	done := make(chan result, 1)
+	o.Options.Tool, o.Options.Progress = "slimtrace test", progress
+	go func() {
+		runs, err := Record(rctx, o)
+		done <- result{runs, err}
+	}()
+	select {
+	case <-ready:
+	case r := <-done:
+		t.Fatalf("record ended before it was ready: %v", r.err)
+	case <-time.After(time.Minute):
+		t.Fatalf("record never became ready; progress: %s", progress.buf.String())
+	}
+	return func() []*Run {
+		t.Helper()
+		stop()
+		var r result
+		select {
+		case r = <-done:
+		case <-time.After(time.Minute):
+			t.Fatal("record did not end after its context did")
+		}
+		for _, run := range r.runs {
+			t.Cleanup(func() { run.Close(context.WithoutCancel(ctx)) })
+		}
+		if r.err != nil {
+			t.Fatal(r.err)
+		}
+		return r.runs
+	}
+}
+
 type progressWatch struct {
 	mu    sync.Mutex
 	want  string
@@ -228,28 +273,8 @@ func TestRecordPods(t *testing.T) {
 	}
 	old := pod("web-5d9c7b-aaaaa", "a1", web)
 
-	progress := &progressWatch{want: "recording the containers", ready: make(chan struct{})}
-	ready := progress.ready
-	rctx, stop := context.WithCancel(ctx)
-	defer stop()
-	type result struct {
-		runs []*Run
-		err  error
-	}
-	done := make(chan result, 1)
-	go func() {
-		runs, err := Record(rctx, RecordOptions{Runtime: rt, Selector: map[string]string{"app": "web"},
-			Namespace: "default", CgroupParent: parent.Path,
-			Options: Options{Tool: "slimtrace test", Progress: progress}})
-		done <- result{runs, err}
-	}()
-	select {
-	case <-ready:
-	case r := <-done:
-		t.Fatalf("record ended before it was ready: %v", r.err)
-	case <-time.After(time.Minute):
-		t.Fatalf("record never became ready; progress: %s", progress.buf.String())
-	}
+	end := startRecording(t, ctx, RecordOptions{Runtime: rt, Selector: map[string]string{"app": "web"},
+		Namespace: "default", CgroupParent: parent.Path})
 	fresh := pod("web-5d9c7b-bbbbb", "b2", web)
 	other := pod("db-77f-ccccc", "c3", map[string]string{"app": "db"})
 	for _, c := range []*container.Container{old, fresh, other} {
@@ -257,27 +282,15 @@ func TestRecordPods(t *testing.T) {
 			t.Errorf("GET / on %s: %d", c.ID, st)
 		}
 	}
-	stop()
-	var r result
-	select {
-	case r = <-done:
-	case <-time.After(time.Minute):
-		t.Fatal("record did not end after its context did")
-	}
-	if r.err != nil {
-		t.Fatal(r.err)
-	}
-	for _, run := range r.runs {
-		defer run.Close(ctx)
-	}
+	runs := end()
 	var names []string
-	for _, run := range r.runs {
+	for _, run := range runs {
 		names = append(names, run.Name)
 	}
-	if len(r.runs) != 1 || r.runs[0].Name != "web-httpd" {
+	if len(runs) != 1 || runs[0].Name != "web-httpd" {
 		t.Fatalf("runs %v, want one: web-httpd", names)
 	}
-	run := r.runs[0]
+	run := runs[0]
 	rep := Report(run, nil, nil, nil, creport.Artifacts{})
 	byPid := map[int]creport.Workload{}
 	for _, w := range rep.Run.Workloads {

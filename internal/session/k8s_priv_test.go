@@ -3,6 +3,7 @@ package session
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/http"
 	"os"
 	"slices"
@@ -146,27 +147,7 @@ func TestK8sRecord(t *testing.T) {
 	ns := n.Namespace(t, "st-record")
 	rt := criRuntime(t, ctx, n)
 
-	progress := &progressWatch{want: "recording the containers", ready: make(chan struct{})}
-	ready := progress.ready
-	rctx, stop := context.WithCancel(ctx)
-	defer stop()
-	type result struct {
-		runs []*Run
-		err  error
-	}
-	done := make(chan result, 1)
-	go func() {
-		runs, err := Record(rctx, RecordOptions{Runtime: rt, Selector: map[string]string{"app": "rec"}, Namespace: ns,
-			Options: Options{Tool: "slimtrace test", Progress: progress}})
-		done <- result{runs, err}
-	}()
-	select {
-	case <-ready:
-	case r := <-done:
-		t.Fatalf("record ended before it was ready: %v", r.err)
-	case <-time.After(time.Minute):
-		t.Fatalf("record never became ready; progress: %s", progress.buf.String())
-	}
+	end := startRecording(t, ctx, RecordOptions{Runtime: rt, Selector: map[string]string{"app": "rec"}, Namespace: ns})
 	n.MustKubectl(t, ns, webDeployment("rec", 2), "-n", ns, "apply", "-f", "-")
 	n.WaitRollout(t, ns, "deployment/rec", 3*time.Minute)
 	ips := strings.Fields(n.MustKubectl(t, ns, "", "-n", ns, "get", "pods", "-l", "app=rec", "-o",
@@ -184,28 +165,16 @@ func TestK8sRecord(t *testing.T) {
 			return resp.StatusCode == 200, resp.Status, nil
 		})
 	}
-	stop()
-	var r result
-	select {
-	case r = <-done:
-	case <-time.After(time.Minute):
-		t.Fatal("record did not end after its context did")
-	}
-	if r.err != nil {
-		t.Fatal(r.err)
-	}
-	for _, run := range r.runs {
-		defer run.Close(ctx)
-	}
-	if len(r.runs) != 1 || r.runs[0].Name != "rec-httpd" {
+	runs := end()
+	if len(runs) != 1 || runs[0].Name != "rec-httpd" {
 		var names []string
-		for _, run := range r.runs {
+		for _, run := range runs {
 			names = append(names, run.Name)
 		}
 		n.Dump(t, ns)
 		t.Fatalf("runs %v, want one: rec-httpd", names)
 	}
-	run := r.runs[0]
+	run := runs[0]
 	rep := Report(run, nil, nil, nil, creport.Artifacts{})
 	// Every replica says truly whether its start was traced (its
 	// entrypoint's exec in the report), and the rollout's start was: at
@@ -244,5 +213,75 @@ func TestK8sRecord(t *testing.T) {
 	}
 	if names, err := tracer.Attached(); err != nil || len(names) > 0 {
 		t.Errorf("programs still attached: %v %v", names, err)
+	}
+}
+
+// TestK8sRecordSidecar: a pod of two containers recorded at once gets a
+// profile per container, each with its own syscalls: the sidecar calls
+// personality(2) (busybox linux32), which the web server's profile must not
+// allow; the web server accepts connections, which the sidecar never does.
+func TestK8sRecordSidecar(t *testing.T) {
+	n := privtest.K8s(t)
+	ctx := testContext(t)
+	n.ImportImage(t, privtest.Fixture(t, "busybox-cgi"))
+	ns := n.Namespace(t, "st-sidecar")
+	rt := criRuntime(t, ctx, n)
+	end := startRecording(t, ctx, RecordOptions{Runtime: rt, Selector: map[string]string{"app": "sc"}, Namespace: ns})
+	n.MustKubectl(t, ns, `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: sc}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: sc}}
+  template:
+    metadata: {labels: {app: sc}}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+      - name: web
+        image: docker.io/slimtrace-fixtures/busybox-cgi:latest
+        imagePullPolicy: Never
+        readinessProbe: {tcpSocket: {port: 8080}, periodSeconds: 1}
+      - name: side
+        image: docker.io/slimtrace-fixtures/busybox-cgi:latest
+        imagePullPolicy: Never
+        command: [/bin/busybox, sh, -c, 'while :; do linux32 true; /bin/busybox sleep 0.2; done']
+`, "-n", ns, "apply", "-f", "-")
+	n.WaitRollout(t, ns, "deployment/sc", 3*time.Minute)
+	ip := strings.TrimSpace(n.MustKubectl(t, ns, "", "-n", ns, "get", "pods", "-l", "app=sc", "-o",
+		"jsonpath={.items[0].status.podIP}"))
+	n.WaitFor(t, ns, "GET / on "+ip, time.Minute, func() (bool, string, error) {
+		resp, err := http.Get("http://" + ip + ":8080/")
+		if err != nil {
+			return false, "", err
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200, resp.Status, nil
+	})
+	time.Sleep(time.Second) // a few rounds of the sidecar's loop
+	runs := end()
+	byName := map[string]*Run{}
+	for _, run := range runs {
+		byName[run.Name] = run
+	}
+	web, side := byName["sc-web"], byName["sc-side"]
+	if len(runs) != 2 || web == nil || side == nil {
+		n.Dump(t, ns)
+		t.Fatalf("runs %v, want sc-web and sc-side", slices.Collect(maps.Keys(byName)))
+	}
+	if !syscallSeen(web.Trace, "accept", "accept4") || syscallSeen(web.Trace, "personality") {
+		t.Errorf("sc-web: accept %v, personality %v; want accept only", syscallSeen(web.Trace, "accept", "accept4"),
+			syscallSeen(web.Trace, "personality"))
+	}
+	if !syscallSeen(side.Trace, "personality") || syscallSeen(side.Trace, "accept", "accept4") {
+		t.Errorf("sc-side: personality %v, accept %v; want personality only", syscallSeen(side.Trace, "personality"),
+			syscallSeen(side.Trace, "accept", "accept4"))
+	}
+	for _, run := range runs {
+		for _, s := range run.Trace.Syscalls {
+			if s.CgroupID != 0 {
+				t.Errorf("%s: syscall %s keeps its cgroup %d", run.Name, s.Name, s.CgroupID)
+			}
+		}
 	}
 }

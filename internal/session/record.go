@@ -139,7 +139,7 @@ loop:
 				g = append(g, w)
 			}
 		}
-		runs = append(runs, attachedRun(opts, name, tr, g, started))
+		runs = append(runs, attachedRun(opts, name, tr, g, ws, started))
 	}
 	return runs, nil
 }

@@ -68,6 +68,7 @@ func Merge(rs ...*Report) *Report {
 			k := [2]string{n.Family, n.Type}
 			if m, ok := nets[k]; ok {
 				m.Calls, m.Failed = m.Calls+n.Calls, m.Failed+n.Failed
+				m.Setup = m.Setup && n.Setup // setup's only when no process of the app's made it
 			} else {
 				c := n
 				nets[k] = &c

@@ -41,3 +41,16 @@ func TestMerge(t *testing.T) {
 		t.Errorf("Merge changed its input: %+v", a.Syscalls)
 	}
 }
+
+// A socket kind both the setup and the app made is the app's once merged,
+// in whichever order the rows come.
+func TestMergeSetupSockets(t *testing.T) {
+	setup := NetworkFamily{Family: "unix", Type: "stream", Calls: 1, Setup: true}
+	app := NetworkFamily{Family: "unix", Type: "stream", Calls: 2}
+	for _, order := range [][]NetworkFamily{{setup, app}, {app, setup}} {
+		m := Merge(&Report{NetworkFamilies: order})
+		if len(m.NetworkFamilies) != 1 || m.NetworkFamilies[0].Setup || m.NetworkFamilies[0].Calls != 3 {
+			t.Errorf("%+v merged: %+v", order, m.NetworkFamilies)
+		}
+	}
+}

@@ -13,8 +13,8 @@ import (
 // ReportVersion is bumped when a field of Report changes meaning.
 const ReportVersion = 1
 
-// Report is the aggregate of one trace. Its JSON form is documented in
-// docs/trace-report.md; field names are stable.
+// Report is the aggregate of one trace. Its JSON form is the fields'
+// tags; their names are stable.
 type Report struct {
 	Version   int       `json:"version"`
 	Target    Target    `json:"target"`
@@ -122,6 +122,10 @@ type Syscall struct {
 	Number int    `json:"number"`
 	Count  uint64 `json:"count"`
 	Compat bool   `json:"compat,omitempty"`
+	// CgroupID is set in a trace of watched cgroups (many containers at
+	// once): the cgroup of the processes counted, their container's. A
+	// syscall then has a row per cgroup that made it.
+	CgroupID uint64 `json:"cgroup_id,omitempty"`
 }
 
 // Lost counts what the trace may be missing. A trace is complete only when

@@ -26,6 +26,8 @@ type NetworkFamily struct {
 	// Setup: made by processes without a lineage (the runtime's setup
 	// before the entrypoint's exec).
 	Setup bool `json:"setup,omitempty"`
+	// CgroupID: as Syscall's, in a trace of watched cgroups.
+	CgroupID uint64 `json:"cgroup_id,omitempty"`
 }
 
 // Capability is one capability the target's processes were checked for
@@ -52,6 +54,8 @@ type Capability struct {
 	// security module sees (the CAP_SYS_ADMIN test of memory overcommit
 	// on every private writable mapping).
 	Unmediated bool `json:"unmediated,omitempty"`
+	// CgroupID: as Syscall's, in a trace of watched cgroups.
+	CgroupID uint64 `json:"cgroup_id,omitempty"`
 }
 
 // capabilityNames are capabilities(7) by number (Linux 6.x,
@@ -110,7 +114,8 @@ func SocketTypeName(n uint32) string {
 // SortNetworkFamilies orders families by family, type, then setup last.
 func SortNetworkFamilies(f []NetworkFamily) {
 	slices.SortFunc(f, func(a, b NetworkFamily) int {
-		return cmp.Or(strings.Compare(a.Family, b.Family), strings.Compare(a.Type, b.Type), boolCmp(a.Setup, b.Setup))
+		return cmp.Or(strings.Compare(a.Family, b.Family), strings.Compare(a.Type, b.Type), boolCmp(a.Setup, b.Setup),
+			cmp.Compare(a.CgroupID, b.CgroupID))
 	})
 }
 
@@ -119,6 +124,6 @@ func SortNetworkFamilies(f []NetworkFamily) {
 func SortCapabilities(c []Capability) {
 	slices.SortFunc(c, func(a, b Capability) int {
 		return cmp.Or(cmp.Compare(a.Number, b.Number), boolCmp(a.Unmediated, b.Unmediated),
-			boolCmp(a.OtherCreds, b.OtherCreds), boolCmp(a.Setup, b.Setup))
+			boolCmp(a.OtherCreds, b.OtherCreds), boolCmp(a.Setup, b.Setup), cmp.Compare(a.CgroupID, b.CgroupID))
 	})
 }

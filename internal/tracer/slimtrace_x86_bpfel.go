@@ -41,6 +41,18 @@ const (
 	slimtraceCapWhoCAP_WHO        slimtraceCapWho = 4
 )
 
+type slimtraceCgroupCapKey struct {
+	_      structs.HostLayout
+	Cgroup uint64
+	Who    uint32
+	Pad    uint32
+}
+
+type slimtraceCgroupCounts struct {
+	_ structs.HostLayout
+	N [1024]uint64
+}
+
 type slimtraceDedupKey struct {
 	_       structs.HostLayout
 	Hash    uint64
@@ -154,6 +166,8 @@ type slimtraceSockKey struct {
 	Setup  uint8
 	Failed uint8
 	Pad    uint16
+	Pad2   uint32
+	Cgroup uint64
 }
 
 type slimtraceStats struct {
@@ -255,18 +269,21 @@ type slimtraceProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type slimtraceMapSpecs struct {
-	CapChecks     *ebpf.MapSpec `ebpf:"cap_checks"`
-	ChdirCwd      *ebpf.MapSpec `ebpf:"chdir_cwd"`
-	Dedup         *ebpf.MapSpec `ebpf:"dedup"`
-	Events        *ebpf.MapSpec `ebpf:"events"`
-	ExecScratch   *ebpf.MapSpec `ebpf:"exec_scratch"`
-	FileScratch   *ebpf.MapSpec `ebpf:"file_scratch"`
-	Lineages      *ebpf.MapSpec `ebpf:"lineages"`
-	SocketCalls   *ebpf.MapSpec `ebpf:"socket_calls"`
-	Spawners      *ebpf.MapSpec `ebpf:"spawners"`
-	SyscallCounts *ebpf.MapSpec `ebpf:"syscall_counts"`
-	TraceStats    *ebpf.MapSpec `ebpf:"trace_stats"`
-	Watched       *ebpf.MapSpec `ebpf:"watched"`
+	CapChecks      *ebpf.MapSpec `ebpf:"cap_checks"`
+	CgroupCaps     *ebpf.MapSpec `ebpf:"cgroup_caps"`
+	CgroupSyscalls *ebpf.MapSpec `ebpf:"cgroup_syscalls"`
+	ChdirCwd       *ebpf.MapSpec `ebpf:"chdir_cwd"`
+	Dedup          *ebpf.MapSpec `ebpf:"dedup"`
+	Events         *ebpf.MapSpec `ebpf:"events"`
+	ExecScratch    *ebpf.MapSpec `ebpf:"exec_scratch"`
+	FileScratch    *ebpf.MapSpec `ebpf:"file_scratch"`
+	Lineages       *ebpf.MapSpec `ebpf:"lineages"`
+	SocketCalls    *ebpf.MapSpec `ebpf:"socket_calls"`
+	Spawners       *ebpf.MapSpec `ebpf:"spawners"`
+	SyscallCounts  *ebpf.MapSpec `ebpf:"syscall_counts"`
+	TraceStats     *ebpf.MapSpec `ebpf:"trace_stats"`
+	Watched        *ebpf.MapSpec `ebpf:"watched"`
+	Zeroes         *ebpf.MapSpec `ebpf:"zeroes"`
 }
 
 // slimtraceVariableSpecs contains global variables before they are loaded into the kernel.
@@ -314,23 +331,28 @@ func (o *slimtraceObjects) Close() error {
 //
 // It can be passed to loadSlimtraceObjects or ebpf.CollectionSpec.LoadAndAssign.
 type slimtraceMaps struct {
-	CapChecks     *ebpf.Map `ebpf:"cap_checks"`
-	ChdirCwd      *ebpf.Map `ebpf:"chdir_cwd"`
-	Dedup         *ebpf.Map `ebpf:"dedup"`
-	Events        *ebpf.Map `ebpf:"events"`
-	ExecScratch   *ebpf.Map `ebpf:"exec_scratch"`
-	FileScratch   *ebpf.Map `ebpf:"file_scratch"`
-	Lineages      *ebpf.Map `ebpf:"lineages"`
-	SocketCalls   *ebpf.Map `ebpf:"socket_calls"`
-	Spawners      *ebpf.Map `ebpf:"spawners"`
-	SyscallCounts *ebpf.Map `ebpf:"syscall_counts"`
-	TraceStats    *ebpf.Map `ebpf:"trace_stats"`
-	Watched       *ebpf.Map `ebpf:"watched"`
+	CapChecks      *ebpf.Map `ebpf:"cap_checks"`
+	CgroupCaps     *ebpf.Map `ebpf:"cgroup_caps"`
+	CgroupSyscalls *ebpf.Map `ebpf:"cgroup_syscalls"`
+	ChdirCwd       *ebpf.Map `ebpf:"chdir_cwd"`
+	Dedup          *ebpf.Map `ebpf:"dedup"`
+	Events         *ebpf.Map `ebpf:"events"`
+	ExecScratch    *ebpf.Map `ebpf:"exec_scratch"`
+	FileScratch    *ebpf.Map `ebpf:"file_scratch"`
+	Lineages       *ebpf.Map `ebpf:"lineages"`
+	SocketCalls    *ebpf.Map `ebpf:"socket_calls"`
+	Spawners       *ebpf.Map `ebpf:"spawners"`
+	SyscallCounts  *ebpf.Map `ebpf:"syscall_counts"`
+	TraceStats     *ebpf.Map `ebpf:"trace_stats"`
+	Watched        *ebpf.Map `ebpf:"watched"`
+	Zeroes         *ebpf.Map `ebpf:"zeroes"`
 }
 
 func (m *slimtraceMaps) Close() error {
 	return _SlimtraceClose(
 		m.CapChecks,
+		m.CgroupCaps,
+		m.CgroupSyscalls,
 		m.ChdirCwd,
 		m.Dedup,
 		m.Events,
@@ -342,6 +364,7 @@ func (m *slimtraceMaps) Close() error {
 		m.SyscallCounts,
 		m.TraceStats,
 		m.Watched,
+		m.Zeroes,
 	)
 }
 

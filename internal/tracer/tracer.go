@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -367,11 +368,12 @@ func (t *Tracer) finish() (*trace.Report, error) {
 }
 
 // networkFamilies sums the per-CPU socket call counters by (family, type,
-// setup).
+// setup), and watching, by cgroup.
 func (t *Tracer) networkFamilies() ([]trace.NetworkFamily, error) {
 	type key struct {
 		family, typ string
 		setup       bool
+		cgroup      uint64
 	}
 	byKey := map[key]*trace.NetworkFamily{}
 	var k slimtraceSockKey
@@ -382,10 +384,10 @@ func (t *Tracer) networkFamilies() ([]trace.NetworkFamily, error) {
 		for _, c := range perCPU {
 			n += c
 		}
-		kk := key{trace.FamilyName(k.Family), trace.SocketTypeName(k.Type), k.Setup != 0}
+		kk := key{trace.FamilyName(k.Family), trace.SocketTypeName(k.Type), k.Setup != 0, k.Cgroup}
 		f := byKey[kk]
 		if f == nil {
-			f = &trace.NetworkFamily{Family: kk.family, Type: kk.typ, Setup: kk.setup}
+			f = &trace.NetworkFamily{Family: kk.family, Type: kk.typ, Setup: kk.setup, CgroupID: kk.cgroup}
 			byKey[kk] = f
 		}
 		if k.Failed != 0 {
@@ -414,22 +416,18 @@ var capWho = map[slimtraceCapWho]trace.Capability{
 }
 
 // capabilities sums the per-CPU capability check counters, by whose they
-// were.
+// were; watching, it lists the counts of each cgroup apart.
 func (t *Tracer) capabilities() ([]trace.Capability, error) {
 	out := []trace.Capability{}
-	for idx := range slimtraceCapWhoCAP_WHO {
+	add := func(idx slimtraceCapWho, cgid uint64, counts []slimtraceCapCounts) error {
 		who, ok := capWho[idx]
 		if !ok {
-			return nil, fmt.Errorf("capability counts of kind %d: unknown kind", idx)
-		}
-		var perCPU []slimtraceCapCounts
-		if err := t.maps.CapChecks.Lookup(uint32(idx), &perCPU); err != nil {
-			return nil, fmt.Errorf("reading capability counts: %w", err)
+			return fmt.Errorf("capability counts of kind %d: unknown kind", idx)
 		}
 		for nr := range len(slimtraceCapCounts{}.Granted) {
 			c := who
-			c.Name, c.Number = trace.CapabilityName(nr), nr
-			for _, cpu := range perCPU {
+			c.Name, c.Number, c.CgroupID = trace.CapabilityName(nr), nr, cgid
+			for _, cpu := range counts {
 				c.Granted += cpu.Granted[nr]
 				c.Denied += cpu.Denied[nr]
 			}
@@ -437,14 +435,64 @@ func (t *Tracer) capabilities() ([]trace.Capability, error) {
 				out = append(out, c)
 			}
 		}
+		return nil
+	}
+	if t.opts.Watch {
+		var k slimtraceCgroupCapKey
+		var c slimtraceCapCounts
+		it := t.maps.CgroupCaps.Iterate()
+		for it.Next(&k, &c) {
+			if err := add(slimtraceCapWho(k.Who), k.Cgroup, []slimtraceCapCounts{c}); err != nil {
+				return nil, err
+			}
+		}
+		if err := it.Err(); err != nil {
+			return nil, fmt.Errorf("reading capability counts: %w", err)
+		}
+	} else {
+		for idx := range slimtraceCapWhoCAP_WHO {
+			var perCPU []slimtraceCapCounts
+			if err := t.maps.CapChecks.Lookup(uint32(idx), &perCPU); err != nil {
+				return nil, fmt.Errorf("reading capability counts: %w", err)
+			}
+			if err := add(idx, 0, perCPU); err != nil {
+				return nil, err
+			}
+		}
 	}
 	trace.SortCapabilities(out)
 	return out, nil
 }
 
-// syscalls sums the per-CPU syscall counters.
+// syscalls sums the per-CPU syscall counters; watching, it lists the
+// counts of each cgroup apart.
 func (t *Tracer) syscalls() ([]trace.Syscall, error) {
 	var out []trace.Syscall
+	if t.opts.Watch {
+		var cgid uint64
+		var c slimtraceCgroupCounts
+		it := t.maps.CgroupSyscalls.Iterate()
+		for it.Next(&cgid, &c) {
+			for slot, n := range c.N {
+				if n > 0 {
+					out = append(out, t.syscall(slot, n, cgid))
+				}
+			}
+		}
+		if err := it.Err(); err != nil {
+			return nil, fmt.Errorf("reading syscall counts: %w", err)
+		}
+		// In the order of the unwatched table: by cgroup, native then compat, by number.
+		key := func(s trace.Syscall) []int64 {
+			c := int64(0)
+			if s.Compat {
+				c = 1
+			}
+			return []int64{int64(s.CgroupID), c, int64(s.Number)}
+		}
+		slices.SortFunc(out, func(a, b trace.Syscall) int { return slices.Compare(key(a), key(b)) })
+		return out, nil
+	}
 	var perCPU []uint64
 	for slot := range countSlots {
 		if err := t.maps.SyscallCounts.Lookup(uint32(slot), &perCPU); err != nil {
@@ -454,21 +502,25 @@ func (t *Tracer) syscalls() ([]trace.Syscall, error) {
 		for _, c := range perCPU {
 			n += c
 		}
-		if n == 0 {
-			continue
-		}
-		switch {
-		case slot == countSlots-1:
-			// Numbers past the table: x32 calls and the like. Counted, never named.
-			out = append(out, trace.Syscall{Name: "out_of_range", Number: -1, Count: n})
-		case slot >= nrMax:
-			nr := slot - nrMax
-			out = append(out, trace.Syscall{Name: t.compat.syscallName(nr), Number: nr, Count: n, Compat: true})
-		default:
-			out = append(out, trace.Syscall{Name: t.native.syscallName(slot), Number: slot, Count: n})
+		if n > 0 {
+			out = append(out, t.syscall(slot, n, 0))
 		}
 	}
 	return out, nil
+}
+
+// syscall names the syscall counted in slot.
+func (t *Tracer) syscall(slot int, n, cgid uint64) trace.Syscall {
+	switch {
+	case slot == countSlots-1:
+		// Numbers past the table: x32 calls and the like. Counted, never named.
+		return trace.Syscall{Name: "out_of_range", Number: -1, Count: n, CgroupID: cgid}
+	case slot >= nrMax:
+		nr := slot - nrMax
+		return trace.Syscall{Name: t.compat.syscallName(nr), Number: nr, Count: n, Compat: true, CgroupID: cgid}
+	default:
+		return trace.Syscall{Name: t.native.syscallName(slot), Number: slot, Count: n, CgroupID: cgid}
+	}
 }
 
 // counters sums the per-CPU counters and the programs' recursion misses.
