@@ -50,6 +50,7 @@ type computer struct {
 
 	nssDBs   []string // NSS databases whose modules to keep
 	tlsBy    string   // a kept executable that reads the CA store
+	tzBy     string   // a kept Go executable that loads time zones by name
 	pkgs     *pkgIndex
 	sites    []string           // Python site directories the application used
 	pySites  map[string]*pySite // their distributions
@@ -515,6 +516,28 @@ func (c *computer) workdir() {
 	if l, _ := c.keep(c.cfg.WorkingDir, ReasonWorkdir, ""); !l.Exists {
 		c.warn("working dir %s is not in the image", c.cfg.WorkingDir)
 	}
+}
+
+// zonesByName keeps the time zone database when a kept Go executable
+// links time.LoadLocation: the zone it loads is named at run time (often
+// by a request), so a probe that never reached it leaves no trace of
+// which. The leap-second variants (right/) are left out: no Go program
+// names them by accident. Insurance: not with --insurance=none.
+func (c *computer) zonesByName() {
+	if c.tzBy == "" || c.opts.IncludeZoneinfo || c.opts.NoImports {
+		return
+	}
+	dir := "/usr/share/zoneinfo"
+	if v, ok := envValue(c.cfg.Env, "ZONEINFO"); ok && path.IsAbs(v) {
+		dir = v // Go looks there first
+	}
+	detail := "time zones loaded by name (time.LoadLocation) in " + c.tzBy
+	l, e := c.keep(dir, ReasonLazyLoad, detail)
+	if e == nil || !e.Mode.IsDir() {
+		return
+	}
+	right := l.Resolved + "/right"
+	c.keepTree(l.Resolved, ReasonLazyLoad, detail, func(p string) bool { return under(p, right) })
 }
 
 func (c *computer) zoneinfo() {

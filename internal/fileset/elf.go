@@ -121,6 +121,8 @@ type elfInfo struct {
 	runpath []string
 	// tls: the executable names a CA store (Go, static OpenSSL builds).
 	tls bool
+	// tz: a Go executable that links time.LoadLocation.
+	tz bool
 }
 
 // openAt opens an image file for random access.
@@ -157,6 +159,9 @@ func (c *computer) elfClosure(it item) {
 	}
 	if info.tls && c.tlsBy == "" {
 		c.tlsBy = it.path
+	}
+	if info.tz && c.tzBy == "" {
+		c.tzBy = it.path
 	}
 	ld := it.ld
 	if info.interp != "" {
@@ -485,6 +490,10 @@ func parseELF(r io.ReaderAt, exec bool) (*elfInfo, error) {
 	if exec {
 		if s := f.Section(".rodata"); s != nil && s.Type != elf.SHT_NOBITS {
 			info.tls = containsAny(s.Open(), tlsMarkers)
+		}
+		// Go keeps its function names in .gopclntab, stripped or not.
+		if s := f.Section(".gopclntab"); s != nil && s.Type != elf.SHT_NOBITS {
+			info.tz = containsAny(s.Open(), [][]byte{[]byte("time.LoadLocation\x00")})
 		}
 	}
 	return info, nil

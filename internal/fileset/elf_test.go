@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -670,5 +671,93 @@ func TestMusl(t *testing.T) {
 	if got := parseMuslPath([]byte("/lib\n/usr/local/lib:/usr/lib\n\nrelative\n")); !slices.Equal(got,
 		[]string{"/lib", "/usr/local/lib", "/usr/lib"}) {
 		t.Errorf("parseMuslPath: %q", got)
+	}
+}
+
+// goBinary builds a static, stripped Go program from src into dir.
+func goBinary(t *testing.T, dir, name, src string) string {
+	t.Helper()
+	goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
+	if _, err := os.Stat(goTool); err != nil {
+		t.Fatalf("no go tool to build a test program: %v", err)
+	}
+	srcDir := filepath.Join(t.TempDir(), name)
+	if err := os.MkdirAll(srcDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(srcDir, "go.mod"), []byte("module "+name+"\n\ngo 1.21\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(srcDir, "main.go"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, name)
+	cmd := exec.Command(goTool, "build", "-trimpath", "-ldflags=-s -w", "-o", out, ".")
+	cmd.Dir = srcDir
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=", "GOTOOLCHAIN=local")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build %s: %v\n%s", name, err, b)
+	}
+	return out
+}
+
+// A Go program that links time.LoadLocation keeps the zone database
+// (without right/), as insurance; one that does not, and --insurance=none,
+// keep none of it.
+func TestGoZonesByName(t *testing.T) {
+	bin := t.TempDir()
+	tzapp := goBinary(t, bin, "tzapp", `package main
+
+import ("fmt"; "os"; "time")
+
+func main() { l, err := time.LoadLocation(os.Args[1]); fmt.Println(l, err) }
+`)
+	plain := goBinary(t, bin, "plain", `package main
+
+import ("fmt"; "time")
+
+func main() { fmt.Println(time.Now().UTC()) }
+`)
+	root := imageDir(t, elfBuild{}, map[string]string{
+		"usr/local/bin/tzapp":                 "@" + tzapp,
+		"usr/local/bin/plain":                 "@" + plain,
+		"usr/share/zoneinfo/Asia/Tokyo":       "TZif2 tokyo",
+		"usr/share/zoneinfo/Europe/Paris":     "TZif2 paris",
+		"usr/share/zoneinfo/posix":            "->.",
+		"usr/share/zoneinfo/right/Asia/Tokyo": "TZif2 tokyo with leap seconds",
+	})
+	for _, tc := range []struct {
+		name     string
+		exec     string
+		none     bool
+		wantKept bool
+	}{
+		{"tzapp", "/usr/local/bin/tzapp", false, true},
+		{"plain", "/usr/local/bin/plain", false, false},
+		{"tzapp, --insurance=none", "/usr/local/bin/tzapp", true, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := Input{FS: openRootImage(t, root), Execs: []string{tc.exec}}
+			in.Options.NoImports, in.Options.NoAppDirs = tc.none, tc.none
+			s, err := Compute(in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range []string{"/usr/share/zoneinfo/Asia/Tokyo", "/usr/share/zoneinfo/Europe/Paris", "/usr/share/zoneinfo/posix"} {
+				e := s.Find(p)
+				if (e != nil) != tc.wantKept {
+					t.Errorf("%s kept: %v, want %v", p, e != nil, tc.wantKept)
+				}
+				if e != nil && (!e.Has(ReasonLazyLoad) || !strings.Contains(e.Detail, "time.LoadLocation")) {
+					t.Errorf("%s: %v %q", p, e.Reasons, e.Detail)
+				}
+			}
+			if s.Find("/usr/share/zoneinfo/right/Asia/Tokyo") != nil {
+				t.Errorf("right/ kept")
+			}
+			if tc.wantKept && s.InsuranceBytes()[ReasonLazyLoad] == 0 {
+				t.Errorf("the zones are not counted as insurance: %v", s.InsuranceBytes())
+			}
+		})
 	}
 }

@@ -348,6 +348,7 @@ func Compute(in Input) (*Set, error) {
 	c.nss()
 	c.drain()
 	c.certs()
+	c.zonesByName()
 	c.drain()
 	c.overrides()
 	return c.result(), nil
