@@ -265,6 +265,9 @@ func (c *computer) importClosure() {
 				continue
 			}
 			reason, detail := ReasonImport, fmt.Sprintf("imported by %s:%d", s.path, ref.Line)
+			if ref.Line == 0 {
+				detail = "imported by " + s.path // compiled code: no line
+			}
 			if ref.Kind == "installed_app" {
 				reason, detail = ReasonLazyLoad, fmt.Sprintf("registered by %s:%d", s.path, ref.Line)
 			}

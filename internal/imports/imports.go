@@ -15,6 +15,7 @@ const (
 	Node   Lang = "node"
 	Ruby   Lang = "ruby"
 	PHP    Lang = "php"
+	BEAM   Lang = "beam" // compiled Erlang and Elixir modules
 )
 
 // LangOf returns the language of a source file, from its name.
@@ -28,6 +29,8 @@ func LangOf(p string) (Lang, bool) {
 		return Ruby, true
 	case ".php":
 		return PHP, true
+	case ".beam":
+		return BEAM, true
 	}
 	return "", false
 }
@@ -37,7 +40,8 @@ type Ref struct {
 	Line int
 	// Kind is the statement or call: "import", "from", "import_module",
 	// "__import__", "require", "import()", "require_relative", "load",
-	// "autoload", "include"; lazy loads by a registered name:
+	// "autoload", "include", "call" (BEAM: a module called); lazy loads by
+	// a registered name:
 	// "register_lazy" (Tilt), "view engine" (Express), "class" (PHP: a
 	// class an autoloader loads, Name fully qualified).
 	Kind string
@@ -76,6 +80,8 @@ func Parse(l Lang, src []byte) []Ref {
 		return parseRuby(src)
 	case PHP:
 		return parsePHP(src)
+	case BEAM:
+		return parseBEAM(src)
 	}
 	return nil
 }
@@ -113,6 +119,7 @@ type Resolver struct {
 	names map[string]map[string]bool
 	stats map[string]fs.FileInfo // nil: missing
 	psr4  map[string]*psr4       // composer PSR-4 maps by vendor directory
+	beam  []string               // the BEAM code path, as learnt
 }
 
 // NewResolver returns a resolver over fsys, the image's root filesystem,
@@ -168,6 +175,8 @@ func (r *Resolver) Resolve(l Lang, from string, ref Ref) (files []string, found 
 		return r.resolveRuby(from, ref)
 	case PHP:
 		return r.resolvePHP(from, ref)
+	case BEAM:
+		return r.resolveBEAM(from, ref)
 	}
 	return nil, false
 }
