@@ -135,13 +135,7 @@ var knownInsurance = map[string]string{
 
 // knownDefault names the apps whose default-probe build fails a route,
 // and why; the matrix reports them.
-var knownDefault = map[string]string{
-	"go-static": "/api/time?tz=Asia/Tokyo: Go's time.LoadLocation reads /usr/share/zoneinfo/NAME for a name the " +
-		"request carries; no file names it, and the whole database (--include-zoneinfo, 1.3 MB) would be 15% " +
-		"insurance on an 8.5 MB image",
-	"elixir-app": "/api/hash: the Erlang VM loads crypto.beam, its NIF crypto.so and libcrypto.so.3 by module name at " +
-		"the first call; slimtrace reads no BEAM module's imports (the import closure covers Python, Node.js, Ruby and PHP)",
-}
+var knownDefault = map[string]string{}
 
 // defaultPass builds the app with only the default probe (GET / on its
 // ports), then runs `slimtrace verify` of that slim image with every probe

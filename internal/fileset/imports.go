@@ -164,9 +164,16 @@ func (c *computer) importClosure() {
 	}
 	var queue []source
 	queued := map[string]bool{}
+	var beams []string // the application's compiled BEAM modules: see beamClosure
 	push := func(p string, depth int) {
 		l, ok := imports.LangOf(p)
 		if !ok || queued[p] {
+			return
+		}
+		if l == imports.BEAM {
+			if depth == 0 {
+				beams = append(beams, p)
+			}
 			return
 		}
 		if maxDepth > 0 && depth >= maxDepth {
@@ -188,7 +195,7 @@ func (c *computer) importClosure() {
 			push(p, 0)
 		}
 	}
-	if len(queue) == 0 {
+	if len(queue) == 0 && len(beams) == 0 {
 		return
 	}
 	if c.pkgs == nil {
@@ -226,6 +233,7 @@ func (c *computer) importClosure() {
 			}
 			st.Parsed++
 			refs = imports.Parse(s.lang, b)
+
 		} else {
 			for f, r := range entry {
 				s, refs = source{path: f, lang: imports.Python}, r
@@ -312,6 +320,7 @@ func (c *computer) importClosure() {
 			}
 		}
 	}
+	c.beamClosure(res, beams, &added, maxBytes)
 	c.drain()
 	for p, e := range c.entries {
 		if !before[p] && e.Mode.IsRegular() {
@@ -398,3 +407,58 @@ func (c *computer) pycSource(p string) (string, bool) {
 	}
 	return "", false
 }
+
+// beamStdApps are the applications of Erlang/OTP and Elixir: their modules
+// are libraries, not the application's own, wherever they are installed (a
+// release bundles them).
+var beamStdApps = []string{"asn1", "common_test", "compiler", "crypto", "debugger", "dialyzer", "diameter",
+	"edoc", "eex", "eldap", "elixir", "erl_interface", "erts", "et", "eunit", "ex_unit", "ftp", "iex", "inets",
+	"jinterface", "kernel", "logger", "megaco", "mix", "mnesia", "observer", "odbc", "os_mon", "parsetools",
+	"public_key", "reltool", "runtime_tools", "sasl", "snmp", "ssh", "ssl", "stdlib", "syntax_tools", "tftp",
+	"tools", "wx", "xmerl"}
+
+// beamClosure keeps the modules the application's own BEAM modules (those
+// traced loaded that neither an OS package nor Erlang/OTP or Elixir
+// ships) can call, function by function, and the NIF libraries those
+// load: the code server loads a module at its first call, so a route no
+// probe reached leaves no trace of it.
+func (c *computer) beamClosure(res *imports.Resolver, beams []string, added *int64, maxBytes int64) {
+	var roots []string
+	for _, p := range beams {
+		app := path.Base(path.Dir(path.Dir(p)))
+		if name, _, _ := strings.Cut(app, "-"); c.pkgs.owns(p) || slices.Contains(beamStdApps, name) {
+			continue
+		}
+		roots = append(roots, p)
+	}
+	if len(roots) == 0 {
+		return
+	}
+	reached, capped := res.BEAMClosure(roots, maxBEAMModules)
+	if capped {
+		c.warn("BEAM modules: the call graph of %s reaches over %d modules: only those read kept", roots[0], maxBEAMModules)
+	}
+	keep := func(p string, detail string) {
+		l := Resolve(c.fs, p)
+		if !l.Exists || !l.Info.Mode().IsRegular() || c.entries[l.Resolved] != nil {
+			return
+		}
+		if size := l.Info.Size(); maxBytes > 0 && *added+size > maxBytes {
+			c.imports.Bound = BoundSize
+			return
+		}
+		if _, e := c.keep(p, ReasonImport, detail); e != nil {
+			*added += l.Info.Size()
+			c.enqueueIfObject(l.Resolved, l.Info.Mode())
+		}
+	}
+	for _, r := range reached {
+		keep(r.Path, "called by "+r.By)
+		for _, nif := range r.NIFs {
+			keep(nif, "NIF library of "+r.Path)
+		}
+	}
+}
+
+// maxBEAMModules bounds the modules the BEAM call graph walk reads.
+const maxBEAMModules = 5000

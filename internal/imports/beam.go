@@ -10,64 +10,13 @@ import (
 	"strings"
 )
 
-// BEAM files (Erlang, Elixir, Gleam...) are compiled: their references are
-// the modules of the remote calls in the import table (the ImpT chunk),
-// which the runtime's code server loads by name from its code path the
-// first time a call is made (interactive mode), long after start-up.
+// BEAM files (Erlang, Elixir, Gleam...) are compiled: the modules they
+// call are loaded by name from the code path at the first call
+// (interactive mode), long after start-up. BEAMClosure (beamcode.go) walks
+// their call graph; this file finds modules and NIF libraries.
 
 // maxBEAM bounds what a compressed BEAM file may inflate to.
 const maxBEAM = 16 << 20
-
-// parseBEAM returns the modules a BEAM file calls (Kind "call", Name the
-// module's name), each once, in the order of its import table.
-func parseBEAM(src []byte) []Ref {
-	if bytes.HasPrefix(src, []byte{0x1f, 0x8b}) { // compressed (compile option compressed)
-		z, err := gzip.NewReader(bytes.NewReader(src))
-		if err != nil {
-			return nil
-		}
-		b, err := io.ReadAll(io.LimitReader(z, maxBEAM))
-		if err != nil {
-			return nil
-		}
-		src = b
-	}
-	if len(src) < 12 || string(src[:4]) != "FOR1" || string(src[8:12]) != "BEAM" {
-		return nil
-	}
-	var atoms []string
-	var imports []byte
-	for b := src[12:]; len(b) >= 8; {
-		id, size := string(b[:4]), int(binary.BigEndian.Uint32(b[4:8]))
-		b = b[8:]
-		if size > len(b) {
-			return nil
-		}
-		switch id {
-		case "AtU8", "Atom":
-			atoms = beamAtoms(b[:size])
-		case "ImpT":
-			imports = b[:size]
-		}
-		b = b[min(len(b), (size+3)&^3):]
-	}
-	if len(imports) < 4 {
-		return nil
-	}
-	n := int(binary.BigEndian.Uint32(imports))
-	imports = imports[4:]
-	var refs []Ref
-	seen := map[string]bool{}
-	for i := 0; i < n && len(imports) >= 12; i, imports = i+1, imports[12:] {
-		m := int(binary.BigEndian.Uint32(imports)) // 1-based atom index
-		if m < 1 || m > len(atoms) || seen[atoms[m-1]] {
-			continue
-		}
-		seen[atoms[m-1]] = true
-		refs = append(refs, Ref{Kind: "call", Name: atoms[m-1]})
-	}
-	return refs
-}
 
 // beamAtoms reads an atom table: a count, then each atom's length and
 // bytes. A negative count (OTP 28 and later) means lengths in the
@@ -148,4 +97,40 @@ func (r *Resolver) beamPath(from string) []string {
 	}
 	add(from)
 	return r.beam
+}
+
+// beamNIFs returns the shared objects in the priv directory of from's
+// application (APP/priv/lib/*.so, APP/priv/*.so): the NIF libraries its
+// modules load.
+func (r *Resolver) beamNIFs(from string) ([]string, bool) {
+	ebin := path.Dir(from)
+	if path.Base(ebin) != "ebin" {
+		return nil, false
+	}
+	var out []string
+	for _, dir := range []string{path.Dir(ebin) + "/priv/lib", path.Dir(ebin) + "/priv"} {
+		for _, name := range r.list(dir) {
+			if p := dir + "/" + name; strings.HasSuffix(name, ".so") && r.isFile(p) {
+				out = append(out, p)
+			}
+		}
+	}
+	return out, len(out) > 0
+}
+
+// beamInflate returns a compressed BEAM file (compile option compressed)
+// inflated, up to maxBEAM bytes; others as they are.
+func beamInflate(src []byte) []byte {
+	if !bytes.HasPrefix(src, []byte{0x1f, 0x8b}) {
+		return src
+	}
+	z, err := gzip.NewReader(bytes.NewReader(src))
+	if err != nil {
+		return nil
+	}
+	b, err := io.ReadAll(io.LimitReader(z, maxBEAM))
+	if err != nil {
+		return nil
+	}
+	return b
 }

@@ -15,7 +15,7 @@ const (
 	Node   Lang = "node"
 	Ruby   Lang = "ruby"
 	PHP    Lang = "php"
-	BEAM   Lang = "beam" // compiled Erlang and Elixir modules
+	BEAM   Lang = "beam" // compiled Erlang and Elixir modules: see BEAMClosure
 )
 
 // LangOf returns the language of a source file, from its name.
@@ -40,8 +40,7 @@ type Ref struct {
 	Line int
 	// Kind is the statement or call: "import", "from", "import_module",
 	// "__import__", "require", "import()", "require_relative", "load",
-	// "autoload", "include", "call" (BEAM: a module called); lazy loads by
-	// a registered name:
+	// "autoload", "include"; lazy loads by a registered name:
 	// "register_lazy" (Tilt), "view engine" (Express), "class" (PHP: a
 	// class an autoloader loads, Name fully qualified).
 	Kind string
@@ -80,8 +79,6 @@ func Parse(l Lang, src []byte) []Ref {
 		return parseRuby(src)
 	case PHP:
 		return parsePHP(src)
-	case BEAM:
-		return parseBEAM(src)
 	}
 	return nil
 }
@@ -176,7 +173,7 @@ func (r *Resolver) Resolve(l Lang, from string, ref Ref) (files []string, found 
 	case PHP:
 		return r.resolvePHP(from, ref)
 	case BEAM:
-		return r.resolveBEAM(from, ref)
+		return r.resolveBEAM(from, ref) // Name: a module
 	}
 	return nil, false
 }
