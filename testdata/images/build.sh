@@ -534,7 +534,7 @@ build_express() {
 	need jq
 	from_base minbase "$work"
 	apt_layer "$work/oci" nodejs
-	copy_app "$src/package.json" "$src/package-lock.json" "$src/server.js" "$src/lib" "$src/public" \
+	copy_app "$src/package.json" "$src/package-lock.json" "$src/server.js" "$src/lib" "$src/public" "$src/views" \
 		"$work/layer/app"
 	npm_ci "$src/package-lock.json" "$work/layer/app"
 	chmod -R u=rwX,go=rX "$work/layer/app"

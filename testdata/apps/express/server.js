@@ -9,6 +9,9 @@
 //   GET  /api/report  requires ./lib/report on its first request
 //   GET  /api/gzip    requires zlib on its first request: deflates a text and
 //                     inflates it back
+//   GET  /receipt     renders views/receipt.ejs: Express requires the engine
+//                     registered by name (app.set("view engine", "ejs")) at
+//                     the first render, and ejs its own modules then
 //   GET  /static/...  files from public/, served only when asked
 //   GET  /healthz     "ok"
 "use strict";
@@ -18,6 +21,8 @@ const express = require("express");
 
 const port = Number(process.env.PORT || 3000);
 const app = express();
+app.set("view engine", "ejs");
+app.set("views", path.join(__dirname, "views"));
 
 app.use((req, res, next) => {
   console.log(`${req.method} ${req.originalUrl}`);
@@ -61,6 +66,10 @@ app.get("/api/gzip", (req, res) => {
   const text = "slimtrace ".repeat(20);
   const packed = zlib.deflateSync(text);
   res.json({ bytes: text.length, roundtrip: zlib.inflateSync(packed).toString() === text });
+});
+
+app.get("/receipt", (req, res) => {
+  res.render("receipt", { item: String(req.query.item || "none"), qty: 2 });
 });
 
 app.use("/static", express.static(path.join(__dirname, "public")));
