@@ -68,6 +68,11 @@ func (c *computer) appDirs() {
 		if e == nil || e.Has(ReasonLangPackage) || c.pkgs.owns(p) || c.generatedPyc(p) {
 			continue
 		}
+		// A CA store's generated files (the bundle update-ca-certificates
+		// writes) are the system's: the certs rule keeps the stores.
+		if slices.ContainsFunc(certStores, func(s string) bool { return under(p, s) }) {
+			continue
+		}
 		d := path.Dir(p)
 		if path.Base(d) == "__pycache__" {
 			d = path.Dir(d)

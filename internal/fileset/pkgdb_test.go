@@ -53,7 +53,22 @@ func TestComputeAppDirs(t *testing.T) {
 		}
 		return m
 	}
+	certImage := with(appImage, map[string]*fstest.MapFile{
+		"etc/ssl/certs/ca-certificates.crt":             file("bundle"),
+		"etc/ssl/certs/Root_CA.pem":                     link("/usr/share/ca-certificates/mozilla/Root_CA.crt"),
+		"usr/share/ca-certificates/mozilla/Root_CA.crt": file("root"),
+	})
 	runCases(t, []computeCase{{
+		name: "a CA store's generated bundle is no application directory",
+		img:  certImage,
+		in: func(in *Input) {
+			quiet(in)
+			in.Options.NoCertAll = true // and no certs rule: nothing keeps the store but the read
+			in.Files = read("/etc/ssl/certs/ca-certificates.crt")
+		},
+		want: map[string]Reason{"/etc/ssl/certs/ca-certificates.crt": ReasonTraced},
+		not:  []string{"/etc/ssl/certs/Root_CA.pem", "/usr/share/ca-certificates/mozilla/Root_CA.crt"},
+	}, {
 		name: "a touched application file keeps its directory whole",
 		img:  appImage,
 		in: func(in *Input) {
