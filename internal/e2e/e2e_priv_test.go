@@ -127,11 +127,7 @@ var knownMiss = map[string]string{
 
 // knownInsurance names the apps whose insurance is over MaxInsurance of
 // their slim image's files, and why; the matrix reports their figures.
-var knownInsurance = map[string]string{
-	"ruby-app": "10.6%: rubygems.rb runs at every start and requires bundler, psych and net/http inside methods " +
-		"(Gem.use_gemdeps, Gem.load_yaml); requires in a traced file's methods are followed, as a handler's must be, " +
-		"and they bring 1.4 MB of the standard library",
-}
+var knownInsurance = map[string]string{}
 
 // knownDefault names the apps whose default-probe build fails a route,
 // and why; the matrix reports them.
