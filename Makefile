@@ -40,7 +40,7 @@ AS_ROOT := $(SUDO) env PATH="$(PATH)" SLIMTRACE_CACHE=$(SLIMTRACE_CACHE) SLIMTRA
 	BUILDKIT_HOST=$(BUILDKIT_HOST) SLIMTRACE_FIXTURES=$(SLIMTRACE_FIXTURES)
 
 .PHONY: help deps generate check-generated build test test-privileged e2e services services-stop \
-	fixtures check-fixtures tracefs bench-tracer bench-builder bench-scale bench-scale-10g demo lint clean need-root \
+	fixtures check-fixtures tracefs bench-tracer bench-builder bench-memory bench-scale bench-scale-10g demo lint clean need-root \
 	k8s-bin k8s-node k8s-node-stop
 
 help: ## show this help
@@ -119,6 +119,9 @@ bench-builder: need-root build tracefs services fixtures ## builder: 5,000+ file
 
 # Issue 17's big image: 200,000 files (1.0 GB, incompressible) under /data, of which the app reads one;
 # bench-scale-10g: the same count of files, 10 GB. Prints ctr import vs slimtrace build by phase and peak RSS.
+bench-memory: need-root build tracefs ## slimtrace trace of 10,000 and 100,000 files: peak RSS, bytes per traced file, losses
+	testdata/bench/memory.sh 10000 100000
+
 bench-scale: need-root build tracefs services ## big image: build time by phase vs `ctr images import`, paths kept, peak RSS
 	testdata/bench/scale.sh 200000 5120
 

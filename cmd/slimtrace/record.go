@@ -17,7 +17,7 @@ type recordCmd struct {
 	CRI          string        `help:"The CRI runtime's containerd socket (the kubelet's containers, namespace k8s.io)." default:"unix:///run/containerd/containerd.sock" placeholder:"ADDR"`
 	Namespace    string        `help:"Record only pods of this Kubernetes namespace (default: every namespace)." placeholder:"NS"`
 	CgroupParent string        `help:"The cgroup the kubelet's pods are below (default: kubepods.slice or kubepods, found)." placeholder:"PATH"`
-	RingSize     int           `help:"Ring buffer size in MiB (a power of two)." default:"64"`
+	RingSize     int           `help:"Ring buffer size in MiB (a power of two); mapped twice, it counts twice in the resident size." default:"16"`
 }
 
 func (c *recordCmd) Help() string {

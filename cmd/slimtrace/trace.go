@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -20,7 +19,7 @@ type traceCmd struct {
 	Duration time.Duration `help:"With --cgroup: stop after this long (e.g. 30s). 0: until interrupted." default:"0"`
 	Output   string        `help:"Also write the report as JSON to this file (its fields are documented in the README)." short:"o" type:"path" placeholder:"FILE"`
 	Quiet    bool          `help:"Do not print the readable report on stdout." short:"q"`
-	RingSize int           `help:"Ring buffer size in MiB (a power of two)." default:"64"`
+	RingSize int           `help:"Ring buffer size in MiB (a power of two); mapped twice, it counts twice in the resident size." default:"16"`
 
 	Command []string `arg:"" optional:"" passthrough:"partial" help:"The command to run and trace, after --." placeholder:"CMD [ARGS]"`
 }
@@ -109,12 +108,18 @@ func (c *traceCmd) Run(ctx context.Context) error {
 	return nil
 }
 
-func writeJSON(path string, v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
+// writeJSON writes the report to path, indented, one list element at a
+// time.
+func writeJSON(path string, r *trace.Report) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+	if err := r.WriteJSON(f); err != nil {
+		f.Close()
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	return nil
