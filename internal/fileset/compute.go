@@ -55,6 +55,7 @@ type computer struct {
 	sites    []string           // Python site directories the application used
 	pySites  map[string]*pySite // their distributions
 	langDone map[string]bool    // language packages kept
+	pkgRoots []string           // npm packages and gems whose sources the import closure keeps
 
 	imports ImportStats
 	appExts map[string]bool // extensions of the application's kept files

@@ -242,8 +242,13 @@ func (c *computer) importClosure() {
 			}
 		}
 		fileUnres := 0
+		pkg := c.packageOf(s.path)
 		for _, ref := range refs {
-			if ref.Deferred && s.depth > 0 {
+			// Inside a touched npm package or gem, whose sources only its
+			// require graph keeps, a require in a function is followed when
+			// it stays inside the package.
+			insideOnly := ref.Deferred && s.depth > 0 && pkg != ""
+			if ref.Deferred && s.depth > 0 && pkg == "" {
 				// A file the closure added runs its top-level imports when it
 				// is loaded; those inside its functions only if they are
 				// called: lazy twice over, and mostly noise (pdb's help ->
@@ -304,6 +309,10 @@ func (c *computer) importClosure() {
 				if !l.Exists || !l.Info.Mode().IsRegular() {
 					continue
 				}
+				if insideOnly && !under(l.Resolved, pkg) {
+					st.Deferred++
+					continue
+				}
 				if c.entries[l.Resolved] == nil {
 					size := l.Info.Size()
 					if maxBytes > 0 && added+size > maxBytes {
@@ -316,7 +325,13 @@ func (c *computer) importClosure() {
 					added += size
 					c.enqueueIfObject(l.Resolved, l.Info.Mode())
 				}
-				push(l.Resolved, s.depth+1)
+				// A touched package's own require graph is followed whole:
+				// its sources are kept only through it.
+				if pkg != "" && under(l.Resolved, pkg) {
+					push(l.Resolved, s.depth)
+				} else {
+					push(l.Resolved, s.depth+1)
+				}
 			}
 		}
 	}

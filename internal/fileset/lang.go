@@ -277,7 +277,7 @@ func npmRoot(p string) (root, name string, ok bool) {
 }
 
 // npm keeps an npm package's package.json and (unless NoAppDirs) the
-// whole package.
+// whole package but its source files, which its require graph keeps.
 func (c *computer) npm(root, name string) {
 	if c.langDone[root] {
 		return
@@ -288,7 +288,42 @@ func (c *computer) npm(root, name string) {
 		return
 	}
 	c.add(root, nil, ReasonLangPackage, detail)
-	c.keepTree(root, ReasonLangPackage, detail, c.notRuntime(root, libNotRuntimeDirs, libNotRuntimeExts))
+	c.keepTree(root, ReasonLangPackage, detail, c.packageFiles(root, npmSourceExts))
+}
+
+// Source files of npm packages and gems: those of a touched package are
+// kept when traced or reached by its require graph (the import closure),
+// not for being in the package.
+var (
+	npmSourceExts = []string{".js", ".mjs", ".cjs"}
+	gemSourceExts = []string{".rb"}
+)
+
+// packageFiles returns the filter of a touched npm package's or gem's
+// files left out of the whole package: those not needed to run it, and
+// its source files, which its require graph keeps instead (when the import
+// closure runs: --insurance imports or full). root is remembered so that
+// the closure follows every require inside it.
+func (c *computer) packageFiles(root string, sourceExts []string) func(p string) bool {
+	notRuntime := c.notRuntime(root, libNotRuntimeDirs, libNotRuntimeExts)
+	if c.opts.NoImports {
+		return notRuntime
+	}
+	c.pkgRoots = append(c.pkgRoots, root)
+	return func(p string) bool {
+		return notRuntime(p) || !c.traced[p] && slices.ContainsFunc(sourceExts, func(x string) bool { return strings.HasSuffix(p, x) })
+	}
+}
+
+// packageOf returns the root of the touched npm package or gem p lies in.
+func (c *computer) packageOf(p string) string {
+	best := ""
+	for _, r := range c.pkgRoots {
+		if under(p, r) && len(r) > len(best) {
+			best = r
+		}
+	}
+	return best
 }
 
 // gemRoot returns the gem p lies in: HOME/gems/NAME with its
@@ -315,8 +350,9 @@ func gemRoot(fsys fs.FS, p string) (home, name, spec string, ok bool) {
 	return "", "", "", false
 }
 
-// gem keeps a gem's gemspec and (unless NoAppDirs) its directory and its
-// compiled extensions.
+// gem keeps a gem's gemspec and (unless NoAppDirs) its directory (but its
+// source files, which its require graph keeps) and its compiled
+// extensions.
 func (c *computer) gem(home, name, spec string) {
 	root := home + "/gems/" + name
 	if c.langDone[root] {
@@ -330,7 +366,7 @@ func (c *computer) gem(home, name, spec string) {
 	}
 	for _, dir := range append([]string{root}, c.glob(home+"/extensions/*/*/"+name, "gem "+name)...) {
 		if l, e := c.keep(dir, ReasonLangPackage, detail); e != nil && e.Mode.IsDir() {
-			c.keepTree(l.Resolved, ReasonLangPackage, detail, c.notRuntime(l.Resolved, libNotRuntimeDirs, libNotRuntimeExts))
+			c.keepTree(l.Resolved, ReasonLangPackage, detail, c.packageFiles(l.Resolved, gemSourceExts))
 		}
 	}
 }

@@ -51,7 +51,10 @@ var langImage = with(debian, map[string]*fstest.MapFile{
 	// npm
 	"app/node_modules/express/package.json":                 file("{}"),
 	"app/node_modules/express/index.js":                     file("js"),
-	"app/node_modules/express/lib/router/index.js":          file("js"),
+	"app/node_modules/express/lib/router/index.js":          file("const util = require(\"../util\");\nfunction later() { return require(\"./lazy\"); }\n"),
+	"app/node_modules/express/lib/util.js":                  file("js"),
+	"app/node_modules/express/lib/router/lazy.js":           file("js"),
+	"app/node_modules/express/lib/unused.js":                file("js"),
 	"app/node_modules/express/node_modules/qs/package.json": file("{}"),
 	"app/node_modules/@types/node/package.json":             file("{}"),
 	"app/node_modules/@types/node/index.d.ts":               file("ts"),
@@ -75,7 +78,8 @@ var langImage = with(debian, map[string]*fstest.MapFile{
 	"usr/local/bundle/extensions/x86_64-linux/3.2.0/nio4r-2.5.9/nio4r_ext.so":  file("so"),
 	"usr/local/bundle/extensions/x86_64-linux/3.2.0/puma-6.4.0/puma_http11.so": file("so"),
 	"usr/local/bundle/bundler/gems/mygem-0123abc/mygem.gemspec":                file("spec"),
-	"usr/local/bundle/bundler/gems/mygem-0123abc/lib/mygem.rb":                 file("rb"),
+	"usr/local/bundle/bundler/gems/mygem-0123abc/lib/mygem.rb":                 file("def x\n  require_relative \"mygem/x\"\nend\n"),
+	"usr/local/bundle/bundler/gems/mygem-0123abc/lib/mygem/unused.rb":          file("rb"),
 	"usr/local/bundle/bundler/gems/mygem-0123abc/lib/mygem/x.rb":               file("rb"),
 	// a JVM
 	"opt/java/lib/libjava.so":       file("so"),
@@ -180,27 +184,39 @@ func TestComputeLanguagePackages(t *testing.T) {
 		want: map[string]Reason{"/" + site + "certifi/cacert.pem": ReasonCerts},
 		not:  []string{"/" + site + "certifi/core.py"},
 	}, {
-		name: "an npm package whole",
+		name: "an npm package: its other files whole, its sources through its require graph",
 		img:  langImage,
 		in: func(in *Input) {
 			quiet(in)
 			in.Files = read("/app/node_modules/express/lib/router/index.js", "/app/node_modules/@types/node/index.d.ts")
 		},
 		want: map[string]Reason{"/app/node_modules/express/package.json": ReasonPackageMeta,
-			"/app/node_modules/express/index.js":                     ReasonLangPackage,
+			"/app/node_modules/express/lib/util.js":                  ReasonImport,
+			"/app/node_modules/express/lib/router/lazy.js":           ReasonImport, // required in a function: followed inside a package
 			"/app/node_modules/express/node_modules/qs/package.json": ReasonLangPackage,
 			"/app/node_modules/express/bin/express":                  ReasonLangPackage,
 			"/app/node_modules/@types/node/package.json":             ReasonPackageMeta},
-		not: []string{"/app/node_modules/lodash/lodash.js", "/app/node_modules/.bin/express"},
+		not: []string{"/app/node_modules/lodash/lodash.js", "/app/node_modules/.bin/express",
+			"/app/node_modules/express/lib/unused.js", "/app/node_modules/express/index.js"},
 	}, {
-		name: "an npm package without its tests, docs, examples, maps and markdown, but a traced directory whole",
+		name: "an npm package whole, sources too, without the import closure",
+		img:  langImage,
+		in: func(in *Input) {
+			quiet(in)
+			in.Options.NoImports = true
+			in.Files = read("/app/node_modules/express/lib/router/index.js")
+		},
+		want: map[string]Reason{"/app/node_modules/express/index.js": ReasonLangPackage,
+			"/app/node_modules/express/lib/unused.js": ReasonLangPackage},
+	}, {
+		name: "an npm package without its tests, docs, examples, maps and markdown, but a traced directory's other files",
 		img:  langImage,
 		in: func(in *Input) {
 			quiet(in)
 			in.Files = read("/app/node_modules/express/lib/router/index.js", "/app/node_modules/express/spec/helper.js")
 		},
-		want: map[string]Reason{"/app/node_modules/express/index.js": ReasonLangPackage,
-			"/app/node_modules/express/spec/fixture.js": ReasonLangPackage, "/app/node_modules/express/spec/helper.js": ReasonTraced},
+		want: map[string]Reason{"/app/node_modules/express/bin/express": ReasonLangPackage,
+			"/app/node_modules/express/spec/helper.js": ReasonTraced},
 		not: []string{"/app/node_modules/express/Readme.md", "/app/node_modules/express/lib/router/index.js.map",
 			"/app/node_modules/express/test/app.js", "/app/node_modules/express/examples/hello/index.js",
 			"/app/node_modules/express/lib/docs/notes.txt"},
@@ -250,7 +266,8 @@ func TestComputeLanguagePackages(t *testing.T) {
 			in.Files = read("/usr/local/bundle/bundler/gems/mygem-0123abc/lib/mygem.rb")
 		},
 		want: map[string]Reason{"/usr/local/bundle/bundler/gems/mygem-0123abc/mygem.gemspec": ReasonPackageMeta,
-			"/usr/local/bundle/bundler/gems/mygem-0123abc/lib/mygem/x.rb": ReasonLangPackage},
+			"/usr/local/bundle/bundler/gems/mygem-0123abc/lib/mygem/x.rb": ReasonImport},
+		not: []string{"/usr/local/bundle/bundler/gems/mygem-0123abc/lib/mygem/unused.rb"},
 	}})
 }
 
