@@ -72,6 +72,19 @@ var nodeViewImage = with(debian, map[string]*fstest.MapFile{
 	"app/node_modules/pug/lib/compile.js": file("module.exports = 2;\n"),
 })
 
+// consolidateImage is an Express app rendering .html views with swig
+// through consolidate's engine map.
+var consolidateImage = with(debian, map[string]*fstest.MapFile{
+	"app/server.js":                             file("const cons = require('consolidate');\napp.engine('html', cons.swig);\n"),
+	"app/views/stock.html":                      file("<p>{{ stock }}</p>\n"),
+	"app/node_modules/consolidate/package.json": file(`{"main": "index.js"}`),
+	"app/node_modules/consolidate/index.js":     file("module.exports = {};\n"),
+	"app/node_modules/swig/package.json":        file(`{"main": "lib/swig.js"}`),
+	"app/node_modules/swig/lib/swig.js":         file("module.exports = 3;\n"),
+	"app/node_modules/handlebars/package.json":  file(`{"main": "index.js"}`),
+	"app/node_modules/handlebars/index.js":      file("module.exports = 4;\n"),
+})
+
 // phpImage is a composer app whose route uses a class composer's PSR-4
 // autoloader loads at its first use.
 var phpImage = with(debian, map[string]*fstest.MapFile{
@@ -150,6 +163,10 @@ func TestComputeLazyLoad(t *testing.T) {
 				in.Files = read("/app/app.rb", "/usr/lib/ruby/vendor_ruby/tilt.rb")
 			},
 			not: []string{"/usr/lib/ruby/vendor_ruby/tilt/erb.rb", "/usr/lib/ruby/3.1.0/erb.rb"}},
+		{name: "consolidate's engine map", img: consolidateImage,
+			in:   func(in *Input) { alone(in); in.Files = read("/app/server.js", "/app/views/stock.html") },
+			want: map[string]Reason{"/app/node_modules/swig/lib/swig.js": ReasonLazyLoad},
+			not:  []string{"/app/node_modules/handlebars/index.js"}},
 		{name: "express view engine", img: nodeViewImage,
 			in: func(in *Input) { alone(in); in.Files = read("/app/server.js", "/app/views/stock.pug") },
 			want: map[string]Reason{"/app/node_modules/pug/lib/index.js": ReasonLazyLoad,

@@ -177,6 +177,7 @@ func parseNode(src []byte) []Ref {
 		}
 		refs = append(refs, Ref{Line: toks[i].line, Kind: kind, Dynamic: true, Expr: clip(string(src[toks[i].start:at(end).end]))})
 	}
+	cons := consolidateNames(toks)
 	for i, t := range toks {
 		if t.kind != tName {
 			continue
@@ -186,6 +187,10 @@ func parseNode(src []byte) []Ref {
 			if r, ok := nodeViewEngine(toks, i); ok {
 				refs = append(refs, r)
 			}
+			continue
+		}
+		if t.text == "engine" && prev.kind == tOp && prev.text == "." {
+			refs = append(refs, consolidateEngine(toks, i, cons)...)
 			continue
 		}
 		if prev.kind == tOp && prev.text == "." || prev.kind == tName && prev.text == "function" {
@@ -245,6 +250,71 @@ func nodeViewEngine(toks []token, i int) (Ref, bool) {
 		return Ref{}, false
 	}
 	return Ref{Line: toks[i].line, Kind: "view engine", Name: name, Exts: []string{name}}, true
+}
+
+// consolidateNames returns the names bound to require("consolidate") in a
+// file: NAME = require("consolidate").
+func consolidateNames(toks []token) map[string]bool {
+	at := func(i int) token { return tokenAt(toks, i) }
+	names := map[string]bool{}
+	for i, t := range toks {
+		if t.kind == tName && t.text == "require" && at(i+1).text == "(" && at(i+2).kind == tString &&
+			at(i+2).val == "consolidate" && at(i+3).text == ")" && at(i-1).text == "=" && at(i-2).kind == tName {
+			names[at(i-2).text] = true
+		}
+	}
+	return names
+}
+
+// consolidatePackages are the packages consolidate requires for an engine
+// whose name is not its package's (consolidate 0.16); it tries them in
+// order. Any other engine NAME is the package NAME.
+var consolidatePackages = map[string][]string{
+	"dust":   {"dust", "dustjs-helpers", "dustjs-linkedin"},
+	"haml":   {"hamljs"},
+	"hogan":  {"hogan.js"},
+	"liquid": {"tinyliquid", "liquid-node"},
+	"swig":   {"swig-templates", "swig"},
+	"teacup": {"teacup/lib/express"},
+}
+
+// consolidateEngine reads app.engine("EXT", CONS.NAME) at toks[i] (the
+// "engine"), CONS bound to require("consolidate") or written as such:
+// consolidate requires NAME's package at the first render of a view with
+// extension EXT.
+func consolidateEngine(toks []token, i int, cons map[string]bool) []Ref {
+	at := func(i int) token { return tokenAt(toks, i) }
+	ext := at(i + 2)
+	if at(i+1).text != "(" || ext.kind != tString || ext.dyn || at(i+3).text != "," {
+		return nil
+	}
+	j := i + 4
+	switch {
+	case at(j).kind == tName && cons[at(j).text]:
+		j++
+	case at(j).text == "require" && at(j+1).text == "(" && at(j+2).kind == tString && at(j+2).val == "consolidate" &&
+		at(j+3).text == ")":
+		j += 4
+	default:
+		return nil
+	}
+	engine := at(j + 1)
+	if at(j).text != "." || engine.kind != tName || at(j+2).text != ")" {
+		return nil
+	}
+	e := strings.TrimPrefix(ext.val, ".")
+	if e == "" || strings.ContainsAny(e, "/\\") {
+		return nil
+	}
+	pkgs, ok := consolidatePackages[engine.text]
+	if !ok {
+		pkgs = []string{engine.text}
+	}
+	var refs []Ref
+	for _, p := range pkgs {
+		refs = append(refs, Ref{Line: toks[i].line, Kind: "view engine", Name: p, Exts: []string{e}})
+	}
+	return refs
 }
 
 // nodeBuiltins are Node's core modules: they need no file.

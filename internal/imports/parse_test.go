@@ -113,6 +113,10 @@ func TestParseNode(t *testing.T) {
 		{"dynamic require", "const p = require(path.join(__dirname, 'x'));\n", []string{"1 dynamic require(path.join(__dirname, 'x'))"}},
 		{"view engine", "app.set('view engine', 'pug');\napp.set(\"view engine\", \".ejs\")\napp.set('views', 'x');\napp.set('view engine', name);\nset('view engine', 'no');\n",
 			[]string{"1 view engine pug [pug]", "2 view engine ejs [ejs]"}},
+		{"consolidate", "const cons = require('consolidate');\napp.engine('html', cons.swig);\napp.engine(\".hbs\", require(\"consolidate\").handlebars)\n" +
+			"app.engine('x', other.swig);\napp.engine('y', cons[name]);\napp.engine(ext, cons.pug);\n",
+			[]string{"1 require consolidate", "2 view engine swig-templates [html]", "2 view engine swig [html]", "3 view engine handlebars [hbs]",
+				"3 require consolidate"}},
 	})
 }
 
