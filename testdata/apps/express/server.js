@@ -12,17 +12,22 @@
 //   GET  /receipt     renders views/receipt.ejs: Express requires the engine
 //                     registered by name (app.set("view engine", "ejs")) at
 //                     the first render, and ejs its own modules then
+//   GET  /invoice     renders views/invoice.hbs through consolidate's engine
+//                     map (app.engine("hbs", cons.handlebars)): consolidate
+//                     requires handlebars at the first render
 //   GET  /static/...  files from public/, served only when asked
 //   GET  /healthz     "ok"
 "use strict";
 
 const path = require("path");
 const express = require("express");
+const cons = require("consolidate");
 
 const port = Number(process.env.PORT || 3000);
 const app = express();
 app.set("view engine", "ejs");
 app.set("views", path.join(__dirname, "views"));
+app.engine("hbs", cons.handlebars);
 
 app.use((req, res, next) => {
   console.log(`${req.method} ${req.originalUrl}`);
@@ -70,6 +75,10 @@ app.get("/api/gzip", (req, res) => {
 
 app.get("/receipt", (req, res) => {
   res.render("receipt", { item: String(req.query.item || "none"), qty: 2 });
+});
+
+app.get("/invoice", (req, res) => {
+  res.render("invoice.hbs", { number: 7, lines: ["tea", "cake"] });
 });
 
 app.use("/static", express.static(path.join(__dirname, "public")));
