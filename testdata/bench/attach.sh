@@ -1,0 +1,192 @@
+#!/usr/bin/env bash
+# attach.sh — what `slimtrace profile container:ID` costs a running web server while attached, and
+# what it costs a neighbour container (issue 19, item 6). Two containers, A and B, run the same
+# fixture image (default busybox-httpd) in containerd namespace slimtrace-bench-attach, each in its
+# own network namespace (runc's, loopback only); wrk runs on the host, entered into that network
+# namespace, against the image's exposed port: `wrk -t1 -c16 -dSECONDS --latency`.
+#
+# Each round measures A and B untraced, then A and B while slimtrace is attached to A
+# (--continue-after signal: wrk starts once slimtrace says the target runs traced; SIGUSR1 ends it);
+# odd rounds start untraced, even rounds traced, so that a drift of the machine's load falls on
+# both. Prints the medians of requests/s and p99 latency, and the medians of the per-round ratios
+# attached ÷ not attached, for A and for its neighbour B. Each attached run must have traced A's
+# requests (at least one syscall per request in its creport.json) or the benchmark fails.
+#
+#   testdata/bench/attach.sh [FIXTURE [ROUNDS [SECONDS]]]     (make bench-attach: busybox-httpd 5 10)
+#
+# Needs root, the test services (make services), the fixture (make fixtures), wrk, nsenter, curl,
+# jq and bin/slimtrace. Everything it creates (containers, tasks, snapshots, the imported image,
+# the namespace, its parent cgroups, slimtrace's state) is removed at exit, Ctrl-C included.
+set -euo pipefail
+umask 022
+
+fixture=${1:-busybox-httpd}
+rounds=${2:-5}
+secs=${3:-10}
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+cache=${SLIMTRACE_CACHE:-/var/cache/slimtrace}
+fixtures=${SLIMTRACE_FIXTURES:-$cache/fixtures}
+bin=${SLIMTRACE_BIN:-$repo/bin/slimtrace}
+addr=${CONTAINERD_ADDRESS:?run eval "\$(.ci/services.sh env)" first}
+ns=slimtrace-bench-attach
+archive=$fixtures/$fixture.tar
+ids=(bench-attach-a bench-attach-b)
+log() { echo "bench-attach: $*" >&2; }
+die() {
+	log "$*"
+	exit 1
+}
+c() { ctr -a "$addr" -n "$ns" "$@"; }
+
+for tool in ctr wrk nsenter curl jq bc "$bin"; do
+	command -v "$tool" >/dev/null || die "missing $tool (make deps build)"
+done
+[[ -f $archive ]] || die "no fixture $archive (make fixtures)"
+[[ $rounds =~ ^[1-9][0-9]*$ && $secs =~ ^[1-9][0-9]*$ ]] || die "ROUNDS and SECONDS are positive numbers"
+
+state=$(mktemp -d /var/tmp/slimtrace-bench-attach.XXXXXX)
+tracer_pid=
+ref=
+# stop_tracer ends a running slimtrace: SIGUSR1 collects and exits; SIGTERM if it does not.
+stop_tracer() {
+	[[ -n $tracer_pid ]] || return 0
+	kill -USR1 "$tracer_pid" 2>/dev/null || true
+	for _ in {1..300}; do
+		kill -0 "$tracer_pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -TERM "$tracer_pid" 2>/dev/null || true
+	wait "$tracer_pid" 2>/dev/null || true
+	tracer_pid=
+}
+cleanup() {
+	local id
+	stop_tracer
+	for id in "${ids[@]}"; do
+		c tasks rm -f "$id" >/dev/null 2>&1 || true
+		c containers rm "$id" >/dev/null 2>&1 || true # its snapshot too
+	done
+	[[ -z $ref ]] || c images rm --sync "$ref" >/dev/null 2>&1 || true
+	ctr -a "$addr" namespaces rm "$ns" >/dev/null 2>&1 || true
+	# runc leaves the namespace's parent cgroup in each hierarchy; empty, it goes.
+	find /sys/fs/cgroup -maxdepth 2 -type d -name "$ns" -exec rmdir {} + 2>/dev/null || true
+	rm -rf --one-file-system "$state"
+}
+trap cleanup EXIT
+trap "exit 130" INT TERM
+
+# The image, its port (the first one exposed) and two containers of it.
+manifest=$(tar -xOf "$archive" manifest.json)
+ref=$(jq -r '.[0].RepoTags[0]' <<<"$manifest")
+port=$(tar -xOf "$archive" "$(jq -r '.[0].Config' <<<"$manifest")" |
+	jq -r '.config.ExposedPorts // {} | keys[0] // empty | sub("/.*"; "")')
+[[ -n $port ]] || die "$fixture exposes no port"
+c images import "$archive" >/dev/null
+declare -A pid
+for id in "${ids[@]}"; do
+	c run -d --null-io "$ref" "$id" >/dev/null
+	pid[$id]=$(c tasks ls | awk -v id="$id" '$1 == id { print $2 }')
+	[[ ${pid[$id]} =~ ^[0-9]+$ ]] || die "no task for $id"
+	for ((i = 0; ; i++)); do
+		nsenter -t "${pid[$id]}" -n curl -s -o /dev/null "http://127.0.0.1:$port/" && break
+		((i < 300)) || die "$id never answered on port $port"
+		sleep 0.1
+	done
+done
+log "$fixture on port $port: A ${ids[0]} (pid ${pid[${ids[0]}]}), B ${ids[1]} (pid ${pid[${ids[1]}]})"
+
+# load ID SECONDS prints "requests/s p99_ms requests" from wrk against the container ID.
+load() {
+	local out p99
+	out=$(nsenter -t "${pid[$1]}" -n wrk -t1 -c16 -d"$2"s --latency "http://127.0.0.1:$port/") ||
+		die "wrk against $1 failed: $out"
+	if grep -qE 'Non-2xx|Socket errors' <<<"$out"; then
+		die "wrk against $1 saw errors: $out"
+	fi
+	p99=$(awk '$1 == "99%" { print $2 }' <<<"$out")
+	awk -v p99="$p99" '
+		/^Requests\/sec:/ { rps = $2 }
+		/ requests in / { n = $1 }
+		END {
+			v = p99 + 0; u = p99; sub(/^[0-9.]+/, "", u)
+			f = (u == "us") ? 0.001 : (u == "ms") ? 1 : (u == "s") ? 1000 : (u == "m") ? 60000 : -1
+			if (rps == "" || n == "" || f < 0) exit 1
+			printf "%s %.3f %d\n", rps, v * f, n
+		}' <<<"$out" || die "cannot read wrk's output: $out"
+}
+
+# attach starts slimtrace on container A and waits until it says the target runs traced.
+attach() {
+	rm -rf --one-file-system "$state/st" "$state/err"
+	"$bin" --state-path "$state/st" profile --containerd "$addr" --namespace "$ns" \
+		--continue-after signal "container:${ids[0]}" >"$state/out" 2>"$state/err" &
+	tracer_pid=$!
+	for ((i = 0; ; i++)); do
+		grep -q 'runs traced' "$state/err" && return 0
+		kill -0 "$tracer_pid" 2>/dev/null || { cat "$state/err" >&2; die "slimtrace exited before it attached"; }
+		((i < 600)) || { cat "$state/err" >&2; die "slimtrace did not attach within 60s"; }
+		sleep 0.1
+	done
+}
+
+# detach ends slimtrace and checks that it traced at least REQUESTS syscalls in A.
+detach() {
+	local rc=0 report calls
+	kill -USR1 "$tracer_pid"
+	wait "$tracer_pid" || rc=$?
+	tracer_pid=
+	# 3: the profile is written but the trace is incomplete (events lost); said below.
+	[[ $rc == 0 || $rc == 3 ]] || { cat "$state/err" >&2; die "slimtrace exited with $rc"; }
+	report=$state/st/workloads/${ids[0]}/artifacts/creport.json
+	calls=$(jq '[.syscalls[].count] | add // 0' "$report")
+	((calls >= $1)) || die "slimtrace traced $calls syscalls in A, fewer than the $1 requests wrk sent"
+	if [[ $(jq .complete "$report") != true ]]; then
+		log "the trace is incomplete: $(jq -c .lost "$report")"
+	fi
+}
+
+for id in "${ids[@]}"; do load "$id" 2 >/dev/null; done # warm-up
+declare -a ua ub ta tb # "rps p99 n" per round: untraced A/B, traced A/B
+for ((r = 0; r < rounds; r++)); do
+	for phase in $( ((r % 2 == 0)) && echo untraced traced || echo traced untraced); do
+		if [[ $phase == untraced ]]; then
+			ua[r]=$(load "${ids[0]}" "$secs")
+			ub[r]=$(load "${ids[1]}" "$secs")
+		else
+			attach
+			ta[r]=$(load "${ids[0]}" "$secs")
+			tb[r]=$(load "${ids[1]}" "$secs")
+			detach "$(cut -d' ' -f3 <<<"${ta[r]}")"
+		fi
+	done
+	log "round $((r + 1))/$rounds: A ${ua[r]%% *} → ${ta[r]%% *} req/s attached, B ${ub[r]%% *} → ${tb[r]%% *} req/s"
+done
+
+# median prints the median of its arguments.
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+# col N ROWS... prints field N of each row; ratios N NUM DEN prints per-round field-N ratios.
+col() {
+	local n=$1
+	shift
+	printf '%s\n' "$@" | cut -d' ' -f"$n"
+}
+ratios() {
+	local n=$1 r
+	local -n num=$2 den=$3
+	for ((r = 0; r < rounds; r++)); do
+		echo "$(cut -d' ' -f"$n" <<<"${num[r]}") / $(cut -d' ' -f"$n" <<<"${den[r]}")" | bc -l
+	done
+}
+
+printf '\nbench-attach: %s, wrk -t1 -c16 -d%ss --latency, %d interleaved rounds (medians; %d CPUs, load %s)\n' \
+	"$fixture" "$secs" "$rounds" "$(nproc)" "$(cut -d' ' -f1-3 /proc/loadavg)"
+printf '  %-36s %10s %10s %10s\n' "" "req/s" "p99 ms" ""
+printf '  %-36s %10.0f %10.2f\n' "A, not attached" "$(median $(col 1 "${ua[@]}"))" "$(median $(col 2 "${ua[@]}"))"
+printf '  %-36s %10.0f %10.2f\n' "A, slimtrace attached to A" "$(median $(col 1 "${ta[@]}"))" "$(median $(col 2 "${ta[@]}"))"
+printf '  %-36s %10.0f %10.2f\n' "B (neighbour), not attached" "$(median $(col 1 "${ub[@]}"))" "$(median $(col 2 "${ub[@]}"))"
+printf '  %-36s %10.0f %10.2f\n' "B (neighbour), slimtrace attached to A" "$(median $(col 1 "${tb[@]}"))" "$(median $(col 2 "${tb[@]}"))"
+printf '  ratios attached ÷ not attached, medians of the per-round ratios (A req/s by round: %s):\n' \
+	"$(ratios 1 ta ua | xargs printf '%.3f ' | sed 's/ $//')"
+printf '    A: requests/s %.3f, p99 latency %.3f\n' "$(median $(ratios 1 ta ua))" "$(median $(ratios 2 ta ua))"
+printf '    B: requests/s %.3f, p99 latency %.3f\n' "$(median $(ratios 1 tb ub))" "$(median $(ratios 2 tb ub))"
