@@ -123,7 +123,7 @@ attach() {
 		--continue-after signal "container:${ids[0]}" >"$state/out" 2>"$state/err" &
 	tracer_pid=$!
 	for ((i = 0; ; i++)); do
-		grep -q 'runs traced' "$state/err" && return 0
+		grep -qs 'runs traced' "$state/err" && return 0
 		kill -0 "$tracer_pid" 2>/dev/null || { cat "$state/err" >&2; die "slimtrace exited before it attached"; }
 		((i < 600)) || { cat "$state/err" >&2; die "slimtrace did not attach within 60s"; }
 		sleep 0.1
@@ -181,11 +181,11 @@ ratios() {
 
 printf '\nbench-attach: %s, wrk -t1 -c16 -d%ss --latency, %d interleaved rounds (medians; %d CPUs, load %s)\n' \
 	"$fixture" "$secs" "$rounds" "$(nproc)" "$(cut -d' ' -f1-3 /proc/loadavg)"
-printf '  %-36s %10s %10s %10s\n' "" "req/s" "p99 ms" ""
-printf '  %-36s %10.0f %10.2f\n' "A, not attached" "$(median $(col 1 "${ua[@]}"))" "$(median $(col 2 "${ua[@]}"))"
-printf '  %-36s %10.0f %10.2f\n' "A, slimtrace attached to A" "$(median $(col 1 "${ta[@]}"))" "$(median $(col 2 "${ta[@]}"))"
-printf '  %-36s %10.0f %10.2f\n' "B (neighbour), not attached" "$(median $(col 1 "${ub[@]}"))" "$(median $(col 2 "${ub[@]}"))"
-printf '  %-36s %10.0f %10.2f\n' "B (neighbour), slimtrace attached to A" "$(median $(col 1 "${tb[@]}"))" "$(median $(col 2 "${tb[@]}"))"
+printf '  %-40s %10s %10s\n' "" "req/s" "p99 ms"
+printf '  %-40s %10.0f %10.2f\n' "A, not attached" "$(median $(col 1 "${ua[@]}"))" "$(median $(col 2 "${ua[@]}"))"
+printf '  %-40s %10.0f %10.2f\n' "A, slimtrace attached to A" "$(median $(col 1 "${ta[@]}"))" "$(median $(col 2 "${ta[@]}"))"
+printf '  %-40s %10.0f %10.2f\n' "B (neighbour), not attached" "$(median $(col 1 "${ub[@]}"))" "$(median $(col 2 "${ub[@]}"))"
+printf '  %-40s %10.0f %10.2f\n' "B (neighbour), slimtrace attached to A" "$(median $(col 1 "${tb[@]}"))" "$(median $(col 2 "${tb[@]}"))"
 printf '  ratios attached ÷ not attached, medians of the per-round ratios (A req/s by round: %s):\n' \
 	"$(ratios 1 ta ua | xargs printf '%.3f ' | sed 's/ $//')"
 printf '    A: requests/s %.3f, p99 latency %.3f\n' "$(median $(ratios 1 ta ua))" "$(median $(ratios 2 ta ua))"
