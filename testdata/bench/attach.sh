@@ -96,43 +96,70 @@ for id in "${ids[@]}"; do
 done
 log "$fixture on port $port: A ${ids[0]} (pid ${pid[${ids[0]}]}), B ${ids[1]} (pid ${pid[${ids[1]}]})"
 
-# load ID SECONDS prints "requests/s p99_ms requests" from wrk against the container ID.
+# Each container's cgroup v2 cpu.stat: the CPU its processes used, in the kernel (and in the tracer's
+# programs, which run in the calling task) included. CPU per request does not depend on how much of
+# the machine other work leaves to the container, as requests/s does.
+unified=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)
+[[ -n $unified ]] || die "no cgroup2 mount"
+declare -A cpustat
+for id in "${ids[@]}"; do
+	cpustat[$id]=$unified$(awk -F: '$1 == "0" { print $3 }' "/proc/${pid[$id]}/cgroup")/cpu.stat
+	[[ -f ${cpustat[$id]} ]] || die "no ${cpustat[$id]} for $id"
+done
+usage() { awk '$1 == "usage_usec" { print $2 }' "${cpustat[$1]}"; }
+
+# load ID SECONDS prints "requests/s p99_ms requests cpu_us_per_request" from wrk against the
+# container ID.
 load() {
-	local out p99
+	local out p99 before after
+	before=$(usage "$1")
 	out=$(nsenter -t "${pid[$1]}" -n wrk -t1 -c16 -d"$2"s --latency "http://127.0.0.1:$port/") ||
 		die "wrk against $1 failed: $out"
+	after=$(usage "$1")
 	if grep -qE 'Non-2xx|Socket errors' <<<"$out"; then
 		die "wrk against $1 saw errors: $out"
 	fi
 	p99=$(awk '$1 == "99%" { print $2 }' <<<"$out")
-	awk -v p99="$p99" '
+	awk -v p99="$p99" -v cpu=$((after - before)) '
 		/^Requests\/sec:/ { rps = $2 }
 		/ requests in / { n = $1 }
 		END {
 			v = p99 + 0; u = p99; sub(/^[0-9.]+/, "", u)
 			f = (u == "us") ? 0.001 : (u == "ms") ? 1 : (u == "s") ? 1000 : (u == "m") ? 60000 : -1
 			if (rps == "" || n == "" || f < 0) exit 1
-			printf "%s %.3f %d\n", rps, v * f, n
+			printf "%s %.3f %d %.2f\n", rps, v * f, n, cpu / n
 		}' <<<"$out" || die "cannot read wrk's output: $out"
 }
 
+# ticks prints the CPU time (user and system, clock ticks) the process PID has used.
+ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+hz=$(getconf CLK_TCK)
+
 # attach starts slimtrace on container A and waits until it says the target runs traced.
+attach_ticks=
+attach_time=
 attach() {
 	rm -rf --one-file-system "$state/st" "$state/err"
 	"$bin" --state-path "$state/st" profile --containerd "$addr" --namespace "$ns" \
 		--continue-after signal "container:${ids[0]}" >"$state/out" 2>"$state/err" &
 	tracer_pid=$!
 	for ((i = 0; ; i++)); do
-		grep -qs 'runs traced' "$state/err" && return 0
+		if grep -qs 'runs traced' "$state/err"; then
+			attach_ticks=$(ticks "$tracer_pid") attach_time=$EPOCHREALTIME
+			return 0
+		fi
 		kill -0 "$tracer_pid" 2>/dev/null || { cat "$state/err" >&2; die "slimtrace exited before it attached"; }
 		((i < 600)) || { cat "$state/err" >&2; die "slimtrace did not attach within 60s"; }
 		sleep 0.1
 	done
 }
 
-# detach ends slimtrace and checks that it traced at least REQUESTS syscalls in A.
+# detach ends slimtrace, checks that it traced at least REQUESTS syscalls in A, and sets
+# tracer_cpu to the share of a core slimtrace itself used while attached (in %).
+tracer_cpu=
 detach() {
 	local rc=0 report calls
+	tracer_cpu=$(echo "100 * ($(ticks "$tracer_pid") - $attach_ticks) / $hz / ($EPOCHREALTIME - $attach_time)" | bc -l)
 	kill -USR1 "$tracer_pid"
 	wait "$tracer_pid" || rc=$?
 	tracer_pid=
@@ -147,7 +174,7 @@ detach() {
 }
 
 for id in "${ids[@]}"; do load "$id" 2 >/dev/null; done # warm-up
-declare -a ua ub ta tb # "rps p99 n" per round: untraced A/B, traced A/B
+declare -a ua ub ta tb sc # "rps p99 n cpu" per round: untraced A/B, traced A/B; slimtrace's CPU %
 for ((r = 0; r < rounds; r++)); do
 	for phase in $( ((r % 2 == 0)) && echo untraced traced || echo traced untraced); do
 		if [[ $phase == untraced ]]; then
@@ -158,19 +185,21 @@ for ((r = 0; r < rounds; r++)); do
 			ta[r]=$(load "${ids[0]}" "$secs")
 			tb[r]=$(load "${ids[1]}" "$secs")
 			detach "$(cut -d' ' -f3 <<<"${ta[r]}")"
+			sc[r]=$tracer_cpu
 		fi
 	done
-	log "round $((r + 1))/$rounds: A ${ua[r]%% *} → ${ta[r]%% *} req/s attached, B ${ub[r]%% *} → ${tb[r]%% *} req/s"
+	log "round $((r + 1))/$rounds: req/s A ${ua[r]%% *} → ${ta[r]%% *} attached, B ${ub[r]%% *} → ${tb[r]%% *}; load $(cut -d' ' -f1 /proc/loadavg)"
 done
 
 # median prints the median of its arguments.
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-# col N ROWS... prints field N of each row; ratios N NUM DEN prints per-round field-N ratios.
+# col N ROWS... prints field N of each row.
 col() {
 	local n=$1
 	shift
 	printf '%s\n' "$@" | cut -d' ' -f"$n"
 }
+# ratios N NUM DEN prints the per-round ratios of field N of the rounds in arrays NUM and DEN.
 ratios() {
 	local n=$1 r
 	local -n num=$2 den=$3
@@ -178,15 +207,26 @@ ratios() {
 		echo "$(cut -d' ' -f"$n" <<<"${num[r]}") / $(cut -d' ' -f"$n" <<<"${den[r]}")" | bc -l
 	done
 }
+# row LABEL ROWS... prints the medians of a measured case.
+row() {
+	local label=$1
+	shift
+	printf '  %-40s %9.0f %9.2f %9.1f\n' "$label" "$(median $(col 1 "$@"))" "$(median $(col 2 "$@"))" "$(median $(col 4 "$@"))"
+}
+# ratio LABEL NUM DEN prints the medians of the per-round ratios, and the req/s ones by round.
+ratio() {
+	printf '    %-38s %9.3f %9.3f %9.3f   (req/s by round: %s)\n' "$1" "$(median $(ratios 1 "$2" "$3"))" \
+		"$(median $(ratios 2 "$2" "$3"))" "$(median $(ratios 4 "$2" "$3"))" "$(ratios 1 "$2" "$3" | xargs printf '%.2f ' | sed 's/ $//')"
+}
 
-printf '\nbench-attach: %s, wrk -t1 -c16 -d%ss --latency, %d interleaved rounds (medians; %d CPUs, load %s)\n' \
+printf '\nbench-attach: %s, wrk -t1 -c16 -d%ss --latency, %d interleaved rounds, medians (%d CPUs, load %s)\n' \
 	"$fixture" "$secs" "$rounds" "$(nproc)" "$(cut -d' ' -f1-3 /proc/loadavg)"
-printf '  %-40s %10s %10s\n' "" "req/s" "p99 ms"
-printf '  %-40s %10.0f %10.2f\n' "A, not attached" "$(median $(col 1 "${ua[@]}"))" "$(median $(col 2 "${ua[@]}"))"
-printf '  %-40s %10.0f %10.2f\n' "A, slimtrace attached to A" "$(median $(col 1 "${ta[@]}"))" "$(median $(col 2 "${ta[@]}"))"
-printf '  %-40s %10.0f %10.2f\n' "B (neighbour), not attached" "$(median $(col 1 "${ub[@]}"))" "$(median $(col 2 "${ub[@]}"))"
-printf '  %-40s %10.0f %10.2f\n' "B (neighbour), slimtrace attached to A" "$(median $(col 1 "${tb[@]}"))" "$(median $(col 2 "${tb[@]}"))"
-printf '  ratios attached ÷ not attached, medians of the per-round ratios (A req/s by round: %s):\n' \
-	"$(ratios 1 ta ua | xargs printf '%.3f ' | sed 's/ $//')"
-printf '    A: requests/s %.3f, p99 latency %.3f\n' "$(median $(ratios 1 ta ua))" "$(median $(ratios 2 ta ua))"
-printf '    B: requests/s %.3f, p99 latency %.3f\n' "$(median $(ratios 1 tb ub))" "$(median $(ratios 2 tb ub))"
+printf '  %-40s %9s %9s %9s\n' "" "req/s" "p99 ms" "CPU µs/req"
+row "A, not attached" "${ua[@]}"
+row "A, slimtrace attached to A" "${ta[@]}"
+row "B (neighbour), not attached" "${ub[@]}"
+row "B (neighbour), slimtrace attached to A" "${tb[@]}"
+printf '  attached ÷ not attached (medians of the per-round ratios):\n'
+ratio "A" ta ua
+ratio "B, the neighbour" tb ub
+printf '  slimtrace itself while attached: %.1f%% of a core (median)\n' "$(median "${sc[@]}")"
