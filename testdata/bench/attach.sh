@@ -8,9 +8,11 @@
 # Each round measures A and B untraced, then A and B while slimtrace is attached to A
 # (--continue-after signal: wrk starts once slimtrace says the target runs traced; SIGUSR1 ends it);
 # odd rounds start untraced, even rounds traced, so that a drift of the machine's load falls on
-# both. Prints the medians of requests/s and p99 latency, and the medians of the per-round ratios
-# attached ÷ not attached, for A and for its neighbour B. Each attached run must have traced A's
-# requests (at least one syscall per request in its creport.json) or the benchmark fails.
+# both. Prints the medians of requests/s, p99 latency and CPU per request (the container cgroup's
+# cpu.stat over wrk's requests), the medians of the per-round ratios attached ÷ not attached, for A
+# and for its neighbour B, and slimtrace's own CPU while attached. Each attached run must have
+# traced A's requests (at least one syscall per request in its creport.json) or the benchmark fails.
+# B shares A's parent cgroup, the one slimtrace watches: it is the nearest neighbour.
 #
 #   testdata/bench/attach.sh [FIXTURE [ROUNDS [SECONDS]]]     (make bench-attach: busybox-httpd 5 10)
 #
