@@ -41,7 +41,7 @@ die() {
 }
 c() { ctr -a "$addr" -n "$ns" "$@"; }
 
-for tool in ctr wrk nsenter curl jq bc "$bin"; do
+for tool in ctr wrk nsenter curl jq bc /usr/bin/time "$bin"; do
 	command -v "$tool" >/dev/null || die "missing $tool (make deps build)"
 done
 [[ -f $archive ]] || die "no fixture $archive (make fixtures)"
@@ -110,12 +110,13 @@ for id in "${ids[@]}"; do
 done
 usage() { awk '$1 == "usage_usec" { print $2 }' "${cpustat[$1]}"; }
 
-# load ID SECONDS prints "requests/s p99_ms requests cpu_us_per_request" from wrk against the
-# container ID.
+# load ID SECONDS prints "requests/s p99_ms requests cpu_us_per_request wrk_cpu_us_per_request" from
+# wrk against the container ID (wrk, on the host, pays for the tracepoints too).
 load() {
 	local out p99 before after
 	before=$(usage "$1")
-	out=$(nsenter -t "${pid[$1]}" -n wrk -t1 -c16 -d"$2"s --latency "http://127.0.0.1:$port/") ||
+	out=$(nsenter -t "${pid[$1]}" -n /usr/bin/time -f 'wrk_cpu %U %S' \
+		wrk -t1 -c16 -d"$2"s --latency "http://127.0.0.1:$port/" 2>&1) ||
 		die "wrk against $1 failed: $out"
 	after=$(usage "$1")
 	if grep -qE 'Non-2xx|Socket errors' <<<"$out"; then
@@ -125,11 +126,12 @@ load() {
 	awk -v p99="$p99" -v cpu=$((after - before)) '
 		/^Requests\/sec:/ { rps = $2 }
 		/ requests in / { n = $1 }
+		/^wrk_cpu / { wrk = ($2 + $3) * 1000000 }
 		END {
 			v = p99 + 0; u = p99; sub(/^[0-9.]+/, "", u)
 			f = (u == "us") ? 0.001 : (u == "ms") ? 1 : (u == "s") ? 1000 : (u == "m") ? 60000 : -1
-			if (rps == "" || n == "" || f < 0) exit 1
-			printf "%s %.3f %d %.2f\n", rps, v * f, n, cpu / n
+			if (rps == "" || n == "" || wrk == "" || f < 0) exit 1
+			printf "%s %.3f %d %.2f %.2f\n", rps, v * f, n, cpu / n, wrk / n
 		}' <<<"$out" || die "cannot read wrk's output: $out"
 }
 
@@ -213,17 +215,20 @@ ratios() {
 row() {
 	local label=$1
 	shift
-	printf '  %-40s %9.0f %9.2f %9.1f\n' "$label" "$(median $(col 1 "$@"))" "$(median $(col 2 "$@"))" "$(median $(col 4 "$@"))"
+	printf '  %-40s %9.0f %9.2f %9.1f %9.1f\n' "$label" "$(median $(col 1 "$@"))" "$(median $(col 2 "$@"))" \
+		"$(median $(col 4 "$@"))" "$(median $(col 5 "$@"))"
 }
 # ratio LABEL NUM DEN prints the medians of the per-round ratios, and the req/s ones by round.
 ratio() {
-	printf '    %-38s %9.3f %9.3f %9.3f   (req/s by round: %s)\n' "$1" "$(median $(ratios 1 "$2" "$3"))" \
-		"$(median $(ratios 2 "$2" "$3"))" "$(median $(ratios 4 "$2" "$3"))" "$(ratios 1 "$2" "$3" | xargs printf '%.2f ' | sed 's/ $//')"
+	printf '    %-38s %9.3f %9.3f %9.3f %9.3f   (req/s by round: %s)\n' "$1" "$(median $(ratios 1 "$2" "$3"))" \
+		"$(median $(ratios 2 "$2" "$3"))" "$(median $(ratios 4 "$2" "$3"))" "$(median $(ratios 5 "$2" "$3"))" \
+		"$(ratios 1 "$2" "$3" | xargs printf '%.2f ' | sed 's/ $//')"
 }
 
 printf '\nbench-attach: %s, wrk -t1 -c16 -d%ss --latency, %d interleaved rounds, medians (%d CPUs, load %s)\n' \
 	"$fixture" "$secs" "$rounds" "$(nproc)" "$(cut -d' ' -f1-3 /proc/loadavg)"
-printf '  %-40s %9s %9s %9s\n' "" "req/s" "p99 ms" "CPU µs/req"
+printf '  (CPU/req: the container'"'"'s CPU per request, wrk/req: the client'"'"'s, in microseconds)\n'
+printf '  %-40s %9s %9s %9s %9s\n' "" "req/s" "p99 ms" "CPU/req" "wrk/req"
 row "A, not attached" "${ua[@]}"
 row "A, slimtrace attached to A" "${ta[@]}"
 row "B (neighbour), not attached" "${ub[@]}"
