@@ -40,7 +40,7 @@ AS_ROOT := $(SUDO) env PATH="$(PATH)" SLIMTRACE_CACHE=$(SLIMTRACE_CACHE) SLIMTRA
 	BUILDKIT_HOST=$(BUILDKIT_HOST) SLIMTRACE_FIXTURES=$(SLIMTRACE_FIXTURES)
 
 .PHONY: help deps generate check-generated build test test-privileged e2e services services-stop \
-	fixtures check-fixtures tracefs bench-tracer bench-builder bench-memory bench-scale bench-scale-10g demo lint clean need-root \
+	fixtures check-fixtures tracefs bench-tracer bench-builder bench-memory bench-scale bench-scale-10g bench-attach demo lint clean need-root \
 	k8s-bin k8s-node k8s-node-stop
 
 help: ## show this help
@@ -127,6 +127,11 @@ bench-scale: need-root build tracefs services ## big image: build time by phase 
 
 bench-scale-10g: need-root build tracefs services ## bench-scale with 10 GB in the same 200,000 files
 	testdata/bench/scale.sh 200000 52000
+
+# Issue 19's overhead while attached: wrk against two busybox httpd containers, A and its neighbour
+# B, untraced and with `slimtrace profile container:A` attached, in 5 interleaved rounds of 10 s.
+bench-attach: need-root build tracefs services fixtures ## overhead while attached to a running server: req/s and p99 ratios under wrk, and a neighbour's
+	testdata/bench/attach.sh busybox-httpd 5 10
 
 DEMO_IMAGE := docker-archive:$(SLIMTRACE_FIXTURES)/python-app.tar
 
