@@ -53,6 +53,7 @@ func (r *Run) fillTrace(rep *creport.Container) {
 		}
 	}
 	rep.Execs, rep.Processes, rep.Syscalls = tr.Execs, tr.Processes, tr.Syscalls
+	rep.ProcessesNotListed = tr.ProcessesNotListed
 	rep.NetworkFamilies, rep.Capabilities = tr.NetworkFamilies, tr.Capabilities
 	rep.Tracer, rep.Lost, rep.Complete = tr.Tracer, tr.Lost, tr.Complete()
 }

@@ -21,7 +21,7 @@ func Merge(rs ...*Report) *Report {
 	out.Files, out.Execs, out.Processes = nil, []Exec{}, []Process{}
 	out.Syscalls, out.NetworkFamilies, out.Capabilities = nil, nil, nil
 	out.Tracer.EventsSent, out.Tracer.EventsDeduped = 0, 0
-	out.Lost = Lost{}
+	out.Lost, out.ProcessesNotListed = Lost{}, 0
 	files := map[string]*File{}
 	type scKey struct {
 		name   string
@@ -42,6 +42,7 @@ func Merge(rs ...*Report) *Report {
 		out.Lost.Skipped += r.Lost.Skipped
 		out.Lost.Truncated += r.Lost.Truncated
 		out.Lost.Unreadable += r.Lost.Unreadable
+		out.ProcessesNotListed += r.ProcessesNotListed
 		for _, f := range r.Files {
 			m, ok := files[f.Path]
 			if !ok {

@@ -2,6 +2,7 @@ package trace
 
 import (
 	"cmp"
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -32,7 +33,14 @@ type Report struct {
 	// when Tracer.CapabilitiesRecorded is false.
 	Capabilities []Capability `json:"capabilities"`
 	Lost         Lost         `json:"lost"`
+	// ProcessesNotListed counts the processes that exited and are not in
+	// Processes: past MaxExitedProcesses, a process is forgotten when it
+	// exits (a server forking per request would list millions).
+	ProcessesNotListed uint64 `json:"processes_not_listed,omitempty"`
 }
+
+// MaxExitedProcesses is how many exited processes a report lists.
+const MaxExitedProcesses = 10_000
 
 // Target says what was traced.
 type Target struct {
@@ -103,6 +111,10 @@ type Exec struct {
 	Binary        string   `json:"binary"`
 	Argv          []string `json:"argv"`
 	ArgvTruncated bool     `json:"argv_truncated,omitempty"`
+	// Repeats counts the later execs identical to this one (same lineage,
+	// name, binary and argv) folded into it: a server that runs a program
+	// per request lists it once.
+	Repeats uint64 `json:"repeats,omitempty"`
 }
 
 // Process is one process seen in the target.
@@ -171,9 +183,12 @@ func (r *Report) HasSyscall(name string) bool {
 // Collector aggregates events into a Report. It is not safe for concurrent
 // use.
 type Collector struct {
-	files map[string]*fileAgg
-	execs []Exec
-	procs map[uint32]*Process
+	files     map[string]*fileAgg
+	execs     []Exec
+	execIndex map[string]int // execs by what makes them identical
+	procs     map[uint32]*Process
+	exited    int    // exited processes in procs
+	forgotten uint64 // exited processes dropped past MaxExitedProcesses
 }
 
 // fileAgg is one file's aggregate. Its lists are short (a few accesses,
@@ -185,7 +200,7 @@ type fileAgg struct {
 
 // NewCollector returns an empty Collector.
 func NewCollector() *Collector {
-	return &Collector{files: map[string]*fileAgg{}, procs: map[uint32]*Process{}}
+	return &Collector{files: map[string]*fileAgg{}, procs: map[uint32]*Process{}, execIndex: map[string]int{}}
 }
 
 // Add folds one event in.
@@ -194,10 +209,17 @@ func (c *Collector) Add(ev Event) {
 	case *FileEvent:
 		c.addFile(e)
 	case *ExecEvent:
-		c.execs = append(c.execs, Exec{
-			Pid: e.Pid, PPid: e.PPid, Lineage: e.Lineage, Filename: e.Filename, Binary: e.Binary,
-			Argv: e.Argv, ArgvTruncated: e.ArgvTruncated,
-		})
+		key := fmt.Sprintf("%d\x00%s\x00%s\x00%t\x00%s", e.Lineage, e.Filename, e.Binary, e.ArgvTruncated,
+			strings.Join(e.Argv, "\x00"))
+		if i, ok := c.execIndex[key]; ok {
+			c.execs[i].Repeats++
+		} else {
+			c.execIndex[key] = len(c.execs)
+			c.execs = append(c.execs, Exec{
+				Pid: e.Pid, PPid: e.PPid, Lineage: e.Lineage, Filename: e.Filename, Binary: e.Binary,
+				Argv: e.Argv, ArgvTruncated: e.ArgvTruncated,
+			})
+		}
 		p := c.proc(e.Pid, e.Lineage)
 		p.Binary = e.Binary
 		if e.PPid != 0 {
@@ -211,12 +233,25 @@ func (c *Collector) Add(ev Event) {
 		c.proc(e.Child, e.Lineage).PPid = e.Pid
 	case *ExitEvent:
 		p := c.proc(e.Pid, e.Lineage)
+		if !p.Exited && c.exited >= MaxExitedProcesses {
+			delete(c.procs, e.Pid)
+			c.forgotten++
+			return
+		}
+		if !p.Exited {
+			c.exited++
+		}
 		p.Exited, p.Code, p.Signal = true, e.Code, e.Signal
 	}
 }
 
 func (c *Collector) proc(pid, lineage uint32) *Process {
 	p, ok := c.procs[pid]
+	if ok && p.Exited {
+		// The pid was reused: a new process.
+		c.exited--
+		ok = false
+	}
 	if !ok {
 		p = &Process{Pid: pid, Lineage: lineage}
 		c.procs[pid] = p
@@ -261,7 +296,8 @@ func (c *Collector) addFile(e *FileEvent) {
 // counters.
 func (c *Collector) Report(target Target, tracer Tracer, start, end time.Time, syscalls []Syscall, lost Lost) *Report {
 	r := &Report{Version: ReportVersion, Target: target, Tracer: tracer, Start: start, End: end,
-		Syscalls: syscalls, Lost: lost, Files: []File{}, Execs: c.execs, Processes: []Process{}}
+		Syscalls: syscalls, Lost: lost, Files: []File{}, Execs: c.execs, Processes: []Process{},
+		ProcessesNotListed: c.forgotten}
 	if r.Execs == nil {
 		r.Execs = []Exec{}
 	}

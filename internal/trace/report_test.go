@@ -64,3 +64,43 @@ func TestCollector(t *testing.T) {
 		}
 	}
 }
+
+// A server running a program per request: its identical execs fold into
+// one with their repeats, and past MaxExitedProcesses exited processes are
+// counted, not listed; those still running always are.
+func TestCollectorFolds(t *testing.T) {
+	c := NewCollector()
+	server := Header{Pid: 10, Lineage: 10}
+	c.Add(&ExecEvent{Header: server, PPid: 1, Filename: "/bin/httpd", Binary: "/bin/busybox", Argv: []string{"httpd"}})
+	const n = MaxExitedProcesses + 500
+	for i := range n {
+		pid := uint32(100 + i)
+		c.Add(&ForkEvent{Header: server, Child: pid})
+		h := Header{Pid: pid, Lineage: 10}
+		c.Add(&ExecEvent{Header: h, PPid: 10, Filename: "/www/cgi-bin/hello", Binary: "/bin/busybox", Argv: []string{"hello"}})
+		c.Add(&ExitEvent{Header: h})
+	}
+	c.Add(&ExecEvent{Header: Header{Pid: 99, Lineage: 10}, PPid: 10, Filename: "/www/cgi-bin/hello", Binary: "/bin/busybox",
+		Argv: []string{"hello", "x"}})
+	r := c.Report(Target{}, Tracer{}, time.Time{}, time.Time{}, nil, Lost{})
+	if len(r.Execs) != 3 || r.Execs[1].Repeats != n-1 || r.Execs[1].Pid != 100 || r.Execs[0].Repeats != 0 {
+		t.Errorf("execs %+v, want httpd, hello (%d repeats) and hello x", r.Execs, n-1)
+	}
+	exited := 0
+	for _, p := range r.Processes {
+		if p.Exited {
+			exited++
+		}
+	}
+	if exited != MaxExitedProcesses || r.ProcessesNotListed != 500 || len(r.Processes) != MaxExitedProcesses+2 {
+		t.Errorf("%d processes, %d exited, %d not listed; want %d exited, 500 not listed, the server and pid 99 running",
+			len(r.Processes), exited, r.ProcessesNotListed, MaxExitedProcesses)
+	}
+	// A pid used again is a new process.
+	c = NewCollector()
+	c.Add(&ExitEvent{Header: Header{Pid: 5, Lineage: 1}, Code: 1})
+	c.Add(&ForkEvent{Header: Header{Pid: 1, Lineage: 1}, Child: 5})
+	if r := c.Report(Target{}, Tracer{}, time.Time{}, time.Time{}, nil, Lost{}); len(r.Processes) != 2 || r.Processes[1].Exited {
+		t.Errorf("reused pid: %+v", r.Processes)
+	}
+}
