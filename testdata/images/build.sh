@@ -598,7 +598,7 @@ build_php_app() {
 	local work=$1 src=$apps/php-app
 	from_base minbase "$work"
 	apt_layer "$work/oci" php-cli
-	copy_app "$src/public" "$src/lib" "$work/layer/app"
+	copy_app "$src/public" "$src/lib" "$src/src" "$src/vendor" "$work/layer/app"
 	add_layer "$work/oci" "$work/layer" "build.sh: COPY app /app" "${own_files[@]}"
 	configure "$work/oci" \
 		--config.cmd php --config.cmd -S --config.cmd 0.0.0.0:8000 --config.cmd -t --config.cmd /app/public \

@@ -6,9 +6,15 @@
 // Routes:
 //   /             HTML
 //   /report       includes ../lib/Report.php inside the route
+//   /invoice      uses Shop\Invoice, which composer's PSR-4 autoloader
+//                 (vendor/autoload.php) loads from ../src at its first use
 //   /api/status   JSON
 //   /css/site.css a file under public/, served by the built-in server itself
 //   /healthz      "ok"
+
+require __DIR__ . '/../vendor/autoload.php';
+
+use Shop\Invoice;
 
 $path = parse_url($_SERVER['REQUEST_URI'], PHP_URL_PATH);
 
@@ -41,6 +47,11 @@ case '/report':
     include __DIR__ . '/../lib/Report.php';
     header('Content-Type: text/html; charset=utf-8');
     echo Report::render(['tea' => 3, 'coffee' => 5, 'cocoa' => 2]);
+    break;
+
+case '/invoice':
+    header('Content-Type: text/html; charset=utf-8');
+    echo Invoice::render(7, ['tea' => 3, 'cake' => 4]);
     break;
 
 case '/api/status':
