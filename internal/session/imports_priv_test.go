@@ -191,11 +191,11 @@ func TestBuildImportClosure(t *testing.T) {
 		{app: "flask-static", variant: "no-imports", files: fileset.Options{NoImports: true}, fail: []string{"GET /api/items"}},
 		{app: "python-app", variant: "imports", imported: []string{"/usr/lib/python3.11/json/__init__.py"}},
 		{app: "express", variant: "imports"},
-		// Without the app-dir rule nothing keeps public/ (the default
-		// probe never asks for a file there), so its route fails; the lazy
-		// module is kept by the closure alone.
+		// Without the app-dir rule nothing keeps public/ or views/ (the
+		// default probe never asks for a file there), so their routes fail;
+		// the lazy module is kept by the closure alone.
 		{app: "express", variant: "no-app-dirs", files: fileset.Options{NoAppDirs: true},
-			imported: []string{"/app/lib/report.js"}, fail: []string{"GET /static/app.css"}},
+			imported: []string{"/app/lib/report.js"}, fail: []string{"GET /receipt?item=tea", "GET /invoice", "GET /static/app.css"}},
 		// /about renders an ERB view: Tilt registered its ERB engine by
 		// name at start-up (register_lazy), a lazy load the closure follows
 		// because the app has .erb views.
@@ -208,8 +208,10 @@ func TestBuildImportClosure(t *testing.T) {
 		{app: "ruby-app", variant: "no-app-dirs", files: fileset.Options{NoAppDirs: true},
 			imported: []string{"/app/lib/inventory.rb", "/usr/lib/ruby/3.1.0/csv.rb"}, fail: []string{"GET /about", "GET /style.css"}},
 		{app: "php-app", variant: "imports"},
+		// src/Invoice.php, which composer's PSR-4 autoloader loads at
+		// /invoice, is kept by the PSR-4 rule alone.
 		{app: "php-app", variant: "no-app-dirs", files: fileset.Options{NoAppDirs: true},
-			imported: []string{"/app/lib/Report.php"}, fail: []string{"GET /css/site.css"}},
+			imported: []string{"/app/lib/Report.php"}, lazy: []string{"/app/src/Invoice.php"}, fail: []string{"GET /css/site.css"}},
 	} {
 		t.Run(c.app+"/"+c.variant, func(t *testing.T) {
 			addr, tar := env(t, c.app)
@@ -221,7 +223,8 @@ func TestBuildImportClosure(t *testing.T) {
 				}
 			}
 			for _, p := range c.lazy {
-				if f := importKept(slim, p); f == nil || !slices.Contains(f.Reasons, string(fileset.ReasonLazyLoad)) || !strings.HasPrefix(f.Detail, "registered by ") {
+				if f := importKept(slim, p); f == nil || !slices.Contains(f.Reasons, string(fileset.ReasonLazyLoad)) ||
+					!strings.HasPrefix(f.Detail, "registered by ") && !strings.HasPrefix(f.Detail, "autoloaded (PSR-4) for ") {
 					t.Errorf("%s not kept as a lazy load: %+v", p, f)
 				}
 			}
