@@ -46,7 +46,8 @@ var legacyEnv = regexp.MustCompile(`(?m)\bENV\s+([A-Za-z_][A-Za-z0-9_]*)\s+([^=\
 
 // RedactText returns s with the value of every NAME=VALUE (and legacy
 // `ENV NAME VALUE`) whose name looks secret replaced by Redacted, for the
-// history of an image (its build steps' commands) and Dockerfile.fat.
+// history of an image (its build steps' commands) and Dockerfile.fat,
+// and the value of every secret-looking flag (`--token abc`) in it.
 func RedactText(s string) string {
 	s = assignment.ReplaceAllStringFunc(s, func(m string) string {
 		name, _, _ := strings.Cut(m, "=")
@@ -55,11 +56,72 @@ func RedactText(s string) string {
 		}
 		return m
 	})
-	return legacyEnv.ReplaceAllStringFunc(s, func(m string) string {
+	s = legacyEnv.ReplaceAllStringFunc(s, func(m string) string {
 		sub := legacyEnv.FindStringSubmatch(m)
 		if SecretName(sub[1]) {
 			return strings.TrimSuffix(m, sub[2]) + Redacted
 		}
 		return m
+	})
+	// A shell-form CMD, ENTRYPOINT or HEALTHCHECK's `--token abc`.
+	return redactFlagsInText(s)
+}
+
+// flagInText matches a flag with its value inside one shell string
+// (`curl --token abc`, `app --password="x y"`): the flag, the separator
+// ('=' or blanks) and the value, quoted or up to the next blank.
+var flagInText = regexp.MustCompile(`(--?[A-Za-z][A-Za-z0-9_.-]*)(=|\s+)("(?:[^"\\]|\\.)*"|'[^']*'|[^\s"'-][^\s"']*)`)
+
+// flagName returns the name of a command-line flag ("--db-password" gives
+// "db-password") and whether arg is a flag at all.
+func flagName(arg string) (string, bool) {
+	if !strings.HasPrefix(arg, "-") || arg == "-" || arg == "--" {
+		return "", false
+	}
+	return strings.TrimLeft(arg, "-"), true
+}
+
+// RedactArgs returns args (a command's argv: an image's Entrypoint, Cmd or
+// HEALTHCHECK) with the value of every flag whose name looks secret, by
+// the same rule as SecretName, replaced by Redacted: `--password=x`,
+// `--token x` (the next argument) and, inside an argument holding a shell
+// command line (HEALTHCHECK CMD-SHELL, `sh -c "..."`), both forms again.
+// The flag names stay; args itself is not changed.
+func RedactArgs(args []string) []string {
+	if args == nil {
+		return nil
+	}
+	out := make([]string, len(args))
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		name, isFlag := flagName(a)
+		switch {
+		case isFlag && strings.Contains(name, "="):
+			n, _, _ := strings.Cut(name, "=")
+			if SecretName(n) {
+				a = strings.TrimSuffix(a, name) + n + "=" + Redacted
+			}
+		case isFlag && SecretName(name) && i+1 < len(args) && !strings.HasPrefix(args[i+1], "-"):
+			out[i] = a
+			i++
+			a = Redacted
+		case strings.ContainsAny(a, " \t"):
+			a = redactFlagsInText(a)
+		}
+		out[i] = a
+	}
+	return out
+}
+
+// redactFlagsInText redacts the values of secret-looking flags inside one
+// shell command line.
+func redactFlagsInText(s string) string {
+	return flagInText.ReplaceAllStringFunc(s, func(m string) string {
+		sub := flagInText.FindStringSubmatch(m)
+		name, _ := flagName(sub[1])
+		if !SecretName(name) {
+			return m
+		}
+		return sub[1] + sub[2] + Redacted
 	})
 }

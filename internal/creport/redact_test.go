@@ -34,3 +34,29 @@ func TestRedactText(t *testing.T) {
 		}
 	}
 }
+
+func TestRedactArgs(t *testing.T) {
+	for _, c := range []struct{ in, want []string }{
+		{[]string{"app", "--password=hunter2", "--port=80"}, []string{"app", "--password=<redacted>", "--port=80"}},
+		{[]string{"app", "--token", "tok-1", "-v"}, []string{"app", "--token", "<redacted>", "-v"}},
+		{[]string{"app", "-api-key", "k", "--db_passwd=", "--auth"}, []string{"app", "-api-key", "<redacted>", "--db_passwd=<redacted>", "--auth"}},
+		{[]string{"app", "--token", "--verbose"}, []string{"app", "--token", "--verbose"}},
+		{[]string{"CMD-SHELL", `curl -fsS --oauth2-bearer "b 1" -H x --client-secret=s3 http://localhost/`},
+			[]string{"CMD-SHELL", `curl -fsS --oauth2-bearer <redacted> -H x --client-secret=<redacted> http://localhost/`}},
+		{[]string{"/bin/sh", "-c", "exec app --secret abc --name web"}, []string{"/bin/sh", "-c", "exec app --secret <redacted> --name web"}},
+		{[]string{"app", "serve", "--port", "80"}, []string{"app", "serve", "--port", "80"}},
+		{nil, nil},
+	} {
+		if got := RedactArgs(c.in); !slices.Equal(got, c.want) {
+			t.Errorf("RedactArgs(%q):\n got %q\nwant %q", c.in, got, c.want)
+		}
+	}
+	in := []string{"app", "--token", "abc"}
+	RedactArgs(in)
+	if in[2] != "abc" {
+		t.Error("RedactArgs changed its input")
+	}
+	if got, want := RedactText(`/bin/sh -c #(nop)  CMD app --token abc --port 80`), `/bin/sh -c #(nop)  CMD app --token <redacted> --port 80`; got != want {
+		t.Errorf("RedactText: got %q, want %q", got, want)
+	}
+}
