@@ -72,6 +72,12 @@ func RedactText(s string) string {
 // ('=' or blanks) and the value, quoted or up to the next blank.
 var flagInText = regexp.MustCompile(`(--?[A-Za-z][A-Za-z0-9_.-]*)(=|\s+)("(?:[^"\\]|\\.)*"|'[^']*'|[^\s"'-][^\s"']*)`)
 
+// flagInJSON matches a flag and its value in a recorded exec form, two
+// JSON strings in a row (`CMD ["app","--token","abc"]`, BuildKit's
+// `["app" "--token" "abc"]`): the flag, the quotes and comma between, and
+// the value up to its closing quote.
+var flagInJSON = regexp.MustCompile(`(--?[A-Za-z][A-Za-z0-9_.-]*)("\s*,?\s*")((?:[^"\\]|\\.)+)`)
+
 // flagName returns the name of a command-line flag ("--db-password" gives
 // "db-password") and whether arg is a flag at all.
 func flagName(arg string) (string, bool) {
@@ -114,14 +120,17 @@ func RedactArgs(args []string) []string {
 }
 
 // redactFlagsInText redacts the values of secret-looking flags inside one
-// shell command line.
+// shell command line or recorded exec form.
 func redactFlagsInText(s string) string {
-	return flagInText.ReplaceAllStringFunc(s, func(m string) string {
-		sub := flagInText.FindStringSubmatch(m)
-		name, _ := flagName(sub[1])
-		if !SecretName(name) {
-			return m
-		}
-		return sub[1] + sub[2] + Redacted
-	})
+	for _, re := range []*regexp.Regexp{flagInText, flagInJSON} {
+		s = re.ReplaceAllStringFunc(s, func(m string) string {
+			sub := re.FindStringSubmatch(m)
+			name, _ := flagName(sub[1])
+			if !SecretName(name) || sub[3] == Redacted {
+				return m
+			}
+			return sub[1] + sub[2] + Redacted
+		})
+	}
+	return s
 }

@@ -60,3 +60,15 @@ func TestRedactArgs(t *testing.T) {
 		t.Errorf("RedactText: got %q, want %q", got, want)
 	}
 }
+
+func TestRedactTextExecForm(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{`CMD ["app","--token","abc","--port","80"]`, `CMD ["app","--token","<redacted>","--port","80"]`},
+		{`CMD ["app" "--password" "p w"]`, `CMD ["app" "--password" "<redacted>"]`},
+		{`HEALTHCHECK &{["CMD" "app" "--api-key=k1" "--quiet"] "30s"}`, `HEALTHCHECK &{["CMD" "app" "--api-key=<redacted>" "--quiet"] "30s"}`},
+	} {
+		if got := RedactText(c.in); got != c.want {
+			t.Errorf("RedactText(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}
