@@ -133,7 +133,8 @@ type historyInfo struct {
 
 // redactConfig returns a copy of c whose secret-looking variables read
 // <redacted>, in its environment and in the build steps of its history
-// (ENV and ARG values), its entrypoint and command: info's output and
+// (ENV and ARG values), and the values of its entrypoint's, command's and
+// HEALTHCHECK's secret-looking flags (--password=x, --token x): info's output and
 // Dockerfile.fat are shared more widely than the image.
 func redactConfig(c dockerspec.DockerOCIImage) dockerspec.DockerOCIImage {
 	c.Config.Env = creport.RedactEnv(c.Config.Env)
@@ -147,7 +148,13 @@ func redactConfig(c dockerspec.DockerOCIImage) dockerspec.DockerOCIImage {
 		}
 		return out
 	}
-	c.Config.Entrypoint, c.Config.Cmd = redact(c.Config.Entrypoint), redact(c.Config.Cmd)
+	c.Config.Entrypoint = redact(creport.RedactArgs(c.Config.Entrypoint))
+	c.Config.Cmd = redact(creport.RedactArgs(c.Config.Cmd))
+	if h := c.Config.Healthcheck; h != nil {
+		redacted := *h
+		redacted.Test = creport.RedactArgs(h.Test)
+		c.Config.Healthcheck = &redacted
+	}
 	c.History = slices.Clone(c.History)
 	for i := range c.History {
 		c.History[i].CreatedBy = creport.RedactText(c.History[i].CreatedBy)

@@ -26,6 +26,7 @@ import (
 	"github.com/moby/sys/user"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/slimtrace/slimtrace/internal/creport"
 	"github.com/slimtrace/slimtrace/internal/image"
 	"github.com/slimtrace/slimtrace/internal/safefs"
 )
@@ -341,7 +342,7 @@ func (t *Container) Exec(ctx context.Context, cfg ExecConfig) (int, ExitStatus, 
 		return 0, ExitStatus{}, fmt.Errorf("exec %q: %w", cfg.Args[0], err)
 	}
 	pid := int(proc.Pid())
-	logger(ctx).Debug().Str("run", t.ID).Int("pid", pid).Strs("args", cfg.Args).Msg("exec started")
+	logger(ctx).Debug().Str("run", t.ID).Int("pid", pid).Strs("args", creport.RedactArgs(cfg.Args)).Msg("exec started")
 	if cfg.Started != nil {
 		cfg.Started(pid)
 	}

@@ -19,6 +19,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/slimtrace/slimtrace/internal/cgroup"
+	"github.com/slimtrace/slimtrace/internal/creport"
 	"github.com/slimtrace/slimtrace/internal/image"
 )
 
@@ -404,7 +405,7 @@ func (r *Runtime) Create(ctx context.Context, img *image.Image, cfg RunConfig) (
 		return nil, fmt.Errorf("task cgroup: %w", err)
 	}
 	log.Info().Str("image", img.Name).Int("pid", t.Pid).Str("cgroup", t.CgroupPath).Uint64("cgroup_id", t.CgroupID).
-		Strs("args", t.Args).Str("network", p.network).Msg("created task")
+		Strs("args", creport.RedactArgs(t.Args)).Str("network", p.network).Msg("created task")
 	return t, nil
 }
 

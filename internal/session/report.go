@@ -23,6 +23,24 @@ func Report(run *Run, slim *SlimResult, profiles *Profiles, verify *creport.Veri
 		// Secrets stay in the image: the report is shared more widely.
 		rep.Image.Config.Env = creport.RedactEnv(rep.Image.Config.Env)
 		rep.Run.Env = creport.RedactEnv(rep.Run.Env)
+		// So do the values of secret-looking flags in the command lines.
+		cfg := &rep.Image.Config
+		cfg.Entrypoint, cfg.Cmd = creport.RedactArgs(cfg.Entrypoint), creport.RedactArgs(cfg.Cmd)
+		if h := cfg.Healthcheck; h != nil {
+			redacted := *h
+			redacted.Test = creport.RedactArgs(h.Test)
+			cfg.Healthcheck = &redacted
+		}
+		rep.Run.Args = creport.RedactArgs(rep.Run.Args)
+		rep.Execs = slices.Clone(rep.Execs)
+		for i := range rep.Execs {
+			rep.Execs[i].Argv = creport.RedactArgs(rep.Execs[i].Argv)
+		}
+		if h := rep.Probe.Healthcheck; h != nil {
+			redacted := *h
+			redacted.Command = creport.RedactArgs(h.Command)
+			rep.Probe.Healthcheck = &redacted
+		}
 	}
 	if slim != nil {
 		rep.Slim = &slim.Report
