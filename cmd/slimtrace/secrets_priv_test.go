@@ -123,3 +123,74 @@ func TestSecretsStayIn(t *testing.T) {
 		t.Errorf("creport.json lacks the run's memory and pids limits")
 	}
 }
+
+// argvSecretImage is the busybox-httpd fixture whose entrypoint and
+// HEALTHCHECK carry secrets as flag values (`--password=x`, `--token x`,
+// and inside a shell command line), as does the history step that set the
+// entrypoint.
+func argvSecretImage(t *testing.T) string {
+	return privtest.RewriteArchive(t, privtest.Fixture(t, "busybox-httpd"), func(_ *[]privtest.DockerManifest, cfgs map[string]map[string]any) {
+		for _, c := range cfgs {
+			conf, _ := c["config"].(map[string]any)
+			conf["Entrypoint"] = []any{"/bin/busybox", "sh", "-c", "exec /bin/busybox httpd -f -v -p 8080 -h /www",
+				"--password=argv-pw-secret", "--token", "argv-token-secret"}
+			conf["Healthcheck"] = map[string]any{"Test": []any{"CMD-SHELL", "/bin/busybox true --api-key hc-key-secret"}}
+			hist, _ := c["history"].([]any)
+			c["history"] = append(hist, map[string]any{"empty_layer": true, "created_by": `/bin/sh -c #(nop)  ENTRYPOINT ["/bin/busybox","sh","-c","exec /bin/busybox httpd -f -v -p 8080 -h /www","--password=argv-pw-secret","--token","argv-token-secret"]`})
+		}
+	})
+}
+
+// TestArgvSecretsStayIn: the values of secret-looking flags in the image's
+// entrypoint and HEALTHCHECK are in neither info's output, Dockerfile.fat,
+// nor a profile run's artifacts (creport.json: config, run args, execs),
+// summary or debug log; the flag names stay, and the app still serves.
+func TestArgvSecretsStayIn(t *testing.T) {
+	addr := privtest.ContainerdAddress(t)
+	tar := argvSecretImage(t)
+	ns := "canary-cli-argv-secrets"
+	state, copyTo := t.TempDir(), t.TempDir()
+	defer run(t, nil, "--state-path", state, "prune", "--containerd", addr, "--namespace", ns)
+	secrets := []string{"argv-pw-secret", "argv-token-secret", "hc-key-secret"}
+
+	stdout, stderr, code := run(t, nil, "--log-level", "debug", "--state-path", state, "info", "--containerd", addr,
+		"--namespace", ns, "--no-trunc", "--copy-meta-artifacts", copyTo, "docker-archive:"+tar)
+	if code != 0 {
+		t.Fatalf("info: exit %d\n%s", code, stderr)
+	}
+	for _, s := range secrets {
+		if strings.Contains(stdout+stderr, s) {
+			t.Errorf("info shows %q:\n%s\n%s", s, stdout, stderr)
+		}
+	}
+	if !strings.Contains(stdout, "--password=<redacted>") {
+		t.Errorf("info does not show the redacted flag name:\n%s", stdout)
+	}
+	fat, _ := os.ReadFile(filepath.Join(copyTo, "Dockerfile.fat"))
+	if !strings.Contains(string(fat), "ENTRYPOINT") || !strings.Contains(string(fat), "--token") {
+		t.Errorf("Dockerfile.fat lacks the entrypoint:\n%s", fat)
+	}
+
+	logFile := filepath.Join(t.TempDir(), "slimtrace.log")
+	stdout, stderr, code = run(t, nil, "--log-level", "debug", "--log", logFile, "--state-path", state, "profile",
+		"--containerd", addr, "--namespace", ns, "--continue-after", "probe", "--copy-meta-artifacts", copyTo, "docker-archive:"+tar)
+	if code != 0 {
+		t.Fatalf("profile: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	if !strings.Contains(stdout, "passed") || strings.Contains(stdout, " 0 passed") {
+		t.Errorf("the app did not serve the probes:\n%s", stdout)
+	}
+	for _, s := range secrets {
+		if strings.Contains(stdout+stderr, s) {
+			t.Errorf("the summary or log shows %q:\n%s\n%s", s, stdout, stderr)
+		}
+	}
+	grepTree(t, filepath.Dir(logFile), false, secrets...)
+	grepTree(t, filepath.Join(state, "images"), true, secrets...)
+	grepTree(t, copyTo, false, secrets...)
+	rep, _ := os.ReadFile(filepath.Join(copyTo, "creport.json"))
+	if r := strings.NewReplacer(`\u003c`, "<", `\u003e`, ">").Replace(string(rep)); !strings.Contains(r, `"--token",`) ||
+		!strings.Contains(r, "--password=<redacted>") {
+		t.Errorf("creport.json lacks the redacted flags")
+	}
+}

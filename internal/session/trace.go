@@ -351,7 +351,7 @@ func Trace(ctx context.Context, opts Options) (_ *Run, err error) {
 	defer tr.Close() // on error paths; the normal path closes it below
 	run.Timings.CreateMS = lap()
 
-	step("starting %s (traced, %s programs)", strings.Join(c.Args, " "), tracer.ProgramType)
+	step("starting %s (traced, %s programs)", strings.Join(creport.RedactArgs(c.Args), " "), tracer.ProgramType)
 	if err := c.Start(ctx); err != nil {
 		return nil, err
 	}
