@@ -46,8 +46,8 @@ type Container struct {
 	Processes []trace.Process `json:"processes"`
 	// ProcessesNotListed counts exited processes past the report's list
 	// (trace.MaxExitedProcesses).
-	ProcessesNotListed uint64 `json:"processes_not_listed,omitempty"`
-	Syscalls  []trace.Syscall `json:"syscalls"`
+	ProcessesNotListed uint64          `json:"processes_not_listed,omitempty"`
+	Syscalls           []trace.Syscall `json:"syscalls"`
 	// NetworkFamilies are the kinds of socket made; Capabilities the
 	// capability checks the kernel made for the processes (empty when
 	// Tracer.CapabilitiesRecorded is false).
