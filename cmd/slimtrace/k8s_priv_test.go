@@ -422,25 +422,8 @@ func TestK8sRecordDeployment(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	file := ns + ".json"
-	if err := os.WriteFile(filepath.Join(node.SeccompDir, file), profile, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.Remove(filepath.Join(node.SeccompDir, file)) })
-	confined := strings.Replace(webDeployment, "      containers:\n",
-		"      securityContext: {seccompProfile: {type: Localhost, localhostProfile: profiles/"+file+"}}\n      containers:\n", 1)
-	node.MustKubectl(t, ns, strings.NewReplacer("NS", ns, "IMAGE", "docker.io/slimtrace-fixtures/busybox-cgi:latest").Replace(confined),
-		"apply", "-f", "-")
-	node.WaitRollout(t, ns, "deployment/web", 3*time.Minute)
-	enforced := newWebPods(t, node, ns, rolled)
+	enforced := confinedWeb(t, node, ns, profile, ns+".json", rolled)
 	for _, p := range enforced {
-		status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.pid))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !regexp.MustCompile(`(?m)^Seccomp:\s+2$`).Match(status) {
-			t.Errorf("%s (pid %d) is not under a seccomp filter:\n%s", p.name, p.pid, status)
-		}
 		for _, path := range []string{"/", "/cgi-bin/hello"} {
 			if code, body, err := getPod(p.ip, path); err != nil || code != 200 {
 				t.Errorf("%s %s under the recorded profile: %d %q %v", p.name, path, code, body, err)
@@ -454,6 +437,34 @@ func TestK8sRecordDeployment(t *testing.T) {
 			t.Errorf("%s restarted %d times under the recorded profile", p.name, p.restarts)
 		}
 	}
+}
+
+// confinedWeb applies webDeployment of busybox-cgi in ns with profile as its
+// Localhost seccomp profile, as the README says (the kubelet's file FILE in
+// its seccomp/profiles/, the pod naming it), and returns its two new ready
+// pods (none in old), each checked to run under a seccomp filter.
+func confinedWeb(t *testing.T, node *privtest.K8sNode, ns string, profile []byte, file string, old []webPod) []webPod {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(node.SeccompDir, file), profile, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Remove(filepath.Join(node.SeccompDir, file)) })
+	confined := strings.Replace(webDeployment, "      containers:\n",
+		"      securityContext: {seccompProfile: {type: Localhost, localhostProfile: profiles/"+file+"}}\n      containers:\n", 1)
+	node.MustKubectl(t, ns, strings.NewReplacer("NS", ns, "IMAGE", "docker.io/slimtrace-fixtures/busybox-cgi:latest").Replace(confined),
+		"apply", "-f", "-")
+	node.WaitRollout(t, ns, "deployment/web", 3*time.Minute)
+	pods := newWebPods(t, node, ns, old)
+	for _, p := range pods {
+		status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.pid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !regexp.MustCompile(`(?m)^Seccomp:\s+2$`).Match(status) {
+			t.Errorf("%s (pid %d) is not under a seccomp filter:\n%s", p.name, p.pid, status)
+		}
+	}
+	return pods
 }
 
 // newWebPods waits for the Deployment's two ready pods none of which is in old.
@@ -536,26 +547,8 @@ func TestK8sProfileNoExpose(t *testing.T) {
 		t.Fatalf("pod snippet names no Localhost profile:\n%s", snippet)
 	}
 	ns := node.Namespace(t, "st-noexp")
-	file := ns + "-" + string(m[1])
-	if err := os.WriteFile(filepath.Join(node.SeccompDir, file), profile, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.Remove(filepath.Join(node.SeccompDir, file)) })
 	node.ImportImage(t, tar)
-	confined := strings.Replace(webDeployment, "      containers:\n",
-		"      securityContext: {seccompProfile: {type: Localhost, localhostProfile: profiles/"+file+"}}\n      containers:\n", 1)
-	node.MustKubectl(t, ns, strings.NewReplacer("NS", ns, "IMAGE", "docker.io/slimtrace-fixtures/busybox-cgi:latest").Replace(confined),
-		"apply", "-f", "-")
-	node.WaitRollout(t, ns, "deployment/web", 3*time.Minute)
-	pods := newWebPods(t, node, ns, nil)
-	for _, p := range pods {
-		status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.pid))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !regexp.MustCompile(`(?m)^Seccomp:\s+2$`).Match(status) {
-			t.Errorf("%s (pid %d) is not under a seccomp filter", p.name, p.pid)
-		}
+	for _, p := range confinedWeb(t, node, ns, profile, ns+"-"+string(m[1]), nil) {
 		for i := 0; i < 3; i++ {
 			if code, body, err := getPod(p.ip, "/"); err != nil || code != 200 || !strings.Contains(body, "busybox-cgi") {
 				t.Fatalf("%s / under the profile: %d %q %v", p.name, code, body, err)
