@@ -306,7 +306,9 @@ func (c *computer) imageLoader() *loader {
 	if c.elf.image != nil {
 		return c.elf.image
 	}
-	if ents, err := readDir(c.fs, "/lib"); err == nil {
+	// /lib is a link to usr/lib in a merged-/usr image: list where it leads.
+	if lib := Resolve(c.fs, "/lib"); lib.Exists && lib.Info.IsDir() {
+		ents, _ := readDir(c.fs, lib.Resolved)
 		for _, de := range ents {
 			if _, ok := muslArch(de.Name()); ok {
 				c.elf.image = c.loaderFor("/lib/"+de.Name(), Resolve(c.fs, "/lib/"+de.Name()))

@@ -3,13 +3,13 @@ package fileset
 import (
 	"io/fs"
 	"maps"
-	"os"
 	"path"
 	"slices"
 	"strings"
 	"testing"
 	"testing/fstest"
 
+	"github.com/slimtrace/slimtrace/internal/safefs"
 	"github.com/slimtrace/slimtrace/internal/trace"
 )
 
@@ -28,16 +28,17 @@ func newImage(files map[string]*fstest.MapFile) fstest.MapFS {
 	return m
 }
 
-// openRootImage reads an image unpacked in a host directory through an
-// os.Root, as the session does.
+// openRootImage reads an image unpacked in a host directory through
+// safefs, as the session does (links are not followed where a file or a
+// directory is opened: the reader resolves them in the image).
 func openRootImage(t *testing.T, dir string) fs.FS {
 	t.Helper()
-	r, err := os.OpenRoot(dir)
+	r, err := safefs.Open(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { r.Close() })
-	return r.FS()
+	return r
 }
 
 // Helpers to write images.
