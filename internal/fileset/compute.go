@@ -56,6 +56,7 @@ type computer struct {
 	pySites  map[string]*pySite // their distributions
 	langDone map[string]bool    // language packages kept
 	pkgRoots []string           // npm packages and gems whose sources the import closure keeps
+	py       pyPackages         // subpackages of Python distributions nothing used yet
 
 	imports ImportStats
 	appExts map[string]bool // extensions of the application's kept files
@@ -439,7 +440,8 @@ func (c *computer) includes() {
 // keepTree keeps everything beneath dir (an image path with no symlink in
 // it), each symlink with what it points to. Files whose names say they may
 // be ELF objects or scripts are queued for their closure. skip, when set,
-// leaves out files (not directories) it returns true for.
+// leaves out the files and directories (with all beneath) it returns true
+// for.
 func (c *computer) keepTree(dir string, r Reason, detail string, skip func(p string) bool) {
 	ents, err := readDir(c.fs, dir)
 	if err != nil {
@@ -450,7 +452,7 @@ func (c *computer) keepTree(dir string, r Reason, detail string, skip func(p str
 		if c.blocked(p) {
 			continue
 		}
-		if !de.IsDir() && skip != nil && skip(p) {
+		if skip != nil && skip(p) {
 			continue
 		}
 		fi, err := de.Info()

@@ -232,7 +232,13 @@ func (c *computer) importClosure() {
 				continue
 			}
 			st.Parsed++
-			refs = imports.Parse(s.lang, b)
+			if s.lang == imports.Python {
+				var names []imports.Ref
+				refs, names = imports.PythonNames(b)
+				refs = append(refs, names...)
+			} else {
+				refs = imports.Parse(s.lang, b)
+			}
 
 		} else {
 			for f, r := range entry {
@@ -244,6 +250,14 @@ func (c *computer) importClosure() {
 		fileUnres := 0
 		pkg := c.packageOf(s.path)
 		for _, ref := range refs {
+			named := false
+			if ref.Kind == "name" {
+				var ok bool
+				if ref, ok = c.pyName(res, s, ref); !ok {
+					continue
+				}
+				named = true
+			}
 			// Inside a touched npm package or gem, whose sources only its
 			// require graph keeps, a require in a function is followed when
 			// it stays inside the package.
@@ -283,6 +297,7 @@ func (c *computer) importClosure() {
 			}
 			if ref.Kind == "installed_app" {
 				reason, detail = ReasonLazyLoad, fmt.Sprintf("registered by %s:%d", s.path, ref.Line)
+				c.py.apps = append(c.py.apps, ref.Name)
 			}
 			if ref.Exts != nil {
 				// A registration: the module loads at the first use of a
@@ -292,6 +307,9 @@ func (c *computer) importClosure() {
 					continue
 				}
 				reason, detail = ReasonLazyLoad, fmt.Sprintf("registered by %s:%d", s.path, ref.Line)
+			}
+			if named {
+				reason, detail = ReasonImport, fmt.Sprintf("named by %s:%d", s.path, ref.Line)
 			}
 			if ref.Kind == "entry_point" {
 				reason, detail = ReasonLazyLoad, fmt.Sprintf("entry point at %s:%d", s.path, ref.Line)
@@ -336,6 +354,8 @@ func (c *computer) importClosure() {
 		}
 	}
 	c.beamClosure(res, beams, &added, maxBytes)
+	c.drain()
+	c.wakePackages()
 	c.drain()
 	for p, e := range c.entries {
 		if !before[p] && e.Mode.IsRegular() {

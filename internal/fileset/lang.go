@@ -30,7 +30,8 @@ func (c *computer) languagePackages() {
 }
 
 // Parts of a language package that no running code loads (tests,
-// documentation, type stubs, source maps), left out of a whole package
+// documentation, type stubs, source maps; and, in any package, Python
+// bytecode caches and gettext sources beside their catalogs), left out of a whole package
 // unless the application touched something beneath them.
 var (
 	pyNotRuntimeDirs  = []string{"tests", "testing"}
@@ -51,6 +52,12 @@ func (c *computer) notRuntime(root string, dirs, exts []string) func(p string) b
 		if !ok {
 			return false
 		}
+		if cache(p) || strings.HasSuffix(p, ".po") && c.exists(strings.TrimSuffix(p, ".po")+".mo") {
+			// Bytecode the interpreter writes again when it loads the
+			// source; a gettext catalog's source beside its compiled .mo,
+			// the only one gettext reads.
+			return true
+		}
 		for _, x := range exts {
 			if strings.HasSuffix(p, x) {
 				return true
@@ -64,6 +71,13 @@ func (c *computer) notRuntime(root string, dirs, exts []string) func(p string) b
 		}
 		return false
 	}
+}
+
+// cache reports whether p is a Python bytecode cache file
+// (__pycache__/NAME.TAG.pyc): Python reads it only beside its source, and
+// writes it again from that source when it is missing.
+func cache(p string) bool {
+	return path.Base(path.Dir(p)) == "__pycache__" && strings.HasSuffix(p, ".pyc")
 }
 
 // tracedUnder reports whether the trace resolved to a path beneath dir.
@@ -235,7 +249,7 @@ func (c *computer) python(site, p string) {
 	if c.opts.NoAppDirs {
 		return
 	}
-	skip := c.notRuntime(site, pyNotRuntimeDirs, pyNotRuntimeExts)
+	skip := c.pyFilter(site, c.notRuntime(site, pyNotRuntimeDirs, pyNotRuntimeExts), detail)
 	for _, f := range d.file {
 		if under(f, d.meta) || skip(f) {
 			continue
@@ -246,7 +260,7 @@ func (c *computer) python(site, p string) {
 	}
 	for _, t := range d.tops {
 		if l, e := c.keep(site+"/"+t, ReasonLangPackage, detail); e != nil && e.Mode.IsDir() {
-			c.keepTree(l.Resolved, ReasonLangPackage, detail, c.notRuntime(l.Resolved, pyNotRuntimeDirs, pyNotRuntimeExts))
+			c.keepTree(l.Resolved, ReasonLangPackage, detail, c.pyFilter(site, c.notRuntime(l.Resolved, pyNotRuntimeDirs, pyNotRuntimeExts), detail))
 		}
 		c.keep(site+"/"+t+".py", ReasonLangPackage, detail)
 		for _, m := range c.glob(site+"/"+t+".*.so", d.meta+"/top_level.txt") {

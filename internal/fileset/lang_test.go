@@ -16,11 +16,16 @@ var langImage = with(debian, map[string]*fstest.MapFile{
 	site + "requests/api.pyi":                           file("stub"),
 	site + "requests/tests/__init__.py":                 file("t"),
 	site + "requests/tests/test_api.py":                 file("t"),
+	site + "requests/locale/de/LC_MESSAGES/requests.po": file("po"),
+	site + "requests/locale/de/LC_MESSAGES/requests.mo": file("mo"),
+	site + "requests/locale/fr/LC_MESSAGES/requests.po": file("po"),
 	site + "requests-2.31.0.dist-info/METADATA":         file("Name: requests"),
 	site + "requests-2.31.0.dist-info/entry_points.txt": file(""),
 	site + "requests-2.31.0.dist-info/RECORD": file("requests/__init__.py,sha256=x,1\n" +
 		"requests/api.py,sha256=x,3\nrequests/__pycache__/api.cpython-312.pyc,,\n" +
 		"requests/api.pyi,,\nrequests/tests/__init__.py,,\nrequests/tests/test_api.py,,\n" +
+		"requests/locale/de/LC_MESSAGES/requests.po,,\nrequests/locale/de/LC_MESSAGES/requests.mo,,\n" +
+		"requests/locale/fr/LC_MESSAGES/requests.po,,\n" +
 		"\"requests-2.31.0.dist-info/METADATA\",,\nrequests-2.31.0.dist-info/RECORD,,\n" +
 		"../../../bin/requests-cli,sha256=y,20\n"),
 	"usr/local/bin/requests-cli":                            exe("#!/usr/local/bin/python3.12\n"),
@@ -97,7 +102,6 @@ var langImage = with(debian, map[string]*fstest.MapFile{
 func TestComputeLanguagePackages(t *testing.T) {
 	requests := map[string]Reason{
 		"/" + site + "requests/__init__.py":                       ReasonLangPackage,
-		"/" + site + "requests/__pycache__/api.cpython-312.pyc":   ReasonLangPackage,
 		"/" + site + "requests-2.31.0.dist-info/METADATA":         ReasonPackageMeta,
 		"/" + site + "requests-2.31.0.dist-info/entry_points.txt": ReasonPackageMeta,
 		"/" + site + "requests-2.31.0.dist-info/RECORD":           ReasonPackageMeta,
@@ -227,9 +231,13 @@ func TestComputeLanguagePackages(t *testing.T) {
 			quiet(in)
 			in.Files = read("/" + site + "requests/api.py")
 		},
-		want: map[string]Reason{"/" + site + "requests/__init__.py": ReasonLangPackage},
+		want: map[string]Reason{"/" + site + "requests/__init__.py": ReasonLangPackage,
+			"/" + site + "requests/locale/de/LC_MESSAGES/requests.mo": ReasonLangPackage,
+			// a catalog source with no compiled catalog beside it may be read
+			"/" + site + "requests/locale/fr/LC_MESSAGES/requests.po": ReasonLangPackage},
 		not: []string{"/" + site + "requests/api.pyi", "/" + site + "requests/tests/__init__.py",
-			"/" + site + "requests/tests/test_api.py"},
+			"/" + site + "requests/tests/test_api.py", "/" + site + "requests/__pycache__/api.cpython-312.pyc",
+			"/" + site + "requests/locale/de/LC_MESSAGES/requests.po"},
 	}, {
 		name: "a Python distribution's traced tests",
 		img:  langImage,
@@ -385,4 +393,87 @@ func TestLanguagePaths(t *testing.T) {
 	if want := []string{"/s/x/__init__.py", "/s/x-1.egg-info/PKG-INFO"}; !slices.Equal(got, want) {
 		t.Errorf("parseInstalledFiles %q", got)
 	}
+}
+
+// fwImage is a Django-like framework: settings and an engine name code by
+// dotted strings, an installed app brings its tag library by convention,
+// and contrib apps nothing installs sit beside them.
+var fwImage = with(debian, map[string]*fstest.MapFile{
+	"app/settings.py": file("INSTALLED_APPS = ['fw.contrib.humanize']\nHASHER = 'fw.contrib.auth.hashers.Hasher'\n"),
+	site + "fw-1.0.dist-info/RECORD": file("fw/__init__.py,,\nfw/core/__init__.py,,\nfw/core/engine.py,,\n" +
+		"fw/loaders/__init__.py,,\nfw/loaders/fs.py,,\nfw/loaders/cached.py,,\n" +
+		"fw/locale/__init__.py,,\nfw/locale/de/__init__.py,,\nfw/locale/de/formats.py,,\nfw/locale/de/LC_MESSAGES/fw.mo,,\n" +
+		"fw/contrib/__init__.py,,\nfw/contrib/admin/__init__.py,,\nfw/contrib/admin/views.py,,\nfw/contrib/admin/static/a.js,,\n" +
+		"fw/contrib/humanize/__init__.py,,\nfw/contrib/humanize/templatetags/__init__.py,,\n" +
+		"fw/contrib/humanize/templatetags/humanize.py,,\nfw/contrib/humanize/locale/de/LC_MESSAGES/h.mo,,\n" +
+		"fw/contrib/auth/__init__.py,,\nfw/contrib/auth/hashers.py,,\nfw/contrib/auth/models.py,,\nfw/data/x.json,,\n"),
+	site + "fw/__init__.py":                                 file(""),
+	site + "fw/core/__init__.py":                            file(""),
+	site + "fw/core/engine.py":                              file("LOADERS = ['fw.loaders.fs.Loader']\nFORMATS = 'fw.locale.%s'\n"),
+	site + "fw/loaders/__init__.py":                         file(""),
+	site + "fw/loaders/fs.py":                               file("class Loader: pass\n"),
+	site + "fw/loaders/cached.py":                           file("class Loader: pass\n"),
+	site + "fw/locale/__init__.py":                          file(""),
+	site + "fw/locale/de/__init__.py":                       file(""),
+	site + "fw/locale/de/formats.py":                        file("DATE = 'j. F Y'\n"),
+	site + "fw/locale/de/LC_MESSAGES/fw.mo":                 file("mo"),
+	site + "fw/contrib/__init__.py":                         file(""),
+	site + "fw/contrib/admin/__init__.py":                   file(""),
+	site + "fw/contrib/admin/views.py":                      file("x = 1\n"),
+	site + "fw/contrib/admin/static/a.js":                   file("js"),
+	site + "fw/contrib/humanize/__init__.py":                file(""),
+	site + "fw/contrib/humanize/templatetags/__init__.py":   file(""),
+	site + "fw/contrib/humanize/templatetags/humanize.py":   file("x = 1\n"),
+	site + "fw/contrib/humanize/locale/de/LC_MESSAGES/h.mo": file("mo"),
+	site + "fw/contrib/auth/__init__.py":                    file(""),
+	site + "fw/contrib/auth/hashers.py":                     file("class Hasher: pass\n"),
+	site + "fw/contrib/auth/models.py":                      file("x = 1\n"),
+	site + "fw/data/x.json":                                 file("{}"),
+	"usr/lib/python3.11/_compat_pickle.py":                  file("NAMES = {'xmlrpclib': 'xmlrpc.client'}\n"),
+	"usr/lib/python3.11/xmlrpc/__init__.py":                 file(""),
+	"usr/lib/python3.11/xmlrpc/client.py":                   file("x = 1\n"),
+	"var/lib/dpkg/status":                                   file(dpkgStatus + "\nPackage: libpython3.11-stdlib\nStatus: install ok installed\nArchitecture: amd64\n"),
+	"var/lib/dpkg/info/libpython3.11-stdlib:amd64.list": file("/usr/lib/python3.11\n/usr/lib/python3.11/_compat_pickle.py\n" +
+		"/usr/lib/python3.11/xmlrpc\n/usr/lib/python3.11/xmlrpc/__init__.py\n/usr/lib/python3.11/xmlrpc/client.py\n"),
+})
+
+func TestComputeDormantPackages(t *testing.T) {
+	used := func(in *Input) {
+		quiet(in)
+		in.Files = read("/app/settings.py", "/"+site+"fw/__init__.py", "/"+site+"fw/core/__init__.py",
+			"/"+site+"fw/core/engine.py", "/"+site+"fw/contrib/__init__.py", "/"+site+"fw/contrib/humanize/__init__.py",
+			"/usr/lib/python3.11/_compat_pickle.py")
+	}
+	fw := "/" + site + "fw/"
+	runCases(t, []computeCase{{
+		name: "subpackages nothing names stay out",
+		img:  fwImage,
+		in:   used,
+		want: map[string]Reason{
+			fw + "data/x.json":                                 ReasonLangPackage, // not a package: kept with the distribution
+			fw + "loaders/fs.py":                               ReasonImport,      // named by the engine
+			fw + "contrib/auth/hashers.py":                     ReasonImport,      // named by the settings, as a class in it
+			fw + "locale/de/formats.py":                        ReasonLangPackage, // beneath a prefix of computed names
+			fw + "contrib/humanize/templatetags/humanize.py":   ReasonLangPackage, // an installed app, whole
+			fw + "contrib/humanize/locale/de/LC_MESSAGES/h.mo": ReasonLangPackage,
+		},
+		not: []string{fw + "loaders/cached.py", fw + "contrib/auth/models.py", fw + "contrib/admin/__init__.py",
+			fw + "contrib/admin/views.py", fw + "contrib/admin/static/a.js", fw + "contrib/admin",
+			fw + "locale/de/LC_MESSAGES/fw.mo",      // computed names load modules, not data files
+			"/usr/lib/python3.11/xmlrpc/client.py"}, // the standard library's strings are not followed
+		check: func(t *testing.T, s *Set) {
+			if e := s.Find(fw + "loaders/fs.py"); e.Detail != "named by "+fw+"core/engine.py:1" {
+				t.Errorf("detail %q", e.Detail)
+			}
+		},
+	}, {
+		name: "without the import closure, the whole distribution",
+		img:  fwImage,
+		in: func(in *Input) {
+			used(in)
+			in.Options.NoImports = true
+		},
+		want: map[string]Reason{fw + "contrib/admin/views.py": ReasonLangPackage, fw + "loaders/cached.py": ReasonLangPackage,
+			fw + "locale/de/LC_MESSAGES/fw.mo": ReasonLangPackage},
+	}})
 }

@@ -72,7 +72,7 @@ type Ref struct {
 func Parse(l Lang, src []byte) []Ref {
 	switch l {
 	case Python:
-		return parsePython(src)
+		return parsePython(src, nil)
 	case Node:
 		return parseNode(src)
 	case Ruby:

@@ -194,3 +194,26 @@ func TestParsePythonDeferred(t *testing.T) {
 		}
 	}
 }
+
+func TestPythonNames(t *testing.T) {
+	src := "BACKEND = 'django.template.backends.django.DjangoTemplates'\n" +
+		"loc = 'django.conf.locale.%s' % lang\n" +
+		"def f():\n    return import_module(\"{}.formats\".format(x)), 'app.mod'\n" +
+		"x = ['utf-8', 'index.html', '127.0.0.1', 'a..b', 'single', f'dyn.{x}.y', '3rd.party', 'text/html']\n"
+	refs, names := PythonNames([]byte(src))
+	var got []string
+	for _, r := range names {
+		s := fmt.Sprintf("%d %s", r.Line, r.Name)
+		if r.Deferred {
+			s += " (deferred)"
+		}
+		got = append(got, s)
+	}
+	want := []string{"1 django.template.backends.django.DjangoTemplates", "2 django.conf.locale.", "4 app.mod (deferred)", "5 index.html"}
+	if !slices.Equal(got, want) {
+		t.Errorf("PythonNames = %q, want %q", got, want)
+	}
+	if len(refs) != 1 || refs[0].Kind != "import_module" || !refs[0].Dynamic {
+		t.Errorf("refs = %+v, want the dynamic import_module call", refs)
+	}
+}

@@ -172,7 +172,10 @@ func pyString(s string, i int, prefix string) (token, int, int) {
 // are those under "if __name__ == '__main__':", which runs only when the
 // module is the program (and then it ran while traced), and under "if
 // TYPE_CHECKING:", which runs only in a type checker.
-func parsePython(src []byte) []Ref {
+//
+// With names set, it also appends there the string literals that name a
+// module by its dotted path (Kind "name", see PythonNames).
+func parsePython(src []byte, names *[]Ref) []Ref {
 	toks := lexPython(src)
 	var refs []Ref
 	at := func(i int) token { return tokenAt(toks, i) }
@@ -206,6 +209,11 @@ func parsePython(src []byte) []Ref {
 	}
 	for i := 0; i < len(toks); i++ {
 		t := toks[i]
+		if t.kind == tString && names != nil && !t.dyn && len(t.val) <= 256 {
+			if n, ok := dottedName(t.val); ok {
+				*names = append(*names, Ref{Line: t.line, Kind: "name", Name: n, Deferred: len(defs) > 0})
+			}
+		}
 		if t.kind != tName {
 			continue
 		}
@@ -614,4 +622,42 @@ func (r *Resolver) resolvePython(from string, ref Ref) ([]string, bool) {
 		return files, len(files) > 0 || len(parts) == 0
 	}
 	return nil, false
+}
+
+// PythonNames parses Python source as Parse does, and returns too the
+// string literals that name a module by its dotted path
+// ("django.template.loaders.filesystem.Loader"): the names
+// import_string-style loaders and settings hand to importlib at run time.
+// Each is cut at its first character that cannot be in a dotted name; one
+// cut just after a dot ("django.conf.locale.%s") is the prefix of names
+// computed at run time and keeps that dot. Those with fewer than two
+// components are left out. Deferred is set for those in a function.
+func PythonNames(src []byte) (refs, names []Ref) {
+	refs = parsePython(src, &names)
+	return refs, names
+}
+
+func dottedName(s string) (string, bool) {
+	end := strings.IndexFunc(s, func(r rune) bool {
+		return !(r == '.' || r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9')
+	})
+	prefix := false
+	if end >= 0 {
+		s = s[:end]
+		prefix = strings.HasSuffix(s, ".") && !strings.HasSuffix(s, "..")
+	}
+	s = strings.TrimSuffix(s, ".")
+	comps := strings.Split(s, ".")
+	if len(comps) < 2 {
+		return "", false
+	}
+	for _, c := range comps {
+		if c == "" || c[0] >= '0' && c[0] <= '9' {
+			return "", false
+		}
+	}
+	if prefix {
+		s += "."
+	}
+	return s, true
 }
