@@ -27,7 +27,7 @@ export PATH := $(PATH):/usr/local/go/bin:$(SLIMTRACE_CACHE)/bin
 
 # Fixture images (testdata/images/build.sh; the apps are in testdata/apps/).
 FIXTURES := busybox-httpd busybox-cgi python-app go-static flask-static express nginx-static ruby-app php-app \
-	java-app elixir-app cli-yq nonroot-app redis-db redis-app
+	java-app elixir-app cli-yq nonroot-app redis-db redis-app django-app
 # check.sh runs one container per app: redis-app answers / only with a Redis beside it (issue 18).
 CHECK_FIXTURES := $(filter-out redis-app,$(FIXTURES))
 APT_PACKAGES := clang llvm bpftool libbpf-dev containerd runc debootstrap busybox-static skopeo \

@@ -30,7 +30,7 @@ cache=${SLIMTRACE_CACHE:-/var/cache/slimtrace}
 outdir=$cache/fixtures
 suite=bookworm
 all_images=(busybox-httpd busybox-cgi python-app go-static flask-static express nginx-static ruby-app php-app
-	java-app elixir-app cli-yq nonroot-app redis-db redis-app)
+	java-app elixir-app cli-yq nonroot-app redis-db redis-app django-app)
 # Timestamp for our own files and the image configs, so rebuilding gives the same image.
 epoch=1704067200
 created=$(date -u -d "@$epoch" +%Y-%m-%dT%H:%M:%SZ)
@@ -117,7 +117,7 @@ app_files_key() {
 image_base() {
 	case $1 in
 	busybox-httpd | busybox-cgi) echo none ;;
-	python-app | flask-static | cli-yq | nonroot-app | redis-app) echo python ;;
+	python-app | flask-static | cli-yq | nonroot-app | redis-app | django-app) echo python ;;
 	*) echo minbase ;;
 	esac
 }
@@ -484,6 +484,25 @@ build_python_app() {
 		--config.label org.opencontainers.image.title=python-app \
 		--config.label org.opencontainers.image.description="slimtrace fixture: stdlib http.server app" \
 		--config.label io.slimtrace.fixture=python-app
+}
+
+build_django_app() {
+	local work=$1
+	from_base python "$work"
+	apt_layer "$work/oci" python3-django
+	copy_app "$apps/django-app/app/." "$work/layer/app"
+	# A distribution installed as pip would: its package and its dist-info (entry_points.txt).
+	copy_app "$apps/django-app/dist-packages/." "$work/layer/usr/local/lib/python3.11/dist-packages"
+	add_layer "$work/oci" "$work/layer" "build.sh: COPY app /app; pip install shop-exporters" "${own_files[@]}"
+	configure "$work/oci" \
+		--config.cmd python3 --config.cmd /app/server.py \
+		--config.exposedports 8000/tcp \
+		--config.workingdir /app \
+		--config.env "$default_path" \
+		--config.env PYTHONUNBUFFERED=1 \
+		--config.label org.opencontainers.image.title=django-app \
+		--config.label org.opencontainers.image.description="slimtrace fixture: Django app with lazily loaded templates and plugins" \
+		--config.label io.slimtrace.fixture=django-app
 }
 
 build_go_static() {
