@@ -44,7 +44,7 @@ func TestBadInputs(t *testing.T) {
 func TestTraceCommand(t *testing.T) {
 	privtest.Root(t)
 	out := filepath.Join(t.TempDir(), "r.json")
-	stdout, stderr, code := run(t, nil, "trace", "-o", out, "--", "sh", "-c", "cat /etc/hostname; exit 3")
+	stdout, stderr, code := run(t, nil, "trace", "-o", out, "--", "sh", "-c", "cat /etc/hostname; exit 3", "--password=trace-pw-secret")
 	if code != 3 {
 		t.Errorf("exit %d, want the command's 3; stderr %s", code, stderr)
 	}
@@ -63,6 +63,19 @@ func TestTraceCommand(t *testing.T) {
 	}
 	if r.File("/etc/hostname") == nil {
 		t.Errorf("JSON report lacks /etc/hostname")
+	}
+	// A secret-looking flag's value is redacted on stdout and in the JSON,
+	// and shown with --show-secret-args.
+	if strings.Contains(stdout, "trace-pw-secret") || strings.Contains(string(b), "trace-pw-secret") ||
+		!strings.Contains(stdout, "--password=<redacted>") {
+		t.Errorf("the exec's --password value is not redacted:\n%s", stdout)
+	}
+	if fi, err := os.Stat(out); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("the JSON report's mode: %v %v", fi.Mode(), err)
+	}
+	stdout, _, _ = run(t, nil, "trace", "--show-secret-args", "--", "sh", "-c", "true", "--password=trace-pw-secret")
+	if !strings.Contains(stdout, "--password=trace-pw-secret") {
+		t.Errorf("--show-secret-args does not show the value:\n%s", stdout)
 	}
 	assertNoCgroupsLeft(t)
 }

@@ -142,16 +142,17 @@ func argvSecretImage(t *testing.T) string {
 }
 
 // TestArgvSecretsStayIn: the values of secret-looking flags in the image's
-// entrypoint and HEALTHCHECK are in neither info's output, Dockerfile.fat,
-// nor a profile run's artifacts (creport.json: config, run args, execs),
-// summary or debug log; the flag names stay, and the app still serves.
+// entrypoint and HEALTHCHECK, and in the user's --exec and --exec-probe
+// commands, are in neither info's output, Dockerfile.fat, nor a profile
+// run's artifacts (creport.json: config, run args, execs, probes), summary
+// or debug log; the flag names stay, and the app still serves.
 func TestArgvSecretsStayIn(t *testing.T) {
 	addr := privtest.ContainerdAddress(t)
 	tar := argvSecretImage(t)
 	ns := "canary-cli-argv-secrets"
 	state, copyTo := t.TempDir(), t.TempDir()
 	defer run(t, nil, "--state-path", state, "prune", "--containerd", addr, "--namespace", ns)
-	secrets := []string{"argv-pw-secret", "argv-token-secret", "hc-key-secret"}
+	secrets := []string{"argv-pw-secret", "argv-token-secret", "hc-key-secret", "exec-pw-secret", "exec-probe-token-secret"}
 
 	stdout, stderr, code := run(t, nil, "--log-level", "debug", "--state-path", state, "info", "--containerd", addr,
 		"--namespace", ns, "--no-trunc", "--copy-meta-artifacts", copyTo, "docker-archive:"+tar)
@@ -173,7 +174,9 @@ func TestArgvSecretsStayIn(t *testing.T) {
 
 	logFile := filepath.Join(t.TempDir(), "slimtrace.log")
 	stdout, stderr, code = run(t, nil, "--log-level", "debug", "--log", logFile, "--state-path", state, "profile",
-		"--containerd", addr, "--namespace", ns, "--continue-after", "probe", "--copy-meta-artifacts", copyTo, "docker-archive:"+tar)
+		"--containerd", addr, "--namespace", ns, "--continue-after", "probe", "--copy-meta-artifacts", copyTo,
+		"--exec", "/bin/busybox true --password=exec-pw-secret", "--exec-probe", "true --token exec-probe-token-secret",
+		"docker-archive:"+tar)
 	if code != 0 {
 		t.Fatalf("profile: exit %d\n%s\n%s", code, stdout, stderr)
 	}

@@ -10,16 +10,18 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/slimtrace/slimtrace/internal/cgroup"
+	"github.com/slimtrace/slimtrace/internal/creport"
 	"github.com/slimtrace/slimtrace/internal/trace"
 	"github.com/slimtrace/slimtrace/internal/tracer"
 )
 
 type traceCmd struct {
-	Cgroup   string        `help:"Attach to this existing cgroup v2 (a host path, or a path relative to the cgroup v2 root as /proc/PID/cgroup shows it) instead of running a command. Tracing stops on SIGINT/SIGTERM or after --duration." placeholder:"PATH" xor:"target"`
-	Duration time.Duration `help:"With --cgroup: stop after this long (e.g. 30s). 0: until interrupted." default:"0"`
-	Output   string        `help:"Also write the report as JSON to this file (its fields are documented in the README)." short:"o" type:"path" placeholder:"FILE"`
-	Quiet    bool          `help:"Do not print the readable report on stdout." short:"q"`
-	RingSize int           `help:"Ring buffer size in MiB (a power of two); mapped twice, it counts twice in the resident size." default:"16"`
+	Cgroup         string        `help:"Attach to this existing cgroup v2 (a host path, or a path relative to the cgroup v2 root as /proc/PID/cgroup shows it) instead of running a command. Tracing stops on SIGINT/SIGTERM or after --duration." placeholder:"PATH" xor:"target"`
+	Duration       time.Duration `help:"With --cgroup: stop after this long (e.g. 30s). 0: until interrupted." default:"0"`
+	Output         string        `help:"Also write the report as JSON to this file (its fields are documented in the README)." short:"o" type:"path" placeholder:"FILE"`
+	Quiet          bool          `help:"Do not print the readable report on stdout." short:"q"`
+	RingSize       int           `help:"Ring buffer size in MiB (a power of two); mapped twice, it counts twice in the resident size." default:"16"`
+	ShowSecretArgs bool          `help:"Show the values of secret-looking command-line flags (--password=…, --token …, *KEY*, *SECRET*…) in the execs; by default they read <redacted>, on stdout and in --output."`
 
 	Command []string `arg:"" optional:"" passthrough:"partial" help:"The command to run and trace, after --." placeholder:"CMD [ARGS]"`
 }
@@ -88,6 +90,12 @@ func (c *traceCmd) Run(ctx context.Context) error {
 		}
 	}
 
+	if !c.ShowSecretArgs {
+		report.Target.Command = creport.RedactArgs(report.Target.Command)
+		for i := range report.Execs {
+			report.Execs[i].Argv = creport.RedactArgs(report.Execs[i].Argv)
+		}
+	}
 	if c.Output != "" {
 		if err := writeJSON(c.Output, report); err != nil {
 			return err
@@ -111,7 +119,7 @@ func (c *traceCmd) Run(ctx context.Context) error {
 // writeJSON writes the report to path, indented, one list element at a
 // time.
 func writeJSON(path string, r *trace.Report) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return err
 	}

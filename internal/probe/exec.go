@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/slimtrace/slimtrace/internal/creport"
 )
 
 // Environment variables set for an exec probe. All are always set, empty
@@ -96,7 +98,7 @@ func RunExec(ctx context.Context, opts ExecOptions) (*ExecResult, error) {
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = execWaitDelay
 
-	log.Info().Str("command", opts.Command).Msg("running exec probe")
+	log.Info().Str("command", creport.RedactText(opts.Command)).Msg("running exec probe")
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting exec probe %q: %w", opts.Command, err)
@@ -117,17 +119,17 @@ func RunExec(ctx context.Context, opts ExecOptions) (*ExecResult, error) {
 		err = fmt.Errorf("exec probe %q stopped: %w", opts.Command, context.Cause(ctx))
 	case errors.Is(err, exec.ErrWaitDelay) && res.ExitCode == 0:
 		// It succeeded; a child it left behind kept the output open.
-		log.Warn().Str("command", opts.Command).Msg("exec probe left processes holding its output")
+		log.Warn().Str("command", creport.RedactText(opts.Command)).Msg("exec probe left processes holding its output")
 		err = nil
 	case err != nil:
 		err = fmt.Errorf("exec probe %q failed: %w", opts.Command, err)
 	}
 	if err != nil {
 		res.Error = err.Error()
-		log.Warn().Str("command", opts.Command).Int("exit_code", res.ExitCode).Err(err).Msg("exec probe failed")
+		log.Warn().Str("command", creport.RedactText(opts.Command)).Int("exit_code", res.ExitCode).Err(err).Msg("exec probe failed")
 		return res, err
 	}
-	log.Info().Str("command", opts.Command).Dur("duration", res.Duration).Msg("exec probe done")
+	log.Info().Str("command", creport.RedactText(opts.Command)).Dur("duration", res.Duration).Msg("exec probe done")
 	return res, nil
 }
 

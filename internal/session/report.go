@@ -41,6 +41,10 @@ func Report(run *Run, slim *SlimResult, profiles *Profiles, verify *creport.Veri
 			redacted.Command = creport.RedactArgs(h.Command)
 			rep.Probe.Healthcheck = &redacted
 		}
+		rep.Probe.Exec = slices.Clone(rep.Probe.Exec)
+		for i := range rep.Probe.Exec {
+			rep.Probe.Exec[i].Command = creport.RedactArgs(rep.Probe.Exec[i].Command)
+		}
 	}
 	if slim != nil {
 		rep.Slim = &slim.Report

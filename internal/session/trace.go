@@ -568,7 +568,7 @@ func (r *Run) probe(ctx context.Context, c *container.Container, step func(strin
 	}
 
 	for _, args := range opts.Execs {
-		step("running %s inside the container", strings.Join(args, " "))
+		step("running %s inside the container", strings.Join(creport.RedactArgs(args), " "))
 		ep, lineage, err := execInside(ctx, c, args)
 		if err != nil {
 			return err
@@ -588,7 +588,7 @@ func (r *Run) probe(ctx context.Context, c *container.Container, step func(strin
 		r.count(ep)
 	}
 	for _, cmd := range opts.ExecProbes {
-		step("running exec probe %q", cmd)
+		step("running exec probe %q", creport.RedactText(cmd))
 		res, err := probe.RunExec(ctx, probe.ExecOptions{Command: cmd, Host: c.IP, Ports: ports, NetNS: c.NetNSPath})
 		if res == nil {
 			return err
