@@ -114,16 +114,18 @@ type Resolver struct {
 	// Lookups are many and repeat (every module name in every search
 	// directory): directory listings and stats are remembered.
 	names map[string]map[string]bool
-	stats map[string]fs.FileInfo // nil: missing
-	psr4  map[string]*psr4       // composer PSR-4 maps by vendor directory
-	beam  []string               // the BEAM code path, as learnt
+	stats map[string]fs.FileInfo  // nil: missing
+	psr4  map[string]*psr4        // composer PSR-4 maps by vendor directory
+	pkgs  map[string]*packageJSON // package.json files read, by directory (nil: none or unreadable)
+	beam  []string                // the BEAM code path, as learnt
 }
 
 // NewResolver returns a resolver over fsys, the image's root filesystem,
 // whose Stat, ReadFile and ReadDir follow symlinks as the kernel would in
 // the container. Inside the package names are absolute image paths.
 func NewResolver(fsys fs.FS, env Env) *Resolver {
-	return &Resolver{fs: fsys, env: env, names: map[string]map[string]bool{}, stats: map[string]fs.FileInfo{}}
+	return &Resolver{fs: fsys, env: env, names: map[string]map[string]bool{}, stats: map[string]fs.FileInfo{},
+		pkgs: map[string]*packageJSON{}}
 }
 
 // stat looks p up, first in its directory's listing.

@@ -411,6 +411,30 @@ func (r *Resolver) resolveNode(from string, ref Ref) ([]string, bool) {
 	return nil, false
 }
 
+// packageJSON is what the resolver uses of a package.json.
+type packageJSON struct {
+	Main    string          `json:"main"`
+	Exports json.RawMessage `json:"exports"`
+}
+
+// packageJSON returns dir's package.json, read and parsed once however many
+// requires lead to it (an app with thousands of requires into one package
+// read it thousands of times); nil when there is none.
+func (r *Resolver) packageJSON(dir string) *packageJSON {
+	if pj, ok := r.pkgs[dir]; ok {
+		return pj
+	}
+	var pj *packageJSON
+	if b, err := fs.ReadFile(r.fs, fsName(dir+"/package.json")); err == nil {
+		pj = new(packageJSON)
+		if json.Unmarshal(b, pj) != nil {
+			pj = &packageJSON{} // there, but nothing to use in it
+		}
+	}
+	r.pkgs[dir] = pj
+	return pj
+}
+
 // nodeFileOrDir is LOAD_AS_FILE then LOAD_AS_DIRECTORY.
 func (r *Resolver) nodeFileOrDir(p string) ([]string, bool) {
 	if f := r.nodeFile(p); f != "" {
@@ -419,11 +443,8 @@ func (r *Resolver) nodeFileOrDir(p string) ([]string, bool) {
 	if !r.isDir(p) {
 		return nil, false
 	}
-	if b, err := fs.ReadFile(r.fs, fsName(p+"/package.json")); err == nil {
-		var pj struct {
-			Main string `json:"main"`
-		}
-		if json.Unmarshal(b, &pj) == nil && pj.Main != "" {
+	if pj := r.packageJSON(p); pj != nil {
+		if pj.Main != "" {
 			m := path.Join(p, pj.Main)
 			if f := r.nodeFile(m); f != "" {
 				return []string{f, p + "/package.json"}, true
@@ -462,14 +483,8 @@ func (r *Resolver) nodeIndex(p string) string {
 
 // nodeExports resolves a package's "exports" map, when it has one.
 func (r *Resolver) nodeExports(root, sub string, conds []string) ([]string, bool) {
-	b, err := fs.ReadFile(r.fs, fsName(root+"/package.json"))
-	if err != nil {
-		return nil, false
-	}
-	var pj struct {
-		Exports json.RawMessage `json:"exports"`
-	}
-	if json.Unmarshal(b, &pj) != nil || len(pj.Exports) == 0 {
+	pj := r.packageJSON(root)
+	if pj == nil || len(pj.Exports) == 0 {
 		return nil, false
 	}
 	key := "."

@@ -1,6 +1,8 @@
 package imports
 
 import (
+	"fmt"
+	"io/fs"
 	"slices"
 	"strings"
 	"testing"
@@ -168,4 +170,47 @@ func TestResolvePHPClass(t *testing.T) {
 		{"no prefix", "/app/public/index.php", Ref{Kind: "class", Name: "Other\\Thing"}, nil},
 		{"no file", "/app/public/index.php", Ref{Kind: "class", Name: "Shop\\Missing"}, nil},
 	})
+}
+
+// countFS counts the opens of each file.
+type countFS struct {
+	fstest.MapFS
+	opens map[string]int
+}
+
+func (c countFS) Open(name string) (fs.File, error) {
+	c.opens[name]++
+	return c.MapFS.Open(name)
+}
+
+func (c countFS) ReadFile(name string) ([]byte, error) {
+	c.opens[name]++
+	return c.MapFS.ReadFile(name)
+}
+
+// TestPackageJSONReadOnce: a thousand requires into one package read its
+// package.json once.
+func TestPackageJSONReadOnce(t *testing.T) {
+	fsys := countFS{files("/app/node_modules/big/package.json={\"main\": \"lib/main.js\", \"exports\": {\".\": \"./lib/main.js\", \"./x/*\": \"./lib/x/*.js\"}}",
+		"/app/node_modules/big/lib/main.js", "/app/node_modules/big/lib/x/a.js", "/app/node_modules/bad/package.json=not json",
+		"/app/node_modules/bad/index.js"), map[string]int{}}
+	r := NewResolver(fsys, Env{})
+	for i := range 1000 {
+		from := fmt.Sprintf("/app/src/f%d.js", i)
+		if got, ok := r.Resolve(Node, from, Ref{Name: "big"}); !ok || got[0] != "/app/node_modules/big/lib/main.js" {
+			t.Fatalf("big: %q %v", got, ok)
+		}
+		if got, ok := r.Resolve(Node, from, Ref{Name: "big/x/a"}); !ok || got[0] != "/app/node_modules/big/lib/x/a.js" {
+			t.Fatalf("big/x/a: %q %v", got, ok)
+		}
+		// A package.json that is not JSON is still the package's.
+		if got, ok := r.Resolve(Node, from, Ref{Name: "bad"}); !ok || !slices.Equal(got, []string{"/app/node_modules/bad/index.js", "/app/node_modules/bad/package.json"}) {
+			t.Fatalf("bad: %q %v", got, ok)
+		}
+	}
+	for _, p := range []string{"app/node_modules/big/package.json", "app/node_modules/bad/package.json"} {
+		if n := fsys.opens[p]; n != 1 {
+			t.Errorf("%s opened %d times", p, n)
+		}
+	}
 }
