@@ -41,6 +41,8 @@ type buildCmd struct {
 	ImportsMaxSize              string        `help:"Most bytes of files the import closure adds (0: no bound)." default:"32MB" group:"Files"`
 	FilesetTimeout              time.Duration `help:"Longest the file-set computation may take before the build fails (reading a hostile image cannot hang it)." default:"5m" group:"Files"`
 	GlobMaxMatches              int           `help:"Most paths a glob from the image (an ld.so.conf include, a top_level.txt name) expands to; a cut is named in the warnings (0: no cap)." default:"1000" group:"Files"`
+	SearchPathMaxDirs           int           `help:"Most directories of each search path from the image searched (ld.so.conf, an ELF object's RPATH/RUNPATH, LD_LIBRARY_PATH, PATH, PYTHONPATH and .pth files, NODE_PATH, RUBYLIB); a cut is named in the warnings (0: no cap)." default:"256" group:"Files"`
+	ElfMaxNeeded                int           `help:"Most DT_NEEDED libraries of one ELF object looked up; a cut is named in the warnings (0: no cap)." default:"1024" group:"Files"`
 	ImportsMaxUnresolved        int           `help:"Most dynamic imports (names computed at run time) listed in creport.json; the rest are counted (0: no cap)." default:"1000" group:"Files"`
 	ImportsMaxUnresolvedPerFile int           `help:"Most dynamic imports listed from one source file; the rest are counted (0: no cap)." default:"20" group:"Files"`
 
@@ -125,9 +127,9 @@ func (c *buildCmd) buildOptions(g *Globals) (session.BuildOptions, error) {
 		NoOSLibsNet: !c.IncludeOslibsNet, NoAppDirs: !c.KeepAppDirs || c.Insurance != fileset.InsuranceFull,
 		NoImports:   !c.IncludeImports || c.Insurance == fileset.InsuranceNone,
 		ImportDepth: c.ImportsMaxDepth, MaxUnresolved: capFlag(c.ImportsMaxUnresolved), MaxUnresolvedPerFile: capFlag(c.ImportsMaxUnresolvedPerFile),
-		MaxGlobMatches: capFlag(c.GlobMaxMatches)}
-	if c.ImportsMaxUnresolved < 0 || c.ImportsMaxUnresolvedPerFile < 0 || c.GlobMaxMatches < 0 {
-		errs = append(errs, fmt.Errorf("--imports-max-unresolved, --imports-max-unresolved-per-file and --glob-max-matches: want a count, or 0 for no cap"))
+		MaxGlobMatches: capFlag(c.GlobMaxMatches), MaxSearchDirs: capFlag(c.SearchPathMaxDirs), MaxNeeded: capFlag(c.ElfMaxNeeded)}
+	if c.ImportsMaxUnresolved < 0 || c.ImportsMaxUnresolvedPerFile < 0 || c.GlobMaxMatches < 0 || c.SearchPathMaxDirs < 0 || c.ElfMaxNeeded < 0 {
+		errs = append(errs, fmt.Errorf("--imports-max-unresolved, --imports-max-unresolved-per-file, --glob-max-matches, --search-path-max-dirs and --elf-max-needed: want a count, or 0 for no cap"))
 	}
 	if c.ImportsMaxDepth == 0 {
 		fo.ImportDepth = -1

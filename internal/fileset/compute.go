@@ -91,9 +91,9 @@ func newComputer(in Input) (*computer, error) {
 	if !ok {
 		pathVar = defaultPath
 	}
-	c.pathDirs = strings.Split(pathVar, ":")
+	c.pathDirs = c.capDirs(strings.Split(pathVar, ":"), "PATH")
 	if v, ok := envValue(c.cfg.Env, "LD_LIBRARY_PATH"); ok {
-		c.ldPath = strings.FieldsFunc(v, func(r rune) bool { return r == ':' || r == ';' })
+		c.ldPath = c.capDirs(strings.FieldsFunc(v, func(r rune) bool { return r == ':' || r == ';' }), "LD_LIBRARY_PATH")
 	}
 	c.elf = newELFState()
 	return c, nil

@@ -202,24 +202,35 @@ func (c *computer) elfClosure(it item) {
 		}
 		return out
 	}
-	rpath, runpath := expand(info.rpath), expand(info.runpath)
+	rpath, runpath := c.capDirs(expand(info.rpath), it.path+": RPATH"), c.capDirs(expand(info.runpath), it.path+": RUNPATH")
+	inheritedCap := func(dirs []string) []string { return c.capDirs(dirs, it.path+": RPATH of the objects that loaded it") }
 	var dirs, inherited []string
 	if ld.musl {
 		// musl: LD_LIBRARY_PATH, then the rpath (RPATH and RUNPATH alike)
 		// of the object and of those that loaded it, then its path file.
-		inherited = append(append(rpath, runpath...), it.rpaths...)
+		inherited = inheritedCap(append(append(rpath, runpath...), it.rpaths...))
 		dirs = append(append(slices.Clone(c.ldPath), inherited...), c.sysDirs(ld, hdr)...)
 	} else {
 		// glibc: DT_RPATH of the object and its loaders unless it has a
 		// DT_RUNPATH, LD_LIBRARY_PATH, DT_RUNPATH, ld.so.cache, defaults.
 		inherited = slices.Clone(it.rpaths)
 		if len(info.runpath) == 0 {
-			inherited = append(rpath, it.rpaths...)
+			inherited = inheritedCap(append(rpath, it.rpaths...))
 			dirs = append(dirs, inherited...)
 		}
 		dirs = append(append(append(dirs, c.ldPath...), runpath...), c.sysDirs(ld, hdr)...)
 	}
-	for _, name := range info.needed {
+	needed := info.needed
+	if max := c.opts.MaxNeeded; max >= 0 {
+		if max == 0 {
+			max = DefaultMaxNeeded
+		}
+		if len(needed) > max {
+			c.warn("%s: %d DT_NEEDED libraries: only the first %d looked up (--elf-max-needed)", it.path, len(needed), max)
+			needed = needed[:max]
+		}
+	}
+	for _, name := range needed {
 		p, ok := c.findLib(name, dirs, hdr)
 		if !ok {
 			if !it.quiet {
@@ -332,7 +343,7 @@ func (c *computer) sysDirs(ld *loader, h elfHeader) []string {
 	if ld.musl {
 		l := Resolve(c.fs, "/etc/ld-musl-"+ld.arch+".path")
 		if b, err := c.readResolved(l); err == nil {
-			dirs = parseMuslPath(b)
+			dirs = c.capDirs(parseMuslPath(b), l.Resolved)
 		} else {
 			dirs = []string{"/lib", "/usr/local/lib", "/usr/lib"}
 		}
@@ -344,6 +355,7 @@ func (c *computer) sysDirs(ld *loader, h elfHeader) []string {
 			for _, p := range capped {
 				c.warn("/etc/ld.so.conf: include %s matches over %d paths: only the first %d read (--glob-max-matches)", p, c.globMax(), c.globMax())
 			}
+			c.elf.confDirs = c.capDirs(c.elf.confDirs, "/etc/ld.so.conf")
 		}
 		dirs = append(dirs, c.elf.confDirs...)
 		for _, t := range multiarch(h.class, h.machine) {

@@ -9,6 +9,7 @@ import (
 
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 
+	"github.com/slimtrace/slimtrace/internal/imports"
 	"github.com/slimtrace/slimtrace/internal/trace"
 )
 
@@ -133,10 +134,42 @@ type Options struct {
 	// image (an ld.so.conf include, a top_level.txt name) expands to: 0
 	// means DefaultMaxGlobMatches, a negative value no cap.
 	MaxGlobMatches int
+	// MaxSearchDirs is --search-path-max-dirs, the most directories of
+	// each search path from the image (ld.so.conf, an object's RPATH or
+	// RUNPATH, LD_LIBRARY_PATH, musl's path file, PYTHONPATH and .pth
+	// files, NODE_PATH, RUBYLIB) searched: 0 means DefaultMaxSearchDirs,
+	// a negative value no cap.
+	MaxSearchDirs int
+	// MaxNeeded is --elf-max-needed, the most DT_NEEDED libraries of one
+	// ELF object looked up: 0 means DefaultMaxNeeded, a negative value no
+	// cap.
+	MaxNeeded int
 }
 
 // DefaultMaxGlobMatches is Options.MaxGlobMatches' default.
 const DefaultMaxGlobMatches = 1000
+
+// Defaults of Options.MaxSearchDirs and Options.MaxNeeded: real search
+// paths hold tens of directories and real programs need tens of
+// libraries; an image's can hold millions, each multiplying the lookups.
+const (
+	DefaultMaxSearchDirs = imports.DefaultMaxSearchDirs
+	DefaultMaxNeeded     = 1024
+)
+
+// capDirs cuts a search path from the image at --search-path-max-dirs,
+// warning (where names the path) when it did.
+func (c *computer) capDirs(dirs []string, where string) []string {
+	max := c.opts.MaxSearchDirs
+	if max == 0 {
+		max = DefaultMaxSearchDirs
+	}
+	if max < 0 || len(dirs) <= max {
+		return dirs
+	}
+	c.warn("%s: %d search directories: only the first %d searched (--search-path-max-dirs)", where, len(dirs), max)
+	return dirs[:max]
+}
 
 func (c *computer) globMax() int {
 	if c.opts.MaxGlobMatches == 0 {

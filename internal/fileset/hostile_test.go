@@ -2,11 +2,13 @@ package fileset
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -137,5 +139,98 @@ func TestHostileLinksStayIn(t *testing.T) {
 	// The demonstration: a plain open follows the links out.
 	if hit, _, _ := opened(t, canaryDir, os.DirFS(root), in); !hit {
 		t.Error("through os.DirFS too, nothing opened the canary: this test cannot tell the accessor works")
+	}
+}
+
+// searchPathImage has PYTHONPATH, PATH, LD_LIBRARY_PATH and a .pth file of
+// n directories each.
+func searchPathImage(n int) Input {
+	var ldPath, pyPath, pth strings.Builder
+	for i := range n {
+		fmt.Fprintf(&ldPath, "/opt/ld%d:", i)
+		fmt.Fprintf(&pyPath, "/opt/py%d:", i)
+		fmt.Fprintf(&pth, "/opt/pth%d\n", i)
+	}
+	img := newImage(with(debian, map[string]*fstest.MapFile{
+		"app/app.py":                     file("import json\n"),
+		"usr/bin/python3.11":             exe("py"),
+		"usr/lib/python3.11/os.py":       file("x = 1\n"),
+		site + "many.pth":                file(pth.String()),
+		site + "ok.py":                   file("x = 1\n"),
+		site + "ok-1.0.dist-info/RECORD": file("ok.py,,\n"),
+	}))
+	in := Input{FS: img, Files: read("/app/app.py", "/usr/lib/python3.11/os.py", "/"+site+"ok.py")}
+	in.Config.Env = []string{"LD_LIBRARY_PATH=" + ldPath.String(), "PYTHONPATH=" + pyPath.String(), "PATH=" + pyPath.String()}
+	quiet(&in)
+	return in
+}
+
+// TestSearchPathCaps: search paths from the image with more directories
+// than --search-path-max-dirs (LD_LIBRARY_PATH, PATH, PYTHONPATH, a .pth
+// file; ld.so.conf and RPATH in TestElfCaps) are cut, each cut named with
+// where it came from and the flag, and the work stays small.
+func TestSearchPathCaps(t *testing.T) {
+	in := searchPathImage(100000)
+	start := time.Now()
+	s, err := Compute(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("took %s", d)
+	}
+	checkWarnings(t, s, []string{
+		"LD_LIBRARY_PATH: 100000 search directories: only the first 256 searched (--search-path-max-dirs)",
+		"PATH: 100001 search directories: only the first 256 searched (--search-path-max-dirs)",
+		"PYTHONPATH: more than 256 search directories: only the first 256 searched (--search-path-max-dirs)",
+		"/" + site + "many.pth: more than 256 search directories: only the first 256 searched (--search-path-max-dirs)",
+	})
+
+	// Without the cap, no cut is named.
+	in = searchPathImage(300)
+	in.Options.MaxSearchDirs = -1
+	if s, err = Compute(in); err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range s.Warnings {
+		if strings.Contains(w, "--search-path-max-dirs") {
+			t.Errorf("a cut without a cap: %s", w)
+		}
+	}
+}
+
+// TestElfCaps: an executable's DT_NEEDED list beyond --elf-max-needed, and
+// an ld.so.conf of 50,000 directories beyond --search-path-max-dirs, are
+// cut and named.
+func TestElfCaps(t *testing.T) {
+	b := buildELFs()
+	if b.err != nil {
+		t.Skipf("cannot build the test ELF files: %v", b.err)
+	}
+	var conf strings.Builder
+	for i := range 50000 { // ld.so.conf files over 1 MiB are not read
+		fmt.Fprintf(&conf, "/opt/l%d\n", i)
+	}
+	img := openRootImage(t, imageDir(t, b, map[string]string{
+		"opt/app/bin/app":                    "@build:app", // needs libfoo.so.1 (RPATH /opt/app/lib) and libc.so.6
+		"opt/app/lib/libfoo.so.1":            "@build:libfoo.so.1",
+		"etc/ld.so.conf":                     conf.String(),
+		"lib64":                              "->usr/lib64",
+		"usr/lib64/ld-linux-x86-64.so.2":     "@" + b.ldso,
+		"usr/lib/x86_64-linux-gnu/libc.so.6": "@" + b.libc,
+	}))
+	start := time.Now()
+	s, err := Compute(Input{FS: img, Execs: []string{"/opt/app/bin/app"},
+		Options: Options{NoOSLibsNet: true, NoAppDirs: true, MaxNeeded: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("took %s", d)
+	}
+	checkWarnings(t, s, []string{"/opt/app/bin/app: 2 DT_NEEDED libraries: only the first 1 looked up (--elf-max-needed)",
+		"/etc/ld.so.conf: 50000 search directories: only the first 256 searched (--search-path-max-dirs)"})
+	if s.Find("/opt/app/lib/libfoo.so.1") == nil {
+		t.Error("libfoo.so.1, the first DT_NEEDED, is not kept")
 	}
 }

@@ -205,7 +205,13 @@ func (c *computer) importClosure() {
 	for p := range c.entries {
 		before[p] = true
 	}
-	res := imports.NewResolver(importFS{c}, imports.Env{Env: c.cfg.Env, WorkingDir: c.cfg.WorkingDir, Seen: seen})
+	res := imports.NewResolver(importFS{c}, imports.Env{Env: c.cfg.Env, WorkingDir: c.cfg.WorkingDir, Seen: seen,
+		MaxSearchDirs: c.opts.MaxSearchDirs})
+	defer func() {
+		for _, w := range res.Capped() {
+			c.warn("%s", w)
+		}
+	}()
 	var added int64
 	// The entry points of the Python distributions the application used
 	// (entry_points.txt): plugins other code loads by a registered name.

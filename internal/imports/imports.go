@@ -1,8 +1,10 @@
 package imports
 
 import (
+	"fmt"
 	"io/fs"
 	"path"
+	"slices"
 	"strings"
 )
 
@@ -101,7 +103,16 @@ type Env struct {
 	// Seen are image files the application used: the interpreters'
 	// library directories are found from them.
 	Seen []string
+	// MaxSearchDirs bounds each search path (PYTHONPATH and the .pth
+	// files, NODE_PATH, RUBYLIB): 0 means DefaultMaxSearchDirs, a
+	// negative value no bound. Cuts are listed by Resolver.Capped.
+	MaxSearchDirs int
 }
+
+// DefaultMaxSearchDirs is Env.MaxSearchDirs' default: real search paths
+// hold tens of directories; an image's can hold millions, each a lookup
+// for every module name.
+const DefaultMaxSearchDirs = 256
 
 // Resolver finds references in an image.
 type Resolver struct {
@@ -118,6 +129,7 @@ type Resolver struct {
 	psr4  map[string]*psr4        // composer PSR-4 maps by vendor directory
 	pkgs  map[string]*packageJSON // package.json files read, by directory (nil: none or unreadable)
 	beam  []string                // the BEAM code path, as learnt
+	cuts  []string                // search paths cut at MaxSearchDirs
 }
 
 // NewResolver returns a resolver over fsys, the image's root filesystem,
@@ -214,16 +226,42 @@ func envValue(env []string, key string) (string, bool) {
 
 // envDirs returns the absolute directories of a colon-separated search
 // path in env (PYTHONPATH, NODE_PATH, RUBYLIB), cleaned, in order.
-func envDirs(env []string, key string) []string {
-	v, _ := envValue(env, key)
+func (r *Resolver) envDirs(key string) []string {
+	v, _ := envValue(r.env.Env, key)
 	var dirs []string
+	seen := map[string]bool{}
 	for _, d := range strings.Split(v, ":") {
-		if strings.HasPrefix(d, "/") {
-			dirs = appendUniq(dirs, path.Clean(d))
+		if d = path.Clean(d); strings.HasPrefix(d, "/") && !seen[d] {
+			if r.full(len(dirs), key) {
+				break
+			}
+			seen[d] = true
+			dirs = append(dirs, d)
 		}
 	}
 	return dirs
 }
+
+// full reports whether a search path of n directories is at
+// MaxSearchDirs, recording the cut (where names the path) once.
+func (r *Resolver) full(n int, where string) bool {
+	max := r.env.MaxSearchDirs
+	if max == 0 {
+		max = DefaultMaxSearchDirs
+	}
+	if max < 0 || n < max {
+		return false
+	}
+	msg := fmt.Sprintf("%s: more than %d search directories: only the first %d searched (--search-path-max-dirs)", where, max, max)
+	if !slices.Contains(r.cuts, msg) {
+		r.cuts = append(r.cuts, msg)
+	}
+	return true
+}
+
+// Capped lists the search paths cut at Env.MaxSearchDirs, each saying
+// where it came from and the flag that lifts the cap.
+func (r *Resolver) Capped() []string { return r.cuts }
 
 func appendUniq(list []string, s ...string) []string {
 	for _, x := range s {

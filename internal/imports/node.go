@@ -340,7 +340,7 @@ func (r *Resolver) nodePaths() *nodePaths {
 		return r.nd
 	}
 	n := &nodePaths{}
-	n.global = appendUniq(n.global, envDirs(r.env.Env, "NODE_PATH")...)
+	n.global = appendUniq(n.global, r.envDirs("NODE_PATH")...)
 	if h, ok := envValue(r.env.Env, "HOME"); ok && strings.HasPrefix(h, "/") {
 		n.global = appendUniq(n.global, h+"/.node_modules", h+"/.node_libraries")
 	}

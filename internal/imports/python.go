@@ -456,7 +456,7 @@ func (r *Resolver) pythonPaths() *pyPaths {
 		return r.py
 	}
 	p := &pyPaths{}
-	p.dirs = appendUniq(p.dirs, envDirs(r.env.Env, "PYTHONPATH")...)
+	p.dirs = appendUniq(p.dirs, r.envDirs("PYTHONPATH")...)
 	var stdlibs []string
 	for _, f := range r.env.Seen {
 		if m := pyLibDir.FindString(f); m != "" {
@@ -506,6 +506,9 @@ func (r *Resolver) pythonPaths() *pyPaths {
 				d := l
 				if !strings.HasPrefix(d, "/") {
 					d = s + "/" + d
+				}
+				if r.full(len(p.dirs), s+"/"+n) {
+					break
 				}
 				if d = path.Clean(d); r.isDir(d) {
 					p.dirs = appendUniq(p.dirs, d)

@@ -478,7 +478,7 @@ func (r *Resolver) rubyPaths() *rbPaths {
 		return r.rb
 	}
 	p := &rbPaths{}
-	p.dirs = appendUniq(p.dirs, envDirs(r.env.Env, "RUBYLIB")...)
+	p.dirs = appendUniq(p.dirs, r.envDirs("RUBYLIB")...)
 	// The interpreter's own directories, for each version in the image:
 	// site_ruby, vendor_ruby, the library and its arch directory.
 	for _, prefix := range []string{"/usr/local/lib", "/usr/lib"} {
