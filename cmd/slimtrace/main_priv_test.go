@@ -142,3 +142,31 @@ func assertNoCgroupsLeft(t *testing.T) {
 		t.Errorf("cgroup left behind: %s", e)
 	}
 }
+
+// TestTraceMaxFiles: a command opening more distinct files than
+// --trace-max-files gets an incomplete trace that says so and how many
+// paths it did not list.
+func TestTraceMaxFiles(t *testing.T) {
+	privtest.Root(t)
+	dir, out := t.TempDir(), filepath.Join(t.TempDir(), "r.json")
+	_, stderr, code := run(t, nil, "trace", "-q", "--trace-max-files", "50", "-o", out, "--", "sh", "-c",
+		`for i in $(seq 300); do : > "$0/f$i"; done`, dir)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(stderr, "THE TRACE IS INCOMPLETE") || !strings.Contains(stderr, "past --trace-max-files") {
+		t.Errorf("stderr does not say the trace was cut:\n%s", stderr)
+	}
+	var r trace.Report
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &r); err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Files) != 50 || r.Lost.Unlisted < 250 {
+		t.Errorf("%d files listed, %d unlisted; want 50 and at least 250", len(r.Files), r.Lost.Unlisted)
+	}
+	assertNoCgroupsLeft(t)
+}

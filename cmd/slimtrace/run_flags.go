@@ -16,6 +16,7 @@ import (
 	"github.com/slimtrace/slimtrace/internal/container"
 	"github.com/slimtrace/slimtrace/internal/probe"
 	"github.com/slimtrace/slimtrace/internal/session"
+	"github.com/slimtrace/slimtrace/internal/trace"
 )
 
 // runFlags are the flags of the commands that run the image (profile,
@@ -57,6 +58,8 @@ type runFlags struct {
 	Link               []string `help:"Reach a running container as ALIAS: NAME[:ALIAS], NAME a Docker container's name or ID, container:ID (containerd, any namespace) or pod:NAMESPACE/NAME. The target joins its network namespace (ALIAS is 127.0.0.1), or with --network host uses its address (repeatable)." placeholder:"NAME[:ALIAS]" group:"Services"`
 	Sidecar            []string `help:"Start a service the app needs first, untraced, in the app's network namespace (reached on localhost and by its name): IMAGE[,name=N][,env=K=V...][,wait=port:N|log:REGEX|health|started]; removed afterwards (repeatable)." placeholder:"IMAGE[,...]" sep:"none" group:"Services"`
 
+	TraceMaxFiles       int    `help:"Most distinct paths the trace lists (about 550 bytes of memory each); past it, paths are counted, not listed, and the trace is incomplete. 0: no cap." default:"1000000" group:"Output"`
+	TraceMaxExecs       int    `help:"Most distinct command lines the trace lists (identical ones fold); past it, they are counted. 0: no cap." default:"100000" group:"Output"`
 	ReportEnvValues     bool   `help:"Keep in creport.json the values of environment variables whose names look secret (*TOKEN*, *SECRET*, *PASSWORD*, *PASSWD*, *KEY*, *CREDENTIAL*, *AUTH*); by default they read <redacted>. The slim image keeps its environment as it is either way." group:"Output"`
 	FailOnUnexercised   bool   `help:"Exit with status 4 when the app serves (it had a port, exposed or listened on) but no request reached it: its trace and profiles are of start-up only." group:"Output"`
 	ShowClogs           bool   `help:"Stream the container's stdout and stderr, prefixed." group:"Output"`
@@ -74,6 +77,9 @@ func (f *runFlags) sessionOptions(ctx context.Context, g *Globals, command strin
 	}
 	if f.PidsLimit < 0 {
 		errs = append(errs, fmt.Errorf("--pids-limit %d: want a count, or 0 for no limit", f.PidsLimit))
+	}
+	if f.TraceMaxFiles < 0 || f.TraceMaxExecs < 0 {
+		errs = append(errs, fmt.Errorf("--trace-max-files and --trace-max-execs: want a count, or 0 for no cap"))
 	}
 	var links []session.Link
 	for _, l := range f.Link {
@@ -168,6 +174,7 @@ func (f *runFlags) sessionOptions(ctx context.Context, g *Globals, command strin
 		StopTimeout:     f.StopTimeout,
 		Progress:        progress,
 		ReportEnvValues: f.ReportEnvValues,
+		TraceLimits:     trace.Limits{Files: capFlag(f.TraceMaxFiles), Execs: capFlag(f.TraceMaxExecs)},
 		Tool:            "slimtrace " + version,
 		Command:         command,
 	}

@@ -21,6 +21,8 @@ type traceCmd struct {
 	Output         string        `help:"Also write the report as JSON to this file (its fields are documented in the README)." short:"o" type:"path" placeholder:"FILE"`
 	Quiet          bool          `help:"Do not print the readable report on stdout." short:"q"`
 	RingSize       int           `help:"Ring buffer size in MiB (a power of two); mapped twice, it counts twice in the resident size." default:"16"`
+	MaxFiles       int           `name:"trace-max-files" help:"Most distinct paths listed (about 550 bytes of memory each); past it, paths are counted, not listed, and the trace is incomplete. 0: no cap." default:"1000000"`
+	MaxExecs       int           `name:"trace-max-execs" help:"Most distinct command lines listed (identical ones fold); past it, they are counted. 0: no cap." default:"100000"`
 	ShowSecretArgs bool          `help:"Show the values of secret-looking command-line flags (--password=…, --token …, *KEY*, *SECRET*…) in the execs; by default they read <redacted>, on stdout and in --output."`
 
 	Command []string `arg:"" optional:"" passthrough:"partial" help:"The command to run and trace, after --." placeholder:"CMD [ARGS]"`
@@ -48,7 +50,11 @@ func (c *traceCmd) Run(ctx context.Context) error {
 	if c.RingSize <= 0 || c.RingSize&(c.RingSize-1) != 0 {
 		return fmt.Errorf("--ring-size %d is not a power of two", c.RingSize)
 	}
-	opts := tracer.Options{RingBufferSize: c.RingSize << 20, Logger: *log}
+	if c.MaxFiles < 0 || c.MaxExecs < 0 {
+		return fmt.Errorf("--trace-max-files and --trace-max-execs: want a count, or 0 for no cap")
+	}
+	opts := tracer.Options{RingBufferSize: c.RingSize << 20, Logger: *log,
+		Limits: trace.Limits{Files: capFlag(c.MaxFiles), Execs: capFlag(c.MaxExecs)}}
 
 	var report *trace.Report
 	exitCode := 0
@@ -107,8 +113,8 @@ func (c *traceCmd) Run(ctx context.Context) error {
 		}
 	}
 	if !report.Complete() {
-		fmt.Fprintf(os.Stderr, "\nslimtrace: WARNING: THE TRACE IS INCOMPLETE: %d events lost (ring buffer full), %d program runs skipped, %d paths truncated, %d paths unreadable. Retry with a larger --ring-size.\n",
-			report.Lost.Events, report.Lost.Skipped, report.Lost.Truncated, report.Lost.Unreadable)
+		fmt.Fprintf(os.Stderr, "\nslimtrace: WARNING: THE TRACE IS INCOMPLETE: %d events lost (ring buffer full), %d program runs skipped, %d paths truncated, %d paths unreadable, %d paths or execs past --trace-max-files/--trace-max-execs. Retry with a larger --ring-size or caps.\n",
+			report.Lost.Events, report.Lost.Skipped, report.Lost.Truncated, report.Lost.Unreadable, report.Lost.Unlisted)
 	}
 	if exitCode != 0 {
 		return exitError{code: max(exitCode, 1)}

@@ -434,6 +434,10 @@ func (c *Container) Summary(w io.Writer) {
 	if !c.Complete {
 		fmt.Fprintf(w, "WARNING:   THE TRACE IS INCOMPLETE: %d events lost, %d skipped, %d truncated, %d unreadable\n",
 			c.Lost.Events, c.Lost.Skipped, c.Lost.Truncated, c.Lost.Unreadable)
+		if c.Lost.Unlisted > 0 {
+			fmt.Fprintf(w, "WARNING:   %d distinct paths or execs past --trace-max-files or --trace-max-execs are not in the report\n",
+				c.Lost.Unlisted)
+		}
 	}
 	if c.StartupOnly {
 		fmt.Fprintf(w, "WARNING:   START-UP ONLY: requests were never seen; the profiles and the slim image miss what serving needs (probe the app's ports)\n")

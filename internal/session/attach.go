@@ -222,7 +222,8 @@ type watched struct {
 }
 
 func openWatcher(parent *cgroup.Group, opts Options, log zerolog.Logger) (*watcher, error) {
-	tr, err := tracer.Open(tracer.Options{Cgroup: parent, Watch: true, RingBufferSize: opts.RingBufferSize, Logger: log})
+	tr, err := tracer.Open(tracer.Options{Cgroup: parent, Watch: true, RingBufferSize: opts.RingBufferSize,
+		Limits: opts.TraceLimits, Logger: log})
 	if err != nil {
 		return nil, err
 	}

@@ -90,6 +90,8 @@ type Options struct {
 	Command string // profile, build or verify
 	// RingBufferSize for the tracer, in bytes (0: its default).
 	RingBufferSize int
+	// TraceLimits bound the paths and execs the trace lists.
+	TraceLimits trace.Limits
 }
 
 // Run is what Trace produced: the image, how its container ran and ended,
@@ -343,7 +345,7 @@ func Trace(ctx context.Context, opts Options) (_ *Run, err error) {
 	if err != nil {
 		return nil, err
 	}
-	tr, err := tracer.Open(tracer.Options{Cgroup: g, Command: c.Args, RingBufferSize: opts.RingBufferSize,
+	tr, err := tracer.Open(tracer.Options{Cgroup: g, Command: c.Args, RingBufferSize: opts.RingBufferSize, Limits: opts.TraceLimits,
 		Logger: *log})
 	if err != nil {
 		return nil, err

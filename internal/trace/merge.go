@@ -42,6 +42,7 @@ func Merge(rs ...*Report) *Report {
 		out.Lost.Skipped += r.Lost.Skipped
 		out.Lost.Truncated += r.Lost.Truncated
 		out.Lost.Unreadable += r.Lost.Unreadable
+		out.Lost.Unlisted += r.Lost.Unlisted
 		out.ProcessesNotListed += r.ProcessesNotListed
 		for _, f := range r.Files {
 			m, ok := files[f.Path]

@@ -3,6 +3,7 @@ package trace
 import (
 	"cmp"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -154,6 +155,37 @@ type Lost struct {
 	Truncated uint64 `json:"truncated"`
 	// Path arguments the tracer could not read from the process's memory.
 	Unreadable uint64 `json:"unreadable"`
+	// Unlisted counts the distinct paths and execs seen past the
+	// collector's caps (Limits): seen, not in the report.
+	Unlisted uint64 `json:"unlisted,omitempty"`
+}
+
+// Limits bound what a Collector holds: a container can open millions of
+// distinct paths (each about 550 bytes here) or exec millions of distinct
+// command lines. Past them, new ones are counted in Lost.Unlisted.
+type Limits struct {
+	Files int // distinct paths; 0 means DefaultMaxFiles, negative no cap
+	Execs int // distinct execs; 0 means DefaultMaxExecs, negative no cap
+}
+
+// Defaults of Limits: about 550 MB of paths, and exec lists far beyond any
+// real application's (identical execs fold into one).
+const (
+	DefaultMaxFiles = 1_000_000
+	DefaultMaxExecs = 100_000
+)
+
+func (l Limits) files() int { return limit(l.Files, DefaultMaxFiles) }
+func (l Limits) execs() int { return limit(l.Execs, DefaultMaxExecs) }
+
+func limit(n, def int) int {
+	switch {
+	case n == 0:
+		return def
+	case n < 0:
+		return math.MaxInt
+	}
+	return n
 }
 
 // Complete reports whether nothing was lost.
@@ -189,6 +221,8 @@ type Collector struct {
 	procs     map[uint32]*Process
 	exited    int    // exited processes in procs
 	forgotten uint64 // exited processes dropped past MaxExitedProcesses
+	limits    Limits
+	unlisted  uint64 // paths and execs past the limits
 }
 
 // fileAgg is one file's aggregate. Its lists are short (a few accesses,
@@ -198,9 +232,10 @@ type fileAgg struct {
 	File
 }
 
-// NewCollector returns an empty Collector.
-func NewCollector() *Collector {
-	return &Collector{files: map[string]*fileAgg{}, procs: map[uint32]*Process{}, execIndex: map[string]int{}}
+// NewCollector returns an empty Collector holding at most limits.
+func NewCollector(limits Limits) *Collector {
+	return &Collector{files: map[string]*fileAgg{}, procs: map[uint32]*Process{}, execIndex: map[string]int{},
+		limits: limits}
 }
 
 // Add folds one event in.
@@ -213,6 +248,8 @@ func (c *Collector) Add(ev Event) {
 			strings.Join(e.Argv, "\x00"))
 		if i, ok := c.execIndex[key]; ok {
 			c.execs[i].Repeats++
+		} else if len(c.execs) >= c.limits.execs() {
+			c.unlisted++
 		} else {
 			c.execIndex[key] = len(c.execs)
 			c.execs = append(c.execs, Exec{
@@ -265,6 +302,11 @@ func (c *Collector) addFile(e *FileEvent) {
 	}
 	path := CleanPath(e.Path)
 	f, ok := c.files[path]
+	if !ok && len(c.files) >= c.limits.files() {
+		c.unlisted++
+		c.proc(e.Pid, e.Lineage)
+		return
+	}
 	if !ok {
 		f = &fileAgg{File: File{Path: path}}
 		c.files[path] = f
@@ -298,6 +340,7 @@ func (c *Collector) Report(target Target, tracer Tracer, start, end time.Time, s
 	r := &Report{Version: ReportVersion, Target: target, Tracer: tracer, Start: start, End: end,
 		Syscalls: syscalls, Lost: lost, Files: []File{}, Execs: c.execs, Processes: []Process{},
 		ProcessesNotListed: c.forgotten}
+	r.Lost.Unlisted += c.unlisted
 	if r.Execs == nil {
 		r.Execs = []Exec{}
 	}

@@ -2,6 +2,7 @@ package trace
 
 import (
 	"bytes"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -22,7 +23,7 @@ func TestCleanPath(t *testing.T) {
 }
 
 func TestCollector(t *testing.T) {
-	c := NewCollector()
+	c := NewCollector(Limits{})
 	h := Header{Pid: 10, Tid: 10, Lineage: 10}
 	c.Add(&ExecEvent{Header: h, PPid: 1, Filename: "/bin/sh", Binary: "/usr/bin/dash", Argv: []string{"sh"}})
 	c.Add(&FileEvent{Header: h, Syscall: "openat", Access: AccessRead, Path: "/etc//passwd", Opened: "/etc/passwd"})
@@ -69,7 +70,7 @@ func TestCollector(t *testing.T) {
 // one with their repeats, and past MaxExitedProcesses exited processes are
 // counted, not listed; those still running always are.
 func TestCollectorFolds(t *testing.T) {
-	c := NewCollector()
+	c := NewCollector(Limits{})
 	server := Header{Pid: 10, Lineage: 10}
 	c.Add(&ExecEvent{Header: server, PPid: 1, Filename: "/bin/httpd", Binary: "/bin/busybox", Argv: []string{"httpd"}})
 	const n = MaxExitedProcesses + 500
@@ -97,10 +98,43 @@ func TestCollectorFolds(t *testing.T) {
 			len(r.Processes), exited, r.ProcessesNotListed, MaxExitedProcesses)
 	}
 	// A pid used again is a new process.
-	c = NewCollector()
+	c = NewCollector(Limits{})
 	c.Add(&ExitEvent{Header: Header{Pid: 5, Lineage: 1}, Code: 1})
 	c.Add(&ForkEvent{Header: Header{Pid: 1, Lineage: 1}, Child: 5})
 	if r := c.Report(Target{}, Tracer{}, time.Time{}, time.Time{}, nil, Lost{}); len(r.Processes) != 2 || r.Processes[1].Exited {
 		t.Errorf("reused pid: %+v", r.Processes)
+	}
+}
+
+// TestCollectorLimits: past Limits, new paths and execs are counted in
+// Lost.Unlisted, known ones still gain accesses, and the report is
+// incomplete.
+func TestCollectorLimits(t *testing.T) {
+	c := NewCollector(Limits{Files: 3, Execs: 1})
+	h := Header{Pid: 10, Tid: 10, Lineage: 10}
+	for i := range 5 {
+		c.Add(&FileEvent{Header: h, Syscall: "openat", Access: AccessRead, Path: fmt.Sprintf("/data/f%d", i)})
+	}
+	c.Add(&FileEvent{Header: h, Syscall: "newfstatat", Access: AccessStat, Path: "/data/f0"}) // known: still folded in
+	c.Add(&ExecEvent{Header: h, Filename: "/data/f1", Binary: "/data/f1", Argv: []string{"a"}})
+	c.Add(&ExecEvent{Header: h, Filename: "/data/f1", Binary: "/data/f1", Argv: []string{"a"}}) // identical: folds
+	c.Add(&ExecEvent{Header: h, Filename: "/data/f1", Binary: "/data/f1", Argv: []string{"b"}}) // a second distinct one
+	r := c.Report(Target{}, Tracer{}, time.Unix(0, 0), time.Unix(1, 0), nil, Lost{})
+	if len(r.Files) != 3 || len(r.Execs) != 1 || r.Execs[0].Repeats != 1 {
+		t.Errorf("%d files, %d execs (%+v)", len(r.Files), len(r.Execs), r.Execs)
+	}
+	if f := r.File("/data/f0"); f == nil || !f.Has(AccessStat) {
+		t.Errorf("/data/f0: %+v", f)
+	}
+	if r.Lost.Unlisted != 3 || r.Complete() {
+		t.Errorf("unlisted %d, complete %v; want 3 (f3, f4, the second exec), incomplete", r.Lost.Unlisted, r.Complete())
+	}
+	// No cap.
+	c = NewCollector(Limits{Files: -1, Execs: -1})
+	for i := range 5 {
+		c.Add(&FileEvent{Header: h, Syscall: "openat", Access: AccessRead, Path: fmt.Sprintf("/data/f%d", i)})
+	}
+	if r := c.Report(Target{}, Tracer{}, time.Unix(0, 0), time.Unix(1, 0), nil, Lost{}); len(r.Files) != 5 || !r.Complete() {
+		t.Errorf("uncapped: %d files, complete %v", len(r.Files), r.Complete())
 	}
 }

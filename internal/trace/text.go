@@ -79,6 +79,9 @@ func WriteText(w io.Writer, r *Report) error {
 
 	fmt.Fprintf(tw, "\nLost: %d events, %d skipped program runs, %d truncated paths, %d unreadable paths",
 		r.Lost.Events, r.Lost.Skipped, r.Lost.Truncated, r.Lost.Unreadable)
+	if r.Lost.Unlisted > 0 {
+		fmt.Fprintf(tw, ", %d paths or execs past the report's caps (--trace-max-files, --trace-max-execs)", r.Lost.Unlisted)
+	}
 	if r.Complete() {
 		fmt.Fprintln(tw, " (complete)")
 	} else {

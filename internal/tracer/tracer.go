@@ -44,6 +44,8 @@ type Options struct {
 	// adds cgroups below it (up to WatchDepth levels down), whose
 	// processes and descendants are then traced.
 	Watch bool
+	// Limits bound the paths and execs the report lists (trace.Limits).
+	Limits trace.Limits
 	// Adopt, when not 0, is given as lineage to every process already in
 	// the target when tracing begins (a running workload: its processes
 	// are the application's, not a runtime's setup). Children they fork
@@ -143,7 +145,7 @@ func Open(opts Options) (_ *Tracer, err error) {
 	if err := rlimit.RemoveMemlock(); err != nil {
 		return nil, fmt.Errorf("raising the memlock limit: %w", err)
 	}
-	t := &Tracer{opts: opts, native: native, compat: compat, collector: trace.NewCollector(),
+	t := &Tracer{opts: opts, native: native, compat: compat, collector: trace.NewCollector(opts.Limits),
 		done: make(chan struct{})}
 	defer func() {
 		if err != nil {
@@ -364,7 +366,7 @@ func (t *Tracer) finish() (*trace.Report, error) {
 		trace.Tracer{Arch: t.native.name, ProgramType: ProgramType, EventsSent: sent, EventsDeduped: deduped,
 			CapabilitiesRecorded: t.capProg != nil},
 		t.start, end, syscalls, lost)
-	t.collector = trace.NewCollector() // what it held is in r now: let the rest go
+	t.collector = trace.NewCollector(t.opts.Limits) // what it held is in r now: let the rest go
 	t.mu.Unlock()
 	if families != nil {
 		r.NetworkFamilies = families
