@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -80,12 +81,13 @@ func TestKilledRunCleaned(t *testing.T) {
 			}
 		}
 	}
-	// killAt starts a build and kills it with SIGKILL once ready says so.
-	killAt := func(what string, ready func() bool) {
+	// killAt starts a build and kills it with SIGKILL once ready says so
+	// (given what the build printed so far).
+	killAt := func(what string, ready func(stderr string) bool) {
 		t.Helper()
 		cmd := exec.Command(build(t), "--state-path", state, "build", "--containerd", addr, "--namespace", ns,
 			"--continue-after", "3", "docker-archive:"+tar)
-		var errb bytes.Buffer
+		var errb lockedBuffer
 		cmd.Stderr = &errb
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -93,7 +95,7 @@ func TestKilledRunCleaned(t *testing.T) {
 		done := make(chan error, 1)
 		go func() { done <- cmd.Wait() }()
 		deadline := time.After(2 * time.Minute)
-		for !ready() {
+		for !ready(errb.String()) {
 			select {
 			case err := <-done:
 				t.Fatalf("the build ended (%v) before %s:\n%s", err, what, errb.String())
@@ -120,13 +122,13 @@ func TestKilledRunCleaned(t *testing.T) {
 		}
 	}()
 
-	killAt("the container's task", func() bool { return len(ctr("tasks", "ls", "-q")) > 0 })
+	killAt("the container's task", func(string) bool { return len(ctr("tasks", "ls", "-q")) > 0 })
 	if _, stderr, code := run(t, nil, "--state-path", state, "info", "--containerd", addr, "--namespace", ns, "docker-archive:"+tar); code != 0 {
 		t.Fatalf("info: exit %d\n%s", code, stderr)
 	}
 	assertClean("after a kill while the container ran, then info")
 
-	killAt("the image view", func() bool {
+	killAt("the image view", func(string) bool {
 		for _, m := range mountsUnder() {
 			if strings.HasSuffix(m, "-view") {
 				return true
@@ -139,4 +141,30 @@ func TestKilledRunCleaned(t *testing.T) {
 		t.Fatalf("prune: exit %d\n%s%s", code, stdout, stderr)
 	}
 	assertClean("after a kill with the image view mounted, then prune")
+
+	// Killed while BuildKit builds the slim image: the view is still
+	// mounted, and a build's lease or temporary directory may be held.
+	killAt("the BuildKit build", func(stderr string) bool { return strings.Contains(stderr, "with BuildKit") })
+	if _, stderr, code := run(t, nil, "--state-path", state, "info", "--containerd", addr, "--namespace", ns, "docker-archive:"+tar); code != 0 {
+		t.Fatalf("info: exit %d\n%s", code, stderr)
+	}
+	assertClean("after a kill while BuildKit built, then info")
+}
+
+// lockedBuffer is a bytes.Buffer a process writes while the test reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
