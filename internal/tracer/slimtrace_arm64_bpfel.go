@@ -133,17 +133,22 @@ const (
 )
 
 type slimtraceFileScratch struct {
-	_      structs.HostLayout
-	Ev     slimtraceFileEvent
-	Data   [16384]int8
-	Walk   [4352]int8
-	Upath  uint64
-	Base   slimtracePathRef
-	Dirfd  int64
-	Fd     int64
-	Access uint8
-	FdOnly uint8
-	_      [6]byte
+	_       structs.HostLayout
+	Ev      slimtraceFileEvent
+	Data    [16384]int8
+	Walk    [4352]int8
+	Upath   uint64
+	Base    slimtracePathRef
+	Dirfd   int64
+	Fd      int64
+	Access  uint8
+	FdOnly  uint8
+	_       [2]byte
+	LinTgid uint32
+	LinVal  uint32
+	_       [4]byte
+	LinGen  uint64
+	LinUgen uint64
 }
 
 type slimtraceForkEvent struct {
@@ -291,6 +296,8 @@ type slimtraceMapSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type slimtraceVariableSpecs struct {
 	CompatDesc      *ebpf.VariableSpec `ebpf:"compat_desc"`
+	LineageGen      *ebpf.VariableSpec `ebpf:"lineage_gen"`
+	LineageGenUser  *ebpf.VariableSpec `ebpf:"lineage_gen_user"`
 	NativeDesc      *ebpf.VariableSpec `ebpf:"native_desc"`
 	OvercommitText  *ebpf.VariableSpec `ebpf:"overcommit_text"`
 	TargetCgid      *ebpf.VariableSpec `ebpf:"target_cgid"`
@@ -373,6 +380,8 @@ func (m *slimtraceMaps) Close() error {
 // It can be passed to loadSlimtraceObjects or ebpf.CollectionSpec.LoadAndAssign.
 type slimtraceVariables struct {
 	CompatDesc      *ebpf.Variable `ebpf:"compat_desc"`
+	LineageGen      *ebpf.Variable `ebpf:"lineage_gen"`
+	LineageGenUser  *ebpf.Variable `ebpf:"lineage_gen_user"`
 	NativeDesc      *ebpf.Variable `ebpf:"native_desc"`
 	OvercommitText  *ebpf.Variable `ebpf:"overcommit_text"`
 	TargetCgid      *ebpf.Variable `ebpf:"target_cgid"`

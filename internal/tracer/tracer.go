@@ -64,10 +64,14 @@ type Tracer struct {
 	compat abi
 	start  time.Time
 
-	maps   slimtraceMaps
-	progs  []*ebpf.Program
-	links  []link.Link
-	reader *ringbuf.Reader
+	maps slimtraceMaps
+	// lineageGen is lineage_gen_user, bumped (under genMu) after each
+	// adoption so that no program keeps a lineage it cached before.
+	lineageGen *ebpf.Variable
+	genMu      sync.Mutex
+	progs      []*ebpf.Program
+	links      []link.Link
+	reader     *ringbuf.Reader
 	// capProg counts capability checks; nil when the kernel has no
 	// capability:cap_capable tracepoint. Attached after progs.
 	capProg *ebpf.Program
@@ -226,12 +230,14 @@ func (t *Tracer) load(spec *ebpf.CollectionSpec) error {
 	var objs struct {
 		slimtraceMaps
 		tracePrograms
+		LineageGenUser *ebpf.Variable `ebpf:"lineage_gen_user"`
 	}
 	if err := spec.LoadAndAssign(&objs, nil); err != nil {
 		logVerifier(t.opts.Logger, err)
 		return err
 	}
 	t.maps = objs.slimtraceMaps
+	t.lineageGen = objs.LineageGenUser
 	p := objs.tracePrograms
 	t.progs = []*ebpf.Program{p.SysEnter, p.SysExit, p.Exec, p.Fork, p.Exit, p.Mkdir}
 	return nil
@@ -611,7 +617,7 @@ func (t *Tracer) Watch(g *cgroup.Group, adopt uint32) error {
 	if err := t.maps.Watched.Update(g.ID, uint8(1), ebpf.UpdateAny); err != nil {
 		return fmt.Errorf("watching cgroup %s: %w", g.Path, err)
 	}
-	return adoptIn(t.maps.Lineages, g, adopt)
+	return t.adoptIn(g, adopt)
 }
 
 // Spawn makes every cgroup created in g from now on watched from its
@@ -642,7 +648,7 @@ func (t *Tracer) Unwatch(id uint64) error {
 // Adopt gives the lineage to the processes in g and below it that have
 // none yet (a running container in a watched pod).
 func (t *Tracer) Adopt(g *cgroup.Group, lineage uint32) error {
-	return adoptIn(t.maps.Lineages, g, lineage)
+	return t.adoptIn(g, lineage)
 }
 
 // adopt gives the lineage opts.Adopt to the processes of the target and
@@ -651,10 +657,13 @@ func (t *Tracer) adopt() error {
 	if t.opts.Watch {
 		return nil
 	}
-	return adoptIn(t.maps.Lineages, t.opts.Cgroup, t.opts.Adopt)
+	return t.adoptIn(t.opts.Cgroup, t.opts.Adopt)
 }
 
-func adoptIn(lineages *ebpf.Map, g *cgroup.Group, lineage uint32) error {
+// adoptIn gives the lineage to the processes of g and below it that have
+// none yet, then tells the programs the lineages changed (they cache the
+// last one they looked up).
+func (t *Tracer) adoptIn(g *cgroup.Group, lineage uint32) error {
 	if lineage == 0 {
 		return nil
 	}
@@ -662,11 +671,20 @@ func adoptIn(lineages *ebpf.Map, g *cgroup.Group, lineage uint32) error {
 	if err != nil {
 		return fmt.Errorf("listing the target's processes: %w", err)
 	}
+	t.genMu.Lock()
+	defer t.genMu.Unlock()
 	for _, pid := range pids {
-		err := lineages.Update(uint32(pid), lineage, ebpf.UpdateNoExist)
+		err := t.maps.Lineages.Update(uint32(pid), lineage, ebpf.UpdateNoExist)
 		if err != nil && !errors.Is(err, ebpf.ErrKeyExist) {
 			return fmt.Errorf("adopting pid %d: %w", pid, err)
 		}
+	}
+	var gen uint64
+	if err := t.lineageGen.Get(&gen); err != nil {
+		return fmt.Errorf("reading the lineages' generation: %w", err)
+	}
+	if err := t.lineageGen.Set(gen + 1); err != nil {
+		return fmt.Errorf("bumping the lineages' generation: %w", err)
 	}
 	return nil
 }
