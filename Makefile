@@ -40,7 +40,7 @@ AS_ROOT := $(SUDO) env PATH="$(PATH)" SLIMTRACE_CACHE=$(SLIMTRACE_CACHE) SLIMTRA
 	BUILDKIT_HOST=$(BUILDKIT_HOST) SLIMTRACE_FIXTURES=$(SLIMTRACE_FIXTURES)
 
 .PHONY: help deps generate check-generated build test test-privileged e2e services services-stop \
-	fixtures check-fixtures tracefs bench-tracer bench-builder bench-memory bench-scale bench-scale-10g bench-attach demo lint clean need-root \
+	fixtures check-fixtures tracefs bench-tracer bench-builder bench-memory bench-scale bench-scale-10g bench-attach bench-load demo lint clean need-root \
 	k8s-bin k8s-node k8s-node-stop
 
 help: ## show this help
@@ -132,6 +132,10 @@ bench-scale-10g: need-root build tracefs services ## bench-scale with 10 GB in t
 # B, untraced and with `slimtrace profile container:A` attached, in 5 interleaved rounds of 10 s.
 bench-attach: need-root build tracefs services fixtures ## overhead while attached to a running server: req/s and p99 ratios under wrk, and a neighbour's
 	testdata/bench/attach.sh busybox-httpd 5 10
+
+bench-load: need-root build tracefs services fixtures ## 60 s of wrk against a traced nginx and a traced Python server: req/s ratios, losses, slimtrace's peak RSS
+	testdata/bench/attach.sh nginx-static 1 60
+	testdata/bench/attach.sh python-app 1 60
 
 DEMO_IMAGE := docker-archive:$(SLIMTRACE_FIXTURES)/python-app.tar
 
