@@ -196,6 +196,7 @@ func (c *computer) importClosure() {
 		}
 	}
 	if len(queue) == 0 && len(beams) == 0 {
+		c.wakeAll() // no source to name what they hold: keep them, as without the closure
 		return
 	}
 	if c.pkgs == nil {

@@ -406,7 +406,7 @@ var fwImage = with(debian, map[string]*fstest.MapFile{
 		"fw/contrib/__init__.py,,\nfw/contrib/admin/__init__.py,,\nfw/contrib/admin/views.py,,\nfw/contrib/admin/static/a.js,,\n" +
 		"fw/contrib/humanize/__init__.py,,\nfw/contrib/humanize/templatetags/__init__.py,,\n" +
 		"fw/contrib/humanize/templatetags/humanize.py,,\nfw/contrib/humanize/locale/de/LC_MESSAGES/h.mo,,\n" +
-		"fw/contrib/auth/__init__.py,,\nfw/contrib/auth/hashers.py,,\nfw/contrib/auth/models.py,,\nfw/data/x.json,,\n"),
+		"fw/contrib/auth/__init__.py,,\nfw/contrib/auth/hashers.py,,\nfw/contrib/auth/models.py,,\nfw/data/x.json,,\nfw/_speedups.so,,\n"),
 	site + "fw/__init__.py":                                 file(""),
 	site + "fw/core/__init__.py":                            file(""),
 	site + "fw/core/engine.py":                              file("LOADERS = ['fw.loaders.fs.Loader']\nFORMATS = 'fw.locale.%s'\n"),
@@ -429,6 +429,7 @@ var fwImage = with(debian, map[string]*fstest.MapFile{
 	site + "fw/contrib/auth/hashers.py":                     file("class Hasher: pass\n"),
 	site + "fw/contrib/auth/models.py":                      file("x = 1\n"),
 	site + "fw/data/x.json":                                 file("{}"),
+	site + "fw/_speedups.so":                                file("not really ELF"),
 	"usr/lib/python3.11/_compat_pickle.py":                  file("NAMES = {'xmlrpclib': 'xmlrpc.client'}\n"),
 	"usr/lib/python3.11/xmlrpc/__init__.py":                 file(""),
 	"usr/lib/python3.11/xmlrpc/client.py":                   file("x = 1\n"),
@@ -466,6 +467,14 @@ func TestComputeDormantPackages(t *testing.T) {
 				t.Errorf("detail %q", e.Detail)
 			}
 		},
+	}, {
+		name: "no source to read: the whole distribution",
+		img:  fwImage,
+		in: func(in *Input) {
+			quiet(in)
+			in.Files = read("/" + site + "fw/_speedups.so")
+		},
+		want: map[string]Reason{fw + "contrib/admin/views.py": ReasonLangPackage, fw + "loaders/cached.py": ReasonLangPackage},
 	}, {
 		name: "without the import closure, the whole distribution",
 		img:  fwImage,

@@ -166,11 +166,32 @@ func (c *computer) wakePackages() {
 	}
 	slices.Sort(woke)
 	for _, d := range woke {
-		detail, site := c.py.detail[d], c.py.site[d]
-		if l, e := c.keep(d, ReasonLangPackage, detail); e != nil && e.Mode.IsDir() {
-			c.keepTree(l.Resolved, ReasonLangPackage, detail,
-				c.pyFilter(site, c.notRuntime(site, pyNotRuntimeDirs, pyNotRuntimeExts), detail))
+		c.keepWoken(d)
+	}
+}
+
+// wakeAll keeps every dormant subpackage whole: when the closure has no
+// source to read, nothing can say which of them the application loads.
+func (c *computer) wakeAll() {
+	var woke []string
+	for d, st := range c.py.state {
+		if st == pyDormant {
+			c.py.state[d] = pyWoken
+			woke = append(woke, d)
 		}
+	}
+	slices.Sort(woke)
+	for _, d := range woke {
+		c.keepWoken(d)
+	}
+}
+
+// keepWoken keeps a woken package, as its distribution keeps its files.
+func (c *computer) keepWoken(d string) {
+	detail, site := c.py.detail[d], c.py.site[d]
+	if l, e := c.keep(d, ReasonLangPackage, detail); e != nil && e.Mode.IsDir() {
+		c.keepTree(l.Resolved, ReasonLangPackage, detail,
+			c.pyFilter(site, c.notRuntime(site, pyNotRuntimeDirs, pyNotRuntimeExts), detail))
 	}
 }
 
