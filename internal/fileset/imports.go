@@ -1,6 +1,7 @@
 package fileset
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
 	"path"
@@ -235,6 +236,9 @@ func (c *computer) importClosure() {
 			s = queue[0]
 			queue = queue[1:]
 			b, err := readFile(c.fs, s.path, maxSource)
+			if errors.Is(err, errTooLarge) {
+				c.warn("%s: over %d bytes, the most read for imports: its imports are not read", s.path, maxSource)
+			}
 			if err != nil {
 				continue
 			}

@@ -47,10 +47,13 @@ func readFile(fsys fs.FS, name string, max int64) ([]byte, error) {
 		return nil, fmt.Errorf("reading %s: %w", name, err)
 	}
 	if int64(len(b)) > max {
-		return nil, fmt.Errorf("reading %s: larger than %d bytes", name, max)
+		return nil, fmt.Errorf("reading %s: %w (%d bytes)", name, errTooLarge, max)
 	}
 	return b, nil
 }
+
+// errTooLarge is readFile's error for a file over its cap.
+var errTooLarge = errors.New("larger than its read cap")
 
 // readHead reads up to n bytes from the start of a file.
 func readHead(fsys fs.FS, name string, n int) ([]byte, error) {
