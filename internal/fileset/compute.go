@@ -440,8 +440,8 @@ func (c *computer) includes() {
 // keepTree keeps everything beneath dir (an image path with no symlink in
 // it), each symlink with what it points to. Files whose names say they may
 // be ELF objects or scripts are queued for their closure. skip, when set,
-// leaves out the files and directories (with all beneath) it returns true
-// for.
+// leaves out the files it returns true for, and a dormant Python package's
+// directory with all beneath it.
 func (c *computer) keepTree(dir string, r Reason, detail string, skip func(p string) bool) {
 	ents, err := readDir(c.fs, dir)
 	if err != nil {
@@ -452,7 +452,11 @@ func (c *computer) keepTree(dir string, r Reason, detail string, skip func(p str
 		if c.blocked(p) {
 			continue
 		}
-		if skip != nil && skip(p) {
+		if skip != nil && skip(p) && (!de.IsDir() || c.py.state[p] == pyDormant) {
+			// Directories are left out only as dormant Python packages
+			// (kept empty, Python would import one as a namespace
+			// package); others' filters are for files ("bn.js" is an npm
+			// package's directory, not a source).
 			continue
 		}
 		fi, err := de.Info()

@@ -61,6 +61,7 @@ var langImage = with(debian, map[string]*fstest.MapFile{
 	"app/node_modules/express/lib/router/lazy.js":           file("js"),
 	"app/node_modules/express/lib/unused.js":                file("js"),
 	"app/node_modules/express/node_modules/qs/package.json": file("{}"),
+	"app/node_modules/express/node_modules/bn.js/data.json": file("{}"), // a package whose directory ends in .js
 	"app/node_modules/@types/node/package.json":             file("{}"),
 	"app/node_modules/@types/node/index.d.ts":               file("ts"),
 	"app/node_modules/express/Readme.md":                    file("md"),
@@ -198,6 +199,7 @@ func TestComputeLanguagePackages(t *testing.T) {
 			"/app/node_modules/express/lib/util.js":                  ReasonImport,
 			"/app/node_modules/express/lib/router/lazy.js":           ReasonImport, // required in a function: followed inside a package
 			"/app/node_modules/express/node_modules/qs/package.json": ReasonLangPackage,
+			"/app/node_modules/express/node_modules/bn.js/data.json": ReasonLangPackage,
 			"/app/node_modules/express/bin/express":                  ReasonLangPackage,
 			"/app/node_modules/@types/node/package.json":             ReasonPackageMeta},
 		not: []string{"/app/node_modules/lodash/lodash.js", "/app/node_modules/.bin/express",
