@@ -53,14 +53,7 @@ func TestTraceCommand(t *testing.T) {
 			t.Errorf("report lacks %q:\n%s", want, stdout)
 		}
 	}
-	var r trace.Report
-	b, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(b, &r); err != nil {
-		t.Fatal(err)
-	}
+	r, b := readTrace(t, out)
 	if r.File("/etc/hostname") == nil {
 		t.Errorf("JSON report lacks /etc/hostname")
 	}
@@ -114,14 +107,7 @@ func TestTraceExistingCgroup(t *testing.T) {
 	if d := time.Since(start); d < time.Second || d > 20*time.Second {
 		t.Errorf("--duration 1s took %s", d)
 	}
-	b, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var r trace.Report
-	if err := json.Unmarshal(b, &r); err != nil {
-		t.Fatal(err)
-	}
+	r, _ := readTrace(t, out)
 	if f := r.File(marker); f == nil || !f.OK() {
 		t.Errorf("marker not in the trace of the running cgroup; files: %d", len(r.Files))
 	}
@@ -157,16 +143,23 @@ func TestTraceMaxFiles(t *testing.T) {
 	if !strings.Contains(stderr, "THE TRACE IS INCOMPLETE") || !strings.Contains(stderr, "past --trace-max-files") {
 		t.Errorf("stderr does not say the trace was cut:\n%s", stderr)
 	}
-	var r trace.Report
-	b, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(b, &r); err != nil {
-		t.Fatal(err)
-	}
+	r, _ := readTrace(t, out)
 	if len(r.Files) != 50 || r.Lost.Unlisted < 250 {
 		t.Errorf("%d files listed, %d unlisted; want 50 and at least 250", len(r.Files), r.Lost.Unlisted)
 	}
 	assertNoCgroupsLeft(t)
+}
+
+// readTrace reads the JSON report `trace -o` wrote, and its bytes.
+func readTrace(t *testing.T, path string) (*trace.Report, []byte) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r trace.Report
+	if err := json.Unmarshal(b, &r); err != nil {
+		t.Fatal(err)
+	}
+	return &r, b
 }

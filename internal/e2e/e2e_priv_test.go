@@ -196,15 +196,8 @@ func insuranceOff(t *testing.T, bin, address, state string, app App) int64 {
 		t.Fatal(err)
 	}
 	artifacts := t.TempDir()
-	args := []string{"--state-path", state, "build", "--containerd", address, "--namespace", namespace,
-		"--insurance=none", "--tag", "e2e-off/" + app.Name + ":latest", "--copy-meta-artifacts", artifacts}
-	if probes := filepath.Join(dir, "probes.json"); fileExists(probes) {
-		args = append(args, "--http-probe-cmd-file", probes, "--continue-after", "probe")
-	}
-	for _, a := range app.Args {
-		args = append(args, strings.ReplaceAll(a, "{app}", dir))
-	}
-	args = append(args, "docker-archive:"+privtest.Fixture(t, app.Name))
+	args := buildArgs(t, state, address, app, dir,
+		"--insurance=none", "--tag", "e2e-off/"+app.Name+":latest", "--copy-meta-artifacts", artifacts)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	if out, err := exec.CommandContext(ctx, bin, args...).CombinedOutput(); err != nil {
@@ -229,6 +222,19 @@ func insuranceOff(t *testing.T, bin, address, state string, app App) int64 {
 	return rep.Slim.UnpackedSize
 }
 
+// buildArgs is `slimtrace build` of app (in dir) with flags, its probe
+// file (when it has one), its own arguments and its fixture.
+func buildArgs(t *testing.T, state, address string, app App, dir string, flags ...string) []string {
+	args := append([]string{"--state-path", state, "build", "--containerd", address, "--namespace", namespace}, flags...)
+	if probes := filepath.Join(dir, "probes.json"); fileExists(probes) {
+		args = append(args, "--http-probe-cmd-file", probes, "--continue-after", "probe")
+	}
+	for _, a := range app.Args {
+		args = append(args, strings.ReplaceAll(a, "{app}", dir))
+	}
+	return append(args, "docker-archive:"+privtest.Fixture(t, app.Name))
+}
+
 func fileExists(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil
@@ -241,16 +247,7 @@ func buildApp(t *testing.T, bin, address, state string, app App) Result {
 		t.Fatal(err)
 	}
 	artifacts := t.TempDir()
-	args := []string{"--state-path", state, "build", "--containerd", address, "--namespace", namespace,
-		"--verify", "--copy-meta-artifacts", artifacts}
-	probes := filepath.Join(dir, "probes.json")
-	if _, err := os.Stat(probes); err == nil {
-		args = append(args, "--http-probe-cmd-file", probes, "--continue-after", "probe")
-	}
-	for _, a := range app.Args {
-		args = append(args, strings.ReplaceAll(a, "{app}", dir))
-	}
-	args = append(args, "docker-archive:"+privtest.Fixture(t, app.Name))
+	args := buildArgs(t, state, address, app, dir, "--verify", "--copy-meta-artifacts", artifacts)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
