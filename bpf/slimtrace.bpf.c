@@ -4,12 +4,18 @@
  * descendants) do with files and syscalls, from the host, with tracepoints
  * only.
  *
- * - raw_syscalls:sys_enter counts syscalls per number in a per-CPU array (no
- *   event per syscall).
- * - raw_syscalls:sys_exit reads the path arguments of file syscalls (their
- *   pages are faulted in by then), makes them absolute inside the task's own
- *   root, adds the path of the file an open returned, deduplicates, and sends
- *   one file_event per new (path, access, result, process lineage).
+ * - raw_syscalls:sys_exit counts syscalls per number in a per-CPU map (no
+ *   event per syscall), reads the path arguments of file syscalls (their
+ *   pages are faulted in by then; the arguments are the registers saved at
+ *   entry), makes them absolute inside the task's own root, adds the path of
+ *   the file an open returned, deduplicates, and sends one file_event per new
+ *   (path, access, result, process lineage). There is no sys_enter program:
+ *   every syscall of every task pays for each program attached to
+ *   raw_syscalls, traced or not. What only an entry would see is made up
+ *   for: the syscalls that do not return (exit, exit_group: counted at
+ *   sched_process_exit), sigreturn (its exit finds the number reset to -1 in
+ *   the restored registers), and the calls still blocked when tracing stops
+ *   (user space reads them from /proc/PID/task/TID/syscall).
  * - sched_process_exec/fork/exit keep the process tree and the execs.
  * - sys_exit also counts socket(2)/socketpair(2) calls by (family, type),
  *   and capability:cap_capable counts capability checks, granted or denied:
@@ -38,6 +44,7 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define TIF_32BIT 22      /* arm64: thread_info.flags, an AArch32 task */
 #define SYS_SOCKET 1      /* socketcall(2)'s call numbers */
 #define SYS_SOCKETPAIR 8
+#define SIGNAL_GROUP_EXIT 0x4 /* signal_struct.flags: the group is exiting */
 #define WATCH_DEPTH 8     /* cgroup levels below a watching target looked at */
 
 /* Set by user space before load. */
@@ -50,6 +57,11 @@ const volatile __u32 target_level = 0;
 const volatile bool watch = false;
 const volatile struct sys_desc native_desc[NR_MAX] = {};
 const volatile struct sys_desc compat_desc[NR_MAX] = {};
+/* [native, compat][2]: the numbers counted for a sigreturn (found at exit by
+ * its number of -1) and for a thread's end (exit, then exit_group); -1 when
+ * the ABI has no such call. */
+const volatile __s32 sigreturn_nr[2][2] = {{-1, -1}, {-1, -1}};
+const volatile __s32 exit_nr[2][2] = {{-1, -1}, {-1, -1}};
 /* [start, end) of the functions that call cap_capable for the memory
  * overcommit test: cap_vm_enough_memory, or security_vm_enough_memory_mm
  * where the static call to it is inlined; from /proc/kallsyms, 0 when
@@ -132,10 +144,13 @@ struct {
 	__type(value, struct cap_counts);
 } cap_checks SEC(".maps");
 
-/* Watching: the counts of syscall_counts and cap_checks, per cgroup (shared
- * by the CPUs: atomic adds). Entries are made as cgroups first call. */
+/* Watching: the counts of syscall_counts and cap_checks, per cgroup.
+ * Entries are made as cgroups first call. The syscall counts are per CPU:
+ * shared ones, with an atomic add on every syscall, moved their cache line
+ * between the CPUs of a busy server; the capability checks, far rarer, are
+ * shared (atomic adds). */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
 	__uint(max_entries, CGROUP_KEYS);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, __u64); /* cgroup id */
@@ -158,19 +173,6 @@ struct {
 	__type(value, struct cgroup_counts);
 } zeroes SEC(".maps");
 
-/* Kernel pointers kept as integers: these structs live in maps. */
-struct path_ref {
-	__u64 dentry; /* struct dentry * */
-	__u64 mnt;    /* struct vfsmount * */
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 4096);
-	__type(key, __u32); /* tid */
-	__type(value, struct path_ref); /* cwd at chdir's entry */
-} chdir_cwd SEC(".maps");
-
 /* Inputs of one path to report, and the buffers to build its event in. */
 struct file_scratch {
 	struct file_event ev;
@@ -178,8 +180,8 @@ struct file_scratch {
 	char walk[PATH_SZ + 256];
 	/* inputs */
 	__u64 upath;            /* const char __user * */
-	struct path_ref base;   /* set: resolve relative paths against it */
-	long dirfd;             /* else against this dirfd (AT_FDCWD: the cwd) */
+	long dirfd;             /* resolve relative paths against this dirfd (AT_FDCWD: the cwd) */
+	__u8 rel_is_cwd;        /* a relative path names the cwd itself: a chdir that succeeded */
 	long fd;                /* >= 0: also report the file behind this fd */
 	__u8 access;
 	__u8 fd_only;           /* the path is the fd's file itself */
@@ -624,25 +626,31 @@ static __noinline int emit_file(struct file_scratch *s, struct task_struct *task
 	if (n > 1 && s->data[0] == '/') {
 		nlen = n - 1;
 	} else if (n > 1) {
-		struct dentry *bd = (struct dentry *)s->base.dentry;
-		struct vfsmount *bm = (struct vfsmount *)s->base.mnt;
-		if (!bd) {
-			if (s->dirfd == AT_FDCWD) {
-				bd = BPF_CORE_READ(task, fs, pwd.dentry);
-				bm = BPF_CORE_READ(task, fs, pwd.mnt);
-			} else {
-				struct file *f = fd_file(task, s->dirfd);
-				if (!f)
-					goto unreadable;
-				bd = BPF_CORE_READ(f, f_path.dentry);
-				bm = BPF_CORE_READ(f, f_path.mnt);
-			}
+		struct dentry *bd;
+		struct vfsmount *bm;
+		if (s->dirfd == AT_FDCWD) {
+			bd = BPF_CORE_READ(task, fs, pwd.dentry);
+			bm = BPF_CORE_READ(task, fs, pwd.mnt);
+		} else {
+			struct file *f = fd_file(task, s->dirfd);
+			if (!f)
+				goto unreadable;
+			bd = BPF_CORE_READ(f, f_path.dentry);
+			bm = BPF_CORE_READ(f, f_path.mnt);
 		}
 		__u16 bflags = 0;
 		int off = walk_path(bd, bm, task, s->walk, &bflags);
 		if (bflags & FILE_UNREACHABLE)
 			return 0; /* relative to a directory outside the root: not a path inside it */
 		flags |= bflags;
+		if (s->rel_is_cwd) {
+			/* A chdir to a relative path succeeded: at its exit the cwd
+			 * it was relative to is gone, and the new cwd is the
+			 * directory it named (resolved: a symlink among the name's
+			 * components is not seen). */
+			nlen = copy_walk(s->data, s->walk, off);
+			goto named;
+		}
 		__u32 plen = PATH_SZ - off;
 		bpf_probe_read_kernel(s->data, plen & (PATH_SZ - 1), &s->walk[off & (PATH_SZ - 1)]);
 		plen &= PATH_SZ - 1;
@@ -674,6 +682,7 @@ static __noinline int emit_file(struct file_scratch *s, struct task_struct *task
 		s->fd = -1;
 	}
 
+named:;
 	struct dedup_key key = {
 		.hash = hash_words(s->data, nlen),
 		.lineage = s->ev.hdr.lineage,
@@ -745,42 +754,29 @@ static __always_inline __u8 open_access(unsigned long flags, __u8 fixed)
 	return ACCESS_READ;
 }
 
-static __always_inline int on_sys_enter(struct pt_regs *regs, long id)
+/* count_syscall counts one call of syscall nr (of the compat ABI when
+ * compat) for the current task; numbers past the tables share the last
+ * slot. */
+static __always_inline void count_syscall(long nr, bool compat)
 {
-	if (!in_target())
-		return 0;
-	struct task_struct *task = bpf_get_current_task_btf();
-	bool compat = is_compat(task);
 	__u32 slot = COUNT_OTHER;
-	if (id >= 0 && id < NR_MAX)
-		slot = compat ? NR_MAX + id : id;
+	if (nr >= 0 && nr < NR_MAX)
+		slot = compat ? NR_MAX + nr : nr;
+	__u64 *count;
 	if (watch) {
 		__u64 cgid = bpf_get_current_cgroup_id();
 		struct cgroup_counts *c = cgroup_entry(&cgroup_syscalls, &cgid);
-		if (c) {
-			barrier_var(slot);
-			slot &= COUNT_SLOTS - 1;
-			__sync_fetch_and_add(&c->n[slot], 1);
-		}
+		if (!c)
+			return;
+		barrier_var(slot);
+		slot &= COUNT_SLOTS - 1;
+		count = &c->n[slot];
 	} else {
-		__u64 *count = bpf_map_lookup_elem(&syscall_counts, &slot);
-		if (count)
-			(*count)++;
+		count = bpf_map_lookup_elem(&syscall_counts, &slot);
+		if (!count)
+			return;
 	}
-
-	if (id >= 0 && id < NR_MAX) {
-		__u8 op = compat ? compat_desc[id].op : native_desc[id].op;
-		if (op == OP_CHDIR) {
-			__u32 tid = (__u32)bpf_get_current_pid_tgid();
-			struct task_struct *t = (void *)bpf_get_current_task();
-			struct path_ref cwd = {
-				.dentry = (__u64)BPF_CORE_READ(t, fs, pwd.dentry),
-				.mnt = (__u64)BPF_CORE_READ(t, fs, pwd.mnt),
-			};
-			bpf_map_update_elem(&chdir_cwd, &tid, &cwd, BPF_ANY);
-		}
-	}
-	return 0;
+	(*count)++;
 }
 
 /*
@@ -845,6 +841,19 @@ static __always_inline int on_sys_exit(struct pt_regs *regs, long ret)
 	struct task_struct *task = bpf_get_current_task_btf();
 	bool compat = is_compat(task);
 	long nr = syscall_nr(regs);
+	if (nr == -1) {
+		/* A sigreturn: the registers are the ones it restored, whose
+		 * syscall number the kernel resets to -1 (x86's
+		 * restore_sigcontext, arm64's forget_syscall). Either call of
+		 * the ABI could have been it. */
+		int a = compat ? 1 : 0;
+		if (sigreturn_nr[a][0] >= 0)
+			count_syscall(sigreturn_nr[a][0], compat);
+		if (sigreturn_nr[a][1] >= 0)
+			count_syscall(sigreturn_nr[a][1], compat);
+		return 0;
+	}
+	count_syscall(nr, compat);
 	if (nr < 0 || nr >= NR_MAX)
 		return 0;
 	struct sys_desc d = compat ? compat_desc[nr] : native_desc[nr];
@@ -869,8 +878,7 @@ static __always_inline int on_sys_exit(struct pt_regs *regs, long ret)
 	s->ev.ret = ret;
 	s->ev.syscall = nr;
 	s->ev.flags = compat ? FILE_COMPAT : 0;
-	s->base.dentry = 0;
-	s->base.mnt = 0;
+	s->rel_is_cwd = 0;
 	s->fd = -1;
 	s->fd_only = 0;
 	s->dirfd = d.dirfd >= 0 ? fd_arg(sys_arg(regs, d.dirfd, compat)) : AT_FDCWD;
@@ -889,15 +897,9 @@ static __always_inline int on_sys_exit(struct pt_regs *regs, long ret)
 		s->fd = ret;
 		break;
 	}
-	case OP_CHDIR: {
-		__u32 tid = (__u32)bpf_get_current_pid_tgid();
-		struct path_ref *cwd = bpf_map_lookup_elem(&chdir_cwd, &tid);
-		if (cwd) {
-			s->base = *cwd;
-			bpf_map_delete_elem(&chdir_cwd, &tid);
-		}
+	case OP_CHDIR:
+		s->rel_is_cwd = ret == 0;
 		break;
-	}
 	case OP_FD:
 		s->fd_only = 1;
 		s->fd = fd_arg(s->upath);
@@ -908,7 +910,7 @@ static __always_inline int on_sys_exit(struct pt_regs *regs, long ret)
 
 	if (d.path2 >= 0) {
 		s->ev.flags = compat ? FILE_COMPAT : 0;
-		s->base.dentry = 0;
+		s->rel_is_cwd = 0;
 		s->fd = -1;
 		s->fd_only = 0;
 		s->dirfd = d.dirfd2 >= 0 ? fd_arg(sys_arg(regs, d.dirfd2, compat)) : AT_FDCWD;
@@ -1024,6 +1026,15 @@ static __always_inline int on_exit(struct task_struct *p)
 {
 	if (!in_target())
 		return 0;
+	/* The call that ended this thread, which has no sys_exit: exit_group
+	 * when its group is exiting (or was killed: counted as exit_group
+	 * too), else exit. */
+	bool compat = is_compat(bpf_get_current_task_btf());
+	int a = compat ? 1 : 0;
+	int which = BPF_CORE_READ(p, signal, flags) & SIGNAL_GROUP_EXIT ? 1 : 0;
+	if (exit_nr[a][which] >= 0)
+		count_syscall(exit_nr[a][which], compat);
+
 	/* Only the end of the whole thread group is an exit. */
 	if (BPF_CORE_READ(p, signal, live.counter) != 0)
 		return 0;
@@ -1109,12 +1120,6 @@ static __always_inline int on_cap_capable(void *ctx, const void *cred, int cap, 
 			__sync_fetch_and_add(&c->denied[i], 1);
 	}
 	return 0;
-}
-
-SEC("tp_btf/sys_enter")
-int BPF_PROG(tp_btf_sys_enter, struct pt_regs *regs, long id)
-{
-	return on_sys_enter(regs, id);
 }
 
 SEC("tp_btf/sys_exit")

@@ -68,7 +68,7 @@ enum sys_op {
 	OP_OPEN = 2,    /* like OP_PATH; access from open flags; returns an fd */
 	OP_OPENAT2 = 3, /* like OP_OPEN; flags inside struct open_how */
 	OP_EXEC = 4,    /* execve/execveat: reported here only when they fail */
-	OP_CHDIR = 5,   /* chdir: a relative path is resolved against the cwd before the call */
+	OP_CHDIR = 5,   /* chdir: a relative path that succeeded names the new cwd */
 	OP_FD = 6,      /* the file behind an fd argument (fchdir, f*xattr) */
 	OP_SOCKET = 7,  /* socket/socketpair: (family, type) counted, no event */
 	OP_SOCKETCALL = 8, /* 32-bit socketcall: OP_SOCKET for its SYS_SOCKET and SYS_SOCKETPAIR calls */

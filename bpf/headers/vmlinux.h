@@ -144,6 +144,7 @@ struct mm_struct {
 
 struct signal_struct {
 	atomic_t live;
+	unsigned int flags;
 };
 
 struct thread_info {

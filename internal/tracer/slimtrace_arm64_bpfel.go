@@ -133,22 +133,23 @@ const (
 )
 
 type slimtraceFileScratch struct {
-	_       structs.HostLayout
-	Ev      slimtraceFileEvent
-	Data    [16384]int8
-	Walk    [4352]int8
-	Upath   uint64
-	Base    slimtracePathRef
-	Dirfd   int64
-	Fd      int64
-	Access  uint8
-	FdOnly  uint8
-	_       [2]byte
-	LinTgid uint32
-	LinVal  uint32
-	_       [4]byte
-	LinGen  uint64
-	LinUgen uint64
+	_        structs.HostLayout
+	Ev       slimtraceFileEvent
+	Data     [16384]int8
+	Walk     [4352]int8
+	Upath    uint64
+	Dirfd    int64
+	RelIsCwd uint8
+	_        [7]byte
+	Fd       int64
+	Access   uint8
+	FdOnly   uint8
+	_        [2]byte
+	LinTgid  uint32
+	LinVal   uint32
+	_        [4]byte
+	LinGen   uint64
+	LinUgen  uint64
 }
 
 type slimtraceForkEvent struct {
@@ -156,12 +157,6 @@ type slimtraceForkEvent struct {
 	Hdr   slimtraceEventHdr
 	Child uint32
 	Pad   uint32
-}
-
-type slimtracePathRef struct {
-	_      structs.HostLayout
-	Dentry uint64
-	Mnt    uint64
 }
 
 type slimtraceSockKey struct {
@@ -266,7 +261,6 @@ type slimtraceProgramSpecs struct {
 	TpBtfSchedProcessExec *ebpf.ProgramSpec `ebpf:"tp_btf_sched_process_exec"`
 	TpBtfSchedProcessExit *ebpf.ProgramSpec `ebpf:"tp_btf_sched_process_exit"`
 	TpBtfSchedProcessFork *ebpf.ProgramSpec `ebpf:"tp_btf_sched_process_fork"`
-	TpBtfSysEnter         *ebpf.ProgramSpec `ebpf:"tp_btf_sys_enter"`
 	TpBtfSysExit          *ebpf.ProgramSpec `ebpf:"tp_btf_sys_exit"`
 }
 
@@ -277,7 +271,6 @@ type slimtraceMapSpecs struct {
 	CapChecks      *ebpf.MapSpec `ebpf:"cap_checks"`
 	CgroupCaps     *ebpf.MapSpec `ebpf:"cgroup_caps"`
 	CgroupSyscalls *ebpf.MapSpec `ebpf:"cgroup_syscalls"`
-	ChdirCwd       *ebpf.MapSpec `ebpf:"chdir_cwd"`
 	Dedup          *ebpf.MapSpec `ebpf:"dedup"`
 	Events         *ebpf.MapSpec `ebpf:"events"`
 	ExecScratch    *ebpf.MapSpec `ebpf:"exec_scratch"`
@@ -296,10 +289,12 @@ type slimtraceMapSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type slimtraceVariableSpecs struct {
 	CompatDesc      *ebpf.VariableSpec `ebpf:"compat_desc"`
+	ExitNr          *ebpf.VariableSpec `ebpf:"exit_nr"`
 	LineageGen      *ebpf.VariableSpec `ebpf:"lineage_gen"`
 	LineageGenUser  *ebpf.VariableSpec `ebpf:"lineage_gen_user"`
 	NativeDesc      *ebpf.VariableSpec `ebpf:"native_desc"`
 	OvercommitText  *ebpf.VariableSpec `ebpf:"overcommit_text"`
+	SigreturnNr     *ebpf.VariableSpec `ebpf:"sigreturn_nr"`
 	TargetCgid      *ebpf.VariableSpec `ebpf:"target_cgid"`
 	TargetLevel     *ebpf.VariableSpec `ebpf:"target_level"`
 	UnusedAccess    *ebpf.VariableSpec `ebpf:"unused_access"`
@@ -341,7 +336,6 @@ type slimtraceMaps struct {
 	CapChecks      *ebpf.Map `ebpf:"cap_checks"`
 	CgroupCaps     *ebpf.Map `ebpf:"cgroup_caps"`
 	CgroupSyscalls *ebpf.Map `ebpf:"cgroup_syscalls"`
-	ChdirCwd       *ebpf.Map `ebpf:"chdir_cwd"`
 	Dedup          *ebpf.Map `ebpf:"dedup"`
 	Events         *ebpf.Map `ebpf:"events"`
 	ExecScratch    *ebpf.Map `ebpf:"exec_scratch"`
@@ -360,7 +354,6 @@ func (m *slimtraceMaps) Close() error {
 		m.CapChecks,
 		m.CgroupCaps,
 		m.CgroupSyscalls,
-		m.ChdirCwd,
 		m.Dedup,
 		m.Events,
 		m.ExecScratch,
@@ -380,10 +373,12 @@ func (m *slimtraceMaps) Close() error {
 // It can be passed to loadSlimtraceObjects or ebpf.CollectionSpec.LoadAndAssign.
 type slimtraceVariables struct {
 	CompatDesc      *ebpf.Variable `ebpf:"compat_desc"`
+	ExitNr          *ebpf.Variable `ebpf:"exit_nr"`
 	LineageGen      *ebpf.Variable `ebpf:"lineage_gen"`
 	LineageGenUser  *ebpf.Variable `ebpf:"lineage_gen_user"`
 	NativeDesc      *ebpf.Variable `ebpf:"native_desc"`
 	OvercommitText  *ebpf.Variable `ebpf:"overcommit_text"`
+	SigreturnNr     *ebpf.Variable `ebpf:"sigreturn_nr"`
 	TargetCgid      *ebpf.Variable `ebpf:"target_cgid"`
 	TargetLevel     *ebpf.Variable `ebpf:"target_level"`
 	UnusedAccess    *ebpf.Variable `ebpf:"unused_access"`
@@ -411,7 +406,6 @@ type slimtracePrograms struct {
 	TpBtfSchedProcessExec *ebpf.Program `ebpf:"tp_btf_sched_process_exec"`
 	TpBtfSchedProcessExit *ebpf.Program `ebpf:"tp_btf_sched_process_exit"`
 	TpBtfSchedProcessFork *ebpf.Program `ebpf:"tp_btf_sched_process_fork"`
-	TpBtfSysEnter         *ebpf.Program `ebpf:"tp_btf_sys_enter"`
 	TpBtfSysExit          *ebpf.Program `ebpf:"tp_btf_sys_exit"`
 }
 
@@ -422,7 +416,6 @@ func (p *slimtracePrograms) Close() error {
 		p.TpBtfSchedProcessExec,
 		p.TpBtfSchedProcessExit,
 		p.TpBtfSchedProcessFork,
-		p.TpBtfSysEnter,
 		p.TpBtfSysExit,
 	)
 }

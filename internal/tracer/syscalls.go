@@ -73,6 +73,18 @@ func (a abi) syscallName(nr int) string {
 	return fmt.Sprintf("syscall_%d", nr)
 }
 
+// numbers returns the numbers of two syscalls of the ABI, -1 for a name it
+// does not have.
+func (a abi) numbers(first, second string) [2]int32 {
+	out := [2]int32{-1, -1}
+	for i, name := range []string{first, second} {
+		if nr, ok := a.nums[name]; ok {
+			out[i] = int32(nr)
+		}
+	}
+	return out
+}
+
 // d builds a descriptor; -1 marks "no such argument", access 0 "none" (or,
 // for the open family, "from the flags").
 func d(op slimtraceSysOp, access slimtraceAccess, dirfd, path, flags int8) slimtraceSysDesc {

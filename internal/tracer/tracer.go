@@ -1,6 +1,7 @@
 package tracer
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"os"
@@ -93,17 +94,18 @@ const ProgramType = "tp_btf"
 
 // tracePrograms picks the programs that always load out of the collection
 // (LoadAndAssign loads only what the struct names): not the capability one.
+// There is no sys_enter program (see bpf/slimtrace.bpf.c): each program on
+// raw_syscalls costs every syscall of every task.
 type tracePrograms struct {
-	SysEnter *ebpf.Program `ebpf:"tp_btf_sys_enter"`
-	SysExit  *ebpf.Program `ebpf:"tp_btf_sys_exit"`
-	Exec     *ebpf.Program `ebpf:"tp_btf_sched_process_exec"`
-	Fork     *ebpf.Program `ebpf:"tp_btf_sched_process_fork"`
-	Exit     *ebpf.Program `ebpf:"tp_btf_sched_process_exit"`
-	Mkdir    *ebpf.Program `ebpf:"tp_btf_cgroup_mkdir"`
+	SysExit *ebpf.Program `ebpf:"tp_btf_sys_exit"`
+	Exec    *ebpf.Program `ebpf:"tp_btf_sched_process_exec"`
+	Fork    *ebpf.Program `ebpf:"tp_btf_sched_process_fork"`
+	Exit    *ebpf.Program `ebpf:"tp_btf_sched_process_exit"`
+	Mkdir   *ebpf.Program `ebpf:"tp_btf_cgroup_mkdir"`
 }
 
 // tracepoints in the order of tracePrograms' fields.
-var tracepoints = []string{"sys_enter", "sys_exit", "sched_process_exec", "sched_process_fork", "sched_process_exit",
+var tracepoints = []string{"sys_exit", "sched_process_exec", "sched_process_fork", "sched_process_exit",
 	"cgroup_mkdir"}
 
 // capTracepoint is optional (Linux 6.14 and later): without it tracing
@@ -218,6 +220,9 @@ func configure(spec *ebpf.CollectionSpec, opts Options, native, compat abi) erro
 		set("watch", opts.Watch),
 		set("native_desc", descTable(native)),
 		set("compat_desc", descTable(compat)),
+		set("sigreturn_nr", [2][2]int32{native.numbers("rt_sigreturn", "sigreturn"),
+			compat.numbers("rt_sigreturn", "sigreturn")}),
+		set("exit_nr", [2][2]int32{native.numbers("exit", "exit_group"), compat.numbers("exit", "exit_group")}),
 	); err != nil {
 		return err
 	}
@@ -239,7 +244,7 @@ func (t *Tracer) load(spec *ebpf.CollectionSpec) error {
 	t.maps = objs.slimtraceMaps
 	t.lineageGen = objs.LineageGenUser
 	p := objs.tracePrograms
-	t.progs = []*ebpf.Program{p.SysEnter, p.SysExit, p.Exec, p.Fork, p.Exit, p.Mkdir}
+	t.progs = []*ebpf.Program{p.SysExit, p.Exec, p.Fork, p.Exit, p.Mkdir}
 	return nil
 }
 
@@ -332,6 +337,13 @@ func (t *Tracer) Close() (*trace.Report, error) {
 
 func (t *Tracer) finish() (*trace.Report, error) {
 	defer t.release()
+	// The calls blocked now have not reached sys_exit, and will not while
+	// traced: read them before detaching (a call that returns meanwhile
+	// is counted twice, which changes no profile).
+	inflight, err := t.inflight()
+	if err != nil {
+		t.opts.Logger.Debug().Err(err).Msg("reading the syscalls in flight")
+	}
 	// Detach first: nothing new is written after this.
 	var errs []error
 	for _, l := range t.links {
@@ -347,7 +359,7 @@ func (t *Tracer) finish() (*trace.Report, error) {
 	}
 	<-t.done
 
-	syscalls, err := t.syscalls()
+	syscalls, err := t.syscalls(inflight)
 	if err != nil {
 		errs = append(errs, err)
 	}
@@ -480,49 +492,63 @@ func (t *Tracer) capabilities() ([]trace.Capability, error) {
 	return out, nil
 }
 
-// syscalls sums the per-CPU syscall counters; watching, it lists the
-// counts of each cgroup apart.
-func (t *Tracer) syscalls() ([]trace.Syscall, error) {
-	var out []trace.Syscall
+// syscalls sums the per-CPU syscall counters and adds the calls in flight
+// when tracing stopped; watching, it lists the counts of each cgroup apart.
+func (t *Tracer) syscalls(inflight map[slotKey]uint64) ([]trace.Syscall, error) {
+	counts := map[slotKey]uint64{}
 	if t.opts.Watch {
 		var cgid uint64
-		var c slimtraceCgroupCounts
+		var perCPU []slimtraceCgroupCounts
 		it := t.maps.CgroupSyscalls.Iterate()
-		for it.Next(&cgid, &c) {
-			for slot, n := range c.N {
-				if n > 0 {
-					out = append(out, t.syscall(slot, n, cgid))
+		for it.Next(&cgid, &perCPU) {
+			for _, c := range perCPU {
+				for slot, n := range c.N {
+					if n > 0 {
+						counts[slotKey{cgid, slot}] += n
+					}
 				}
 			}
 		}
 		if err := it.Err(); err != nil {
 			return nil, fmt.Errorf("reading syscall counts: %w", err)
 		}
-		// In the order of the unwatched table: by cgroup, native then compat, by number.
-		key := func(s trace.Syscall) []int64 {
-			c := int64(0)
-			if s.Compat {
-				c = 1
+	} else {
+		var perCPU []uint64
+		for slot := range countSlots {
+			if err := t.maps.SyscallCounts.Lookup(uint32(slot), &perCPU); err != nil {
+				return nil, fmt.Errorf("reading syscall counts: %w", err)
 			}
-			return []int64{int64(s.CgroupID), c, int64(s.Number)}
-		}
-		slices.SortFunc(out, func(a, b trace.Syscall) int { return slices.Compare(key(a), key(b)) })
-		return out, nil
-	}
-	var perCPU []uint64
-	for slot := range countSlots {
-		if err := t.maps.SyscallCounts.Lookup(uint32(slot), &perCPU); err != nil {
-			return nil, fmt.Errorf("reading syscall counts: %w", err)
-		}
-		var n uint64
-		for _, c := range perCPU {
-			n += c
-		}
-		if n > 0 {
-			out = append(out, t.syscall(slot, n, 0))
+			for _, n := range perCPU {
+				if n > 0 {
+					counts[slotKey{0, slot}] += n
+				}
+			}
 		}
 	}
+	for k, n := range inflight {
+		counts[k] += n
+	}
+	out := make([]trace.Syscall, 0, len(counts))
+	for k, n := range counts {
+		out = append(out, t.syscall(k.slot, n, k.cgroup))
+	}
+	// By cgroup, native then compat, by number (the slots' order).
+	slices.SortFunc(out, func(a, b trace.Syscall) int {
+		return cmp.Or(cmp.Compare(a.CgroupID, b.CgroupID), cmp.Compare(t.slot(a), t.slot(b)))
+	})
 	return out, nil
+}
+
+// slot is where syscall s is counted (the inverse of syscall).
+func (t *Tracer) slot(s trace.Syscall) int {
+	switch {
+	case s.Number < 0:
+		return countSlots - 1
+	case s.Compat:
+		return nrMax + s.Number
+	default:
+		return s.Number
+	}
 }
 
 // syscall names the syscall counted in slot.

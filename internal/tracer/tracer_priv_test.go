@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -47,7 +49,31 @@ var helpers = map[string]func(args []string) error{
 		if err != nil {
 			return err
 		}
-		return unix.Close(fd)
+		if err := unix.Close(fd); err != nil {
+			return err
+		}
+		// Relative chdirs: one that fails, one that succeeds.
+		if err := unix.Chdir("missing"); err != unix.ENOENT {
+			return fmt.Errorf("chdir missing: want ENOENT, got %v", err)
+		}
+		return unix.Chdir("sub")
+	},
+	// signal-then-wait: take a signal in a handler (its return is a
+	// sigreturn), then start `sleep 60` and block in wait4 for it.
+	"signal-then-wait": func(args []string) error {
+		c := make(chan os.Signal, 1)
+		signal.Notify(c, syscall.SIGUSR1)
+		if err := unix.Kill(unix.Getpid(), unix.SIGUSR1); err != nil {
+			return err
+		}
+		<-c
+		cmd := exec.Command("sleep", "60")
+		if err := cmd.Start(); err != nil {
+			return err
+		}
+		var ws unix.WaitStatus
+		_, err := unix.Wait4(cmd.Process.Pid, &ws, 0, nil)
+		return err
 	},
 	// thread FILE: open FILE from a second OS thread.
 	"thread": func(args []string) error {
@@ -266,6 +292,82 @@ func TestRelativePaths(t *testing.T) {
 	wantFile(t, r, filepath.Join(dir, "sub", "at.txt"), trace.AccessRead, "ok")
 	wantFile(t, r, filepath.Join(dir, "sub"), trace.AccessRead, "ok")
 	wantFile(t, r, dir, trace.AccessStat, "ok") // the chdir
+	// Relative chdirs, named at their exit: a failed one against the cwd
+	// it left unchanged, one that succeeded by the cwd it made.
+	wantFile(t, r, filepath.Join(dir, "missing"), trace.AccessStat, "ENOENT")
+	wantFile(t, r, filepath.Join(dir, "sub"), trace.AccessStat, "ok")
+	if r.File(filepath.Join(dir, "sub", "sub")) != nil {
+		t.Errorf("a relative chdir was resolved against the cwd it made: %v", paths(r))
+	}
+}
+
+// waitBlocked waits until threads of g (not below it) are blocked in each
+// of the syscalls named.
+func waitBlocked(t *testing.T, tr *Tracer, g *cgroup.Group, names ...string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		blocked := map[string]bool{}
+		tids, _ := threads(g.Path)
+		for _, tid := range tids {
+			if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/syscall", tid)); err == nil {
+				nr, _ := strconv.Atoi(strings.Fields(string(b) + " x")[0])
+				blocked[tr.native.syscallName(nr)] = true
+			}
+		}
+		if !slices.ContainsFunc(names, func(n string) bool { return !blocked[n] }) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("threads of %s never blocked in all of %v: %v", g.Path, names, blocked)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestSyscallsWithoutEntry: the syscalls are counted at their exit, so
+// those that never exit are counted otherwise: a signal handler's return
+// (sigreturn, whose exit has no number) and the calls still blocked when
+// tracing stops (wait4 and the child's sleep, read from /proc). The end of
+// a process (exit_group) is in TestCat.
+func TestSyscallsWithoutEntry(t *testing.T) {
+	privtest.Root(t)
+	g := newCgroup(t, fmt.Sprintf("slimtrace-inflight-%d", os.Getpid()))
+	tr, err := Open(Options{Cgroup: g})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	fd, err := g.OpenFD()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fd.Close()
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), helperEnv+"=signal-then-wait")
+	cmd.Stderr = os.Stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: int(fd.Fd())}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	// Wait until the helper is blocked in wait4 and its child in its sleep.
+	waitBlocked(t, tr, g, "wait4", "clock_nanosleep")
+	r, err := tr.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertNothingAttached(t)
+	for _, s := range []string{"rt_sigreturn", "wait4", "clock_nanosleep", "execve"} {
+		if !r.HasSyscall(s) {
+			t.Errorf("syscall %s missing: %+v", s, r.Syscalls)
+		}
+	}
+	for _, s := range r.Syscalls {
+		if s.Number < 0 {
+			t.Errorf("a syscall counted without a number: %+v", s)
+		}
+	}
 }
 
 func TestThreadsChildrenAndOutsiders(t *testing.T) {

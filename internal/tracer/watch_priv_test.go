@@ -121,11 +121,20 @@ func TestWatch(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Errorf("the running process's read of %s never arrived", running)
 	}
+	// The running process's sleep, blocked when tracing stops, is counted
+	// from /proc for its cgroup; the sibling's calls are not counted.
+	waitBlocked(t, tr, a, "clock_nanosleep")
 	r, err := tr.Close()
 	if err != nil {
 		t.Fatal(err)
 	}
 	assertNothingAttached(t)
+	if !slices.ContainsFunc(r.Syscalls, func(s trace.Syscall) bool { return s.Name == "clock_nanosleep" && s.CgroupID == a.ID }) {
+		t.Errorf("clock_nanosleep (in flight) not counted for %s: %+v", a.Path, r.Syscalls)
+	}
+	if i := slices.IndexFunc(r.Syscalls, func(s trace.Syscall) bool { return s.CgroupID == b.ID }); i >= 0 {
+		t.Errorf("a syscall of the unwatched %s was counted: %+v", b.Path, r.Syscalls[i])
+	}
 	f := wantFile(t, r, running, trace.AccessRead, "ok")
 	if f != nil && !slices.Contains(f.Lineages, uint32(run.Process.Pid)) {
 		t.Errorf("%s has lineages %v, want the adopted %d", running, f.Lineages, run.Process.Pid)
