@@ -22,7 +22,9 @@
  *   both in maps read once, no events.
  *
  * Every program is a tp_btf one (BTF-typed raw tracepoint, Linux 5.5) and
- * checks the target cgroup first. There are no raw_tp twins: bpf_loop (in
+ * checks the target cgroup first (sys_exit, which every syscall on the host
+ * runs, from a per-task memo: see target_memo). cgroup_attach_task and
+ * sched_process_fork tell the memo when its answers may be stale. There are no raw_tp twins: bpf_loop (in
  * walk_path) already needs Linux 5.17, and every kernel with BTF and
  * bpf_loop has tp_btf, so a raw_tp fallback could never be chosen.
  */
@@ -165,6 +167,44 @@ struct {
 	__type(value, struct cap_counts);
 } cgroup_caps SEC(".maps");
 
+/*
+ * sys_exit's memo of in_target, per CPU: every syscall of every task on the
+ * host asks, and the answer (a helper call and a chain of cold loads: about
+ * 60 ns here) rarely changes. It is keyed by the address of the task's
+ * saved registers, which sys_exit gets for free: each task has its own
+ * kernel stack, at the top of which they are. A slot holds while
+ * target_gen and target_gen_user (see below) are what they were when it
+ * was made. Tracepoint programs run with preemption off, and one program
+ * does not nest in itself on a CPU, so a slot is never half written.
+ */
+struct target_memo {
+	__u64 regs;
+	__u64 gen;
+	__u64 cgid; /* the task's own cgroup, when watching */
+	__u64 in;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct target_memo);
+} target_memo SEC(".maps");
+
+/* sys_exit's first look for a duplicate file event, per CPU: a direct-mapped
+ * table of the last keys sent or found in dedup. A hit costs a few loads
+ * where dedup's lookup (hashing the 32-byte key, a shared table) costs
+ * about 50 ns; a key evicted from dedup but still here is only an event not
+ * sent twice, which is what dedup is for. */
+#define FRONT_SLOTS 1024
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, FRONT_SLOTS);
+	__type(key, __u32);
+	__type(value, struct dedup_key);
+} dedup_front SEC(".maps");
+
 /* Zeroes to make a new entry of either from (never written). */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -240,6 +280,51 @@ static __always_inline bool in_target(void)
 			return true;
 	}
 	return false;
+}
+
+/*
+ * Generations of what in_target answers from: the programs bump target_gen
+ * at every fork on the host (a new task may get a dead one's kernel stack,
+ * so its registers' address, before it makes its first syscall), every
+ * move of a task between cgroups and, watching, every cgroup_mkdir that
+ * adds to `watched`; user space bumps target_gen_user after it changes
+ * `watched`. Their sum only grows.
+ */
+__u64 target_gen = 0;
+volatile __u64 target_gen_user = 0;
+
+static __always_inline void targets_changed(void)
+{
+	__sync_fetch_and_add(&target_gen, 1);
+}
+
+/* in_target_memo is in_target for sys_exit, memoized per task (see
+ * target_memo); it also gives the task's own cgroup id when watching (0
+ * otherwise). The generations are read before the answer is worked out,
+ * so a change meanwhile leaves the slot stale and the next call looks
+ * again. A task moved into the target is seen from the move's tracepoint,
+ * which fires just after the move: the calls it returns from in between
+ * (microseconds, while its mover is still in its write to cgroup.procs: a
+ * runtime's setup, before any exec) may be taken for an outsider's. */
+static __always_inline bool in_target_memo(struct pt_regs *regs, __u64 *cgid)
+{
+	__u32 zero = 0;
+	struct target_memo *m = bpf_map_lookup_elem(&target_memo, &zero);
+	if (!m)
+		return false;
+	__u64 gen = *(volatile __u64 *)&target_gen + target_gen_user;
+	if (m->regs == (__u64)regs && m->gen == gen) {
+		*cgid = m->cgid;
+		return m->in;
+	}
+	bool in = in_target();
+	__u64 id = in && watch ? bpf_get_current_cgroup_id() : 0;
+	m->regs = (__u64)regs;
+	m->gen = gen;
+	m->cgid = id;
+	m->in = in;
+	*cgid = id;
+	return in;
 }
 
 static __always_inline struct stats *get_stats(void)
@@ -413,12 +498,18 @@ static __always_inline void fill_hdr(struct event_hdr *h, __u32 type, struct tas
 	h->cgroup_id = bpf_get_current_cgroup_id();
 }
 
+/* fd_file is the file behind the current task's fd, or NULL. task is
+ * bpf_get_current_task_btf()'s: its fields are plain loads, where
+ * BPF_CORE_READ is a helper call (about 30 ns here) each. */
 static __always_inline struct file *fd_file(struct task_struct *task, long fd)
 {
-	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
-	if (!fdt || fd < 0 || fd >= BPF_CORE_READ(fdt, max_fds))
+	struct files_struct *files = task->files;
+	if (!files)
 		return NULL;
-	struct file **fds = BPF_CORE_READ(fdt, fd);
+	struct fdtable *fdt = files->fdt;
+	if (!fdt || fd < 0 || fd >= fdt->max_fds)
+		return NULL;
+	struct file **fds = fdt->fd;
 	struct file *f = NULL;
 	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
 	return f;
@@ -692,13 +783,29 @@ named:;
 		.flags = flags & FILE_COMPAT,
 	};
 	struct file *opened = NULL;
+	struct path op = {};
 	if (s->fd >= 0 && s->ev.ret >= 0) {
 		opened = fd_file(task, s->fd);
-		if (opened)
-			key.object = (__u64)BPF_CORE_READ(opened, f_path.dentry) ^
-				     ((__u64)BPF_CORE_READ(opened, f_path.mnt) << 1);
+		/* Both in one read (struct path is {mnt, dentry} in every
+		 * kernel): each helper call costs about 30 ns. */
+		if (opened && !bpf_probe_read_kernel(&op, sizeof(op), (void *)opened +
+						     bpf_core_field_offset(struct file, f_path)))
+			key.object = (__u64)op.dentry ^ ((__u64)op.mnt << 1);
 	}
-	if (bpf_map_lookup_elem(&dedup, &key)) {
+	__u32 slot = (__u32)(key.hash ^ (key.hash >> 32) ^ key.object ^ (key.object >> 32) ^ key.lineage ^
+			     ((__u32)key.syscall << 16) ^ ((__u32)key.access << 8)) & (FRONT_SLOTS - 1);
+	struct dedup_key *front = bpf_map_lookup_elem(&dedup_front, &slot);
+	if (front && front->hash == key.hash && front->object == key.object && front->lineage == key.lineage &&
+	    front->result == key.result && front->syscall == key.syscall && front->access == key.access &&
+	    front->flags == key.flags) {
+		if (st)
+			st->deduped++;
+		return 0;
+	}
+	bool seen = bpf_map_lookup_elem(&dedup, &key) != NULL;
+	if (front)
+		*front = key;
+	if (seen) {
 		if (st)
 			st->deduped++;
 		return 0;
@@ -707,9 +814,9 @@ named:;
 	bpf_map_update_elem(&dedup, &key, &one, BPF_ANY);
 
 	__u32 olen = 0;
-	if (opened) {
-		struct dentry *d = BPF_CORE_READ(opened, f_path.dentry);
-		struct vfsmount *m = BPF_CORE_READ(opened, f_path.mnt);
+	if (opened && op.dentry) {
+		struct dentry *d = op.dentry;
+		struct vfsmount *m = op.mnt;
 		__u16 oflags = 0;
 		int off = walk_path(d, m, task, s->walk, &oflags);
 		if (oflags & FILE_UNREACHABLE) {
@@ -755,16 +862,15 @@ static __always_inline __u8 open_access(unsigned long flags, __u8 fixed)
 }
 
 /* count_syscall counts one call of syscall nr (of the compat ABI when
- * compat) for the current task; numbers past the tables share the last
- * slot. */
-static __always_inline void count_syscall(long nr, bool compat)
+ * compat) for the current task, whose cgroup is cgid (when watching);
+ * numbers past the tables share the last slot. */
+static __always_inline void count_syscall(long nr, bool compat, __u64 cgid)
 {
 	__u32 slot = COUNT_OTHER;
 	if (nr >= 0 && nr < NR_MAX)
 		slot = compat ? NR_MAX + nr : nr;
 	__u64 *count;
 	if (watch) {
-		__u64 cgid = bpf_get_current_cgroup_id();
 		struct cgroup_counts *c = cgroup_entry(&cgroup_syscalls, &cgid);
 		if (!c)
 			return;
@@ -785,7 +891,7 @@ static __always_inline void count_syscall(long nr, bool compat)
  * AppArmor checks the family and type before the kernel looks the family
  * up, so failed calls count too.
  */
-static __always_inline void count_socket(struct pt_regs *regs, __u8 op, long ret, bool compat)
+static __always_inline void count_socket(struct pt_regs *regs, __u8 op, long ret, bool compat, __u64 cgid)
 {
 	unsigned long family = sys_arg(regs, 0, compat);
 	unsigned long type = sys_arg(regs, 1, compat);
@@ -813,7 +919,7 @@ static __always_inline void count_socket(struct pt_regs *regs, __u8 op, long ret
 		.type = (__u32)type & SOCK_TYPE_MASK,
 		.setup = lineage_of(bpf_get_current_pid_tgid() >> 32) == 0,
 		.failed = ret < 0,
-		.cgroup = watch ? bpf_get_current_cgroup_id() : 0,
+		.cgroup = cgid,
 	};
 	__u64 *n = bpf_map_lookup_elem(&socket_calls, &key);
 	if (n) {
@@ -836,7 +942,8 @@ static __always_inline void count_socket(struct pt_regs *regs, __u8 op, long ret
 
 static __always_inline int on_sys_exit(struct pt_regs *regs, long ret)
 {
-	if (!in_target())
+	__u64 cgid;
+	if (!in_target_memo(regs, &cgid))
 		return 0;
 	struct task_struct *task = bpf_get_current_task_btf();
 	bool compat = is_compat(task);
@@ -848,19 +955,19 @@ static __always_inline int on_sys_exit(struct pt_regs *regs, long ret)
 		 * the ABI could have been it. */
 		int a = compat ? 1 : 0;
 		if (sigreturn_nr[a][0] >= 0)
-			count_syscall(sigreturn_nr[a][0], compat);
+			count_syscall(sigreturn_nr[a][0], compat, cgid);
 		if (sigreturn_nr[a][1] >= 0)
-			count_syscall(sigreturn_nr[a][1], compat);
+			count_syscall(sigreturn_nr[a][1], compat, cgid);
 		return 0;
 	}
-	count_syscall(nr, compat);
+	count_syscall(nr, compat, cgid);
 	if (nr < 0 || nr >= NR_MAX)
 		return 0;
 	struct sys_desc d = compat ? compat_desc[nr] : native_desc[nr];
 	if (d.op == OP_NONE)
 		return 0;
 	if (d.op == OP_SOCKET || d.op == OP_SOCKETCALL) {
-		count_socket(regs, d.op, ret, compat);
+		count_socket(regs, d.op, ret, compat, cgid);
 		return 0;
 	}
 	if (d.op == OP_EXEC && ret >= 0)
@@ -870,11 +977,11 @@ static __always_inline int on_sys_exit(struct pt_regs *regs, long ret)
 	struct file_scratch *s = bpf_map_lookup_elem(&file_scratch, &zero);
 	if (!s)
 		return 0;
-	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = task->tgid;
 	s->ev.hdr.type = EVENT_FILE;
-	s->ev.hdr.pid = id >> 32;
-	s->ev.hdr.tid = (__u32)id;
-	s->ev.hdr.lineage = lineage_cached(&s->lin_tgid, &s->lin_val, &s->lin_gen, &s->lin_ugen, id >> 32);
+	s->ev.hdr.pid = tgid;
+	s->ev.hdr.tid = task->pid;
+	s->ev.hdr.lineage = lineage_cached(&s->lin_tgid, &s->lin_val, &s->lin_gen, &s->lin_ugen, tgid);
 	s->ev.ret = ret;
 	s->ev.syscall = nr;
 	s->ev.flags = compat ? FILE_COMPAT : 0;
@@ -906,7 +1013,7 @@ static __always_inline int on_sys_exit(struct pt_regs *regs, long ret)
 		s->upath = 0;
 		break;
 	}
-	emit_file(s, (struct task_struct *)bpf_get_current_task());
+	emit_file(s, task);
 
 	if (d.path2 >= 0) {
 		s->ev.flags = compat ? FILE_COMPAT : 0;
@@ -916,7 +1023,7 @@ static __always_inline int on_sys_exit(struct pt_regs *regs, long ret)
 		s->dirfd = d.dirfd2 >= 0 ? fd_arg(sys_arg(regs, d.dirfd2, compat)) : AT_FDCWD;
 		s->upath = sys_arg(regs, d.path2, compat);
 		s->access = d.access2;
-		emit_file(s, (struct task_struct *)bpf_get_current_task());
+		emit_file(s, task);
 	}
 	return 0;
 }
@@ -1033,7 +1140,7 @@ static __always_inline int on_exit(struct task_struct *p)
 	int a = compat ? 1 : 0;
 	int which = BPF_CORE_READ(p, signal, flags) & SIGNAL_GROUP_EXIT ? 1 : 0;
 	if (exit_nr[a][which] >= 0)
-		count_syscall(exit_nr[a][which], compat);
+		count_syscall(exit_nr[a][which], compat, watch ? bpf_get_current_cgroup_id() : 0);
 
 	/* Only the end of the whole thread group is an exit. */
 	if (BPF_CORE_READ(p, signal, live.counter) != 0)
@@ -1147,12 +1254,26 @@ int BPF_PROG(tp_btf_cgroup_mkdir, struct cgroup *cgrp, const char *path)
 	__u64 id = BPF_CORE_READ(cgrp, kn, id);
 	__u8 one = 1;
 	bpf_map_update_elem(&watched, &id, &one, BPF_ANY);
+	targets_changed();
+	return 0;
+}
+
+/* A task moved between cgroups: sys_exit's memo of in_target may be
+ * stale. */
+SEC("tp_btf/cgroup_attach_task")
+int BPF_PROG(tp_btf_cgroup_attach_task, struct cgroup *dst, const char *path, struct task_struct *task,
+	     bool threadgroup)
+{
+	targets_changed();
 	return 0;
 }
 
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(tp_btf_sched_process_fork, struct task_struct *parent, struct task_struct *child)
 {
+	/* Any task's: the child may have a dead task's kernel stack, which
+	 * sys_exit's memo knows by its address. The child runs after this. */
+	targets_changed();
 	return on_fork(parent, child);
 }
 

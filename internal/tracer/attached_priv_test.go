@@ -21,7 +21,7 @@ func TestAttached(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := 5 // sys_exit (no sys_enter), the three sched_process_*, cgroup_mkdir
+	want := 6 // sys_exit (no sys_enter), the three sched_process_*, cgroup_mkdir, cgroup_attach_task
 	if capsSupported() == nil {
 		want++ // and cap_capable
 	}

@@ -214,6 +214,14 @@ const (
 	slimtraceSysSlotsCOUNT_SLOTS slimtraceSysSlots = 1024
 )
 
+type slimtraceTargetMemo struct {
+	_    structs.HostLayout
+	Regs uint64
+	Gen  uint64
+	Cgid uint64
+	In   uint64
+}
+
 // loadSlimtrace returns the embedded CollectionSpec for slimtrace.
 func loadSlimtrace() (*ebpf.CollectionSpec, error) {
 	reader := bytes.NewReader(_SlimtraceBytes)
@@ -257,6 +265,7 @@ type slimtraceSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type slimtraceProgramSpecs struct {
 	TpBtfCapCapable       *ebpf.ProgramSpec `ebpf:"tp_btf_cap_capable"`
+	TpBtfCgroupAttachTask *ebpf.ProgramSpec `ebpf:"tp_btf_cgroup_attach_task"`
 	TpBtfCgroupMkdir      *ebpf.ProgramSpec `ebpf:"tp_btf_cgroup_mkdir"`
 	TpBtfSchedProcessExec *ebpf.ProgramSpec `ebpf:"tp_btf_sched_process_exec"`
 	TpBtfSchedProcessExit *ebpf.ProgramSpec `ebpf:"tp_btf_sched_process_exit"`
@@ -272,6 +281,7 @@ type slimtraceMapSpecs struct {
 	CgroupCaps     *ebpf.MapSpec `ebpf:"cgroup_caps"`
 	CgroupSyscalls *ebpf.MapSpec `ebpf:"cgroup_syscalls"`
 	Dedup          *ebpf.MapSpec `ebpf:"dedup"`
+	DedupFront     *ebpf.MapSpec `ebpf:"dedup_front"`
 	Events         *ebpf.MapSpec `ebpf:"events"`
 	ExecScratch    *ebpf.MapSpec `ebpf:"exec_scratch"`
 	FileScratch    *ebpf.MapSpec `ebpf:"file_scratch"`
@@ -279,6 +289,7 @@ type slimtraceMapSpecs struct {
 	SocketCalls    *ebpf.MapSpec `ebpf:"socket_calls"`
 	Spawners       *ebpf.MapSpec `ebpf:"spawners"`
 	SyscallCounts  *ebpf.MapSpec `ebpf:"syscall_counts"`
+	TargetMemo     *ebpf.MapSpec `ebpf:"target_memo"`
 	TraceStats     *ebpf.MapSpec `ebpf:"trace_stats"`
 	Watched        *ebpf.MapSpec `ebpf:"watched"`
 	Zeroes         *ebpf.MapSpec `ebpf:"zeroes"`
@@ -296,6 +307,8 @@ type slimtraceVariableSpecs struct {
 	OvercommitText  *ebpf.VariableSpec `ebpf:"overcommit_text"`
 	SigreturnNr     *ebpf.VariableSpec `ebpf:"sigreturn_nr"`
 	TargetCgid      *ebpf.VariableSpec `ebpf:"target_cgid"`
+	TargetGen       *ebpf.VariableSpec `ebpf:"target_gen"`
+	TargetGenUser   *ebpf.VariableSpec `ebpf:"target_gen_user"`
 	TargetLevel     *ebpf.VariableSpec `ebpf:"target_level"`
 	UnusedAccess    *ebpf.VariableSpec `ebpf:"unused_access"`
 	UnusedCapCounts *ebpf.VariableSpec `ebpf:"unused_cap_counts"`
@@ -337,6 +350,7 @@ type slimtraceMaps struct {
 	CgroupCaps     *ebpf.Map `ebpf:"cgroup_caps"`
 	CgroupSyscalls *ebpf.Map `ebpf:"cgroup_syscalls"`
 	Dedup          *ebpf.Map `ebpf:"dedup"`
+	DedupFront     *ebpf.Map `ebpf:"dedup_front"`
 	Events         *ebpf.Map `ebpf:"events"`
 	ExecScratch    *ebpf.Map `ebpf:"exec_scratch"`
 	FileScratch    *ebpf.Map `ebpf:"file_scratch"`
@@ -344,6 +358,7 @@ type slimtraceMaps struct {
 	SocketCalls    *ebpf.Map `ebpf:"socket_calls"`
 	Spawners       *ebpf.Map `ebpf:"spawners"`
 	SyscallCounts  *ebpf.Map `ebpf:"syscall_counts"`
+	TargetMemo     *ebpf.Map `ebpf:"target_memo"`
 	TraceStats     *ebpf.Map `ebpf:"trace_stats"`
 	Watched        *ebpf.Map `ebpf:"watched"`
 	Zeroes         *ebpf.Map `ebpf:"zeroes"`
@@ -355,6 +370,7 @@ func (m *slimtraceMaps) Close() error {
 		m.CgroupCaps,
 		m.CgroupSyscalls,
 		m.Dedup,
+		m.DedupFront,
 		m.Events,
 		m.ExecScratch,
 		m.FileScratch,
@@ -362,6 +378,7 @@ func (m *slimtraceMaps) Close() error {
 		m.SocketCalls,
 		m.Spawners,
 		m.SyscallCounts,
+		m.TargetMemo,
 		m.TraceStats,
 		m.Watched,
 		m.Zeroes,
@@ -380,6 +397,8 @@ type slimtraceVariables struct {
 	OvercommitText  *ebpf.Variable `ebpf:"overcommit_text"`
 	SigreturnNr     *ebpf.Variable `ebpf:"sigreturn_nr"`
 	TargetCgid      *ebpf.Variable `ebpf:"target_cgid"`
+	TargetGen       *ebpf.Variable `ebpf:"target_gen"`
+	TargetGenUser   *ebpf.Variable `ebpf:"target_gen_user"`
 	TargetLevel     *ebpf.Variable `ebpf:"target_level"`
 	UnusedAccess    *ebpf.Variable `ebpf:"unused_access"`
 	UnusedCapCounts *ebpf.Variable `ebpf:"unused_cap_counts"`
@@ -402,6 +421,7 @@ type slimtraceVariables struct {
 // It can be passed to loadSlimtraceObjects or ebpf.CollectionSpec.LoadAndAssign.
 type slimtracePrograms struct {
 	TpBtfCapCapable       *ebpf.Program `ebpf:"tp_btf_cap_capable"`
+	TpBtfCgroupAttachTask *ebpf.Program `ebpf:"tp_btf_cgroup_attach_task"`
 	TpBtfCgroupMkdir      *ebpf.Program `ebpf:"tp_btf_cgroup_mkdir"`
 	TpBtfSchedProcessExec *ebpf.Program `ebpf:"tp_btf_sched_process_exec"`
 	TpBtfSchedProcessExit *ebpf.Program `ebpf:"tp_btf_sched_process_exit"`
@@ -412,6 +432,7 @@ type slimtracePrograms struct {
 func (p *slimtracePrograms) Close() error {
 	return _SlimtraceClose(
 		p.TpBtfCapCapable,
+		p.TpBtfCgroupAttachTask,
 		p.TpBtfCgroupMkdir,
 		p.TpBtfSchedProcessExec,
 		p.TpBtfSchedProcessExit,

@@ -69,10 +69,13 @@ type Tracer struct {
 	// lineageGen is lineage_gen_user, bumped (under genMu) after each
 	// adoption so that no program keeps a lineage it cached before.
 	lineageGen *ebpf.Variable
-	genMu      sync.Mutex
-	progs      []*ebpf.Program
-	links      []link.Link
-	reader     *ringbuf.Reader
+	// targetGen is target_gen_user, bumped (under genMu) after each
+	// change to the watched cgroups: sys_exit memoizes who is traced.
+	targetGen *ebpf.Variable
+	genMu     sync.Mutex
+	progs     []*ebpf.Program
+	links     []link.Link
+	reader    *ringbuf.Reader
 	// capProg counts capability checks; nil when the kernel has no
 	// capability:cap_capable tracepoint. Attached after progs.
 	capProg *ebpf.Program
@@ -102,11 +105,13 @@ type tracePrograms struct {
 	Fork    *ebpf.Program `ebpf:"tp_btf_sched_process_fork"`
 	Exit    *ebpf.Program `ebpf:"tp_btf_sched_process_exit"`
 	Mkdir   *ebpf.Program `ebpf:"tp_btf_cgroup_mkdir"`
+	// Attach tells sys_exit's memo of who is traced that a task moved.
+	Attach *ebpf.Program `ebpf:"tp_btf_cgroup_attach_task"`
 }
 
 // tracepoints in the order of tracePrograms' fields.
 var tracepoints = []string{"sys_exit", "sched_process_exec", "sched_process_fork", "sched_process_exit",
-	"cgroup_mkdir"}
+	"cgroup_mkdir", "cgroup_attach_task"}
 
 // capTracepoint is optional (Linux 6.14 and later): without it tracing
 // works and the report says capabilities were not recorded.
@@ -236,6 +241,7 @@ func (t *Tracer) load(spec *ebpf.CollectionSpec) error {
 		slimtraceMaps
 		tracePrograms
 		LineageGenUser *ebpf.Variable `ebpf:"lineage_gen_user"`
+		TargetGenUser  *ebpf.Variable `ebpf:"target_gen_user"`
 	}
 	if err := spec.LoadAndAssign(&objs, nil); err != nil {
 		logVerifier(t.opts.Logger, err)
@@ -243,8 +249,9 @@ func (t *Tracer) load(spec *ebpf.CollectionSpec) error {
 	}
 	t.maps = objs.slimtraceMaps
 	t.lineageGen = objs.LineageGenUser
+	t.targetGen = objs.TargetGenUser
 	p := objs.tracePrograms
-	t.progs = []*ebpf.Program{p.SysExit, p.Exec, p.Fork, p.Exit, p.Mkdir}
+	t.progs = []*ebpf.Program{p.SysExit, p.Exec, p.Fork, p.Exit, p.Mkdir, p.Attach}
 	return nil
 }
 
@@ -643,6 +650,9 @@ func (t *Tracer) Watch(g *cgroup.Group, adopt uint32) error {
 	if err := t.maps.Watched.Update(g.ID, uint8(1), ebpf.UpdateAny); err != nil {
 		return fmt.Errorf("watching cgroup %s: %w", g.Path, err)
 	}
+	if err := t.bump(t.targetGen, "target_gen_user"); err != nil {
+		return err
+	}
 	return t.adoptIn(g, adopt)
 }
 
@@ -668,7 +678,7 @@ func (t *Tracer) Unwatch(id uint64) error {
 	if err := t.maps.Watched.Delete(id); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
 		return fmt.Errorf("unwatching cgroup %d: %w", id, err)
 	}
-	return nil
+	return t.bump(t.targetGen, "target_gen_user")
 }
 
 // Adopt gives the lineage to the processes in g and below it that have
@@ -697,20 +707,26 @@ func (t *Tracer) adoptIn(g *cgroup.Group, lineage uint32) error {
 	if err != nil {
 		return fmt.Errorf("listing the target's processes: %w", err)
 	}
-	t.genMu.Lock()
-	defer t.genMu.Unlock()
 	for _, pid := range pids {
 		err := t.maps.Lineages.Update(uint32(pid), lineage, ebpf.UpdateNoExist)
 		if err != nil && !errors.Is(err, ebpf.ErrKeyExist) {
 			return fmt.Errorf("adopting pid %d: %w", pid, err)
 		}
 	}
-	var gen uint64
-	if err := t.lineageGen.Get(&gen); err != nil {
-		return fmt.Errorf("reading the lineages' generation: %w", err)
+	return t.bump(t.lineageGen, "lineage_gen_user")
+}
+
+// bump adds one to a generation user space keeps (lineage_gen_user or
+// target_gen_user), after a change to the maps the programs cache from.
+func (t *Tracer) bump(gen *ebpf.Variable, name string) error {
+	t.genMu.Lock()
+	defer t.genMu.Unlock()
+	var n uint64
+	if err := gen.Get(&n); err != nil {
+		return fmt.Errorf("reading %s: %w", name, err)
 	}
-	if err := t.lineageGen.Set(gen + 1); err != nil {
-		return fmt.Errorf("bumping the lineages' generation: %w", err)
+	if err := gen.Set(n + 1); err != nil {
+		return fmt.Errorf("bumping %s: %w", name, err)
 	}
 	return nil
 }

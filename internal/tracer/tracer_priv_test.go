@@ -155,6 +155,34 @@ var helpers = map[string]func(args []string) error{
 		return nil
 	},
 	// missing PATH: open a file that does not exist.
+	// move DIR IN OUT: stats DIR/before many times, moves itself into the
+	// cgroup directory IN, opens DIR/inside, moves to OUT, opens DIR/after.
+	"move": func(args []string) error {
+		dir, in, out := args[0], args[1], args[2]
+		// On one CPU: the memo is per CPU.
+		runtime.LockOSThread()
+		var one unix.CPUSet
+		one.Set(0)
+		if err := unix.SchedSetaffinity(0, &one); err != nil {
+			return err
+		}
+		var st syscall.Stat_t
+		for range 10_000 {
+			_ = syscall.Stat(filepath.Join(dir, "before"), &st)
+		}
+		self := []byte(strconv.Itoa(os.Getpid()))
+		if err := os.WriteFile(filepath.Join(in, "cgroup.procs"), self, 0); err != nil {
+			return err
+		}
+		if _, err := os.ReadFile(filepath.Join(dir, "inside")); err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(out, "cgroup.procs"), self, 0); err != nil {
+			return err
+		}
+		_, err := os.ReadFile(filepath.Join(dir, "after"))
+		return err
+	},
 	"missing": func(args []string) error {
 		_, err := unix.Open(args[0], unix.O_RDONLY, 0)
 		if err != unix.ENOENT {
@@ -330,6 +358,47 @@ func waitBlocked(t *testing.T, tr *Tracer, g *cgroup.Group, names ...string) {
 // (sigreturn, whose exit has no number) and the calls still blocked when
 // tracing stops (wait4 and the child's sleep, read from /proc). The end of
 // a process (exit_group) is in TestCat.
+// TestMovedTasks: a process is traced from the moment it moves into the
+// target and not after it moves out (sys_exit memoizes who is traced, per
+// task: a move must undo it at once).
+func TestMovedTasks(t *testing.T) {
+	privtest.Root(t)
+	g := newCgroup(t, fmt.Sprintf("slimtrace-moved-in-%d", os.Getpid()))
+	other := newCgroup(t, fmt.Sprintf("slimtrace-moved-out-%d", os.Getpid()))
+	dir := t.TempDir()
+	for _, f := range []string{"before", "inside", "after"} {
+		mustWrite(t, filepath.Join(dir, f))
+	}
+	tr, err := Open(Options{Cgroup: g})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	fd, err := other.OpenFD()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fd.Close()
+	cmd := exec.Command(os.Args[0], dir, g.Path, other.Path)
+	cmd.Env = append(os.Environ(), helperEnv+"=move")
+	cmd.Stderr = os.Stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: int(fd.Fd())}
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	r, err := tr.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := r.File(filepath.Join(dir, "before")); f != nil {
+		t.Errorf("a file the process read before it moved in is in the trace: %+v", f)
+	}
+	wantFile(t, r, filepath.Join(dir, "inside"), trace.AccessRead, "ok")
+	if f := r.File(filepath.Join(dir, "after")); f != nil {
+		t.Errorf("a file the process read after it moved out is in the trace: %+v", f)
+	}
+}
+
 func TestSyscallsWithoutEntry(t *testing.T) {
 	privtest.Root(t)
 	g := newCgroup(t, fmt.Sprintf("slimtrace-inflight-%d", os.Getpid()))
