@@ -47,6 +47,7 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define SYS_SOCKET 1      /* socketcall(2)'s call numbers */
 #define SYS_SOCKETPAIR 8
 #define SIGNAL_GROUP_EXIT 0x4 /* signal_struct.flags: the group is exiting */
+#define DEDUP_FD_ITSELF 0x80 /* dedup_key.flags: the key is of a file by its identity, not by a name */
 #define WATCH_DEPTH 8     /* cgroup levels below a watching target looked at */
 
 /* Set by user space before load. */
@@ -694,6 +695,57 @@ static __always_inline bool on_upper_layer(struct dentry *dentry)
 }
 
 /*
+ * already_sent says whether an event of key was sent before (or lost, the
+ * ring buffer full), counting it deduplicated, and otherwise marks it sent.
+ */
+static __always_inline bool already_sent(struct dedup_key *key, struct stats *st)
+{
+	__u32 slot = (__u32)(key->hash ^ (key->hash >> 32) ^ key->object ^ (key->object >> 32) ^ key->lineage ^
+			     ((__u32)key->syscall << 16) ^ ((__u32)key->access << 8)) & (FRONT_SLOTS - 1);
+	struct dedup_key *front = bpf_map_lookup_elem(&dedup_front, &slot);
+	if (front && front->hash == key->hash && front->object == key->object && front->lineage == key->lineage &&
+	    front->result == key->result && front->syscall == key->syscall && front->access == key->access &&
+	    front->flags == key->flags) {
+		if (st)
+			st->deduped++;
+		return true;
+	}
+	bool seen = bpf_map_lookup_elem(&dedup, key) != NULL;
+	if (front)
+		*front = *key;
+	if (seen) {
+		if (st)
+			st->deduped++;
+		return true;
+	}
+	__u8 one = 1;
+	bpf_map_update_elem(&dedup, key, &one, BPF_ANY);
+	return false;
+}
+
+/*
+ * dentry_identity hashes what names a dentry, in one read: its parent, its
+ * name's hash and length and where its bytes are, its inode. With the
+ * dentry's and mount's addresses it tells a file apart from any other,
+ * even from one whose freed dentry it reuses. 0 when the kernel's struct
+ * dentry does not have them side by side.
+ */
+static __always_inline __u64 dentry_identity(struct dentry *d)
+{
+	__u32 from = bpf_core_field_offset(struct dentry, d_parent);
+	if (bpf_core_field_offset(struct dentry, d_inode) != from + 24)
+		return 0;
+	__u64 w[4];
+	if (bpf_probe_read_kernel(w, sizeof(w), (void *)d + from))
+		return 0;
+	__u64 h = 14695981039346656037ULL;
+#pragma unroll
+	for (int i = 0; i < 4; i++)
+		h = (h ^ w[i]) * 1099511628211ULL;
+	return h | 1;
+}
+
+/*
  * emit_file reports one path of the syscall whose fixed part is already in
  * s->ev: it builds the named path (absolute inside the task's root), drops
  * it if an identical event was sent before, and otherwise adds the opened
@@ -703,7 +755,7 @@ static __noinline int emit_file(struct file_scratch *s, struct task_struct *task
 {
 	struct stats *st = get_stats();
 	__u16 flags = s->ev.flags;
-	__u32 nlen = 0;
+	__u32 nlen = 0, olen = 0;
 	long n = 0;
 
 	/* Read the path straight into place: absolute paths, the common case,
@@ -757,20 +809,42 @@ static __noinline int emit_file(struct file_scratch *s, struct task_struct *task
 		}
 	} else {
 		/* No path, or an empty one: the call was about the fd itself
-		 * (fchdir, AT_EMPTY_PATH, utimensat(fd, NULL)). */
+		 * (fchdir, AT_EMPTY_PATH, utimensat(fd, NULL); glibc's fstat
+		 * is newfstatat(fd, "", AT_EMPTY_PATH) since 2.33). */
 		long fd = s->fd_only ? s->fd : s->dirfd;
 		if (s->ev.ret < 0 || fd < 0)
 			return 0;
 		struct file *f = fd_file(task, fd);
 		if (!f)
 			return 0;
+		struct path fp;
+		if (bpf_probe_read_kernel(&fp, sizeof(fp), (void *)f + bpf_core_field_offset(struct file, f_path)))
+			return 0;
+		/* Known by the file itself, the walk of its path is only
+		 * made for a new event: an fstat of every file opened is
+		 * common, and a walk is several helper calls a level. */
+		__u64 id = dentry_identity(fp.dentry);
+		if (id) {
+			struct dedup_key key = {
+				.hash = id,
+				.object = (__u64)fp.dentry ^ ((__u64)fp.mnt << 1),
+				.lineage = s->ev.hdr.lineage,
+				.syscall = s->ev.syscall,
+				.access = s->access,
+				.flags = (flags & FILE_COMPAT) | DEDUP_FD_ITSELF,
+			};
+			if (already_sent(&key, st))
+				return 0;
+		}
 		__u16 fflags = 0;
-		int off = walk_path(BPF_CORE_READ(f, f_path.dentry), BPF_CORE_READ(f, f_path.mnt), task, s->walk, &fflags);
+		int off = walk_path(fp.dentry, fp.mnt, task, s->walk, &fflags);
 		if (fflags & FILE_UNREACHABLE)
 			return 0; /* a pipe, socket or memfd: no path */
 		flags |= fflags;
 		nlen = copy_walk(s->data, s->walk, off);
 		s->fd = -1;
+		if (id)
+			goto send;
 	}
 
 named:;
@@ -792,28 +866,9 @@ named:;
 						     bpf_core_field_offset(struct file, f_path)))
 			key.object = (__u64)op.dentry ^ ((__u64)op.mnt << 1);
 	}
-	__u32 slot = (__u32)(key.hash ^ (key.hash >> 32) ^ key.object ^ (key.object >> 32) ^ key.lineage ^
-			     ((__u32)key.syscall << 16) ^ ((__u32)key.access << 8)) & (FRONT_SLOTS - 1);
-	struct dedup_key *front = bpf_map_lookup_elem(&dedup_front, &slot);
-	if (front && front->hash == key.hash && front->object == key.object && front->lineage == key.lineage &&
-	    front->result == key.result && front->syscall == key.syscall && front->access == key.access &&
-	    front->flags == key.flags) {
-		if (st)
-			st->deduped++;
+	if (already_sent(&key, st))
 		return 0;
-	}
-	bool seen = bpf_map_lookup_elem(&dedup, &key) != NULL;
-	if (front)
-		*front = key;
-	if (seen) {
-		if (st)
-			st->deduped++;
-		return 0;
-	}
-	__u8 one = 1;
-	bpf_map_update_elem(&dedup, &key, &one, BPF_ANY);
 
-	__u32 olen = 0;
 	if (opened && op.dentry) {
 		struct dentry *d = op.dentry;
 		struct vfsmount *m = op.mnt;
@@ -831,6 +886,7 @@ named:;
 			flags |= FILE_UPPER;
 	}
 
+send:
 	s->ev.hdr.ts = bpf_ktime_get_ns();
 	s->ev.hdr.cgroup_id = bpf_get_current_cgroup_id();
 	s->ev.flags = flags;

@@ -183,6 +183,29 @@ var helpers = map[string]func(args []string) error{
 		_, err := os.ReadFile(filepath.Join(dir, "after"))
 		return err
 	},
+	// fd-itself DIR: calls about an fd itself: fstat as glibc makes it
+	// (newfstatat(fd, "", AT_EMPTY_PATH)), three times, of DIR/a and of
+	// DIR/b, and fchdir to DIR.
+	"fd-itself": func(args []string) error {
+		for _, name := range []string{"a", "b"} {
+			fd, err := unix.Open(filepath.Join(args[0], name), unix.O_PATH, 0)
+			if err != nil {
+				return err
+			}
+			var st unix.Stat_t
+			for range 3 {
+				if err := unix.Fstatat(fd, "", &st, unix.AT_EMPTY_PATH); err != nil {
+					return err
+				}
+			}
+			unix.Close(fd)
+		}
+		fd, err := unix.Open(args[0], unix.O_RDONLY|unix.O_DIRECTORY, 0)
+		if err != nil {
+			return err
+		}
+		return unix.Fchdir(fd)
+	},
 	"missing": func(args []string) error {
 		_, err := unix.Open(args[0], unix.O_RDONLY, 0)
 		if err != unix.ENOENT {
@@ -397,6 +420,22 @@ func TestMovedTasks(t *testing.T) {
 	if f := r.File(filepath.Join(dir, "after")); f != nil {
 		t.Errorf("a file the process read after it moved out is in the trace: %+v", f)
 	}
+}
+
+// TestFdItself: a call about an fd itself (the file is known by its
+// identity before its path is walked) reports the fd's file, each file's.
+func TestFdItself(t *testing.T) {
+	dir := t.TempDir()
+	mustWrite(t, filepath.Join(dir, "a"))
+	mustWrite(t, filepath.Join(dir, "b"))
+	r := runHelper(t, Options{}, "fd-itself", dir)
+	for _, name := range []string{"a", "b"} {
+		if f := wantFile(t, r, filepath.Join(dir, name), trace.AccessStat, "ok"); f != nil &&
+			!slices.ContainsFunc(f.Accesses, func(a trace.FileAccess) bool { return a.Syscall == "newfstatat" }) {
+			t.Errorf("%s: no newfstatat access: %+v", name, f.Accesses)
+		}
+	}
+	wantFile(t, r, dir, trace.AccessStat, "ok")
 }
 
 func TestSyscallsWithoutEntry(t *testing.T) {
