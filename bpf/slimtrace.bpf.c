@@ -47,7 +47,7 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define SYS_SOCKET 1      /* socketcall(2)'s call numbers */
 #define SYS_SOCKETPAIR 8
 #define SIGNAL_GROUP_EXIT 0x4 /* signal_struct.flags: the group is exiting */
-#define DEDUP_FD_ITSELF 0x80 /* dedup_key.flags: the key is of a file by its identity, not by a name */
+#define DEDUP_EARLY 0x80  /* dedup_key.flags: a key made before a walk (by identities), not of a path */
 #define WATCH_DEPTH 8     /* cgroup levels below a watching target looked at */
 
 /* Set by user space before load. */
@@ -757,6 +757,23 @@ static __noinline int emit_file(struct file_scratch *s, struct task_struct *task
 	__u16 flags = s->ev.flags;
 	__u32 nlen = 0, olen = 0;
 	long n = 0;
+	/* A key made before a walk, so that a duplicate is dropped without
+	 * it (a walk is several helper calls a level); 0: the key is the
+	 * absolute path's hash. */
+	__u64 early = 0;
+
+	/* The file an open returned: part of the key (a name that comes to
+	 * resolve to another file is a new event). Its dentry and mount in
+	 * one read (struct path is {mnt, dentry} in every kernel). */
+	struct file *opened = NULL;
+	struct path op = {};
+	__u64 object = 0;
+	if (s->fd >= 0 && s->ev.ret >= 0) {
+		opened = fd_file(task, s->fd);
+		if (opened && !bpf_probe_read_kernel(&op, sizeof(op), (void *)opened +
+						     bpf_core_field_offset(struct file, f_path)))
+			object = (__u64)op.dentry ^ ((__u64)op.mnt << 1);
+	}
 
 	/* Read the path straight into place: absolute paths, the common case,
 	 * are then done in one read. */
@@ -769,17 +786,38 @@ static __noinline int emit_file(struct file_scratch *s, struct task_struct *task
 	if (n > 1 && s->data[0] == '/') {
 		nlen = n - 1;
 	} else if (n > 1) {
-		struct dentry *bd;
-		struct vfsmount *bm;
+		struct path base;
 		if (s->dirfd == AT_FDCWD) {
-			bd = BPF_CORE_READ(task, fs, pwd.dentry);
-			bm = BPF_CORE_READ(task, fs, pwd.mnt);
+			struct fs_struct *fs = task->fs;
+			if (!fs || bpf_probe_read_kernel(&base, sizeof(base), &fs->pwd))
+				goto unreadable;
 		} else {
 			struct file *f = fd_file(task, s->dirfd);
-			if (!f)
+			if (!f || bpf_probe_read_kernel(&base, sizeof(base),
+							(void *)f + bpf_core_field_offset(struct file, f_path)))
 				goto unreadable;
-			bd = BPF_CORE_READ(f, f_path.dentry);
-			bm = BPF_CORE_READ(f, f_path.mnt);
+		}
+		struct dentry *bd = base.dentry;
+		struct vfsmount *bm = base.mnt;
+		/* The same name relative to the same directory is the same
+		 * path: known by the name and the directory's identity (a
+		 * rename of one of its ancestors goes unseen). */
+		__u64 id = s->rel_is_cwd ? 0 : dentry_identity(bd);
+		if (id) {
+			__u32 rlen = n - 1;
+			early = (hash_words(s->data, rlen & NAMED_MAX) ^ id ^ (__u64)bd ^ ((__u64)bm << 1)) *
+				1099511628211ULL | 1;
+			struct dedup_key key = {
+				.hash = early,
+				.object = object,
+				.lineage = s->ev.hdr.lineage,
+				.result = s->ev.ret < 0 ? s->ev.ret : 0,
+				.syscall = s->ev.syscall,
+				.access = s->access,
+				.flags = (flags & FILE_COMPAT) | DEDUP_EARLY,
+			};
+			if (already_sent(&key, st))
+				return 0;
 		}
 		__u16 bflags = 0;
 		int off = walk_path(bd, bm, task, s->walk, &bflags);
@@ -831,7 +869,7 @@ static __noinline int emit_file(struct file_scratch *s, struct task_struct *task
 				.lineage = s->ev.hdr.lineage,
 				.syscall = s->ev.syscall,
 				.access = s->access,
-				.flags = (flags & FILE_COMPAT) | DEDUP_FD_ITSELF,
+				.flags = (flags & FILE_COMPAT) | DEDUP_EARLY,
 			};
 			if (already_sent(&key, st))
 				return 0;
@@ -843,32 +881,27 @@ static __noinline int emit_file(struct file_scratch *s, struct task_struct *task
 		flags |= fflags;
 		nlen = copy_walk(s->data, s->walk, off);
 		s->fd = -1;
+		opened = NULL;
 		if (id)
 			goto send;
 	}
+	if (early)
+		goto fresh;
 
 named:;
 	struct dedup_key key = {
 		.hash = hash_words(s->data, nlen),
+		.object = object,
 		.lineage = s->ev.hdr.lineage,
 		.result = s->ev.ret < 0 ? s->ev.ret : 0,
 		.syscall = s->ev.syscall,
 		.access = s->access,
 		.flags = flags & FILE_COMPAT,
 	};
-	struct file *opened = NULL;
-	struct path op = {};
-	if (s->fd >= 0 && s->ev.ret >= 0) {
-		opened = fd_file(task, s->fd);
-		/* Both in one read (struct path is {mnt, dentry} in every
-		 * kernel): each helper call costs about 30 ns. */
-		if (opened && !bpf_probe_read_kernel(&op, sizeof(op), (void *)opened +
-						     bpf_core_field_offset(struct file, f_path)))
-			key.object = (__u64)op.dentry ^ ((__u64)op.mnt << 1);
-	}
 	if (already_sent(&key, st))
 		return 0;
 
+fresh:
 	if (opened && op.dentry) {
 		struct dentry *d = op.dentry;
 		struct vfsmount *m = op.mnt;

@@ -56,7 +56,14 @@ var helpers = map[string]func(args []string) error{
 		if err := unix.Chdir("missing"); err != unix.ENOENT {
 			return fmt.Errorf("chdir missing: want ENOENT, got %v", err)
 		}
-		return unix.Chdir("sub")
+		// One name relative to two directories: two files.
+		if err := readFile("same.txt"); err != nil {
+			return err
+		}
+		if err := unix.Chdir("sub"); err != nil {
+			return err
+		}
+		return readFile("same.txt")
 	},
 	// signal-then-wait: take a signal in a handler (its return is a
 	// sigreturn), then start `sleep 60` and block in wait4 for it.
@@ -338,7 +345,11 @@ func TestRelativePaths(t *testing.T) {
 	dir := t.TempDir()
 	mustWrite(t, filepath.Join(dir, "sub", "rel.txt"))
 	mustWrite(t, filepath.Join(dir, "sub", "at.txt"))
+	mustWrite(t, filepath.Join(dir, "same.txt"))
+	mustWrite(t, filepath.Join(dir, "sub", "same.txt"))
 	r := runHelper(t, Options{}, "relative", dir)
+	wantFile(t, r, filepath.Join(dir, "same.txt"), trace.AccessRead, "ok")
+	wantFile(t, r, filepath.Join(dir, "sub", "same.txt"), trace.AccessRead, "ok")
 	wantFile(t, r, filepath.Join(dir, "sub", "rel.txt"), trace.AccessRead, "ok")
 	wantFile(t, r, filepath.Join(dir, "sub", "at.txt"), trace.AccessRead, "ok")
 	wantFile(t, r, filepath.Join(dir, "sub"), trace.AccessRead, "ok")
@@ -659,7 +670,11 @@ func TestReportRoundTrip(t *testing.T) {
 	dir := t.TempDir()
 	mustWrite(t, filepath.Join(dir, "sub", "rel.txt"))
 	mustWrite(t, filepath.Join(dir, "sub", "at.txt"))
+	mustWrite(t, filepath.Join(dir, "same.txt"))
+	mustWrite(t, filepath.Join(dir, "sub", "same.txt"))
 	r := runHelper(t, Options{}, "relative", dir)
+	wantFile(t, r, filepath.Join(dir, "same.txt"), trace.AccessRead, "ok")
+	wantFile(t, r, filepath.Join(dir, "sub", "same.txt"), trace.AccessRead, "ok")
 	b, err := json.Marshal(r)
 	if err != nil {
 		t.Fatal(err)
