@@ -289,6 +289,11 @@ func (t *Tracer) attach() error {
 		}
 		t.links = append(t.links, l)
 	}
+	// sys_exit's memo of who is traced may hold answers made before the
+	// fork and cgroup_attach_task programs were there to void them.
+	if err := t.bump(t.targetGen, "target_gen_user"); err != nil {
+		return err
+	}
 	if t.capProg == nil {
 		return nil
 	}
