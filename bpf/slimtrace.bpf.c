@@ -694,6 +694,21 @@ static __always_inline bool on_upper_layer(struct dentry *dentry)
 	return BPF_CORE_READ(oi, __upperdentry) != NULL;
 }
 
+/* key_of is the dedup key of the event in s, named by hash. */
+static __always_inline struct dedup_key key_of(struct file_scratch *s, __u64 hash, __u64 object, __u8 flags)
+{
+	struct dedup_key key = {
+		.hash = hash,
+		.object = object,
+		.lineage = s->ev.hdr.lineage,
+		.result = s->ev.ret < 0 ? s->ev.ret : 0,
+		.syscall = s->ev.syscall,
+		.access = s->access,
+		.flags = flags,
+	};
+	return key;
+}
+
 /*
  * already_sent says whether an event of key was sent before (or lost, the
  * ring buffer full), counting it deduplicated, and otherwise marks it sent.
@@ -807,15 +822,7 @@ static __noinline int emit_file(struct file_scratch *s, struct task_struct *task
 			__u32 rlen = n - 1;
 			early = (hash_words(s->data, rlen & NAMED_MAX) ^ id ^ (__u64)bd ^ ((__u64)bm << 1)) *
 				1099511628211ULL | 1;
-			struct dedup_key key = {
-				.hash = early,
-				.object = object,
-				.lineage = s->ev.hdr.lineage,
-				.result = s->ev.ret < 0 ? s->ev.ret : 0,
-				.syscall = s->ev.syscall,
-				.access = s->access,
-				.flags = (flags & FILE_COMPAT) | DEDUP_EARLY,
-			};
+			struct dedup_key key = key_of(s, early, object, (flags & FILE_COMPAT) | DEDUP_EARLY);
 			if (already_sent(&key, st))
 				return 0;
 		}
@@ -863,14 +870,8 @@ static __noinline int emit_file(struct file_scratch *s, struct task_struct *task
 		 * common, and a walk is several helper calls a level. */
 		__u64 id = dentry_identity(fp.dentry);
 		if (id) {
-			struct dedup_key key = {
-				.hash = id,
-				.object = (__u64)fp.dentry ^ ((__u64)fp.mnt << 1),
-				.lineage = s->ev.hdr.lineage,
-				.syscall = s->ev.syscall,
-				.access = s->access,
-				.flags = (flags & FILE_COMPAT) | DEDUP_EARLY,
-			};
+			struct dedup_key key = key_of(s, id, (__u64)fp.dentry ^ ((__u64)fp.mnt << 1),
+						      (flags & FILE_COMPAT) | DEDUP_EARLY);
 			if (already_sent(&key, st))
 				return 0;
 		}
@@ -889,15 +890,7 @@ static __noinline int emit_file(struct file_scratch *s, struct task_struct *task
 		goto fresh;
 
 named:;
-	struct dedup_key key = {
-		.hash = hash_words(s->data, nlen),
-		.object = object,
-		.lineage = s->ev.hdr.lineage,
-		.result = s->ev.ret < 0 ? s->ev.ret : 0,
-		.syscall = s->ev.syscall,
-		.access = s->access,
-		.flags = flags & FILE_COMPAT,
-	};
+	struct dedup_key key = key_of(s, hash_words(s->data, nlen), object, flags & FILE_COMPAT);
 	if (already_sent(&key, st))
 		return 0;
 

@@ -392,6 +392,21 @@ func waitBlocked(t *testing.T, tr *Tracer, g *cgroup.Group, names ...string) {
 // (sigreturn, whose exit has no number) and the calls still blocked when
 // tracing stops (wait4 and the child's sleep, read from /proc). The end of
 // a process (exit_group) is in TestCat.
+// helperIn is the test binary as helper name, to be started in cgroup g.
+func helperIn(t *testing.T, g *cgroup.Group, name string, args ...string) *exec.Cmd {
+	t.Helper()
+	fd, err := g.OpenFD()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { fd.Close() })
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), helperEnv+"="+name)
+	cmd.Stderr = os.Stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: int(fd.Fd())}
+	return cmd
+}
+
 // TestMovedTasks: a process is traced from the moment it moves into the
 // target and not after it moves out (sys_exit memoizes who is traced, per
 // task: a move must undo it at once).
@@ -408,16 +423,7 @@ func TestMovedTasks(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tr.Close()
-	fd, err := other.OpenFD()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fd.Close()
-	cmd := exec.Command(os.Args[0], dir, g.Path, other.Path)
-	cmd.Env = append(os.Environ(), helperEnv+"=move")
-	cmd.Stderr = os.Stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: int(fd.Fd())}
-	if err := cmd.Run(); err != nil {
+	if err := helperIn(t, other, "move", dir, g.Path, other.Path).Run(); err != nil {
 		t.Fatal(err)
 	}
 	r, err := tr.Close()
@@ -457,15 +463,7 @@ func TestSyscallsWithoutEntry(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tr.Close()
-	fd, err := g.OpenFD()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fd.Close()
-	cmd := exec.Command(os.Args[0])
-	cmd.Env = append(os.Environ(), helperEnv+"=signal-then-wait")
-	cmd.Stderr = os.Stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: int(fd.Fd())}
+	cmd := helperIn(t, g, "signal-then-wait")
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
