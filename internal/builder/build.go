@@ -10,11 +10,12 @@ import (
 	"strings"
 	"time"
 
-	"github.com/containerd/containerd/v2/core/content"
 	"github.com/moby/buildkit/client"
 	"github.com/moby/buildkit/client/llb"
 	"github.com/moby/buildkit/exporter/containerimage/exptypes"
 	gateway "github.com/moby/buildkit/frontend/gateway/client"
+	"github.com/moby/buildkit/session"
+	"github.com/moby/buildkit/session/filesync"
 	"github.com/moby/buildkit/util/progress/progressui"
 	digest "github.com/opencontainers/go-digest"
 	"github.com/rs/zerolog"
@@ -167,13 +168,12 @@ type Step struct {
 
 // Timings splits a build's wall time.
 type Timings struct {
-	// Resolve: connecting (or starting buildkitd) and resolving the fat
-	// image's manifest through the session.
+	// Resolve: connecting (or starting buildkitd) and sending the kept
+	// paths of the fat image through the session (only what changed since
+	// the last build of the same image).
 	Resolve time.Duration
-	// Copy: the file operation that makes the slim filesystem, with what
-	// it needs first: the cache key's checksums of the kept files and, on
-	// first use, fetching and unpacking the fat image's layers (BuildKit
-	// pulls lazily).
+	// Copy: the file operation that makes the slim filesystem, with the
+	// cache key's checksums of the kept files it needs first.
 	Copy time.Duration
 	// Export: layer, manifest and tarballs, plus Load.
 	Export time.Duration
@@ -208,6 +208,14 @@ func Build(ctx context.Context, spec Spec, opts Options) (_ *Result, err error) 
 	if err != nil {
 		return nil, err
 	}
+	set, _, err := plan(spec)
+	if err != nil {
+		return nil, err
+	}
+	kept, err := newKeptFS(spec.Source.Dir, set)
+	if err != nil {
+		return nil, fmt.Errorf("building slim image of %s: %w", spec.Source.Name, err)
+	}
 
 	bk, err := connect(ctx, opts)
 	if err != nil {
@@ -237,21 +245,13 @@ func Build(ctx context.Context, spec Spec, opts Options) (_ *Result, err error) 
 		files = append(files, filepath.Join(tmp, fmt.Sprintf("output-%d.tar", i)))
 		exports = append(exports, export(o.Type, opts.Name, opts.compression(), files[i+1]))
 	}
-	store, conn, err := openSource(spec.Source.Containerd, spec.Source.Namespace)
-	if err != nil {
-		return nil, err
-	}
-	defer conn.Close()
 	tl := newTimeline(ops, logger(ctx))
 	logger(ctx).Info().Str("source", spec.Source.Name).Int("paths", len(spec.Paths)).Str("buildkitd", bk.addr).Msg("building slim image")
 	if err := solve(ctx, bk, def, cfg, client.SolveOpt{
-		Exports:   exports,
-		OCIStores: map[string]content.Store{sourceStoreID: store},
+		Exports: exports,
+		// Not LocalMounts: the client would make every file root's.
+		Session: []session.Attachable{filesync.NewFSSyncProvider(filesync.StaticDirSource{localName: kept})},
 	}, tl, opts.Progress); err != nil {
-		if msg := err.Error(); strings.Contains(msg, "failed to calculate checksum") && strings.Contains(msg, "not found") {
-			// RequiredPaths: BuildKit names the path.
-			return nil, fmt.Errorf("building slim image of %s: a kept path is not in the image, or lies below a symlink (list the symlink and the path it leads to): %w", spec.Source.Name, err)
-		}
 		return nil, fmt.Errorf("building slim image of %s: %w", spec.Source.Name, err)
 	}
 	solved := time.Now()
@@ -273,8 +273,8 @@ func Build(ctx context.Context, spec Spec, opts Options) (_ *Result, err error) 
 
 // check refuses what cannot work before anything starts.
 func check(spec Spec, opts Options) error {
-	if spec.Source.Containerd == "" || spec.Source.Namespace == "" {
-		return errors.New("source image has no containerd address and namespace")
+	if spec.Source.Dir == "" {
+		return errors.New("source image has no directory to read it from")
 	}
 	if opts.Load != nil && opts.Name == "" {
 		return errors.New("loading the slim image needs a name for it")

@@ -4,11 +4,13 @@
 // It owns everything slimtrace does with BuildKit. The build is an LLB graph
 // made by small pure functions (Definition marshals it without a daemon):
 //
-//   - the source is the fat image as an OCI layout, resolved by digest from
-//     a content store the client passes through the BuildKit session
-//     (llb.OCILayout with client.SolveOpt.OCIStores): buildkitd reads the
-//     blobs from the user's containerd namespace, whichever it is, and
-//     never from a registry;
+//   - the source is the fat image's kept paths: a local source the build's
+//     session serves (keptFS) from the image's root filesystem, mounted
+//     read-only on the host by the caller (Source.Dir). Only the kept paths
+//     and their parents cross the session, so buildkitd never pulls,
+//     unpacks or reads the image's layers: a build costs what the app kept,
+//     not what the image holds. Every path is checked first (in the image,
+//     no symlink on the way); only kept regular files are ever opened;
 //   - the result is llb.Scratch() plus one file operation (one layer): one
 //     copy per kept directory, parents first, each taking that directory's
 //     kept entries by exact include patterns with their owner, mode,
@@ -28,8 +30,10 @@
 //
 //	st, _ := image.Connect(ctx, image.Options{Namespace: ns})
 //	img, _ := st.Resolve(ctx, ref)
+//	view, _ := st.View(ctx, img) // read-only mount of its filesystem
+//	defer view.Close(ctx)
 //	res, err := builder.Build(ctx, builder.Spec{
-//		Source: builder.Source{Name: img.Name, Digest: img.Digest(), Containerd: st.Address(), Namespace: ns},
+//		Source: builder.Source{Name: img.Name, Digest: img.Digest(), Dir: view.Dir},
 //		Paths:  keep,
 //		Config: slimConfig, // a dockerspec.DockerOCIImage
 //	}, builder.Options{
@@ -40,7 +44,7 @@
 //		},
 //	})
 //
-// It may import BuildKit (the only package that does) and, of containerd,
-// only the content API BuildKit's session is typed with; no other internal
-// package: what it builds from comes as plain values.
+// It may import BuildKit and fsutil (the only package that does); no
+// containerd and no other internal package: what it builds from comes as
+// plain values.
 package builder

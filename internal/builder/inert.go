@@ -2,21 +2,21 @@ package builder
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/moby/buildkit/client/llb"
 	"github.com/moby/buildkit/solver/pb"
 )
 
-// inertSources are the only sources a slim image's graph reads: the fat
-// image, from the content store handed over the session.
-var inertSources = []string{"oci-layout://"}
+// inertSource is the only source a slim image's graph reads: the fat
+// image's kept paths, which the session serves (keptFS).
+const inertSource = "local://" + localName
 
 // checkInert refuses a build graph that holds anything but source and
 // file operations: no exec (so no command, no cache or bind mount, no
 // network), no nested build (custom frontend), no merge or diff, and no
-// source but the fat image (no local directory, git or http). BuildKit's
-// escape surfaces are out of reach by construction; this keeps them so.
+// source but the fat image's kept paths (no other local directory, no git,
+// http or image). BuildKit's escape surfaces are out of reach by
+// construction; this keeps them so.
 func checkInert(def *llb.Definition) error {
 	for i, dt := range def.Def {
 		var op pb.Op
@@ -27,12 +27,7 @@ func checkInert(def *llb.Definition) error {
 		case nil: // the final op, naming the result
 		case *pb.Op_File:
 		case *pb.Op_Source:
-			id := o.Source.GetIdentifier()
-			ok := false
-			for _, p := range inertSources {
-				ok = ok || strings.HasPrefix(id, p)
-			}
-			if !ok {
+			if id := o.Source.GetIdentifier(); id != inertSource {
 				return fmt.Errorf("build graph op %d reads source %q: only the fat image is read", i, id)
 			}
 		default:

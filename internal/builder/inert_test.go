@@ -46,7 +46,7 @@ func TestInert(t *testing.T) {
 		}
 		return d
 	}
-	fat := llb.OCILayout("slimtrace-source@" + testDigest.String())
+	fat := fatImage(spec.Source)
 	build, _ := (&pb.Op{Op: &pb.Op_Build{Build: &pb.BuildOp{}}}).MarshalVT()
 	for name, c := range map[string]struct {
 		def  *llb.Definition
@@ -57,6 +57,8 @@ func TestInert(t *testing.T) {
 			llb.AddMount("/c", llb.Scratch(), llb.AsPersistentCacheDir("c", llb.CacheMountShared))).Root()), "an exec"},
 		"bind mount":      {marshal(fat.Run(llb.Shlex("true"), llb.AddMount("/h", fat, llb.Readonly)).Root()), "an exec"},
 		"local source":    {marshal(llb.Scratch().File(llb.Copy(llb.Local("ctx"), "/", "/"))), `source "local://ctx"`},
+		"image source":    {marshal(llb.Image("docker.io/library/app:latest")), "docker-image://"},
+		"oci layout":      {marshal(llb.OCILayout("slimtrace-source@" + testDigest.String())), "oci-layout://"},
 		"git source":      {marshal(llb.Git("https://example.com/x.git", "main")), "git"},
 		"merge":           {marshal(llb.Merge([]llb.State{fat, llb.Scratch().File(llb.Mkdir("/x", 0o755))})), "a merge"},
 		"custom frontend": {&llb.Definition{Def: [][]byte{build}}, "custom frontend"},

@@ -11,28 +11,20 @@ import (
 	"github.com/moby/buildkit/client/llb"
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 	digest "github.com/opencontainers/go-digest"
-	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
-
-// sourceStoreID names the content store, passed through the BuildKit
-// session, that the fat image's blobs are read from.
-const sourceStoreID = "slimtrace-source"
 
 // Source is the fat image the slim one is cut from.
 type Source struct {
-	// Name of the image in containerd's store, for messages and the
-	// reference BuildKit shows; it is never looked up.
+	// Name of the image, for messages and the name BuildKit shows.
 	Name string
-	// Digest of the image's manifest or index: what BuildKit resolves.
+	// Digest of the image's manifest or index: BuildKit keeps what it was
+	// sent of one digest, so a build of the same image again sends only
+	// what changed in the file set.
 	Digest digest.Digest
-	// Platform picks a manifest when Digest names an index; nil means
-	// buildkitd's own platform.
-	Platform *ocispec.Platform
-	// Containerd is the socket of the containerd whose content store holds
-	// the image's blobs, in Namespace: buildkitd reads them (only reads)
-	// through the session. Only Build needs them.
-	Containerd string
-	Namespace  string
+	// Dir is the image's root filesystem, mounted read-only on the host
+	// (image.View): Build sends the kept paths from it through the BuildKit
+	// session, and nothing else of the image. Only Build needs it.
+	Dir string
 }
 
 // Override changes the mode or owner of a kept path. A nil field keeps
@@ -86,11 +78,21 @@ func marshal(ctx context.Context, spec Spec, co ...llb.ConstraintsOpt) (*llb.Def
 // the kept paths from the fat image, applies overrides and restores the
 // directories' times.
 func slimState(spec Spec) (llb.State, error) {
+	set, overrides, err := plan(spec)
+	if err != nil {
+		return llb.State{}, err
+	}
+	return llb.Scratch().With(keep(fatImage(spec.Source), set, overrides)), nil
+}
+
+// plan checks spec and splits it into the paths to copy (overridden ones
+// included) and the overrides by clean path.
+func plan(spec Spec) (fileSet, map[string]Override, error) {
 	if spec.Source.Digest == "" {
-		return llb.State{}, errors.New("source image has no digest")
+		return fileSet{}, nil, errors.New("source image has no digest")
 	}
 	if err := spec.Source.Digest.Validate(); err != nil {
-		return llb.State{}, fmt.Errorf("source image digest: %w", err)
+		return fileSet{}, nil, fmt.Errorf("source image digest: %w", err)
 	}
 	paths := slices.Clone(spec.Paths)
 	for p := range spec.Overrides {
@@ -98,44 +100,34 @@ func slimState(spec Spec) (llb.State, error) {
 	}
 	set, err := newFileSet(paths)
 	if err != nil {
-		return llb.State{}, err
+		return fileSet{}, nil, err
 	}
 	overrides := make(map[string]Override, len(spec.Overrides))
 	for p, o := range spec.Overrides {
 		if p = path.Clean(p); p == "/" {
-			return llb.State{}, errors.New("cannot override the root directory")
+			return fileSet{}, nil, errors.New("cannot override the root directory")
 		}
 		if o.Owner != nil && (o.Owner.UID < 0 || o.Owner.GID < 0) {
-			return llb.State{}, fmt.Errorf("override of %s: owner %d:%d: give both IDs (the fat image's for the one that stays)", p, o.Owner.UID, o.Owner.GID)
+			return fileSet{}, nil, fmt.Errorf("override of %s: owner %d:%d: give both IDs (the fat image's for the one that stays)", p, o.Owner.UID, o.Owner.GID)
 		}
 		overrides[p] = o
 	}
-	fat := fatImage(spec.Source)
-	return llb.Scratch().With(keep(fat, set, overrides)), nil
+	return set, overrides, nil
 }
 
-// fatImage is the fat image, read by digest from the OCI content store the
-// client passes through the session: never from a registry, and from no
-// particular containerd namespace.
+// fatImage is the fat image as BuildKit sees it: a local source of the
+// client's, which the session serves from keptFS, so it holds the kept
+// paths and their parents only. The digest is the source's shared key:
+// BuildKit keeps what it received under it and asks only for what differs
+// the next time.
 func fatImage(src Source) llb.State {
 	name := src.Name
 	if name == "" {
 		name = "image"
 	}
-	opts := []llb.OCILayoutOption{
-		llb.OCIStore("", sourceStoreID),
-		llb.WithCustomNamef("resolve %s", name),
-	}
-	if src.Platform != nil {
-		opts = append(opts, llb.Platform(*src.Platform))
-	}
-	return llb.OCILayout(layoutRef(src.Digest), opts...)
-}
-
-// layoutRef is the reference BuildKit's OCI layout source resolves: only its
-// digest matters.
-func layoutRef(d digest.Digest) string {
-	return "slimtrace.local/source@" + d.String()
+	return llb.Local(localName,
+		llb.SharedKeyHint(src.Digest.String()),
+		llb.WithCustomNamef("send the kept paths of %s", name))
 }
 
 // keep is the single file operation that makes the slim filesystem.

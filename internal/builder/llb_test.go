@@ -81,14 +81,16 @@ func TestDefinition(t *testing.T) {
 		t.Fatalf("%d source ops, want 1", len(sources))
 	}
 	src := sources[0]
-	if want := "oci-layout://slimtrace.local/source@" + testDigest.String(); src.Identifier != want {
+	if want := "local://" + localName; src.Identifier != want {
 		t.Errorf("source %q, want %q", src.Identifier, want)
 	}
-	if got := src.Attrs[pb.AttrOCILayoutStoreID]; got != sourceStoreID {
-		t.Errorf("source store %q, want %q", got, sourceStoreID)
+	if got := src.Attrs[pb.AttrSharedKeyHint]; got != testDigest.String() {
+		t.Errorf("source shared key %q, want the image digest", got)
 	}
-	if got := src.Attrs[pb.AttrOCILayoutSessionID]; got != "" {
-		t.Errorf("source pinned to session %q, want the build's own", got)
+	for _, a := range []string{pb.AttrLocalSessionID, pb.AttrIncludePatterns, pb.AttrExcludePatterns, pb.AttrFollowPaths} {
+		if got, ok := src.Attrs[a]; ok {
+			t.Errorf("source has %s=%q: what is sent is keptFS's business, in the build's own session", a, got)
+		}
 	}
 	for _, dt := range def.Def {
 		for _, bad := range []string{"docker-image://", "docker.io/library/app"} {
@@ -183,26 +185,6 @@ func TestDefinitionErrors(t *testing.T) {
 				t.Errorf("error %v, want one mentioning %q", err, tc.want)
 			}
 		})
-	}
-}
-
-func TestDefinitionPlatform(t *testing.T) {
-	spec := Spec{
-		Source: Source{Digest: testDigest, Platform: &ocispec.Platform{OS: "linux", Architecture: "arm64"}},
-		Paths:  []string{"/a"},
-	}
-	def, err := Definition(context.Background(), spec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, dt := range def.Def {
-		var op pb.Op
-		if err := op.UnmarshalVT(dt); err != nil {
-			t.Fatal(err)
-		}
-		if op.GetSource() != nil && (op.Platform == nil || op.Platform.Architecture != "arm64") {
-			t.Errorf("source platform %+v, want linux/arm64", op.Platform)
-		}
 	}
 }
 

@@ -32,16 +32,10 @@ type rule struct {
 var rules = []rule{
 	{"github.com/cilium/ebpf/", []string{"internal/tracer", "internal/tracer/"}, "eBPF lives in the tracer"},
 	{"github.com/cilium/ebpf", []string{"internal/tracer", "internal/tracer/"}, "eBPF lives in the tracer"},
-	{"github.com/containerd/containerd/v2/core/content", []string{"internal/image", "internal/container", "internal/builder"},
-		"BuildKit's session takes containerd's content.Store"},
-	{"github.com/containerd/containerd/v2/core/content/proxy", []string{"internal/builder"},
-		"the builder reads the fat image's blobs through containerd's content API"},
-	{"github.com/containerd/containerd/api/services/content/v1", []string{"internal/builder"},
-		"the builder reads the fat image's blobs through containerd's content API"},
-	{"github.com/containerd/containerd/v2/pkg/namespaces", []string{"internal/image", "internal/container", "internal/builder"},
-		"the content store is read in the image's namespace"},
 	{"github.com/containerd/containerd/", []string{"internal/image", "internal/container"}, "containerd lives in image and container"},
 	{"github.com/moby/buildkit/", []string{"internal/builder"}, "BuildKit lives in the builder"},
+	{"github.com/tonistiigi/fsutil", []string{"internal/builder"}, "the builder sends the kept files through BuildKit's session"},
+	{"github.com/tonistiigi/fsutil/", []string{"internal/builder"}, "the builder sends the kept files through BuildKit's session"},
 	{"internal/session", []string{"cmd/slimtrace"}, "the pipeline is driven from the CLI only"},
 }
 
@@ -157,7 +151,7 @@ func TestEdgesCatch(t *testing.T) {
 		{"internal/probe", "internal/session", true},
 		{"internal/tracer", "github.com/cilium/ebpf/link", false},
 		{"internal/image", "github.com/containerd/containerd/v2/client", false},
-		{"internal/builder", "github.com/containerd/containerd/v2/core/content", false},
+		{"internal/builder", "github.com/containerd/containerd/v2/core/content", true},
 		{"internal/builder", "github.com/moby/buildkit/client/llb", false},
 		{"internal/trace", "golang.org/x/sys/unix", false},
 		{"internal/fileset", "internal/trace", false},

@@ -189,8 +189,7 @@ func Slim(ctx context.Context, run *Run, b BuildOptions) (*SlimResult, error) {
 	}
 	step("building %s with BuildKit (%d paths, %s of files)", name, len(set.Entries), units.HumanSize(float64(set.Size())))
 	br, err := builder.Build(ctx, builder.Spec{
-		Source: builder.Source{Name: run.Image.Name, Digest: run.Image.Digest(), Containerd: store.Address(),
-			Namespace: store.Namespace()},
+		Source:    builder.Source{Name: run.Image.Name, Digest: run.Image.Digest(), Dir: run.view.Dir},
 		Paths:     set.Paths(),
 		Overrides: overrides,
 		Config:    cfg,
