@@ -98,12 +98,16 @@ func (c *computer) appDirs() {
 		// directory that fits.
 		var files []walked
 		ok := false
+		var n int
+		var size int64
 		for _, cand := range appRoots(d) {
 			if slices.ContainsFunc(kept, func(k string) bool { return under(cand, k) }) {
 				ok = false
 				break
 			}
-			if files, ok = c.collectApp(cand); ok {
+			// The last candidate, d itself, is walked whole when over
+			// the cap: what it leaves out is counted in the same walk.
+			if files, ok, n, size = c.walkApp(cand, c.opts.AppDirCap, c.opts.AppDirFiles, cand == d); ok {
 				d = cand
 				break
 			}
@@ -112,7 +116,6 @@ func (c *computer) appDirs() {
 			continue
 		}
 		if !ok {
-			n, size := c.countApp(d)
 			c.capped = append(c.capped, CappedDir{Dir: d, Files: n, Bytes: size})
 			c.warn("%s holds %d application files (%s), over --app-dir-max-files %d or --app-dir-cap %s: only the files the application used are kept; raise them (or --include-path %s) to keep the rest",
 				d, n, units.HumanSize(float64(size)), c.opts.AppDirFiles, units.HumanSize(float64(c.opts.AppDirCap)), d)
@@ -159,33 +162,14 @@ type walked struct {
 	info fs.FileInfo
 }
 
-// collectApp lists the application's files beneath dir (directories,
-// files, links no OS package owns), stopping as soon as their regular
-// files exceed the byte cap or the files (regular files and links) the
-// file cap.
-func (c *computer) collectApp(dir string) ([]walked, bool) {
-	return c.walkApp(dir, c.opts.AppDirCap, c.opts.AppDirFiles)
-}
-
-// countApp counts the application's files and bytes beneath dir, with no
-// cap: what a capped directory leaves out.
-func (c *computer) countApp(dir string) (files int, size int64) {
-	ws, _ := c.walkApp(dir, -1, -1)
-	for _, w := range ws {
-		if !w.info.IsDir() {
-			files++
-			if w.info.Mode().IsRegular() {
-				size += w.info.Size()
-			}
-		}
-	}
-	return files, size
-}
-
-func (c *computer) walkApp(dir string, limit int64, maxFiles int) ([]walked, bool) {
-	var out []walked
-	var size int64
-	files := 0
+// walkApp lists the application's files beneath dir (directories, files,
+// links no OS package owns), stopping as soon as their regular files
+// exceed the byte cap (limit) or the files (regular files and links) the
+// file cap (maxFiles); ok is false then. With count, a walk over a cap goes
+// on to the end, listing nothing more, so that n and size say how many
+// files and bytes the directory holds: what a capped directory leaves out.
+func (c *computer) walkApp(dir string, limit int64, maxFiles int, count bool) (out []walked, ok bool, n int, size int64) {
+	over := false
 	var walk func(dir string) bool
 	walk = func(dir string) bool {
 		ents, err := readDir(c.fs, dir)
@@ -204,7 +188,7 @@ func (c *computer) walkApp(dir string, limit int64, maxFiles int) ([]walked, boo
 			m := fi.Mode()
 			switch {
 			case m.IsDir():
-				if !c.pkgs.owns(p) {
+				if !over && !c.pkgs.owns(p) {
 					out = append(out, walked{p, fi})
 				}
 				if !walk(p) {
@@ -213,17 +197,21 @@ func (c *computer) walkApp(dir string, limit int64, maxFiles int) ([]walked, boo
 			case m&fs.ModeSocket != 0 || c.pkgs.owns(p) || c.generatedPyc(p):
 			default:
 				if m.IsRegular() {
-					if size += fi.Size(); limit >= 0 && size > limit {
+					size += fi.Size()
+				}
+				n++
+				if !over && (limit >= 0 && size > limit || maxFiles >= 0 && n > maxFiles) {
+					if over, out = true, nil; !count {
 						return false
 					}
 				}
-				if files++; maxFiles >= 0 && files > maxFiles {
-					return false
+				if !over {
+					out = append(out, walked{p, fi})
 				}
-				out = append(out, walked{p, fi})
 			}
 		}
 		return true
 	}
-	return out, walk(dir)
+	walk(dir)
+	return out, !over, n, size
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -142,6 +143,17 @@ func TestReadDir(t *testing.T) {
 		info, err := e.Info()
 		if err != nil || info.Name() != e.Name() || info.Mode().Type() != e.Type() {
 			t.Errorf("%s: Info() = %v, %v; type %v", e.Name(), info, err, e.Type())
+			continue
+		}
+		// What the entry says is what an lstat of the host path says.
+		host, err := os.Lstat(filepath.Join(root, e.Name()))
+		must(t, err)
+		got, want := info.Sys().(*syscall.Stat_t), host.Sys().(*syscall.Stat_t)
+		if info.Mode() != host.Mode() || info.Size() != host.Size() || !info.ModTime().Equal(host.ModTime()) ||
+			info.IsDir() != host.IsDir() || got.Ino != want.Ino || got.Dev != want.Dev || got.Uid != want.Uid ||
+			got.Gid != want.Gid || got.Mode != want.Mode || got.Nlink != want.Nlink || got.Size != want.Size {
+			t.Errorf("%s: Info() %v %d %v %+v; lstat %v %d %v %+v", e.Name(), info.Mode(), info.Size(), info.ModTime(), got,
+				host.Mode(), host.Size(), host.ModTime(), want)
 		}
 	}
 	if got, want := strings.Join(names, " "), "a abs canary dirlink etc-passwd fifo magic"; got != want {
