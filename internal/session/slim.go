@@ -5,8 +5,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"maps"
+	"path"
 	"slices"
 	"strings"
 	"syscall"
@@ -102,15 +104,29 @@ func Slim(ctx context.Context, run *Run, b BuildOptions) (*SlimResult, error) {
 	// Every read of the image fails once fctx is done (a deadline, or
 	// SIGTERM/Ctrl-C cancelling ctx), so Compute ends soon after.
 	fsys := run.root.WithContext(fctx)
+	// The fat image's size is a walk of the whole image: beside the file
+	// set, on the other core, rather than after it.
+	type sized struct {
+		n   int64
+		err error
+	}
+	fat := make(chan sized, 1)
+	go func() {
+		n, err := fileBytes(fsys)
+		fat <- sized{n, err}
+	}()
 	set, err := fileset.Compute(fileset.Input{FS: fsys, Files: files, Execs: execs, Mounts: mounts,
 		Config: cfg.Config, Options: b.Files})
 	if err == nil {
 		err = filesetDone(ctx, fctx, timeout)
 	}
 	if err != nil {
+		cancel() // and wait for the walk, which then fails at once
+		<-fat
 		return nil, fmt.Errorf("computing the file set: %w", err)
 	}
-	fatBytes, err := fileBytes(fsys)
+	fb := <-fat
+	fatBytes, err := fb.n, fb.err
 	if err == nil {
 		err = filesetDone(ctx, fctx, timeout)
 	}
@@ -278,20 +294,55 @@ func importsReport(st fileset.ImportStats) *creport.Imports {
 	return im
 }
 
-// fileBytes sums the sizes of the image's regular files.
+// fileBytes sums the sizes of the image's regular files. It reads each
+// directory in batches: a directory of a million files costs a batch of
+// memory, not a million entries.
 func fileBytes(fsys fs.FS) (int64, error) {
 	var total int64
-	err := fs.WalkDir(fsys, ".", func(_ string, e fs.DirEntry, err error) error {
-		if err != nil || !e.Type().IsRegular() {
-			return err
-		}
-		info, err := e.Info()
+	var walk func(dir string) error
+	walk = func(dir string) error {
+		f, err := fsys.Open(dir)
 		if err != nil {
 			return err
 		}
-		total += info.Size()
+		d, ok := f.(fs.ReadDirFile)
+		if !ok {
+			f.Close()
+			return &fs.PathError{Op: "readdir", Path: dir, Err: errors.ErrUnsupported}
+		}
+		var subdirs []string
+		for {
+			ents, err := d.ReadDir(1024)
+			for _, e := range ents {
+				switch {
+				case e.IsDir():
+					subdirs = append(subdirs, path.Join(dir, e.Name()))
+				case e.Type().IsRegular():
+					info, err := e.Info()
+					if err != nil {
+						f.Close()
+						return err
+					}
+					total += info.Size()
+				}
+			}
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				f.Close()
+				return err
+			}
+		}
+		f.Close()
+		for _, s := range subdirs {
+			if err := walk(s); err != nil {
+				return err
+			}
+		}
 		return nil
-	})
+	}
+	err := walk(".")
 	return total, err
 }
 
