@@ -2,7 +2,8 @@
 # scale.sh — how slimtrace's build cost grows with a big image whose app uses little of it
 # (issue 17): a busybox httpd image with FILES incompressible files of SIZE bytes under /data (the
 # default: 200,000 files, 1.0 GB); the probes read / and one file of /data. Prints, from one run:
-# `ctr images import` of the same archive (unpack included) as the baseline, slimtrace build's time
+# `ctr images import` of the same archive (unpack included; the mean of one run before slimtrace
+# and one after, each step started from an empty namespace and a sync) as the baseline, slimtrace build's time
 # by phase, the ratio build ÷ import, the paths the slim image keeps and slimtrace's peak RSS.
 #
 #   testdata/bench/scale.sh [FILES [SIZE]]     (make bench-scale; make bench-scale-10g for 10 GB)
@@ -82,17 +83,29 @@ if [[ ! -f $archive ]]; then
 fi
 log "image $archive ($(du -h "$archive" | cut -f1))"
 
-# Baseline: containerd's own import and unpack of the same archive.
-clear_ns
-start=$(date +%s.%N)
-ctr -a "$addr" -n "$ns" images import "$archive" >/dev/null
-end=$(date +%s.%N)
-import_s=$(echo "$end - $start" | bc -l)
-clear_ns
+# settle empties the bench's namespace and lets the kernel write back what the previous step left
+# dirty (GBs of content and unpacked files) before the next timed step: otherwise the second step
+# pays for the first's writeback and the deletion of its snapshot.
+settle() {
+	clear_ns
+	sync
+}
+
+# Baseline: containerd's own import and unpack of the same archive, before and after slimtrace.
+time_ctr() {
+	settle
+	local start end
+	start=$(date +%s.%N)
+	ctr -a "$addr" -n "$ns" images import "$archive" >/dev/null
+	end=$(date +%s.%N)
+	echo "$end - $start" | bc -l
+}
+import1_s=$(time_ctr)
 
 # slimtrace build of the same archive, into the same (now empty) namespace.
 probe=/data/f$(printf '%07d' $((files / 2)))
 out=$state/out.txt
+settle
 start=$(date +%s.%N)
 /usr/bin/time -f 'peak_rss_kb %M' -o "$state/rss" "$bin" --state-path "$state/st" build \
 	--containerd "$addr" --namespace "$ns" --continue-after probe --http-probe-cmd "$probe" \
@@ -100,12 +113,14 @@ start=$(date +%s.%N)
 	"docker-archive:$archive" >"$out" 2>&1 || { cat "$out" >&2; exit 1; }
 end=$(date +%s.%N)
 build_s=$(echo "$end - $start" | bc -l)
+import2_s=$(time_ctr)
+import_s=$(echo "($import1_s + $import2_s) / 2" | bc -l)
 rss_kb=$(awk '/^peak_rss_kb/ { print $2 }' "$state/rss")
 report=$state/art/creport.json
 kept=$(jq '.slim.files | length' "$report")
 
 printf '\nbench-scale: %d files of %d bytes under /data (%s archive)\n' "$files" "$size" "$(du -h "$archive" | cut -f1)"
-printf '  ctr images import (unpack included): %6.1f s\n' "$import_s"
+printf '  ctr images import (unpack included): %6.1f s  (%.1f s before, %.1f s after)\n' "$import_s" "$import1_s" "$import2_s"
 printf '  slimtrace build:                     %6.1f s  (ratio %.2f × import)\n' "$build_s" "$(echo "$build_s / $import_s" | bc -l)"
 jq -r '.timings | "    resolve \(.resolve_ms/1000)s, create \(.create_ms/1000)s, start \(.start_ms/1000)s, probe \((.probe_ms + .wait_ms)/1000)s, collect \((.stop_ms + .collect_ms)/1000)s, files \(.fileset_ms/1000)s, build \(.solve_ms/1000)s, export \(.export_ms/1000)s"' "$report"
 printf '  paths kept: %d\n' "$kept"
