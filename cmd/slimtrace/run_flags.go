@@ -33,7 +33,7 @@ type runFlags struct {
 	HTTPProbeCrawlMaxDepth int           `help:"Link depth the crawl follows." default:"3" group:"Probes"`
 	HTTPProbeCrawlMaxPages int           `help:"Pages the crawl fetches per port." default:"100" group:"Probes"`
 	HTTPProbePorts         []int         `help:"Probe only these ports (comma-separated); they need not be exposed." sep:"," placeholder:"PORT,..." group:"Probes"`
-	HTTPProbeRetryCount    int           `help:"Times to retry a port that does not accept connections yet, and a request that cannot connect." default:"5" group:"Probes"`
+	HTTPProbeRetryCount    int           `help:"Times to retry a request that cannot connect; a port that does not accept connections yet is given as long as these retries take, and dialed every 10-250 ms meanwhile." default:"5" group:"Probes"`
 	HTTPProbeRetryWait     int           `help:"Seconds before the first retry; the wait doubles, up to 8 times this." default:"1" group:"Probes"`
 	HTTPProbeStartWait     int           `help:"Seconds to wait before the first probe (the readiness wait usually makes it unneeded)." default:"0" group:"Probes"`
 	ExecProbe              []string      `help:"Host command (a shell line) run against the target, e.g. your integration tests; SLIMTRACE_TARGET_HOST, SLIMTRACE_TARGET_PORT(S) and SLIMTRACE_NETNS tell it where the target is (repeatable)." placeholder:"CMD" group:"Probes"`

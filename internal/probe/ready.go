@@ -53,11 +53,23 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// waitReady dials port until it accepts a connection: one attempt, then up
-// to RetryCount more with backoff between them.
+// readyPoll is the first and the longest wait between the readiness wait's
+// dials: a port that opens a few milliseconds after the app starts is seen
+// within ten, one that takes seconds costs a dial every quarter second.
+const (
+	readyPollFirst = 10 * time.Millisecond
+	readyPollMax   = 250 * time.Millisecond
+)
+
+// waitReady dials port until it accepts a connection, for as long as
+// RetryCount retries with the backoff between them would take (23 s by
+// default), but checking far more often than the backoff: nothing tells
+// when an app starts listening, and a dial on the target's loopback costs
+// microseconds.
 func (r *runner) waitReady(ctx context.Context, port int) error {
 	addr := net.JoinHostPort(r.o.Host, strconv.Itoa(port))
-	b := r.backoff()
+	budget := r.backoff().total(r.o.RetryCount)
+	poll := backoff{wait: min(readyPollFirst, r.o.RetryWait), max: min(readyPollMax, r.o.RetryWait)}
 	start := time.Now()
 	for attempt := 1; ; attempt++ {
 		dctx, cancel := context.WithTimeout(ctx, min(readyDialTimeout, r.o.RequestTimeout))
@@ -65,18 +77,30 @@ func (r *runner) waitReady(ctx context.Context, port int) error {
 		cancel()
 		if err == nil {
 			c.Close()
-			r.log.Debug().Int("port", port).Int("attempts", attempt).Msg("port ready")
+			r.log.Debug().Int("port", port).Int("attempts", attempt).Dur("waited", time.Since(start)).Msg("port ready")
 			return nil
 		}
 		if ctx.Err() != nil {
 			return fmt.Errorf("waiting for port %d: %w", port, context.Cause(ctx))
 		}
-		if attempt > r.o.RetryCount {
+		if time.Since(start) >= budget {
 			return &NotReadyError{Port: port, Attempts: attempt, Waited: time.Since(start), LastErr: err}
 		}
-		r.log.Debug().Int("port", port).Int("attempt", attempt).Dur("retry_in", b.wait).Err(err).Msg("port not ready")
-		if err := b.sleep(ctx); err != nil {
+		if attempt == 1 {
+			r.log.Debug().Int("port", port).Dur("for", budget).Err(err).Msg("port not ready: waiting")
+		}
+		if err := poll.sleep(ctx); err != nil {
 			return fmt.Errorf("waiting for port %d: %w", port, err)
 		}
 	}
+}
+
+// total is how long n sleeps of b take.
+func (b backoff) total(n int) time.Duration {
+	var d time.Duration
+	for range n {
+		d += b.wait
+		b.wait = min(2*b.wait, b.max)
+	}
+	return d
 }
