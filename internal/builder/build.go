@@ -193,7 +193,7 @@ func Build(ctx context.Context, spec Spec, opts Options) (_ *Result, err error) 
 	if opts.NoCache {
 		co = append(co, llb.IgnoreCache)
 	}
-	def, err := marshal(ctx, spec, co...)
+	def, set, err := marshal(ctx, spec, co...)
 	if err != nil {
 		return nil, err
 	}
@@ -205,10 +205,6 @@ func Build(ctx context.Context, spec Spec, opts Options) (_ *Result, err error) 
 		return nil, err
 	}
 	ops, err := classifyOps(def)
-	if err != nil {
-		return nil, err
-	}
-	set, _, err := plan(spec)
 	if err != nil {
 		return nil, err
 	}

@@ -14,7 +14,6 @@ import (
 	"syscall"
 
 	"github.com/tonistiigi/fsutil"
-	"golang.org/x/sys/unix"
 )
 
 // localName names the BuildKit local source that is the fat image: only the
@@ -37,6 +36,9 @@ type keptFS struct {
 	root  string
 	paths []string // relative, in the order fsutil sends (fsutil.ComparePath)
 	files map[string]bool
+	// linked holds the inode of each kept regular file with other links,
+	// from the check: Walk sends the second and later as hardlinks.
+	linked map[string]uint64
 }
 
 // newKeptFS checks every path of set in the image at root before anything
@@ -48,7 +50,7 @@ func newKeptFS(root string, set fileSet) (*keptFS, error) {
 	if root == "" {
 		return nil, errors.New("source image has no directory to read it from")
 	}
-	k := &keptFS{root: root, files: map[string]bool{}}
+	k := &keptFS{root: root, files: map[string]bool{}, linked: map[string]uint64{}}
 	dirs := make(map[string]bool, len(set.dirs))
 	for _, d := range set.dirs {
 		dirs[d] = true
@@ -73,6 +75,9 @@ func newKeptFS(root string, set fileSet) (*keptFS, error) {
 			return nil, fmt.Errorf("kept path %s lies below %s, which is not a directory (a %s): list the path it leads to", below(abs, all), abs, kind(fi.Mode()))
 		case fi.Mode().IsRegular():
 			k.files[rel] = true
+			if st := fi.Sys().(*syscall.Stat_t); st.Nlink > 1 {
+				k.linked[rel] = st.Ino
+			}
 		}
 	}
 	return k, nil
@@ -106,23 +111,16 @@ func (k *keptFS) Walk(ctx context.Context, _ string, fn fs.WalkDirFunc) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		full := filepath.Join(k.root, rel)
-		st, err := fsutil.Stat(full)
+		st, err := fsutil.Stat(filepath.Join(k.root, rel))
 		if err != nil {
 			return fmt.Errorf("reading /%s of the image: %w", rel, err)
 		}
 		st.Path = rel
-		if !fs.FileMode(st.Mode).IsDir() {
-			var sys unix.Stat_t
-			if err := unix.Lstat(full, &sys); err != nil {
-				return fmt.Errorf("reading /%s of the image: %w", rel, err)
-			}
-			if sys.Nlink > 1 && fs.FileMode(st.Mode).IsRegular() {
-				if first, ok := seen[sys.Ino]; ok {
-					st.Linkname, st.Size = first, 0
-				} else {
-					seen[sys.Ino] = rel
-				}
+		if ino, ok := k.linked[rel]; ok {
+			if first, ok := seen[ino]; ok {
+				st.Linkname, st.Size = first, 0
+			} else {
+				seen[ino] = rel
 			}
 		}
 		if err := fn(rel, &fsutil.DirEntryInfo{Stat: st}, nil); err != nil {
@@ -139,5 +137,5 @@ func (k *keptFS) Open(p string) (io.ReadCloser, error) {
 	if !k.files[rel] {
 		return nil, fmt.Errorf("%s: not a kept file of the image: %w", p, fs.ErrPermission)
 	}
-	return os.OpenFile(filepath.Join(k.root, rel), os.O_RDONLY|unix.O_NOFOLLOW, 0)
+	return os.OpenFile(filepath.Join(k.root, rel), os.O_RDONLY|syscall.O_NOFOLLOW, 0)
 }

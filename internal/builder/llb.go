@@ -59,30 +59,26 @@ type Spec struct {
 
 // Definition marshals the LLB graph of spec, without a daemon.
 func Definition(ctx context.Context, spec Spec) (*llb.Definition, error) {
-	return marshal(ctx, spec)
+	def, _, err := marshal(ctx, spec)
+	return def, err
 }
 
-func marshal(ctx context.Context, spec Spec, co ...llb.ConstraintsOpt) (*llb.Definition, error) {
-	st, err := slimState(spec)
-	if err != nil {
-		return nil, err
-	}
-	def, err := st.Marshal(ctx, co...)
-	if err != nil {
-		return nil, fmt.Errorf("marshalling build graph: %w", err)
-	}
-	return def, nil
-}
-
-// slimState is the slim image: scratch plus one file operation that copies
-// the kept paths from the fat image, applies overrides and restores the
-// directories' times.
-func slimState(spec Spec) (llb.State, error) {
+// marshal marshals the graph of spec and returns the paths it copies,
+// which the session then serves.
+func marshal(ctx context.Context, spec Spec, co ...llb.ConstraintsOpt) (*llb.Definition, fileSet, error) {
 	set, overrides, err := plan(spec)
 	if err != nil {
-		return llb.State{}, err
+		return nil, fileSet{}, err
 	}
-	return llb.Scratch().With(keep(fatImage(spec.Source), set, overrides)), nil
+	// The slim image: scratch plus one file operation that copies the kept
+	// paths from the fat image, applies overrides and restores the
+	// directories' times.
+	st := llb.Scratch().With(keep(fatImage(spec.Source), set, overrides))
+	def, err := st.Marshal(ctx, co...)
+	if err != nil {
+		return nil, fileSet{}, fmt.Errorf("marshalling build graph: %w", err)
+	}
+	return def, set, nil
 }
 
 // plan checks spec and splits it into the paths to copy (overridden ones

@@ -375,9 +375,11 @@ func TestRunBadOptions(t *testing.T) {
 	}
 }
 
-func TestRunPortOpensLate(t *testing.T) {
+// serveLate returns a local address where an echo server starts listening
+// after delay.
+func serveLate(t *testing.T, delay time.Duration) string {
+	t.Helper()
 	addr := closedAddr(t)
-	const delay = 300 * time.Millisecond
 	srv := &http.Server{Handler: http.HandlerFunc(echo)}
 	t.Cleanup(func() { srv.Close() })
 	go func() {
@@ -389,6 +391,12 @@ func TestRunPortOpensLate(t *testing.T) {
 		}
 		srv.Serve(l)
 	}()
+	return addr
+}
+
+func TestRunPortOpensLate(t *testing.T) {
+	const delay = 300 * time.Millisecond
+	addr := serveLate(t, delay)
 	d := newDialer(t, map[int]string{8080: addr})
 	o := fast(d)
 	o.Ports = []int{8080}
@@ -414,18 +422,7 @@ func TestRunPortOpensLate(t *testing.T) {
 // opens 40 ms after the probes start is found within a few polls, not after
 // the first retry wait.
 func TestRunPortOpensSoon(t *testing.T) {
-	addr := closedAddr(t)
-	srv := &http.Server{Handler: http.HandlerFunc(echo)}
-	t.Cleanup(func() { srv.Close() })
-	go func() {
-		time.Sleep(40 * time.Millisecond)
-		l, err := net.Listen("tcp", addr)
-		if err != nil {
-			t.Errorf("listening late: %v", err)
-			return
-		}
-		srv.Serve(l)
-	}()
+	addr := serveLate(t, 40*time.Millisecond)
 	d := newDialer(t, map[int]string{8080: addr})
 	o := Options{DialContext: d.DialContext, Host: targetHost, Ports: []int{8080}}
 	start := time.Now()
