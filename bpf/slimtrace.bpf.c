@@ -46,6 +46,7 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define TIF_32BIT 22      /* arm64: thread_info.flags, an AArch32 task */
 #define SYS_SOCKET 1      /* socketcall(2)'s call numbers */
 #define SYS_SOCKETPAIR 8
+#define MAP_ANONYMOUS 0x20 /* mmap's flags, x86 and arm64 */
 #define SIGNAL_GROUP_EXIT 0x4 /* signal_struct.flags: the group is exiting */
 #define DEDUP_EARLY 0x80  /* dedup_key.flags: a key made before a walk (by identities), not of a path */
 #define WATCH_DEPTH 8     /* cgroup levels below a watching target looked at */
@@ -70,6 +71,11 @@ const volatile __s32 exit_nr[2][2] = {{-1, -1}, {-1, -1}};
  * where the static call to it is inlined; from /proc/kallsyms, 0 when
  * unknown. */
 const volatile __u64 overcommit_text[OVERCOMMIT_FUNCS][2] = {};
+/* [native, compat]: the calls that account the memory they map or make
+ * writable, whose only CAP_SYS_ADMIN check is the overcommit test: mmap
+ * (mmap2 in compat; [0], anonymous mappings only), mprotect, pkey_mprotect,
+ * brk, mremap; -1 when the ABI has no such call. */
+const volatile __s32 acct_nr[2][ACCT_CALLS] = {{-1, -1, -1, -1, -1}, {-1, -1, -1, -1, -1}};
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -171,13 +177,18 @@ struct {
 /*
  * sys_exit's memo of in_target, per CPU: every syscall of every task on the
  * host asks, and the answer (a helper call and a chain of cold loads: about
- * 60 ns here) rarely changes. It is keyed by the address of the task's
- * saved registers, which sys_exit gets for free: each task has its own
- * kernel stack, at the top of which they are. A slot holds while
+ * 60 ns here, several times that watching) rarely changes. It is keyed by
+ * the address of the task's saved registers, which sys_exit gets for free:
+ * each task has its own kernel stack, at the top of which they are. The
+ * slots are direct-mapped by that address, so that the tasks a CPU switches
+ * between (a server's threads, its client) keep theirs: with one slot a CPU,
+ * a threaded Python server missed on 21 % of its calls. A slot holds while
  * target_gen and target_gen_user (see below) are what they were when it
  * was made. Tracepoint programs run with preemption off, and one program
  * does not nest in itself on a CPU, so a slot is never half written.
  */
+#define MEMO_SLOTS 16
+
 struct target_memo {
 	__u64 regs;
 	__u64 gen;
@@ -185,11 +196,16 @@ struct target_memo {
 	__u64 in;
 };
 
+struct target_memos {
+	struct target_memo slot[MEMO_SLOTS];
+	__u64 addr; /* the registers' address as a number: the verifier forbids shifting a pointer */
+};
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct target_memo);
+	__type(value, struct target_memos);
 } target_memo SEC(".maps");
 
 /* sys_exit's first look for a duplicate file event, per CPU: a direct-mapped
@@ -310,9 +326,14 @@ static __always_inline void targets_changed(void)
 static __always_inline bool in_target_memo(struct pt_regs *regs, __u64 *cgid)
 {
 	__u32 zero = 0;
-	struct target_memo *m = bpf_map_lookup_elem(&target_memo, &zero);
-	if (!m)
+	struct target_memos *ms = bpf_map_lookup_elem(&target_memo, &zero);
+	if (!ms)
 		return false;
+	/* Kernel stacks are 16 KiB apart at least (vmalloc's guard pages
+	 * make it 32 here): the bits above fold into a slot. */
+	ms->addr = (__u64)regs;
+	__u64 r = *(volatile __u64 *)&ms->addr;
+	struct target_memo *m = &ms->slot[((r >> 14) ^ (r >> 18) ^ (r >> 22)) & (MEMO_SLOTS - 1)];
 	__u64 gen = *(volatile __u64 *)&target_gen + target_gen_user;
 	if (m->regs == (__u64)regs && m->gen == gen) {
 		*cgid = m->cgid;
@@ -1257,10 +1278,46 @@ static __always_inline int on_exit(struct task_struct *p)
  * layers with the mounter's) are counted apart: a security module judges
  * those by the credentials' owner, not by the task's profile. So is the
  * memory overcommit test of CAP_SYS_ADMIN, which calls cap_capable directly
- * (no security module sees it), found by its caller in the kernel stack.
+ * (no security module sees it): known by the call the task is in when that
+ * call's only CAP_SYS_ADMIN check is that test (accounting_call), else by
+ * the test's caller in the kernel stack.
  */
+
+/*
+ * accounting_call says whether the task is in an anonymous mmap, an
+ * mprotect, a brk or an mremap (acct_nr): calls whose only CAP_SYS_ADMIN
+ * check is the overcommit test of the memory they account (their other
+ * checks are of CAP_IPC_LOCK and CAP_SYS_RAWIO). It reads the number from
+ * the registers saved at the call's entry, where walking the kernel stack
+ * (bpf_get_stack) took 8 µs a check on the machine of issue 17, and every
+ * thread's stack is such a mapping. A file's mmap is left to the walk: its driver may check the
+ * capability itself. Outside a call (a page fault growing the stack, whose
+ * test this is too) x86 keeps the fault's error code there and arm64 -1.
+ */
+static __always_inline bool accounting_call(struct task_struct *task)
+{
+	/* The registers saved at the call's entry. */
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
+	if (!regs)
+		return false;
+	bool compat = is_compat(task);
+	int a = compat ? 1 : 0;
+	long nr = syscall_nr(regs);
+	if (nr < 0)
+		return false;
+	if (nr == acct_nr[a][0])
+		return sys_arg(regs, 3, compat) & MAP_ANONYMOUS;
+#pragma unroll
+	for (int i = 1; i < ACCT_CALLS; i++)
+		if (nr == acct_nr[a][i])
+			return true;
+	return false;
+}
+
 static __always_inline bool from_overcommit(void *ctx)
 {
+	if (!overcommit_text[0][0])
+		return false;
 	__u64 ips[STACK_DEPTH] = {};
 	long n = bpf_get_stack(ctx, ips, sizeof(ips), 0);
 	for (int i = 0; i < STACK_DEPTH; i++) {
@@ -1281,7 +1338,7 @@ static __always_inline int on_cap_capable(void *ctx, const void *cred, int cap, 
 	__u32 idx;
 	if (cred != (const void *)task->real_cred)
 		idx = CAP_OTHER;
-	else if (cap == CAP_SYS_ADMIN && overcommit_text[0][0] && from_overcommit(ctx))
+	else if (cap == CAP_SYS_ADMIN && (accounting_call(task) || from_overcommit(ctx)))
 		idx = CAP_UNMEDIATED;
 	else
 		idx = lineage_of(bpf_get_current_pid_tgid() >> 32) ? CAP_APP : CAP_SETUP;

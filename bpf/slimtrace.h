@@ -172,6 +172,7 @@ enum cap_who {
 #define CAP_SYS_ADMIN 21
 #define STACK_DEPTH 8 /* kernel frames looked at to find the overcommit test */
 #define OVERCOMMIT_FUNCS 2
+#define ACCT_CALLS 5  /* calls whose only CAP_SYS_ADMIN check is the overcommit test: mmap first */
 
 struct cap_counts {
 	__u64 granted[CAP_SLOTS];

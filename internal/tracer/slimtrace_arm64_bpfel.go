@@ -214,12 +214,16 @@ const (
 	slimtraceSysSlotsCOUNT_SLOTS slimtraceSysSlots = 1024
 )
 
-type slimtraceTargetMemo struct {
+type slimtraceTargetMemos struct {
 	_    structs.HostLayout
-	Regs uint64
-	Gen  uint64
-	Cgid uint64
-	In   uint64
+	Slot [16]struct {
+		_    structs.HostLayout
+		Regs uint64
+		Gen  uint64
+		Cgid uint64
+		In   uint64
+	}
+	Addr uint64
 }
 
 // loadSlimtrace returns the embedded CollectionSpec for slimtrace.
@@ -299,6 +303,7 @@ type slimtraceMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type slimtraceVariableSpecs struct {
+	AcctNr          *ebpf.VariableSpec `ebpf:"acct_nr"`
 	CompatDesc      *ebpf.VariableSpec `ebpf:"compat_desc"`
 	ExitNr          *ebpf.VariableSpec `ebpf:"exit_nr"`
 	LineageGen      *ebpf.VariableSpec `ebpf:"lineage_gen"`
@@ -389,6 +394,7 @@ func (m *slimtraceMaps) Close() error {
 //
 // It can be passed to loadSlimtraceObjects or ebpf.CollectionSpec.LoadAndAssign.
 type slimtraceVariables struct {
+	AcctNr          *ebpf.Variable `ebpf:"acct_nr"`
 	CompatDesc      *ebpf.Variable `ebpf:"compat_desc"`
 	ExitNr          *ebpf.Variable `ebpf:"exit_nr"`
 	LineageGen      *ebpf.Variable `ebpf:"lineage_gen"`

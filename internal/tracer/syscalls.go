@@ -85,6 +85,19 @@ func (a abi) numbers(first, second string) [2]int32 {
 	return out
 }
 
+// accounting returns the numbers of bpf/slimtrace.bpf.c's acct_nr for the
+// ABI: its mmap call (mmap, or mmap2 where mmap takes a struct), then
+// mprotect, pkey_mprotect, brk and mremap; -1 where the ABI lacks one.
+func (a abi) accounting(mmap string) [5]int32 {
+	out := [5]int32{-1, -1, -1, -1, -1}
+	for i, name := range []string{mmap, "mprotect", "pkey_mprotect", "brk", "mremap"} {
+		if nr, ok := a.nums[name]; ok {
+			out[i] = int32(nr)
+		}
+	}
+	return out
+}
+
 // d builds a descriptor; -1 marks "no such argument", access 0 "none" (or,
 // for the open family, "from the flags").
 func d(op slimtraceSysOp, access slimtraceAccess, dirfd, path, flags int8) slimtraceSysDesc {

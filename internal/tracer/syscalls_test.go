@@ -69,3 +69,25 @@ func joinKeys[V any](ms ...map[string]V) iter.Seq[string] {
 		}
 	}
 }
+
+// The calls whose CAP_SYS_ADMIN check is taken for the overcommit test
+// without a stack walk (acct_nr), by the numbers of each ABI's own table:
+// a wrong name would leave -1 (a walk each time), a wrong table another
+// call's checks taken for that test.
+func TestAccountingCalls(t *testing.T) {
+	cases := []struct {
+		abi  abi
+		mmap string
+		want [5]int32
+	}{
+		{mustABI(trace.ABIX86_64), "mmap", [5]int32{9, 10, 329, 12, 25}},
+		{mustABI(trace.ABII386), "mmap2", [5]int32{192, 125, 380, 45, 163}},
+		{mustABI(trace.ABIAArch64), "mmap", [5]int32{222, 226, 288, 214, 216}},
+		{mustABI(trace.ABIARM), "mmap2", [5]int32{192, 125, 394, 45, 163}},
+	}
+	for _, c := range cases {
+		if got := c.abi.accounting(c.mmap); got != c.want {
+			t.Errorf("%s: %v, want %v (mmap, mprotect, pkey_mprotect, brk, mremap)", c.abi.name, got, c.want)
+		}
+	}
+}

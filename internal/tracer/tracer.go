@@ -228,6 +228,7 @@ func configure(spec *ebpf.CollectionSpec, opts Options, native, compat abi) erro
 		set("sigreturn_nr", [2][2]int32{native.numbers("rt_sigreturn", "sigreturn"),
 			compat.numbers("rt_sigreturn", "sigreturn")}),
 		set("exit_nr", [2][2]int32{native.numbers("exit", "exit_group"), compat.numbers("exit", "exit_group")}),
+		set("acct_nr", [2][5]int32{native.accounting("mmap"), compat.accounting("mmap2")}),
 	); err != nil {
 		return err
 	}
