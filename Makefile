@@ -130,10 +130,15 @@ bench-scale-10g: need-root build tracefs services ## bench-scale with 10 GB in t
 
 # Issue 19's overhead while attached: wrk against two busybox httpd containers, A and its neighbour
 # B, untraced and with `slimtrace profile container:A` attached, in 5 interleaved rounds of 10 s.
-bench-attach: need-root build tracefs services fixtures ## overhead while attached to a running server: req/s and p99 ratios under wrk, and a neighbour's
+# The load benchmarks' floor: one empty program on sys_exit (benchcmd floor).
+.PHONY: bin/benchcmd
+bin/benchcmd:
+	$(GO) build -o bin/benchcmd ./internal/tracer/benchcmd
+
+bench-attach: need-root build bin/benchcmd tracefs services fixtures ## overhead while attached to a running server: req/s and p99 ratios under wrk, and a neighbour's
 	testdata/bench/attach.sh busybox-httpd 5 10
 
-bench-load: need-root build tracefs services fixtures ## 60 s of wrk against a traced nginx and a traced Python server: req/s ratios, losses, slimtrace's peak RSS
+bench-load: need-root build bin/benchcmd tracefs services fixtures ## 60 s of wrk against a traced nginx and a traced Python server: req/s ratios, losses, slimtrace's peak RSS
 	testdata/bench/attach.sh nginx-static 1 60
 	testdata/bench/attach.sh python-app 1 60
 

@@ -5,7 +5,9 @@
 # own network namespace (runc's, loopback only); wrk runs on the host, entered into that network
 # namespace, against the image's exposed port: `wrk -t1 -c16 -dSECONDS --latency`.
 #
-# Each round measures A and B untraced, then A and B while slimtrace is attached to A
+# Each round measures A and B untraced, A with one empty program on sys_exit (bin/benchcmd floor:
+# the floor, what any tracer of syscalls costs here before it does anything), then A and B while
+# slimtrace is attached to A
 # (--continue-after signal: wrk starts once slimtrace says the target runs traced; SIGUSR1 ends it);
 # odd rounds start untraced, even rounds traced, so that a drift of the machine's load falls on
 # both. Prints the medians of requests/s, p99 latency and CPU per request (the container cgroup's
@@ -30,6 +32,7 @@ repo=$(cd "$here/../.." && pwd)
 cache=${SLIMTRACE_CACHE:-/var/cache/slimtrace}
 fixtures=${SLIMTRACE_FIXTURES:-$cache/fixtures}
 bin=${SLIMTRACE_BIN:-$repo/bin/slimtrace}
+floorbin=${SLIMTRACE_BENCHCMD:-$repo/bin/benchcmd}
 addr=${CONTAINERD_ADDRESS:?run eval "\$(.ci/services.sh env)" first}
 ns=slimtrace-bench-attach
 archive=$fixtures/$fixture.tar
@@ -41,7 +44,7 @@ die() {
 }
 c() { ctr -a "$addr" -n "$ns" "$@"; }
 
-for tool in ctr wrk nsenter curl jq bc /usr/bin/time "$bin"; do
+for tool in ctr wrk nsenter curl jq bc /usr/bin/time "$bin" "$floorbin"; do
 	command -v "$tool" >/dev/null || die "missing $tool (make deps build)"
 done
 [[ -f $archive ]] || die "no fixture $archive (make fixtures)"
@@ -49,9 +52,11 @@ done
 
 state=$(mktemp -d /var/tmp/slimtrace-bench-attach.XXXXXX)
 tracer_pid=
+floor_pid=
 ref=
 # stop_tracer ends a running slimtrace: SIGUSR1 collects and exits; SIGTERM if it does not.
 stop_tracer() {
+	[[ -z $floor_pid ]] || { kill -TERM "$floor_pid" 2>/dev/null; wait "$floor_pid" 2>/dev/null; floor_pid=; }
 	[[ -n $tracer_pid ]] || return 0
 	kill -USR1 "$tracer_pid" 2>/dev/null || true
 	for _ in {1..300}; do
@@ -164,6 +169,20 @@ attach() {
 	done
 }
 
+# floor_on attaches one empty program to sys_exit (bin/benchcmd floor), the tracepoint slimtrace's
+# sys_exit program is on: what any tracer of syscalls costs on this host before it does anything.
+floor_on() {
+	coproc FLOOR { exec "$floorbin" floor; }
+	floor_pid=$FLOOR_PID
+	local line
+	read -r -t 30 line <&"${FLOOR[0]}" && [[ $line == attached ]] || die "bin/benchcmd floor did not attach"
+}
+floor_off() {
+	kill -TERM "$floor_pid"
+	wait "$floor_pid" || die "bin/benchcmd floor failed"
+	floor_pid=
+}
+
 # hwm prints the peak resident size (kB) of process PID so far, or nothing once it is gone.
 hwm() { awk '$1 == "VmHWM:" { print $2 }' "/proc/$1/status" 2>/dev/null || true; }
 
@@ -194,12 +213,16 @@ detach() {
 }
 
 for id in "${ids[@]}"; do load "$id" 2 >/dev/null; done # warm-up
-declare -a ua ub ta tb sc rss lost # "rps p99 n cpu" per round: untraced A/B, traced A/B; slimtrace's CPU %, peak RSS, losses
+declare -a ua ub fa ta tb sc rss lost # "rps p99 n cpu" per round: untraced A/B, A under the floor, traced A/B; slimtrace's CPU %, peak RSS, losses
 for ((r = 0; r < rounds; r++)); do
-	for phase in $( ((r % 2 == 0)) && echo untraced traced || echo traced untraced); do
+	for phase in $( ((r % 2 == 0)) && echo untraced floor traced || echo traced floor untraced); do
 		if [[ $phase == untraced ]]; then
 			ua[r]=$(load "${ids[0]}" "$secs")
 			ub[r]=$(load "${ids[1]}" "$secs")
+		elif [[ $phase == floor ]]; then
+			floor_on
+			fa[r]=$(load "${ids[0]}" "$secs")
+			floor_off
 		else
 			attach
 			ta[r]=$(load "${ids[0]}" "$secs")
@@ -208,7 +231,7 @@ for ((r = 0; r < rounds; r++)); do
 			sc[r]=$tracer_cpu rss[r]=$tracer_rss lost[r]=$tracer_lost
 		fi
 	done
-	log "round $((r + 1))/$rounds: req/s A ${ua[r]%% *} → ${ta[r]%% *} attached, B ${ub[r]%% *} → ${tb[r]%% *}; load $(cut -d' ' -f1 /proc/loadavg)"
+	log "round $((r + 1))/$rounds: req/s A ${ua[r]%% *} → ${ta[r]%% *} attached (${fa[r]%% *} under the floor), B ${ub[r]%% *} → ${tb[r]%% *}; load $(cut -d' ' -f1 /proc/loadavg)"
 done
 
 # median prints the median of its arguments.
@@ -246,11 +269,13 @@ printf '\nbench-attach: %s, wrk -t1 -c16 -d%ss --latency, %d interleaved rounds,
 printf '  (CPU/req: the container'"'"'s CPU per request, wrk/req: the client'"'"'s, in microseconds)\n'
 printf '  %-40s %9s %9s %9s %9s\n' "" "req/s" "p99 ms" "CPU/req" "wrk/req"
 row "A, not attached" "${ua[@]}"
+row "A, one empty program on sys_exit" "${fa[@]}"
 row "A, slimtrace attached to A" "${ta[@]}"
 row "B (neighbour), not attached" "${ub[@]}"
 row "B (neighbour), slimtrace attached to A" "${tb[@]}"
 printf '  attached ÷ not attached (medians of the per-round ratios):\n'
 ratio "A" ta ua
+ratio "A, the floor (empty program)" fa ua
 ratio "B, the neighbour" tb ub
 printf '  slimtrace itself while attached: %.1f%% of a core (median), peak RSS %.0f MB (largest), %d events lost in all\n' \
 	"$(median "${sc[@]}")" "$(echo "$(printf '%s\n' "${rss[@]}" | sort -g | tail -1) / 1024" | bc -l)" \

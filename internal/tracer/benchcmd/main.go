@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -33,6 +34,13 @@ import (
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == "workload" {
 		workload(os.Args[2:])
+		return
+	}
+	if len(os.Args) > 1 && os.Args[1] == "floor" {
+		if err := floor(); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
 		return
 	}
 	calls := flag.Int("calls", 1_000_000, "syscalls per workload run (stat), or open+close pairs (open)")
@@ -73,6 +81,23 @@ func workload(args []string) {
 		}
 	}
 	fmt.Println(time.Since(start).Nanoseconds())
+}
+
+// floor keeps one empty program on sys_exit, slimtrace's only raw_syscalls
+// tracepoint, attached until SIGINT, SIGTERM or SIGUSR1: the floor of a
+// tracer's cost to a server under load (testdata/bench/attach.sh). It says
+// "attached" on stdout once the program runs.
+func floor() error {
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM, syscall.SIGUSR1)
+	detach, err := attachNoop("sys_exit")
+	if err != nil {
+		return err
+	}
+	defer detach()
+	fmt.Println("attached")
+	<-sig
+	return nil
 }
 
 // attachNoop attaches empty tp_btf programs to the raw_syscalls tracepoints
