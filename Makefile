@@ -139,8 +139,8 @@ bench-attach: need-root build bin/benchcmd tracefs services fixtures ## overhead
 	testdata/bench/attach.sh busybox-httpd 5 10
 
 bench-load: need-root build bin/benchcmd tracefs services fixtures ## 60 s of wrk against a traced nginx and a traced Python server: req/s ratios, losses, slimtrace's peak RSS
-	testdata/bench/attach.sh nginx-static 1 60
-	testdata/bench/attach.sh python-app 1 60
+	testdata/bench/attach.sh nginx-static 3 60
+	testdata/bench/attach.sh python-app 3 60
 
 DEMO_IMAGE := docker-archive:$(SLIMTRACE_FIXTURES)/python-app.tar
 
