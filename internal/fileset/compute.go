@@ -152,6 +152,7 @@ func (c *computer) add(p string, fi fs.FileInfo, r Reason, detail string) *Entry
 	}
 	e := c.entries[p]
 	if e == nil {
+		p = c.in.Paths.Shared(p)
 		if fi == nil {
 			var err error
 			if fi, err = lstat(c.fs, p); err != nil {
@@ -195,6 +196,7 @@ func (c *computer) keep(p string, r Reason, detail string) (Lookup, *Entry) {
 	if !l.Exists {
 		return l, nil
 	}
+	l.Resolved = c.in.Paths.Shared(l.Resolved) // the trace's string when it named it
 	e := c.add(l.Resolved, l.Info, r, detail)
 	if e != nil {
 		asked := clean(p)

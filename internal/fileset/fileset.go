@@ -75,6 +75,11 @@ type Input struct {
 	Mounts []string
 	// Options are the user's controls. The zero value is the defaults.
 	Options Options
+	// Paths, when set, is the table the trace's paths came from: an entry
+	// for a path it holds shares the table's string (one copy of each
+	// traced path for the trace and the file set). Paths the trace did not
+	// name are not added to it.
+	Paths *trace.Paths
 }
 
 // Used is one path the application named. A path the image holds is kept

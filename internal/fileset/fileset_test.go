@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"testing/fstest"
+	"time"
+	"unsafe"
 
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 
@@ -630,5 +632,40 @@ func TestFromTrace(t *testing.T) {
 	}
 	if !slices.Equal(execs, []string{"/app/run.sh", "/usr/bin/dash"}) {
 		t.Errorf("execs %v", execs)
+	}
+}
+
+// The entries kept for traced paths are the trace's strings: each traced
+// path is held once, by the trace's table, and the file set adds nothing
+// to that table.
+func TestComputeSharesTracePaths(t *testing.T) {
+	paths := trace.NewPaths()
+	c := trace.NewCollector(trace.Limits{}, paths)
+	h := trace.Header{Pid: 7, Lineage: 7}
+	// As the decoder gives them: from the table.
+	c.Add(&trace.FileEvent{Header: h, Syscall: "openat", Access: trace.AccessRead,
+		Path: paths.String("/lib/x86_64-linux-gnu/libz.so.1"), Opened: paths.String("/usr/lib/x86_64-linux-gnu/libz.so.1.2.13")})
+	c.Add(&trace.FileEvent{Header: h, Syscall: "openat", Access: trace.AccessRead,
+		Path: paths.String("/etc/hosts"), Opened: paths.String("/etc/hosts")})
+	r := c.Report(trace.Target{}, trace.Tracer{}, time.Time{}, time.Time{}, nil, trace.Lost{})
+	files, execs := FromTrace(r, 7)
+	n, b := paths.Len()
+	in := Input{FS: newImage(debian), Files: files, Execs: execs, Paths: paths}
+	alone(&in)
+	s, err := Compute(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"/usr/lib/x86_64-linux-gnu/libz.so.1.2.13", "/etc/hosts"} {
+		e := s.Find(p)
+		if e == nil {
+			t.Fatalf("%s not kept: %v", p, s.Paths())
+		}
+		if unsafe.StringData(e.Path) != unsafe.StringData(paths.Shared(p)) {
+			t.Errorf("%s: the file set holds a copy of the trace's path", p)
+		}
+	}
+	if n2, b2 := paths.Len(); n2 != n || b2 != b {
+		t.Errorf("the file set added to the trace's table: %d paths, %d bytes; was %d, %d", n2, b2, n, b)
 	}
 }

@@ -199,7 +199,7 @@ func TestAppArmorNoSockets(t *testing.T) {
 }
 
 func TestAppArmorIsDir(t *testing.T) {
-	c := trace.NewCollector(trace.Limits{})
+	c := trace.NewCollector(trace.Limits{}, nil)
 	c.Add(fileEv(1, "openat", trace.AccessRead, "/app/static", "/app/static"))
 	c.Add(fileEv(1, "openat", trace.AccessRead, "/app/config", "/app/config"))
 	r := c.Report(trace.Target{}, trace.Tracer{Arch: "x86_64"}, traceStart, traceEnd, nil, trace.Lost{})
@@ -326,7 +326,7 @@ func TestAppArmorWrittenDirs(t *testing.T) {
 			[]string{"/app/bin/* w,", "/app/bin/run mrwix,"}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c := trace.NewCollector(trace.Limits{})
+			c := trace.NewCollector(trace.Limits{}, nil)
 			for _, e := range tc.events {
 				c.Add(e)
 			}

@@ -38,7 +38,7 @@ func syscalls(compat bool, names ...string) []trace.Syscall {
 // interpreter starting, a few requests, and files the server wrote.
 func pythonServer() *trace.Report {
 	const initPid, py = 1, 1
-	c := trace.NewCollector(trace.Limits{})
+	c := trace.NewCollector(trace.Limits{}, nil)
 	for _, e := range []trace.Event{
 		// runc init, before it execs the entrypoint.
 		fileEv(initPid, "openat", trace.AccessRead, "/etc/passwd", "/etc/passwd"),
@@ -115,7 +115,7 @@ func pythonServer() *trace.Report {
 // arm64Static is a small aarch64 trace of a static server that also ran an
 // AArch32 helper (compat syscalls).
 func arm64Static() *trace.Report {
-	c := trace.NewCollector(trace.Limits{})
+	c := trace.NewCollector(trace.Limits{}, nil)
 	c.Add(&trace.ExecEvent{Header: trace.Header{Pid: 1, Tid: 1, Lineage: 1}, Filename: "/server", Binary: "/server",
 		Argv: []string{"/server"}})
 	sc := append(syscalls(false, "accept4", "bind", "close", "epoll_pwait", "execve", "exit_group", "futex",
@@ -147,7 +147,7 @@ var awkwardNames = []string{
 // awkwardPaths is a trace whose files have awkward names, all read below
 // /data.
 func awkwardPaths() *trace.Report {
-	c := trace.NewCollector(trace.Limits{})
+	c := trace.NewCollector(trace.Limits{}, nil)
 	for _, n := range awkwardNames {
 		p := "/data/" + n
 		c.Add(fileEv(1, "openat", trace.AccessRead, p, p))
@@ -159,7 +159,7 @@ func awkwardPaths() *trace.Report {
 }
 
 func emptyReport(arch string) *trace.Report {
-	return trace.NewCollector(trace.Limits{}).Report(trace.Target{}, trace.Tracer{Arch: arch}, traceStart, traceEnd, nil, trace.Lost{})
+	return trace.NewCollector(trace.Limits{}, nil).Report(trace.Target{}, trace.Tracer{Arch: arch}, traceStart, traceEnd, nil, trace.Lost{})
 }
 
 // lines returns the lines of s that start (after spaces) with prefix.

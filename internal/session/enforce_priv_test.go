@@ -433,7 +433,7 @@ func (a *attackRun) run(ctx context.Context, sec *specs.LinuxSeccomp, newPrivs b
 // would see of the attack binary: the execve, its writes and exit_group.
 func lateTrace() *trace.Report {
 	arch := map[string]string{"amd64": "x86_64", "arm64": "aarch64"}[runtime.GOARCH]
-	return trace.NewCollector(trace.Limits{}).Report(trace.Target{}, trace.Tracer{Arch: arch}, time.Now(), time.Now(),
+	return trace.NewCollector(trace.Limits{}, nil).Report(trace.Target{}, trace.Tracer{Arch: arch}, time.Now(), time.Now(),
 		[]trace.Syscall{{Name: "execve", Count: 1}, {Name: "write", Count: 5}, {Name: "exit_group", Count: 1}}, trace.Lost{})
 }
 

@@ -116,7 +116,7 @@ func Slim(ctx context.Context, run *Run, b BuildOptions) (*SlimResult, error) {
 		fat <- sized{n, err}
 	}()
 	set, err := fileset.Compute(fileset.Input{FS: fsys, Files: files, Execs: execs, Mounts: mounts,
-		Config: cfg.Config, Options: b.Files})
+		Config: cfg.Config, Options: b.Files, Paths: run.paths})
 	if err == nil {
 		err = filesetDone(ctx, fctx, timeout)
 	}

@@ -130,6 +130,8 @@ type Run struct {
 	store *image.Store
 	view  *image.View
 	root  *safefs.FS
+	// paths holds the trace's path strings, shared with the file set.
+	paths *trace.Paths
 }
 
 // DefaultContinueAfter is the mode used when none is given: wait for Enter
@@ -252,7 +254,7 @@ func (e *NotReadyError) Unwrap() error { return e.Err }
 func Trace(ctx context.Context, opts Options) (_ *Run, err error) {
 	log := zerolog.Ctx(ctx)
 	step := progressFunc(opts)
-	run := &Run{Options: opts, StartedAt: time.Now()}
+	run := &Run{Options: opts, StartedAt: time.Now(), paths: trace.NewPaths()}
 	mark := run.StartedAt
 	lap := func() int64 {
 		now := time.Now()
@@ -346,7 +348,7 @@ func Trace(ctx context.Context, opts Options) (_ *Run, err error) {
 		return nil, err
 	}
 	tr, err := tracer.Open(tracer.Options{Cgroup: g, Command: c.Args, RingBufferSize: opts.RingBufferSize, Limits: opts.TraceLimits,
-		Logger: *log})
+		Paths: run.paths, Logger: *log})
 	if err != nil {
 		return nil, err
 	}

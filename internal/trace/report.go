@@ -223,6 +223,7 @@ type Collector struct {
 	forgotten uint64 // exited processes dropped past MaxExitedProcesses
 	limits    Limits
 	unlisted  uint64 // paths and execs past the limits
+	paths     *Paths // the report's path strings
 }
 
 // fileAgg is one file's aggregate. Its lists are short (a few accesses,
@@ -232,10 +233,15 @@ type fileAgg struct {
 	File
 }
 
-// NewCollector returns an empty Collector holding at most limits.
-func NewCollector(limits Limits) *Collector {
+// NewCollector returns an empty Collector holding at most limits. Its
+// report's paths are taken from paths (nil: a table of its own), the table
+// the events' paths should come from too.
+func NewCollector(limits Limits, paths *Paths) *Collector {
+	if paths == nil {
+		paths = NewPaths()
+	}
 	return &Collector{files: map[string]*fileAgg{}, procs: map[uint32]*Process{}, execIndex: map[string]int{},
-		limits: limits}
+		limits: limits, paths: paths}
 }
 
 // Add folds one event in.
@@ -302,6 +308,11 @@ func (c *Collector) addFile(e *FileEvent) {
 	}
 	path := CleanPath(e.Path)
 	f, ok := c.files[path]
+	if ok {
+		path = f.Path
+	} else {
+		path = c.paths.String(path)
+	}
 	if !ok && len(c.files) >= c.limits.files() {
 		c.unlisted++
 		c.proc(e.Pid, e.Lineage)
@@ -322,6 +333,8 @@ func (c *Collector) addFile(e *FileEvent) {
 		if o := CleanPath(e.Opened); !slices.Contains(f.Opened, o) {
 			if o == path {
 				o = path // one string for both
+			} else {
+				o = c.paths.String(o)
 			}
 			f.Opened = append(f.Opened, o)
 		}
@@ -393,7 +406,7 @@ func ErrnoName(errno int) string {
 // It keeps ".." components: with symlinks in the path they cannot be folded
 // without the filesystem, so that is left to whoever resolves the path.
 func CleanPath(p string) string {
-	if p == "" {
+	if p == "" || isClean(p) {
 		return p
 	}
 	parts := strings.Split(p, "/")
@@ -405,4 +418,30 @@ func CleanPath(p string) string {
 		out = append(out, s)
 	}
 	return "/" + strings.Join(out, "/")
+}
+
+// isClean reports whether CleanPath would return p itself: absolute, no
+// empty or "." component, no trailing slash.
+func isClean(p string) bool {
+	if p[0] != '/' {
+		return false
+	}
+	if p == "/" {
+		return true
+	}
+	for i := 1; i < len(p); i++ {
+		if p[i] != '/' && p[i] != '.' {
+			continue
+		}
+		if p[i] == '.' {
+			if p[i-1] == '/' && (i+1 == len(p) || p[i+1] == '/') {
+				return false // a "." component
+			}
+			continue
+		}
+		if p[i-1] == '/' || i+1 == len(p) {
+			return false // "//" or a trailing slash
+		}
+	}
+	return true
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 func TestCleanPath(t *testing.T) {
@@ -15,6 +16,13 @@ func TestCleanPath(t *testing.T) {
 		"/":           "/",
 		"/./":         "/",
 		"/usr/bin/sh": "/usr/bin/sh",
+		"/usr/bin/":   "/usr/bin",
+		"/a/.":        "/a",
+		"/a/./b":      "/a/b",
+		"/.a/b./c.d":  "/.a/b./c.d",
+		"/a/..":       "/a/..",
+		"usr/lib":     "/usr/lib",
+		"//x":         "/x",
 	} {
 		if got := CleanPath(in); got != want {
 			t.Errorf("CleanPath(%q) = %q, want %q", in, got, want)
@@ -22,8 +30,69 @@ func TestCleanPath(t *testing.T) {
 	}
 }
 
+// A path already clean is returned as is: no copy.
+func TestCleanPathKeepsClean(t *testing.T) {
+	p := strings.Clone("/usr/lib/x86_64-linux-gnu/libc.so.6")
+	if q := CleanPath(p); unsafe.StringData(q) != unsafe.StringData(p) {
+		t.Errorf("CleanPath copied a clean path")
+	}
+	if a := testing.AllocsPerRun(100, func() { _ = CleanPath(p) }); a != 0 {
+		t.Errorf("CleanPath of a clean path: %.0f allocations", a)
+	}
+}
+
+// The collector's report holds the table's strings: the paths the events
+// carried, and a cleaned path once.
+func TestCollectorSharesPaths(t *testing.T) {
+	paths := NewPaths()
+	ev := paths.String("/etc/passwd")
+	c := NewCollector(Limits{}, paths)
+	h := Header{Pid: 10, Lineage: 10}
+	c.Add(&FileEvent{Header: h, Syscall: "openat", Access: AccessRead, Path: ev, Opened: ev})
+	c.Add(&FileEvent{Header: h, Syscall: "openat", Access: AccessRead, Path: "/etc//hosts", Opened: "/etc/hosts"})
+	c.Add(&FileEvent{Header: h, Syscall: "openat", Access: AccessRead, Path: "/etc/./hosts", Opened: paths.String("/etc/hosts")})
+	r := c.Report(Target{}, Tracer{}, time.Time{}, time.Time{}, nil, Lost{})
+	if len(r.Files) != 2 {
+		t.Fatalf("files: %+v", r.Files)
+	}
+	for _, f := range r.Files {
+		if want := paths.String(f.Path); unsafe.StringData(f.Path) != unsafe.StringData(want) {
+			t.Errorf("%s: not the table's string", f.Path)
+		}
+		if len(f.Opened) != 1 || unsafe.StringData(f.Opened[0]) != unsafe.StringData(f.Path) {
+			t.Errorf("%s: opened %q is another string", f.Path, f.Opened)
+		}
+	}
+	if n, b := paths.Len(); n != 2 || b != len("/etc/passwd")+len("/etc/hosts") {
+		t.Errorf("table: %d paths, %d bytes", n, b)
+	}
+}
+
+func TestPaths(t *testing.T) {
+	var paths Paths // the zero value is usable
+	b := []byte("/app/main.py")
+	s := paths.Bytes(b)
+	b[1] = 'X' // the caller's buffer is its own
+	if s != "/app/main.py" || paths.Bytes([]byte("/app/main.py")) != s {
+		t.Fatalf("got %q", s)
+	}
+	if unsafe.StringData(paths.String("/app/main.py")) != unsafe.StringData(s) {
+		t.Error("String returned another copy")
+	}
+	long := strings.Clone("/srv/data/file and more")
+	if p := paths.String(long[:len("/srv/data/file")]); p != "/srv/data/file" || unsafe.StringData(p) == unsafe.StringData(long) {
+		t.Error("a substring was kept with its string")
+	}
+	if paths.Bytes(nil) != "" || paths.String("") != "" {
+		t.Error("empty path")
+	}
+	if a := testing.AllocsPerRun(100, func() { _ = paths.Bytes(b[:4]) }); a != 0 {
+		t.Errorf("a known path: %.0f allocations", a)
+	}
+}
+
 func TestCollector(t *testing.T) {
-	c := NewCollector(Limits{})
+	c := NewCollector(Limits{}, nil)
 	h := Header{Pid: 10, Tid: 10, Lineage: 10}
 	c.Add(&ExecEvent{Header: h, PPid: 1, Filename: "/bin/sh", Binary: "/usr/bin/dash", Argv: []string{"sh"}})
 	c.Add(&FileEvent{Header: h, Syscall: "openat", Access: AccessRead, Path: "/etc//passwd", Opened: "/etc/passwd"})
@@ -70,7 +139,7 @@ func TestCollector(t *testing.T) {
 // one with their repeats, and past MaxExitedProcesses exited processes are
 // counted, not listed; those still running always are.
 func TestCollectorFolds(t *testing.T) {
-	c := NewCollector(Limits{})
+	c := NewCollector(Limits{}, nil)
 	server := Header{Pid: 10, Lineage: 10}
 	c.Add(&ExecEvent{Header: server, PPid: 1, Filename: "/bin/httpd", Binary: "/bin/busybox", Argv: []string{"httpd"}})
 	const n = MaxExitedProcesses + 500
@@ -98,7 +167,7 @@ func TestCollectorFolds(t *testing.T) {
 			len(r.Processes), exited, r.ProcessesNotListed, MaxExitedProcesses)
 	}
 	// A pid used again is a new process.
-	c = NewCollector(Limits{})
+	c = NewCollector(Limits{}, nil)
 	c.Add(&ExitEvent{Header: Header{Pid: 5, Lineage: 1}, Code: 1})
 	c.Add(&ForkEvent{Header: Header{Pid: 1, Lineage: 1}, Child: 5})
 	if r := c.Report(Target{}, Tracer{}, time.Time{}, time.Time{}, nil, Lost{}); len(r.Processes) != 2 || r.Processes[1].Exited {
@@ -110,7 +179,7 @@ func TestCollectorFolds(t *testing.T) {
 // Lost.Unlisted, known ones still gain accesses, and the report is
 // incomplete.
 func TestCollectorLimits(t *testing.T) {
-	c := NewCollector(Limits{Files: 3, Execs: 1})
+	c := NewCollector(Limits{Files: 3, Execs: 1}, nil)
 	h := Header{Pid: 10, Tid: 10, Lineage: 10}
 	for i := range 5 {
 		c.Add(&FileEvent{Header: h, Syscall: "openat", Access: AccessRead, Path: fmt.Sprintf("/data/f%d", i)})
@@ -130,7 +199,7 @@ func TestCollectorLimits(t *testing.T) {
 		t.Errorf("unlisted %d, complete %v; want 3 (f3, f4, the second exec), incomplete", r.Lost.Unlisted, r.Complete())
 	}
 	// No cap.
-	c = NewCollector(Limits{Files: -1, Execs: -1})
+	c = NewCollector(Limits{Files: -1, Execs: -1}, nil)
 	for i := range 5 {
 		c.Add(&FileEvent{Header: h, Syscall: "openat", Access: AccessRead, Path: fmt.Sprintf("/data/f%d", i)})
 	}

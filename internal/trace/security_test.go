@@ -57,7 +57,7 @@ func TestSecurityNames(t *testing.T) {
 }
 
 func TestSecurityText(t *testing.T) {
-	r := NewCollector(Limits{}).Report(Target{Cgroup: "/x"}, Tracer{Arch: "x86_64", CapabilitiesRecorded: true},
+	r := NewCollector(Limits{}, nil).Report(Target{Cgroup: "/x"}, Tracer{Arch: "x86_64", CapabilitiesRecorded: true},
 		time.Unix(0, 0), time.Unix(1, 0), nil, Lost{})
 	r.NetworkFamilies = []NetworkFamily{{Family: "inet6", Type: "stream", Failed: 2}, {Family: "inet", Type: "stream", Calls: 3}}
 	r.Capabilities = []Capability{{Name: "sys_chroot", Number: 18, Granted: 1, Setup: true},

@@ -22,7 +22,9 @@ type UnknownAccessError struct{ Access uint8 }
 
 func (e *UnknownAccessError) Error() string { return fmt.Sprintf("unknown access kind %d", e.Access) }
 
-type decoder func(b []byte, native, compat abi) (trace.Event, error)
+// A decoder takes paths from the table given: a path the ring buffer
+// carries again is not allocated again.
+type decoder func(b []byte, native, compat abi, paths *trace.Paths) (trace.Event, error)
 
 // decoders is the one place raw records become events.
 var decoders = map[slimtraceEventType]decoder{
@@ -43,7 +45,7 @@ var accessKinds = map[slimtraceAccess]trace.Access{
 	slimtraceAccessACCESS_DELETE:   trace.AccessDelete,
 }
 
-func decode(b []byte, native, compat abi) (trace.Event, error) {
+func decode(b []byte, native, compat abi, paths *trace.Paths) (trace.Event, error) {
 	var h slimtraceEventHdr
 	if _, err := binary.Decode(b, binary.NativeEndian, &h); err != nil {
 		return nil, fmt.Errorf("%w: %d bytes", ErrShortSample, len(b))
@@ -52,7 +54,7 @@ func decode(b []byte, native, compat abi) (trace.Event, error) {
 	if !ok {
 		return nil, &UnknownTypeError{Type: h.Type}
 	}
-	return dec(b, native, compat)
+	return dec(b, native, compat, paths)
 }
 
 // has reports whether an event's flags carry flag f.
@@ -70,20 +72,30 @@ func fixed(b []byte, v any) ([]byte, error) {
 }
 
 // take cuts n bytes off the front of *p.
-func take(p *[]byte, n int) (string, error) {
+func take(p *[]byte, n int) ([]byte, error) {
 	if n > len(*p) {
-		return "", fmt.Errorf("%w: payload of %d bytes, %d more expected", ErrShortSample, len(*p), n)
+		return nil, fmt.Errorf("%w: payload of %d bytes, %d more expected", ErrShortSample, len(*p), n)
 	}
-	s := string((*p)[:n])
+	b := (*p)[:n]
 	*p = (*p)[n:]
-	return s, nil
+	return b, nil
+}
+
+// takePath cuts a path of n bytes off the front of *p, as the table's
+// string.
+func takePath(p *[]byte, n int, paths *trace.Paths) (string, error) {
+	b, err := take(p, n)
+	if err != nil {
+		return "", err
+	}
+	return paths.Bytes(b), nil
 }
 
 func header(h slimtraceEventHdr) trace.Header {
 	return trace.Header{Time: h.Ts, CgroupID: h.CgroupId, Pid: h.Pid, Tid: h.Tid, Lineage: h.Lineage}
 }
 
-func decodeFile(b []byte, native, compat abi) (trace.Event, error) {
+func decodeFile(b []byte, native, compat abi, paths *trace.Paths) (trace.Event, error) {
 	var w slimtraceFileEvent
 	p, err := fixed(b, &w)
 	if err != nil {
@@ -110,16 +122,16 @@ func decodeFile(b []byte, native, compat abi) (trace.Event, error) {
 	if w.Ret < 0 {
 		e.Errno = int(-w.Ret)
 	}
-	if e.Path, err = take(&p, int(w.NameLen)); err != nil {
+	if e.Path, err = takePath(&p, int(w.NameLen), paths); err != nil {
 		return nil, err
 	}
-	if e.Opened, err = take(&p, int(w.OpenedLen)); err != nil {
+	if e.Opened, err = takePath(&p, int(w.OpenedLen), paths); err != nil {
 		return nil, err
 	}
 	return e, nil
 }
 
-func decodeExec(b []byte, _, _ abi) (trace.Event, error) {
+func decodeExec(b []byte, _, _ abi, paths *trace.Paths) (trace.Event, error) {
 	var w slimtraceExecEvent
 	p, err := fixed(b, &w)
 	if err != nil {
@@ -127,21 +139,21 @@ func decodeExec(b []byte, _, _ abi) (trace.Event, error) {
 	}
 	e := &trace.ExecEvent{Header: header(w.Hdr), PPid: w.Ppid, OldPid: w.OldPid,
 		ArgvTruncated: has(w.Flags, slimtraceFileFlagsFILE_TRUNCATED)}
-	if e.Filename, err = take(&p, int(w.FilenameLen)); err != nil {
+	if e.Filename, err = takePath(&p, int(w.FilenameLen), paths); err != nil {
 		return nil, err
 	}
-	if e.Binary, err = take(&p, int(w.BinaryLen)); err != nil {
+	if e.Binary, err = takePath(&p, int(w.BinaryLen), paths); err != nil {
 		return nil, err
 	}
 	argv, err := take(&p, int(w.ArgvLen))
 	if err != nil {
 		return nil, err
 	}
-	e.Argv = trace.SplitArgv([]byte(argv))
+	e.Argv = trace.SplitArgv(argv)
 	return e, nil
 }
 
-func decodeFork(b []byte, _, _ abi) (trace.Event, error) {
+func decodeFork(b []byte, _, _ abi, _ *trace.Paths) (trace.Event, error) {
 	var w slimtraceForkEvent
 	if _, err := fixed(b, &w); err != nil {
 		return nil, err
@@ -149,7 +161,7 @@ func decodeFork(b []byte, _, _ abi) (trace.Event, error) {
 	return &trace.ForkEvent{Header: header(w.Hdr), Child: w.Child}, nil
 }
 
-func decodeExit(b []byte, _, _ abi) (trace.Event, error) {
+func decodeExit(b []byte, _, _ abi, _ *trace.Paths) (trace.Event, error) {
 	var w slimtraceExitEvent
 	if _, err := fixed(b, &w); err != nil {
 		return nil, err

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"testing"
+	"unsafe"
 
 	"github.com/slimtrace/slimtrace/internal/trace"
 )
@@ -106,8 +107,46 @@ func TestDecode(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			ev, err := decode(c.raw, native, compat)
+			ev, err := decode(c.raw, native, compat, trace.NewPaths())
 			c.check(t, ev, err)
 		})
+	}
+}
+
+// A path the ring buffer carries again is the table's string: not allocated
+// again, and not tied to the record's buffer, which the reader reuses.
+func TestDecodeInternsPaths(t *testing.T) {
+	native, compat := mustABI(trace.ABIX86_64), mustABI(trace.ABII386)
+	paths := trace.NewPaths()
+	rec := func(path string) []byte {
+		return encode(t, slimtraceFileEvent{Hdr: slimtraceEventHdr{Type: uint32(slimtraceEventTypeEVENT_FILE)},
+			Syscall: 257, Access: uint8(slimtraceAccessACCESS_READ), NameLen: uint16(len(path)),
+			OpenedLen: uint16(len(path))}, path, path)
+	}
+	buf := rec("/srv/www/index.html")
+	first, err := decode(buf, native, compat, paths)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := first.(*trace.FileEvent)
+	copy(buf, rec("/srv/www/other.html")) // the reader's buffer, reused for the next record
+	if f.Path != "/srv/www/index.html" || f.Opened != f.Path {
+		t.Fatalf("after the buffer was reused: %+v", f)
+	}
+	again, err := decode(rec("/srv/www/index.html"), native, compat, paths)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := again.(*trace.FileEvent)
+	if unsafe.StringData(g.Path) != unsafe.StringData(f.Path) || unsafe.StringData(g.Opened) != unsafe.StringData(f.Path) {
+		t.Error("the same path decoded twice is two strings")
+	}
+	if n, _ := paths.Len(); n != 1 {
+		t.Errorf("table holds %d paths, want 1", n)
+	}
+	raw := rec("/srv/www/index.html")
+	// The event itself is the only allocation: one *FileEvent.
+	if a := testing.AllocsPerRun(100, func() { _, _ = decode(raw, native, compat, paths) }); a > 1 {
+		t.Errorf("decoding a known path: %.0f allocations, want 1", a)
 	}
 }

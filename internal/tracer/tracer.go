@@ -47,6 +47,11 @@ type Options struct {
 	Watch bool
 	// Limits bound the paths and execs the report lists (trace.Limits).
 	Limits trace.Limits
+	// Paths is the table the events' and the report's paths are taken
+	// from (nil: one of the tracer's own). A caller that computes more
+	// from the report (a file set) passes the table on, so that a path is
+	// held once.
+	Paths *trace.Paths
 	// Adopt, when not 0, is given as lineage to every process already in
 	// the target when tracing begins (a running workload: its processes
 	// are the application's, not a runtime's setup). Children they fork
@@ -156,7 +161,10 @@ func Open(opts Options) (_ *Tracer, err error) {
 	if err := rlimit.RemoveMemlock(); err != nil {
 		return nil, fmt.Errorf("raising the memlock limit: %w", err)
 	}
-	t := &Tracer{opts: opts, native: native, compat: compat, collector: trace.NewCollector(opts.Limits),
+	if opts.Paths == nil {
+		opts.Paths = trace.NewPaths()
+	}
+	t := &Tracer{opts: opts, native: native, compat: compat, collector: trace.NewCollector(opts.Limits, opts.Paths),
 		done: make(chan struct{})}
 	defer func() {
 		if err != nil {
@@ -322,7 +330,7 @@ func (t *Tracer) read() {
 			t.opts.Logger.Error().Err(err).Msg("reading the ring buffer")
 			return
 		}
-		ev, err := decode(rec.RawSample, t.native, t.compat)
+		ev, err := decode(rec.RawSample, t.native, t.compat, t.opts.Paths)
 		t.mu.Lock()
 		if err != nil {
 			t.decodeErr++
@@ -397,7 +405,7 @@ func (t *Tracer) finish() (*trace.Report, error) {
 		trace.Tracer{Arch: t.native.name, ProgramType: ProgramType, EventsSent: sent, EventsDeduped: deduped,
 			CapabilitiesRecorded: t.capProg != nil},
 		t.start, end, syscalls, lost)
-	t.collector = trace.NewCollector(t.opts.Limits) // what it held is in r now: let the rest go
+	t.collector = trace.NewCollector(t.opts.Limits, t.opts.Paths) // what it held is in r now: let the rest go
 	t.mu.Unlock()
 	if families != nil {
 		r.NetworkFamilies = families
