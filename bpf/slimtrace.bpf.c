@@ -154,10 +154,34 @@ struct {
 } cap_checks SEC(".maps");
 
 /* Watching: the counts of syscall_counts and cap_checks, per cgroup.
- * Entries are made as cgroups first call. The syscall counts are per CPU:
- * shared ones, with an atomic add on every syscall, moved their cache line
- * between the CPUs of a busy server; the capability checks, far rarer, are
- * shared (atomic adds). */
+ * The syscall counts are per CPU: shared ones, with an atomic add on every
+ * syscall, moved their cache line between the CPUs of a busy server; the
+ * capability checks, far rarer, are shared (atomic adds).
+ *
+ * Nothing is allocated on the way of a count that a busy host can refuse:
+ * entries of a map made without preallocation come from per-CPU caches
+ * that are refilled later, and under load (a server under wrk beside) the
+ * first calls of a new container found them empty: an exec and its
+ * loader's calls went uncounted (lost.events said so). So the syscalls of
+ * the first CGROUP_HOT cgroups a CPU sees go to hot_syscalls, preallocated
+ * (8 KB a cgroup and CPU, 256 KB a CPU, one entry when not watching: user
+ * space sizes it), which is also an array lookup the verifier inlines;
+ * only the cgroups past those use cgroup_syscalls, whose entries are made
+ * as they first call. cgroup_caps is preallocated (1 KB an entry). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, CGROUP_HOT);
+	__type(key, __u32);
+	__type(value, struct cgroup_counts);
+} hot_syscalls SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct hot_owners);
+} hot_owner SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
 	__uint(max_entries, CGROUP_KEYS);
@@ -169,7 +193,6 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, CGROUP_KEYS);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct cgroup_cap_key);
 	__type(value, struct cap_counts);
 } cgroup_caps SEC(".maps");
@@ -193,7 +216,8 @@ struct target_memo {
 	__u64 regs;
 	__u64 gen;
 	__u64 cgid; /* the task's own cgroup, when watching */
-	__u64 in;
+	__u32 in;
+	__u32 hot;  /* its index in hot_syscalls; CGROUP_HOT: none */
 };
 
 struct target_memos {
@@ -315,15 +339,38 @@ static __always_inline void targets_changed(void)
 	__sync_fetch_and_add(&target_gen, 1);
 }
 
+/* hot_slot gives cgid (watching: a task's own cgroup) its index in
+ * hot_syscalls on this CPU, CGROUP_HOT when the CPU's are all taken. Only
+ * the programs of sys_exit and sched_process_exit take them: both fire in
+ * the task's own context, with preemption off, so they never run at once
+ * on a CPU: no two writers. */
+static __always_inline __u32 hot_slot(__u64 cgid)
+{
+	__u32 zero = 0;
+	struct hot_owners *o = bpf_map_lookup_elem(&hot_owner, &zero);
+	if (!o || !cgid)
+		return CGROUP_HOT;
+#pragma unroll
+	for (__u32 i = 0; i < CGROUP_HOT; i++) {
+		if (o->cgid[i] == cgid)
+			return i;
+		if (!o->cgid[i]) {
+			o->cgid[i] = cgid;
+			return i;
+		}
+	}
+	return CGROUP_HOT;
+}
+
 /* in_target_memo is in_target for sys_exit, memoized per task (see
  * target_memo); it also gives the task's own cgroup id when watching (0
- * otherwise). The generations are read before the answer is worked out,
+ * otherwise) and that cgroup's index in hot_syscalls. The generations are read before the answer is worked out,
  * so a change meanwhile leaves the slot stale and the next call looks
  * again. A task moved into the target is seen from the move's tracepoint,
  * which fires just after the move: the calls it returns from in between
  * (microseconds, while its mover is still in its write to cgroup.procs: a
  * runtime's setup, before any exec) may be taken for an outsider's. */
-static __always_inline bool in_target_memo(struct pt_regs *regs, __u64 *cgid)
+static __always_inline bool in_target_memo(struct pt_regs *regs, __u64 *cgid, __u32 *hot)
 {
 	__u32 zero = 0;
 	struct target_memos *ms = bpf_map_lookup_elem(&target_memo, &zero);
@@ -337,15 +384,19 @@ static __always_inline bool in_target_memo(struct pt_regs *regs, __u64 *cgid)
 	__u64 gen = *(volatile __u64 *)&target_gen + target_gen_user;
 	if (m->regs == (__u64)regs && m->gen == gen) {
 		*cgid = m->cgid;
+		*hot = m->hot;
 		return m->in;
 	}
 	bool in = in_target();
 	__u64 id = in && watch ? bpf_get_current_cgroup_id() : 0;
+	__u32 h = id ? hot_slot(id) : CGROUP_HOT;
 	m->regs = (__u64)regs;
 	m->gen = gen;
 	m->cgid = id;
 	m->in = in;
+	m->hot = h;
 	*cgid = id;
+	*hot = h;
 	return in;
 }
 
@@ -965,16 +1016,18 @@ static __always_inline __u8 open_access(unsigned long flags, __u8 fixed)
 }
 
 /* count_syscall counts one call of syscall nr (of the compat ABI when
- * compat) for the current task, whose cgroup is cgid (when watching);
- * numbers past the tables share the last slot. */
-static __always_inline void count_syscall(long nr, bool compat, __u64 cgid)
+ * compat) for the current task, whose cgroup is cgid (when watching), at
+ * hot in hot_syscalls (CGROUP_HOT: in cgroup_syscalls); numbers past the
+ * tables share the last slot. */
+static __always_inline void count_syscall(long nr, bool compat, __u64 cgid, __u32 hot)
 {
 	__u32 slot = COUNT_OTHER;
 	if (nr >= 0 && nr < NR_MAX)
 		slot = compat ? NR_MAX + nr : nr;
 	__u64 *count;
 	if (watch) {
-		struct cgroup_counts *c = cgroup_entry(&cgroup_syscalls, &cgid);
+		struct cgroup_counts *c = hot < CGROUP_HOT ? bpf_map_lookup_elem(&hot_syscalls, &hot)
+							   : cgroup_entry(&cgroup_syscalls, &cgid);
 		if (!c)
 			return;
 		barrier_var(slot);
@@ -1046,7 +1099,8 @@ static __always_inline void count_socket(struct pt_regs *regs, __u8 op, long ret
 static __always_inline int on_sys_exit(struct pt_regs *regs, long ret)
 {
 	__u64 cgid;
-	if (!in_target_memo(regs, &cgid))
+	__u32 hot;
+	if (!in_target_memo(regs, &cgid, &hot))
 		return 0;
 	struct task_struct *task = bpf_get_current_task_btf();
 	bool compat = is_compat(task);
@@ -1058,12 +1112,12 @@ static __always_inline int on_sys_exit(struct pt_regs *regs, long ret)
 		 * the ABI could have been it. */
 		int a = compat ? 1 : 0;
 		if (sigreturn_nr[a][0] >= 0)
-			count_syscall(sigreturn_nr[a][0], compat, cgid);
+			count_syscall(sigreturn_nr[a][0], compat, cgid, hot);
 		if (sigreturn_nr[a][1] >= 0)
-			count_syscall(sigreturn_nr[a][1], compat, cgid);
+			count_syscall(sigreturn_nr[a][1], compat, cgid, hot);
 		return 0;
 	}
-	count_syscall(nr, compat, cgid);
+	count_syscall(nr, compat, cgid, hot);
 	if (nr < 0 || nr >= NR_MAX)
 		return 0;
 	struct sys_desc d = compat ? compat_desc[nr] : native_desc[nr];
@@ -1242,8 +1296,10 @@ static __always_inline int on_exit(struct task_struct *p)
 	bool compat = is_compat(bpf_get_current_task_btf());
 	int a = compat ? 1 : 0;
 	int which = BPF_CORE_READ(p, signal, flags) & SIGNAL_GROUP_EXIT ? 1 : 0;
-	if (exit_nr[a][which] >= 0)
-		count_syscall(exit_nr[a][which], compat, watch ? bpf_get_current_cgroup_id() : 0);
+	if (exit_nr[a][which] >= 0) {
+		__u64 cgid = watch ? bpf_get_current_cgroup_id() : 0;
+		count_syscall(exit_nr[a][which], compat, cgid, watch ? hot_slot(cgid) : CGROUP_HOT);
+	}
 
 	/* Only the end of the whole thread group is an exit. */
 	if (BPF_CORE_READ(p, signal, live.counter) != 0)

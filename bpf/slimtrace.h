@@ -189,6 +189,15 @@ struct cgroup_counts {
 	__u64 n[COUNT_SLOTS];
 };
 
+/* Watching, the syscalls of the first CGROUP_HOT cgroups seen on a CPU
+ * are counted in a per-CPU array (hot_syscalls), each at the index it
+ * holds in that CPU's hot_owners; the others' in cgroup_syscalls. */
+#define CGROUP_HOT 32
+
+struct hot_owners {
+	__u64 cgid[CGROUP_HOT]; /* taken in order; 0: free */
+};
+
 struct cgroup_cap_key {
 	__u64 cgroup;
 	__u32 who; /* enum cap_who */

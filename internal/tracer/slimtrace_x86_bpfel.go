@@ -159,6 +159,11 @@ type slimtraceForkEvent struct {
 	Pad   uint32
 }
 
+type slimtraceHotOwners struct {
+	_    structs.HostLayout
+	Cgid [32]uint64
+}
+
 type slimtraceSockKey struct {
 	_      structs.HostLayout
 	Family uint32
@@ -221,7 +226,8 @@ type slimtraceTargetMemos struct {
 		Regs uint64
 		Gen  uint64
 		Cgid uint64
-		In   uint64
+		In   uint32
+		Hot  uint32
 	}
 	Addr uint64
 }
@@ -289,6 +295,8 @@ type slimtraceMapSpecs struct {
 	Events         *ebpf.MapSpec `ebpf:"events"`
 	ExecScratch    *ebpf.MapSpec `ebpf:"exec_scratch"`
 	FileScratch    *ebpf.MapSpec `ebpf:"file_scratch"`
+	HotOwner       *ebpf.MapSpec `ebpf:"hot_owner"`
+	HotSyscalls    *ebpf.MapSpec `ebpf:"hot_syscalls"`
 	Lineages       *ebpf.MapSpec `ebpf:"lineages"`
 	SocketCalls    *ebpf.MapSpec `ebpf:"socket_calls"`
 	Spawners       *ebpf.MapSpec `ebpf:"spawners"`
@@ -359,6 +367,8 @@ type slimtraceMaps struct {
 	Events         *ebpf.Map `ebpf:"events"`
 	ExecScratch    *ebpf.Map `ebpf:"exec_scratch"`
 	FileScratch    *ebpf.Map `ebpf:"file_scratch"`
+	HotOwner       *ebpf.Map `ebpf:"hot_owner"`
+	HotSyscalls    *ebpf.Map `ebpf:"hot_syscalls"`
 	Lineages       *ebpf.Map `ebpf:"lineages"`
 	SocketCalls    *ebpf.Map `ebpf:"socket_calls"`
 	Spawners       *ebpf.Map `ebpf:"spawners"`
@@ -379,6 +389,8 @@ func (m *slimtraceMaps) Close() error {
 		m.Events,
 		m.ExecScratch,
 		m.FileScratch,
+		m.HotOwner,
+		m.HotSyscalls,
 		m.Lineages,
 		m.SocketCalls,
 		m.Spawners,

@@ -241,6 +241,10 @@ func configure(spec *ebpf.CollectionSpec, opts Options, native, compat abi) erro
 		return err
 	}
 	spec.Maps["events"].MaxEntries = uint32(opts.RingBufferSize)
+	if !opts.Watch { // counts per cgroup only watching
+		spec.Maps["hot_syscalls"].MaxEntries = 1 // 8 KB a CPU, not 256
+		spec.Maps["cgroup_caps"].MaxEntries = 1  // 1 KB, not 4 MB
+	}
 	return nil
 }
 
@@ -513,6 +517,32 @@ func (t *Tracer) capabilities() ([]trace.Capability, error) {
 	return out, nil
 }
 
+// hotSyscalls adds the counts of hot_syscalls: each CPU's entry i under
+// the cgroup that CPU's hot_owner gave i to.
+func (t *Tracer) hotSyscalls(counts map[slotKey]uint64) error {
+	var owners []slimtraceHotOwners
+	if err := t.maps.HotOwner.Lookup(uint32(0), &owners); err != nil {
+		return err
+	}
+	var perCPU []slimtraceCgroupCounts
+	for i := range uint32(t.maps.HotSyscalls.MaxEntries()) {
+		if err := t.maps.HotSyscalls.Lookup(i, &perCPU); err != nil {
+			return err
+		}
+		for cpu, c := range perCPU {
+			if cpu >= len(owners) || owners[cpu].Cgid[i] == 0 {
+				continue
+			}
+			for slot, n := range c.N {
+				if n > 0 {
+					counts[slotKey{owners[cpu].Cgid[i], slot}] += n
+				}
+			}
+		}
+	}
+	return nil
+}
+
 // syscalls sums the per-CPU syscall counters and adds the calls in flight
 // when tracing stopped; watching, it lists the counts of each cgroup apart.
 func (t *Tracer) syscalls(inflight map[slotKey]uint64) ([]trace.Syscall, error) {
@@ -531,6 +561,9 @@ func (t *Tracer) syscalls(inflight map[slotKey]uint64) ([]trace.Syscall, error) 
 			}
 		}
 		if err := it.Err(); err != nil {
+			return nil, fmt.Errorf("reading syscall counts: %w", err)
+		}
+		if err := t.hotSyscalls(counts); err != nil {
 			return nil, fmt.Errorf("reading syscall counts: %w", err)
 		}
 	} else {
