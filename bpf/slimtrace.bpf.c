@@ -364,9 +364,9 @@ static __always_inline __u32 hot_slot(__u64 cgid)
 
 /* in_target_memo is in_target for sys_exit, memoized per task (see
  * target_memo); it also gives the task's own cgroup id when watching (0
- * otherwise) and that cgroup's index in hot_syscalls. The generations are read before the answer is worked out,
- * so a change meanwhile leaves the slot stale and the next call looks
- * again. A task moved into the target is seen from the move's tracepoint,
+ * otherwise) and that cgroup's index in hot_syscalls. The generations are
+ * read before the answer is worked out, so a change meanwhile leaves the
+ * slot stale and the next call looks again. A task moved into the target is seen from the move's tracepoint,
  * which fires just after the move: the calls it returns from in between
  * (microseconds, while its mover is still in its write to cgroup.procs: a
  * runtime's setup, before any exec) may be taken for an outsider's. */

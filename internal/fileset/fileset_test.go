@@ -639,7 +639,7 @@ func TestFromTrace(t *testing.T) {
 // path is held once, by the trace's table, and the file set adds nothing
 // to that table.
 func TestComputeSharesTracePaths(t *testing.T) {
-	paths := trace.NewPaths()
+	paths := trace.NewPaths(0)
 	c := trace.NewCollector(trace.Limits{}, paths)
 	h := trace.Header{Pid: 7, Lineage: 7}
 	// As the decoder gives them: from the table.

@@ -254,7 +254,7 @@ func (e *NotReadyError) Unwrap() error { return e.Err }
 func Trace(ctx context.Context, opts Options) (_ *Run, err error) {
 	log := zerolog.Ctx(ctx)
 	step := progressFunc(opts)
-	run := &Run{Options: opts, StartedAt: time.Now(), paths: trace.NewPaths()}
+	run := &Run{Options: opts, StartedAt: time.Now(), paths: trace.NewPaths(opts.TraceLimits.Paths())}
 	mark := run.StartedAt
 	lap := func() int64 {
 		now := time.Now()

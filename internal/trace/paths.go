@@ -13,15 +13,19 @@ import (
 // same strings). Safe for concurrent use; the zero value is an empty table.
 //
 // A table only grows: it is meant for one trace and what is computed from
-// it, and is let go with them.
+// it, and is let go with them. It holds at most the paths its limit says
+// (Limits.Paths: what a report can list); past it, a path is copied for
+// its caller and not kept, so that an application naming millions of
+// distinct paths costs no more than the report's caps allow.
 type Paths struct {
 	mu    sync.Mutex
 	m     map[string]string
 	bytes int
+	max   int // 0: no limit
 }
 
-// NewPaths returns an empty table.
-func NewPaths() *Paths { return &Paths{} }
+// NewPaths returns an empty table holding at most max paths (0: no limit).
+func NewPaths(max int) *Paths { return &Paths{max: max} }
 
 // Bytes returns the table's copy of the path b, adding one when b is new.
 // It allocates only then.
@@ -52,6 +56,9 @@ func (t *Paths) String(s string) string {
 }
 
 func (t *Paths) add(s string) string {
+	if t.max > 0 && len(t.m) >= t.max {
+		return s
+	}
 	if t.m == nil {
 		t.m = map[string]string{}
 	}

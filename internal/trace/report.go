@@ -178,6 +178,17 @@ const (
 func (l Limits) files() int { return limit(l.Files, DefaultMaxFiles) }
 func (l Limits) execs() int { return limit(l.Execs, DefaultMaxExecs) }
 
+// Paths is how many distinct paths a report within these limits can hold
+// (each file's path and one it opened, each exec's name and binary): the
+// limit of the table its paths come from. 0 means no limit.
+func (l Limits) Paths() int {
+	f, e := l.files(), l.execs()
+	if f > math.MaxInt/4 || e > math.MaxInt/4 {
+		return 0
+	}
+	return 2*f + 2*e
+}
+
 func limit(n, def int) int {
 	switch {
 	case n == 0:
@@ -238,7 +249,7 @@ type fileAgg struct {
 // the events' paths should come from too.
 func NewCollector(limits Limits, paths *Paths) *Collector {
 	if paths == nil {
-		paths = NewPaths()
+		paths = NewPaths(limits.Paths())
 	}
 	return &Collector{files: map[string]*fileAgg{}, procs: map[uint32]*Process{}, execIndex: map[string]int{},
 		limits: limits, paths: paths}
@@ -308,17 +319,15 @@ func (c *Collector) addFile(e *FileEvent) {
 	}
 	path := CleanPath(e.Path)
 	f, ok := c.files[path]
-	if ok {
-		path = f.Path
-	} else {
-		path = c.paths.String(path)
-	}
 	if !ok && len(c.files) >= c.limits.files() {
 		c.unlisted++
 		c.proc(e.Pid, e.Lineage)
 		return
 	}
-	if !ok {
+	if ok {
+		path = f.Path
+	} else {
+		path = c.paths.String(path)
 		f = &fileAgg{File: File{Path: path}}
 		c.files[path] = f
 	}

@@ -44,7 +44,7 @@ func TestCleanPathKeepsClean(t *testing.T) {
 // The collector's report holds the table's strings: the paths the events
 // carried, and a cleaned path once.
 func TestCollectorSharesPaths(t *testing.T) {
-	paths := NewPaths()
+	paths := NewPaths(0)
 	ev := paths.String("/etc/passwd")
 	c := NewCollector(Limits{}, paths)
 	h := Header{Pid: 10, Lineage: 10}
@@ -88,6 +88,43 @@ func TestPaths(t *testing.T) {
 	}
 	if a := testing.AllocsPerRun(100, func() { _ = paths.Bytes(b[:4]) }); a != 0 {
 		t.Errorf("a known path: %.0f allocations", a)
+	}
+}
+
+// A table holds no more than its limit: past it, paths are copies for
+// their callers, and the report's limits bound it.
+func TestPathsLimit(t *testing.T) {
+	paths := NewPaths(2)
+	a, b := paths.Bytes([]byte("/a")), paths.String("/b")
+	c1, c2 := paths.Bytes([]byte("/c")), paths.Bytes([]byte("/c"))
+	if c1 != "/c" || c2 != "/c" || unsafe.StringData(c1) == unsafe.StringData(c2) {
+		t.Errorf("past the limit: %q, %q, shared %t", c1, c2, unsafe.StringData(c1) == unsafe.StringData(c2))
+	}
+	if n, _ := paths.Len(); n != 2 || paths.Shared("/c") != "/c" {
+		t.Errorf("table holds %d paths, want 2", n)
+	}
+	if unsafe.StringData(paths.Bytes([]byte("/a"))) != unsafe.StringData(a) || paths.String("/b") != b {
+		t.Error("the paths within the limit are no longer shared")
+	}
+	for _, c := range []struct {
+		l    Limits
+		want int
+	}{
+		{Limits{}, 2*DefaultMaxFiles + 2*DefaultMaxExecs},
+		{Limits{Files: 50, Execs: 1}, 102},
+		{Limits{Files: -1}, 0},
+	} {
+		if got := c.l.Paths(); got != c.want {
+			t.Errorf("%+v.Paths() = %d, want %d", c.l, got, c.want)
+		}
+	}
+	// A collector's own table is bounded by its limits.
+	col := NewCollector(Limits{Files: 3, Execs: 1}, nil)
+	for i := range 100 {
+		col.Add(&FileEvent{Header: Header{Pid: 1}, Syscall: "openat", Access: AccessRead, Path: fmt.Sprintf("/f%d", i)})
+	}
+	if n, _ := col.paths.Len(); n != 3 {
+		t.Errorf("collector's table holds %d paths past its limits, want 3", n)
 	}
 }
 

@@ -63,7 +63,7 @@ func TestContractFileFlags(t *testing.T) {
 		all |= uint16(v.Value)
 	}
 	ev, err := decodeFile(encode(t, slimtraceFileEvent{Hdr: slimtraceEventHdr{Type: uint32(slimtraceEventTypeEVENT_FILE)},
-		Access: uint8(slimtraceAccessACCESS_READ), Flags: all}), abi{}, abi{}, trace.NewPaths())
+		Access: uint8(slimtraceAccessACCESS_READ), Flags: all}), abi{}, abi{}, trace.NewPaths(0))
 	if err != nil {
 		t.Fatal(err)
 	}

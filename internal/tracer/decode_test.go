@@ -107,7 +107,7 @@ func TestDecode(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			ev, err := decode(c.raw, native, compat, trace.NewPaths())
+			ev, err := decode(c.raw, native, compat, trace.NewPaths(0))
 			c.check(t, ev, err)
 		})
 	}
@@ -117,7 +117,7 @@ func TestDecode(t *testing.T) {
 // again, and not tied to the record's buffer, which the reader reuses.
 func TestDecodeInternsPaths(t *testing.T) {
 	native, compat := mustABI(trace.ABIX86_64), mustABI(trace.ABII386)
-	paths := trace.NewPaths()
+	paths := trace.NewPaths(0)
 	rec := func(path string) []byte {
 		return encode(t, slimtraceFileEvent{Hdr: slimtraceEventHdr{Type: uint32(slimtraceEventTypeEVENT_FILE)},
 			Syscall: 257, Access: uint8(slimtraceAccessACCESS_READ), NameLen: uint16(len(path)),

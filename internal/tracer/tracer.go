@@ -162,7 +162,7 @@ func Open(opts Options) (_ *Tracer, err error) {
 		return nil, fmt.Errorf("raising the memlock limit: %w", err)
 	}
 	if opts.Paths == nil {
-		opts.Paths = trace.NewPaths()
+		opts.Paths = trace.NewPaths(opts.Limits.Paths())
 	}
 	t := &Tracer{opts: opts, native: native, compat: compat, collector: trace.NewCollector(opts.Limits, opts.Paths),
 		done: make(chan struct{})}
