@@ -196,9 +196,9 @@ func (c *computer) keep(p string, r Reason, detail string) (Lookup, *Entry) {
 	if !l.Exists {
 		return l, nil
 	}
-	l.Resolved = c.in.Paths.Shared(l.Resolved) // the trace's string when it named it
 	e := c.add(l.Resolved, l.Info, r, detail)
 	if e != nil {
+		l.Resolved = e.Path // the trace's string when it named it (add shares it)
 		asked := clean(p)
 		for _, link := range l.Links {
 			if link == asked {

@@ -432,25 +432,9 @@ func CleanPath(p string) string {
 // isClean reports whether CleanPath would return p itself: absolute, no
 // empty or "." component, no trailing slash.
 func isClean(p string) bool {
-	if p[0] != '/' {
-		return false
-	}
 	if p == "/" {
 		return true
 	}
-	for i := 1; i < len(p); i++ {
-		if p[i] != '/' && p[i] != '.' {
-			continue
-		}
-		if p[i] == '.' {
-			if p[i-1] == '/' && (i+1 == len(p) || p[i+1] == '/') {
-				return false // a "." component
-			}
-			continue
-		}
-		if p[i-1] == '/' || i+1 == len(p) {
-			return false // "//" or a trailing slash
-		}
-	}
-	return true
+	return p[0] == '/' && !strings.HasSuffix(p, "/") && !strings.HasSuffix(p, "/.") &&
+		!strings.Contains(p, "//") && !strings.Contains(p, "/./")
 }
