@@ -340,15 +340,18 @@ static __always_inline void targets_changed(void)
 }
 
 /* hot_slot gives cgid (watching: a task's own cgroup) its index in
- * hot_syscalls on this CPU, CGROUP_HOT when the CPU's are all taken. Only
+ * hot_syscalls on this CPU, CGROUP_HOT when the CPU's are all taken or
+ * cgid is 0 (not watching, or not in the target). Only
  * the programs of sys_exit and sched_process_exit take them: both fire in
  * the task's own context, with preemption off, so they never run at once
  * on a CPU: no two writers. */
 static __always_inline __u32 hot_slot(__u64 cgid)
 {
+	if (!cgid)
+		return CGROUP_HOT;
 	__u32 zero = 0;
 	struct hot_owners *o = bpf_map_lookup_elem(&hot_owner, &zero);
-	if (!o || !cgid)
+	if (!o)
 		return CGROUP_HOT;
 #pragma unroll
 	for (__u32 i = 0; i < CGROUP_HOT; i++) {
@@ -389,7 +392,7 @@ static __always_inline bool in_target_memo(struct pt_regs *regs, __u64 *cgid, __
 	}
 	bool in = in_target();
 	__u64 id = in && watch ? bpf_get_current_cgroup_id() : 0;
-	__u32 h = id ? hot_slot(id) : CGROUP_HOT;
+	__u32 h = hot_slot(id);
 	m->regs = (__u64)regs;
 	m->gen = gen;
 	m->cgid = id;
@@ -1298,7 +1301,7 @@ static __always_inline int on_exit(struct task_struct *p)
 	int which = BPF_CORE_READ(p, signal, flags) & SIGNAL_GROUP_EXIT ? 1 : 0;
 	if (exit_nr[a][which] >= 0) {
 		__u64 cgid = watch ? bpf_get_current_cgroup_id() : 0;
-		count_syscall(exit_nr[a][which], compat, cgid, watch ? hot_slot(cgid) : CGROUP_HOT);
+		count_syscall(exit_nr[a][which], compat, cgid, hot_slot(cgid));
 	}
 
 	/* Only the end of the whole thread group is an exit. */

@@ -530,17 +530,21 @@ func (t *Tracer) hotSyscalls(counts map[slotKey]uint64) error {
 			return err
 		}
 		for cpu, c := range perCPU {
-			if cpu >= len(owners) || owners[cpu].Cgid[i] == 0 {
-				continue
-			}
-			for slot, n := range c.N {
-				if n > 0 {
-					counts[slotKey{owners[cpu].Cgid[i], slot}] += n
-				}
+			if cpu < len(owners) && owners[cpu].Cgid[i] != 0 {
+				addCounts(counts, owners[cpu].Cgid[i], &c)
 			}
 		}
 	}
 	return nil
+}
+
+// addCounts adds one CPU's counts c of the cgroup cgid to counts.
+func addCounts(counts map[slotKey]uint64, cgid uint64, c *slimtraceCgroupCounts) {
+	for slot, n := range c.N {
+		if n > 0 {
+			counts[slotKey{cgid, slot}] += n
+		}
+	}
 }
 
 // syscalls sums the per-CPU syscall counters and adds the calls in flight
@@ -553,11 +557,7 @@ func (t *Tracer) syscalls(inflight map[slotKey]uint64) ([]trace.Syscall, error) 
 		it := t.maps.CgroupSyscalls.Iterate()
 		for it.Next(&cgid, &perCPU) {
 			for _, c := range perCPU {
-				for slot, n := range c.N {
-					if n > 0 {
-						counts[slotKey{cgid, slot}] += n
-					}
-				}
+				addCounts(counts, cgid, &c)
 			}
 		}
 		if err := it.Err(); err != nil {
